@@ -1,0 +1,40 @@
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -euc
+.DEFAULT_GOAL := build
+
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+GOFILES := $(shell git ls-files '*.go' | grep -v '/gen-go/')
+
+.PHONY: build run test deps bench gen lint
+
+# Build every command into bin/.
+build:
+	go build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
+
+# Build and start faed on the default configuration (etc/faed.toml).
+run: build
+	./bin/faed -config etc/faed.toml
+
+# Install what is missing, then run every test, integration tests included.
+test: deps
+	go vet ./...
+	FAED_REQUIRE_SERVERS=1 go test -race -count=1 -timeout 14m ./...
+
+# Install test dependencies (apt-get; only what is missing).
+deps:
+	scripts/install-deps.sh
+
+# Compare faed with a raw echo server and a stock Thrift server, in one run.
+bench: build
+	scripts/bench.sh
+
+# Regenerate the Go, PHP and Python stubs from idl/fun.thrift.
+gen:
+	scripts/gen.sh
+
+# gofmt, go vet and staticcheck, generated code excluded.
+lint:
+	@test -z "$$(gofmt -l $(GOFILES))" || { gofmt -l $(GOFILES); exit 1; }
+	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $$(go list ./... | grep -v /gen-go/)

@@ -1,0 +1,190 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"runtime"
+	"time"
+)
+
+// AdminConfig holds the [http] section of faed's TOML file.
+type AdminConfig struct {
+	// Listen is the admin HTTP address. Default "127.0.0.1:9002": keep it
+	// on loopback or a private network, it can stop the daemon.
+	Listen string `toml:"listen"`
+}
+
+// DefaultAdminConfig returns the documented defaults.
+func DefaultAdminConfig() AdminConfig { return AdminConfig{Listen: "127.0.0.1:9002"} }
+
+// Validate returns an error naming the bad key.
+func (c AdminConfig) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen: want host:port, got %q", c.Listen)
+	}
+	return nil
+}
+
+// AdminOptions wire the admin server to the rest of the daemon.
+type AdminOptions struct {
+	// Version is reported by /ping.
+	Version string
+	// Sections add named stats to /stats and /metrics, e.g. "servant".
+	// Each func returns a JSON-encodable value and must be safe to call
+	// concurrently.
+	Sections map[string]func() any
+	// Config returns the effective configuration, secrets masked, as TOML.
+	Config func() []byte
+	// Stop starts a graceful shutdown of the daemon.
+	Stop func()
+}
+
+// Admin is the operators' HTTP server: ping, stats, runtime, config,
+// Prometheus metrics, pprof and stop. Changing endpoints take POST; unknown
+// paths answer 404 with a JSON error.
+type Admin struct {
+	cfg    AdminConfig
+	engine *Engine
+	opts   AdminOptions
+	ln     net.Listener
+	srv    *http.Server
+}
+
+// NewAdmin builds the admin server of e.
+func NewAdmin(cfg AdminConfig, e *Engine, opts AdminOptions) *Admin {
+	a := &Admin{cfg: cfg, engine: e, opts: opts}
+	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second}
+	return a
+}
+
+func (a *Admin) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ping", a.ping)
+	mux.HandleFunc("GET /stats", a.statsJSON)
+	mux.HandleFunc("GET /runtime", a.runtimeJSON)
+	mux.HandleFunc("GET /config", a.config)
+	mux.HandleFunc("GET /metrics", a.metrics)
+	mux.HandleFunc("POST /stop", a.stop)
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	return jsonErrors(mux)
+}
+
+// Listen opens the admin address.
+func (a *Admin) Listen() error {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("admin: listen %s: %w", a.cfg.Listen, err)
+	}
+	a.ln = ln
+	return nil
+}
+
+// Addr is the bound admin address.
+func (a *Admin) Addr() net.Addr { return a.ln.Addr() }
+
+// Serve serves HTTP until Shutdown.
+func (a *Admin) Serve() error {
+	if err := a.srv.Serve(a.ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops the admin server, letting running requests finish until ctx is done.
+func (a *Admin) Shutdown(ctx context.Context) error { return a.srv.Shutdown(ctx) }
+
+func (a *Admin) ping(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"ok":         true,
+		"version":    a.opts.Version,
+		"uptime_sec": time.Since(a.engine.stats.start).Seconds(),
+	})
+}
+
+func (a *Admin) statsJSON(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.collect())
+}
+
+// collect gathers the engine's and every section's stats.
+func (a *Admin) collect() map[string]any {
+	out := map[string]any{"engine": a.engine.stats.Snapshot()}
+	for name, f := range a.opts.Sections {
+		out[name] = f()
+	}
+	return out
+}
+
+// RuntimeStats is the JSON of /runtime.
+type RuntimeStats struct {
+	GoVersion    string  `json:"go_version"`
+	Goroutines   int     `json:"goroutines"`
+	CPUs         int     `json:"cpus"`
+	HeapAlloc    uint64  `json:"heap_alloc_bytes"`
+	HeapSys      uint64  `json:"heap_sys_bytes"`
+	Sys          uint64  `json:"sys_bytes"`
+	NumGC        uint32  `json:"num_gc"`
+	PauseTotalMs float64 `json:"gc_pause_total_ms"`
+	LastGCPause  float64 `json:"gc_last_pause_us"`
+}
+
+func readRuntime() RuntimeStats {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return RuntimeStats{
+		GoVersion:    runtime.Version(),
+		Goroutines:   runtime.NumGoroutine(),
+		CPUs:         runtime.NumCPU(),
+		HeapAlloc:    m.HeapAlloc,
+		HeapSys:      m.HeapSys,
+		Sys:          m.Sys,
+		NumGC:        m.NumGC,
+		PauseTotalMs: float64(m.PauseTotalNs) / 1e6,
+		LastGCPause:  float64(m.PauseNs[(m.NumGC+255)%256]) / 1e3,
+	}
+}
+
+func (a *Admin) runtimeJSON(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, readRuntime())
+}
+
+func (a *Admin) config(w http.ResponseWriter, r *http.Request) {
+	if a.opts.Config == nil {
+		writeError(w, http.StatusNotFound, "no configuration is exposed")
+		return
+	}
+	w.Header().Set("Content-Type", "application/toml; charset=utf-8")
+	w.Write(a.opts.Config())
+}
+
+func (a *Admin) stop(w http.ResponseWriter, r *http.Request) {
+	if a.opts.Stop == nil {
+		writeError(w, http.StatusNotImplemented, "stop is not wired")
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"ok": true, "stopping": true})
+	go a.opts.Stop()
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		slog.Error("admin: encoding a reply", "err", err)
+	}
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]any{"error": msg, "status": code})
+}

@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func startAdmin(t *testing.T, s *testServer, stopped chan struct{}) string {
+	t.Helper()
+	a := NewAdmin(AdminConfig{Listen: "127.0.0.1:0"}, s.e, AdminOptions{
+		Version:  "test",
+		Sections: map[string]func() any{"servant": func() any { return map[string]any{"lcache": map[string]any{"hits": 3}} }},
+		Config:   func() []byte { return []byte("[engine]\n") },
+		Stop:     func() { close(stopped) },
+	})
+	if err := a.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	go a.Serve()
+	t.Cleanup(func() { a.Shutdown(context.Background()) })
+	return "http://" + a.Addr().String()
+}
+
+func get(t *testing.T, method, url string) (int, string, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(body)
+}
+
+func TestAdminEndpoints(t *testing.T) {
+	s := startServer(t, nil)
+	stopped := make(chan struct{})
+	base := startAdmin(t, s, stopped)
+	c := dial(t, "tcp", s.tcp, KindBinary)
+	for range 5 {
+		c.LcGet(context.Background(), rc, "k")
+	}
+	c.LcGet(context.Background(), rc, "fail")
+
+	tests := []struct {
+		name, method, path string
+		code               int
+		ctype, contains    string
+	}{
+		{"ping", "GET", "/ping", 200, "application/json", `"ok": true`},
+		{"stats", "GET", "/stats", 200, "application/json", `"name": "lc_get"`},
+		{"runtime", "GET", "/runtime", 200, "application/json", `"goroutines"`},
+		{"config", "GET", "/config", 200, "application/toml", "[engine]"},
+		{"metrics", "GET", "/metrics", 200, "text/plain", `faed_calls_total{call="lc_get"} 6`},
+		{"metrics of a section", "GET", "/metrics", 200, "text/plain", "faed_servant_lcache_hits 3"},
+		{"pprof", "GET", "/debug/pprof/goroutine?debug=1", 200, "text/plain", "goroutine"},
+		{"unknown path", "GET", "/nope", 404, "application/json", `"error"`},
+		{"stop needs POST", "GET", "/stop", 405, "application/json", `"error"`},
+		{"stats refuses POST", "POST", "/stats", 405, "application/json", `"error"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, ctype, body := get(t, tt.method, base+tt.path)
+			if code != tt.code || !strings.HasPrefix(ctype, tt.ctype) || !strings.Contains(body, tt.contains) {
+				t.Fatalf("%s %s = %d %s\n%s\nwant %d %s containing %q", tt.method, tt.path, code, ctype, body, tt.code, tt.ctype, tt.contains)
+			}
+		})
+	}
+
+	var stats struct {
+		Engine Snapshot `json:"engine"`
+	}
+	_, _, body := get(t, "GET", base+"/stats")
+	if err := json.Unmarshal([]byte(body), &stats); err != nil {
+		t.Fatal(err)
+	}
+	if stats.Engine.Calls != 6 || stats.Engine.Errors != 1 || stats.Engine.SessionsActive != 1 {
+		t.Fatalf("stats: calls %d errors %d active %d, want 6, 1, 1", stats.Engine.Calls, stats.Engine.Errors, stats.Engine.SessionsActive)
+	}
+
+	if code, _, _ := get(t, "POST", base+"/stop"); code != http.StatusAccepted {
+		t.Fatalf("POST /stop = %d", code)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(2 * time.Second):
+		t.Fatal("POST /stop did not call Stop")
+	}
+}

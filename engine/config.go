@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config holds the [engine] section of faed's TOML file.
+type Config struct {
+	// Listen lists the addresses served, each "tcp:host:port" or
+	// "unix:/path.sock". Default ["tcp:127.0.0.1:9001"].
+	Listen []string `toml:"listen"`
+	// UnixSocketMode is the octal file mode of unix sockets. Default "0666".
+	UnixSocketMode string `toml:"unix_socket_mode"`
+	// MaxOutstandingSessions bounds open connections; past it, accepting
+	// waits (back-pressure) instead of dropping. Default 10000.
+	MaxOutstandingSessions int `toml:"max_outstanding_sessions"`
+	// IdleTimeout closes a connection that sends nothing between calls for
+	// this long. Default 30s.
+	IdleTimeout time.Duration `toml:"idle_timeout"`
+	// IOTimeout bounds reading the rest of a call once it started, and
+	// writing its reply. Default 10s.
+	IOTimeout time.Duration `toml:"io_timeout"`
+	// MaxMessageSize is the largest message a client may send, in bytes.
+	// Default 16 MiB.
+	MaxMessageSize int `toml:"max_message_size"`
+	// BufferSize is the read and the write buffer of each connection, in
+	// bytes. Default 4096.
+	BufferSize int `toml:"buffer_size"`
+	// ShutdownTimeout bounds the graceful drain. Default 10s.
+	ShutdownTimeout time.Duration `toml:"shutdown_timeout"`
+	// SlowCall logs a call that takes longer than this; 0 disables.
+	// Default 200ms.
+	SlowCall time.Duration `toml:"slow_call"`
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Listen:                 []string{"tcp:127.0.0.1:9001"},
+		UnixSocketMode:         "0666",
+		MaxOutstandingSessions: 10000,
+		IdleTimeout:            30 * time.Second,
+		IOTimeout:              10 * time.Second,
+		MaxMessageSize:         16 << 20,
+		BufferSize:             4096,
+		ShutdownTimeout:        10 * time.Second,
+		SlowCall:               200 * time.Millisecond,
+	}
+}
+
+// Validate returns an error naming the first bad key.
+func (c Config) Validate() error {
+	if len(c.Listen) == 0 {
+		return fmt.Errorf("listen: at least one address is needed")
+	}
+	for _, addr := range c.Listen {
+		if _, _, err := parseListen(addr); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	if _, err := c.socketMode(); err != nil {
+		return fmt.Errorf("unix_socket_mode: %w", err)
+	}
+	return c.validateLimits()
+}
+
+func (c Config) validateLimits() error {
+	checks := []struct {
+		key string
+		ok  bool
+		val any
+	}{
+		{"max_outstanding_sessions", c.MaxOutstandingSessions >= 1, c.MaxOutstandingSessions},
+		{"idle_timeout", c.IdleTimeout > 0, c.IdleTimeout},
+		{"io_timeout", c.IOTimeout > 0, c.IOTimeout},
+		{"max_message_size", c.MaxMessageSize >= 1024 && c.MaxMessageSize <= 1<<30, c.MaxMessageSize},
+		{"buffer_size", c.BufferSize >= 512 && c.BufferSize <= 1<<20, c.BufferSize},
+		{"shutdown_timeout", c.ShutdownTimeout > 0, c.ShutdownTimeout},
+		{"slow_call", c.SlowCall >= 0, c.SlowCall},
+	}
+	for _, ch := range checks {
+		if !ch.ok {
+			return fmt.Errorf("%s: invalid value %v", ch.key, ch.val)
+		}
+	}
+	return nil
+}
+
+func (c Config) socketMode() (uint32, error) {
+	mode, err := strconv.ParseUint(c.UnixSocketMode, 8, 32)
+	if err != nil || mode > 0o777 {
+		return 0, fmt.Errorf("want an octal mode like \"0660\", got %q", c.UnixSocketMode)
+	}
+	return uint32(mode), nil
+}
+
+// parseListen splits "tcp:host:port" or "unix:/path" into network and address.
+func parseListen(s string) (network, address string, err error) {
+	network, address, ok := strings.Cut(s, ":")
+	switch {
+	case !ok || address == "":
+		return "", "", fmt.Errorf("%q: want tcp:host:port or unix:/path.sock", s)
+	case network == "unix":
+		return network, address, nil
+	case network != "tcp":
+		return "", "", fmt.Errorf("%q: network must be tcp or unix", s)
+	}
+	if _, port, err := net.SplitHostPort(address); err != nil || port == "" {
+		return "", "", fmt.Errorf("%q: want tcp:host:port", s)
+	}
+	return network, address, nil
+}

@@ -1,0 +1,171 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+	metrics "github.com/rcrowley/go-metrics"
+)
+
+// callStats counts one call name. Updating it is a few atomic adds.
+type callStats struct {
+	calls   metrics.Counter
+	errors  metrics.Counter
+	latency histogram
+}
+
+// Stats are the engine's counters. Counters are go-metrics counters (one
+// atomic add each); latencies go to lock-free histograms; the 1/5/15-minute
+// rates are go-metrics EWMAs fed every 5s by Run, off the hot path.
+type Stats struct {
+	start time.Time
+	// perCall is built once by New and only read afterwards.
+	perCall map[string]*callStats
+
+	sessionsActive atomic.Int64
+	sessionsTotal  metrics.Counter
+	sessionWaits   metrics.Counter
+	unknownCalls   metrics.Counter
+	protocolErrors metrics.Counter
+	panics         metrics.Counter
+	slowCalls      metrics.Counter
+
+	rates      [3]metrics.EWMA // 1, 5 and 15 minutes
+	lastCalls  atomic.Int64
+	ratesStart time.Time
+}
+
+func newStats(names []string) *Stats {
+	s := &Stats{
+		start:          time.Now(),
+		perCall:        make(map[string]*callStats, len(names)),
+		sessionsTotal:  metrics.NewCounter(),
+		sessionWaits:   metrics.NewCounter(),
+		unknownCalls:   metrics.NewCounter(),
+		protocolErrors: metrics.NewCounter(),
+		panics:         metrics.NewCounter(),
+		slowCalls:      metrics.NewCounter(),
+		rates:          [3]metrics.EWMA{metrics.NewEWMA1(), metrics.NewEWMA5(), metrics.NewEWMA15()},
+	}
+	for _, n := range names {
+		s.perCall[n] = &callStats{calls: metrics.NewCounter(), errors: metrics.NewCounter()}
+	}
+	return s
+}
+
+// record counts one finished call. A declared exception (a cache miss, say)
+// is a normal answer, not an error.
+func (c *callStats) record(elapsed time.Duration, err error) {
+	c.calls.Inc(1)
+	if err != nil && !isDeclared(err) {
+		c.errors.Inc(1)
+	}
+	c.latency.record(elapsed)
+}
+
+func isDeclared(err error) bool {
+	var te thrift.TException
+	return errors.As(err, &te) && te.TExceptionType() == thrift.TExceptionTypeCompiled
+}
+
+// tickInterval is the period go-metrics EWMAs expect between Ticks.
+const tickInterval = 5 * time.Second
+
+// runRates feeds the call rates until ctx is done.
+func (s *Stats) runRates(ctx context.Context) {
+	t := time.NewTicker(tickInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			total := s.totalCalls()
+			delta := total - s.lastCalls.Swap(total)
+			for _, r := range s.rates {
+				r.Update(delta)
+				r.Tick()
+			}
+		}
+	}
+}
+
+func (s *Stats) totalCalls() int64 {
+	var n int64
+	for _, c := range s.perCall {
+		n += c.calls.Count()
+	}
+	return n
+}
+
+// CallSnapshot is the JSON view of one call name.
+type CallSnapshot struct {
+	Name   string  `json:"name"`
+	Count  int64   `json:"count"`
+	Errors int64   `json:"errors"`
+	P50us  float64 `json:"p50_us"`
+	P99us  float64 `json:"p99_us"`
+	MeanUs float64 `json:"mean_us"`
+}
+
+// Snapshot is the JSON view of the engine's stats.
+type Snapshot struct {
+	UptimeSec      float64        `json:"uptime_sec"`
+	SessionsActive int64          `json:"sessions_active"`
+	SessionsTotal  int64          `json:"sessions_total"`
+	SessionWaits   int64          `json:"session_waits"`
+	Calls          int64          `json:"calls"`
+	Errors         int64          `json:"errors"`
+	UnknownCalls   int64          `json:"unknown_calls"`
+	ProtocolErrors int64          `json:"protocol_errors"`
+	Panics         int64          `json:"panics"`
+	SlowCalls      int64          `json:"slow_calls"`
+	QPS1m          float64        `json:"qps_1m"`
+	QPS5m          float64        `json:"qps_5m"`
+	QPS15m         float64        `json:"qps_15m"`
+	PerCall        []CallSnapshot `json:"per_call"`
+}
+
+// Snapshot reads every counter once. Calls never made are left out.
+func (s *Stats) Snapshot() Snapshot {
+	snap := Snapshot{
+		UptimeSec:      time.Since(s.start).Seconds(),
+		SessionsActive: s.sessionsActive.Load(),
+		SessionsTotal:  s.sessionsTotal.Count(),
+		SessionWaits:   s.sessionWaits.Count(),
+		UnknownCalls:   s.unknownCalls.Count(),
+		ProtocolErrors: s.protocolErrors.Count(),
+		Panics:         s.panics.Count(),
+		SlowCalls:      s.slowCalls.Count(),
+		QPS1m:          s.rates[0].Rate(),
+		QPS5m:          s.rates[1].Rate(),
+		QPS15m:         s.rates[2].Rate(),
+	}
+	for name, c := range s.perCall {
+		cs := c.snapshot(name)
+		if cs.Count == 0 {
+			continue
+		}
+		snap.Calls += cs.Count
+		snap.Errors += cs.Errors
+		snap.PerCall = append(snap.PerCall, cs)
+	}
+	sort.Slice(snap.PerCall, func(i, j int) bool { return snap.PerCall[i].Name < snap.PerCall[j].Name })
+	return snap
+}
+
+func (c *callStats) snapshot(name string) CallSnapshot {
+	cs := CallSnapshot{Name: name, Count: c.calls.Count(), Errors: c.errors.Count()}
+	q := c.latency.quantiles(0.50, 0.99)
+	cs.P50us, cs.P99us = micros(q[0]), micros(q[1])
+	if cs.Count > 0 {
+		cs.MeanUs = micros(time.Duration(c.latency.sumNs.Load() / uint64(cs.Count)))
+	}
+	return cs
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/apache/thrift/lib/go/thrift"
+)
+
+// errMessageTooLarge is returned when one message reads past max_message_size.
+var errMessageTooLarge = errors.New("engine: message exceeds max_message_size")
+
+// connTransport is the Thrift transport of one session: buffered reads and
+// writes over the connection, with a byte budget per incoming message so a
+// client can never make the daemon read (or allocate for) more than
+// max_message_size for one call. Not safe for concurrent use; a session owns it.
+type connTransport struct {
+	conn net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
+
+	// limit is the byte budget of one message; used is what the current
+	// message has consumed so far (reset by beginMessage).
+	limit int
+	used  int
+}
+
+func newConnTransport(conn net.Conn, bufSize, limit int) *connTransport {
+	return &connTransport{
+		conn:  conn,
+		r:     bufio.NewReaderSize(conn, bufSize),
+		w:     bufio.NewWriterSize(conn, bufSize),
+		limit: limit,
+	}
+}
+
+// beginMessage resets the byte budget for the next incoming message.
+func (t *connTransport) beginMessage() { t.used = 0 }
+
+// charge counts n consumed bytes against the budget.
+func (t *connTransport) charge(n int) error {
+	t.used += n
+	if t.used > t.limit {
+		return thrift.NewTTransportExceptionFromError(
+			fmt.Errorf("%w (%d bytes)", errMessageTooLarge, t.limit))
+	}
+	return nil
+}
+
+func (t *connTransport) Read(p []byte) (int, error) {
+	if rest := t.limit - t.used; len(p) > rest {
+		// Never hand the reader a buffer past the budget: a read would
+		// otherwise consume bytes of a message we are about to refuse.
+		if rest <= 0 {
+			return 0, t.charge(1)
+		}
+		p = p[:rest]
+	}
+	n, err := t.r.Read(p)
+	t.used += n
+	return n, err
+}
+
+func (t *connTransport) ReadByte() (byte, error) {
+	if err := t.charge(1); err != nil {
+		return 0, err
+	}
+	return t.r.ReadByte()
+}
+
+func (t *connTransport) Write(p []byte) (int, error)              { return t.w.Write(p) }
+func (t *connTransport) WriteByte(c byte) error                   { return t.w.WriteByte(c) }
+func (t *connTransport) WriteString(s string) (int, error)        { return t.w.WriteString(s) }
+func (t *connTransport) Flush(ctx context.Context) error          { return t.w.Flush() }
+func (t *connTransport) Open() error                              { return nil }
+func (t *connTransport) IsOpen() bool                             { return true }
+func (t *connTransport) Close() error                             { return t.conn.Close() }
+func (t *connTransport) RemainingBytes() uint64                   { return uint64(max(t.limit-t.used, 0)) }
+func (t *connTransport) SetTConfiguration(*thrift.TConfiguration) {}

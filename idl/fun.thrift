@@ -1,0 +1,146 @@
+// FunServant: the one service faed exposes. Method names, argument ids,
+// types and required markers match the original fae/faed so PHP code written
+// for it keeps working. New methods and new optional arguments are fine;
+// renumbering never is.
+//
+// The request context argument is named reqCtx rather than ctx: Thrift 0.17's
+// Go generator names its own context.Context parameter ctx.
+
+namespace go fun.rpc
+namespace php fun.rpc
+namespace py fun.rpc
+namespace java fun.rpc
+
+exception TCacheMissed {
+  11: optional string message
+}
+
+exception TMongoNotFound {
+  11: optional string message
+}
+
+exception TMongoDegrade {
+  11: optional string message
+}
+
+exception TMongoReadOnly {
+  11: optional string message
+}
+
+struct TMemcacheData {
+  1: required binary data
+  2: required i32 flags
+}
+
+struct MysqlResult {
+  1: required i64 rowsAffected
+  2: required i64 lastInsertId
+  3: required list<string> cols
+  4: required list<list<string>> rows
+}
+
+struct MysqlMergeResult {
+  1: required bool ok
+  2: required string newVal
+}
+
+// Context travels with every call but noop.
+//   rid:    per web request id chosen by the client
+//   reason: what the caller is doing, e.g. "controller.action"
+//   uid:    end user id
+//   sticky: set only by a forwarding faed: execute here, never forward
+struct Context {
+  1: required i64 rid
+  2: required string reason
+  3: required i64 uid
+  4: optional bool sticky
+}
+
+service FunServant {
+  // Version, build, node id and uptime.
+  string ping(1: required Context reqCtx)
+
+  // Returns x. No context: for throughput tests.
+  i32 noop(1: required i32 x)
+
+  // Snowflake ids: 41 bits ms since 2014-01-04 11:29:34.657 UTC | 5 bits tag |
+  // 5 bits worker id | 12 bits sequence.
+  i64 id_next(1: required Context reqCtx)
+  i64 id_next_with_tag(1: required Context reqCtx, 2: required i16 tag)
+  // [unix ms, tag, worker id, sequence]
+  list<i64> id_decode(1: required Context reqCtx, 2: required i64 id)
+
+  // LRU cache.
+  bool lc_set(1: required Context reqCtx, 2: required string key, 3: required binary value)
+  binary lc_get(1: required Context reqCtx, 2: required string key)
+    throws (1: TCacheMissed miss)
+  void lc_del(1: required Context reqCtx, 2: required string key)
+
+  // Cluster-wide try-lock; true if the key was free or its holder expired.
+  bool lock(1: Context reqCtx, 2: string reason, 3: string key)
+  void unlock(1: Context reqCtx, 2: string reason, 3: string key)
+
+  // ZooKeeper, confined to the configured root.
+  bool zk_create(1: required Context reqCtx, 2: required string path, 3: required string data)
+  list<string> zk_children(1: required Context reqCtx, 2: required string path)
+  bool zk_del(1: required Context reqCtx, 2: required string path)
+
+  // memcached pools.
+  bool mc_set(1: required Context reqCtx, 2: required string pool, 3: required string key,
+              4: required TMemcacheData value, 5: required i32 expiration)
+  TMemcacheData mc_get(1: required Context reqCtx, 2: required string pool, 3: required string key)
+    throws (1: TCacheMissed miss)
+  bool mc_add(1: required Context reqCtx, 2: required string pool, 3: required string key,
+              4: required TMemcacheData value, 5: required i32 expiration)
+  bool mc_delete(1: required Context reqCtx, 2: required string pool, 3: required string key)
+  i64 mc_increment(1: required Context reqCtx, 2: required string pool, 3: required string key,
+                   4: required i64 delta)
+
+  // MongoDB pools; query, fields, change and documents are BSON bytes.
+  binary mg_find_one(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
+                     5: binary query, 6: binary fields)
+    throws (1: TMongoNotFound nf)
+  list<binary> mg_find_all(1: required Context reqCtx, 2: string pool, 3: string table,
+                           4: i32 shardId, 5: binary query, 6: binary fields, 7: i32 limit,
+                           8: i32 skip, 9: list<string> orderBy)
+  binary mg_find_id(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
+                    5: binary id)
+  i32 mg_count(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
+               5: binary query)
+  bool mg_update(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
+                 5: binary query, 6: binary change)
+  bool mg_update_id(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
+                    5: i32 id, 6: binary change)
+  bool mg_upsert(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
+                 5: binary query, 6: binary change)
+  bool mg_upsert_id(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
+                    5: i32 id, 6: binary change)
+  bool mg_insert(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
+                 5: binary doc)
+  bool mg_inserts(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
+                  5: list<binary> docs)
+  bool mg_delete(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
+                 5: binary query)
+  binary mg_find_and_modify(1: required Context reqCtx, 2: string pool, 3: string table,
+                            4: i32 shardId, 5: binary query, 6: binary change, 7: bool upsert,
+                            8: bool remove, 9: bool returnNew)
+
+  // MySQL pools.
+  MysqlResult my_query(1: required Context reqCtx, 2: string pool, 3: string table,
+                       4: i64 hintId, 5: string sql, 6: list<string> argv, 7: string cacheKey)
+  MysqlResult my_query_shards(1: required Context reqCtx, 2: string pool, 3: string table,
+                              4: string sql, 5: list<string> argv)
+  i64 my_bulk_exec(1: required Context reqCtx, 2: list<string> pool, 3: list<string> table,
+                   4: list<i64> hintId, 5: list<string> sql, 6: list<list<string>> argv,
+                   7: list<string> cacheKey)
+  MysqlMergeResult my_merge(1: required Context reqCtx, 2: string pool, 3: string table,
+                            4: i64 hintId, 5: string where, 6: string key, 7: string column,
+                            8: string jsonValue)
+  void my_evict(1: required Context reqCtx, 2: string cacheKey)
+
+  // Embedded persistent key-value store (faed addition).
+  bool kvdb_set(1: required Context reqCtx, 2: required binary key, 3: required binary value)
+  binary kvdb_get(1: required Context reqCtx, 2: required binary key)
+    throws (1: TCacheMissed miss)
+  bool kvdb_del(1: required Context reqCtx, 2: required binary key)
+}
