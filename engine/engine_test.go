@@ -49,7 +49,7 @@ type testServer struct {
 	done    chan error
 }
 
-func startServer(t *testing.T, tweak func(*Config)) *testServer {
+func startServer(t testing.TB, tweak func(*Config)) *testServer {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "faed.sock")
 	cfg := DefaultConfig()
@@ -81,7 +81,7 @@ type client struct {
 	conn net.Conn
 }
 
-func dial(t *testing.T, network, addr string, kind Kind) *client {
+func dial(t testing.TB, network, addr string, kind Kind) *client {
 	t.Helper()
 	conn, err := net.Dial(network, addr)
 	if err != nil {

@@ -141,6 +141,7 @@ func (s *Stats) Snapshot() Snapshot {
 		ProtocolErrors: s.protocolErrors.Count(),
 		Panics:         s.panics.Count(),
 		SlowCalls:      s.slowCalls.Count(),
+		PerCall:        []CallSnapshot{},
 		QPS1m:          s.rates[0].Rate(),
 		QPS5m:          s.rates[1].Rate(),
 		QPS15m:         s.rates[2].Rate(),

@@ -1,0 +1,45 @@
+package lcache
+
+import "fmt"
+
+// Config holds the [servant.lcache] section of faed's TOML file.
+type Config struct {
+	// MaxItems bounds the number of entries. Default 100000.
+	MaxItems int `toml:"max_items"`
+
+	// MaxBytes bounds the bytes held, counted per entry as
+	// len(key) + len(value) + EntryOverhead. Default 64 MiB.
+	MaxBytes int64 `toml:"max_bytes"`
+
+	// MaxKeyBytes is the longest key accepted, in bytes. Default 250
+	// (memcached's limit, so keys move freely between the two).
+	MaxKeyBytes int `toml:"max_key_bytes"`
+}
+
+// DefaultConfig returns the documented defaults (the TOML file is decoded on top of it).
+func DefaultConfig() Config {
+	return Config{MaxItems: 100_000, MaxBytes: 64 << 20, MaxKeyBytes: 250}
+}
+
+// Validate returns an error naming the bad key, e.g.
+// `max_items: must be at least 1, got 0`.
+func (c Config) Validate() error {
+	if c.MaxItems < 1 {
+		return fmt.Errorf("max_items: must be at least 1, got %d", c.MaxItems)
+	}
+	if c.MaxKeyBytes < 1 {
+		return fmt.Errorf("max_key_bytes: must be at least 1, got %d", c.MaxKeyBytes)
+	}
+	// One entry with the longest key and a small value must fit.
+	if least := minEntryBytes(c.MaxKeyBytes); c.MaxBytes < least {
+		return fmt.Errorf("max_bytes: must be at least %d (max_key_bytes + %d), got %d",
+			least, minEntryBytes(0), c.MaxBytes)
+	}
+	return nil
+}
+
+// minEntryBytes is the smallest max_bytes that holds one entry with a key
+// of keyLen bytes and a value of up to 1 KiB.
+func minEntryBytes(keyLen int) int64 {
+	return int64(keyLen) + EntryOverhead + 1024
+}

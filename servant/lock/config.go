@@ -1,0 +1,40 @@
+package lock
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config holds the [servant.lock] section of faed's TOML file.
+type Config struct {
+	// Expiry is how long a lock is held if nobody unlocks it; after that
+	// the next TryLock takes it over. Default 10s; at least 1ms.
+	Expiry time.Duration `toml:"expiry"`
+
+	// MaxLocks bounds the locks held at once; past it TryLock of a new key
+	// answers ErrFull. A held lock is never evicted. Default 1000000.
+	MaxLocks int `toml:"max_locks"`
+
+	// MaxKeyBytes is the longest key accepted, in bytes. Default 250.
+	MaxKeyBytes int `toml:"max_key_bytes"`
+}
+
+// DefaultConfig returns the documented defaults (the TOML file is decoded on top of it).
+func DefaultConfig() Config {
+	return Config{Expiry: 10 * time.Second, MaxLocks: 1_000_000, MaxKeyBytes: 250}
+}
+
+// Validate returns an error naming the bad key, e.g.
+// `max_locks: must be at least 1, got 0`.
+func (c Config) Validate() error {
+	if c.Expiry < time.Millisecond {
+		return fmt.Errorf("expiry: must be at least 1ms, got %s", c.Expiry)
+	}
+	if c.MaxLocks < 1 {
+		return fmt.Errorf("max_locks: must be at least 1, got %d", c.MaxLocks)
+	}
+	if c.MaxKeyBytes < 1 {
+		return fmt.Errorf("max_key_bytes: must be at least 1, got %d", c.MaxKeyBytes)
+	}
+	return nil
+}

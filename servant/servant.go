@@ -1,0 +1,104 @@
+// Package servant is the FunServant dispatcher: one method per IDL call, each
+// a few lines that validate, pick the servant, call it and return. Errors
+// become Thrift exceptions here and nowhere else. It owns no state of its
+// own; the servant packages below it do.
+package servant
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"faed/servant/idgen"
+	"faed/servant/kvdb"
+	"faed/servant/lcache"
+	"faed/servant/lock"
+)
+
+// Config holds the [servant.*] sections of faed's TOML file.
+type Config struct {
+	IDGen  idgen.Config  `toml:"idgen"`
+	LCache lcache.Config `toml:"lcache"`
+	Lock   lock.Config   `toml:"lock"`
+	KVDB   kvdb.Config   `toml:"kvdb"`
+}
+
+// DefaultConfig returns every servant's documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		IDGen:  idgen.DefaultConfig(),
+		LCache: lcache.DefaultConfig(),
+		Lock:   lock.DefaultConfig(),
+		KVDB:   kvdb.DefaultConfig(),
+	}
+}
+
+// Validate checks every servant section; the error names section and key.
+func (c Config) Validate() error {
+	sections := []struct {
+		name string
+		err  error
+	}{
+		{"idgen", c.IDGen.Validate()},
+		{"lcache", c.LCache.Validate()},
+		{"lock", c.Lock.Validate()},
+		{"kvdb", c.KVDB.Validate()},
+	}
+	var errs []error
+	for _, s := range sections {
+		if s.err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", s.name, s.err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Info describes the node for ping.
+type Info struct {
+	Version string
+	Node    string
+}
+
+// FunServant implements the generated rpc.FunServant interface. Safe for
+// concurrent use: every servant below it is.
+type FunServant struct {
+	info  Info
+	start time.Time
+	ids   *idgen.Generator
+	cache *lcache.Cache
+	locks *lock.Table
+	kv    *kvdb.DB
+}
+
+// New builds the local servants. Close releases them.
+func New(cfg Config, info Info) (*FunServant, error) {
+	ids, err := idgen.New(cfg.IDGen)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := lcache.New(cfg.LCache)
+	if err != nil {
+		return nil, err
+	}
+	locks, err := lock.New(cfg.Lock)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := kvdb.Open(cfg.KVDB)
+	if err != nil {
+		return nil, err
+	}
+	return &FunServant{info: info, start: time.Now(), ids: ids, cache: cache, locks: locks, kv: kv}, nil
+}
+
+// Close releases the servants (it closes the kvdb file). Idempotent.
+func (s *FunServant) Close() error { return s.kv.Close() }
+
+// Stats returns every servant's counters, for the admin endpoints.
+func (s *FunServant) Stats() any {
+	return map[string]any{
+		"lcache": s.cache.Stats(),
+		"lock":   s.locks.Stats(),
+		"kvdb":   s.kv.Stats(),
+	}
+}
