@@ -31,4 +31,3 @@ func BenchmarkLcGetUnix(b *testing.B) {
 		}
 	}
 }
-
