@@ -93,3 +93,17 @@ func TestStaleUnixSocketIsReplacedButALiveOneIsNot(t *testing.T) {
 	}
 	_ = s
 }
+
+func TestLogLimiter(t *testing.T) {
+	l := logLimiter{perSecond: 3}
+	allowed := 0
+	for range 100 {
+		if l.allow() {
+			allowed++
+		}
+	}
+	// The loop may straddle a second boundary: at most two windows' worth.
+	if allowed < 3 || allowed > 6 {
+		t.Fatalf("let %d of 100 lines through, want 3 (or up to 6 across a second boundary)", allowed)
+	}
+}

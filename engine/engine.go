@@ -41,6 +41,7 @@ type Engine struct {
 	routes map[string]*route // read-only after New
 	stats  *Stats
 	log    *slog.Logger
+	errLog logLimiter // failed calls logged per second
 
 	slots    chan struct{} // one token per open session
 	draining atomic.Bool
@@ -84,6 +85,7 @@ func New(cfg Config, processor thrift.TProcessor, log *slog.Logger) (*Engine, er
 		routes:   make(map[string]*route, len(pm)),
 		stats:    newStats(names),
 		log:      log,
+		errLog:   logLimiter{perSecond: 10},
 		slots:    make(chan struct{}, cfg.MaxOutstandingSessions),
 		done:     make(chan struct{}),
 		sessions: make(map[*session]struct{}),

@@ -131,6 +131,9 @@ func (s *session) serveCall() error {
 	ok, callErr := s.process(r, seq)
 	elapsed := time.Since(start)
 	r.stats.record(elapsed, callErr)
+	if callErr != nil && !isDeclared(callErr) && s.e.errLog.allow() {
+		s.e.log.Warn("call failed", "call", name, "err", callErr, "remote", remote(s.conn))
+	}
 	if slow := s.e.cfg.SlowCall; slow > 0 && elapsed > slow {
 		s.e.stats.slowCalls.Inc(1)
 		s.e.log.Warn("slow call", "call", name, "elapsed", elapsed, "remote", remote(s.conn))

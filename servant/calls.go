@@ -33,7 +33,7 @@ func (s *FunServant) IDNextWithTag(ctx context.Context, rc *rpc.Context, tag int
 // IDDecode splits an id into [unix ms, tag, worker id, sequence].
 func (s *FunServant) IDDecode(ctx context.Context, rc *rpc.Context, id int64) ([]int64, error) {
 	if id < 0 {
-		return nil, fmt.Errorf("id_decode: negative id %d", id)
+		return nil, fmt.Errorf("negative id %d", id)
 	}
 	p := idgen.Decode(id)
 	return []int64{p.UnixMs, p.Tag, p.WorkerID, p.Seq}, nil

@@ -15,9 +15,11 @@ func errNotConfigured(servant string) error {
 }
 
 // wrap turns a servant error into what goes on the wire: a declared
-// exception for a miss, otherwise an error naming the call, which the
-// generated processor sends as a TApplicationException and the connection
-// stays open.
+// exception for a miss; any other error the generated processor sends as a
+// TApplicationException of type INTERNAL_ERROR whose message starts
+// "Internal error processing <call>: ", so the call name is not repeated
+// here; a declared exception carries only its message, so that names the
+// call. The connection stays open either way.
 func wrap(call string, err error) error {
 	if err == nil {
 		return nil
@@ -26,5 +28,5 @@ func wrap(call string, err error) error {
 		msg := call + ": " + err.Error()
 		return &rpc.TCacheMissed{Message: &msg}
 	}
-	return fmt.Errorf("%s: %w", call, err)
+	return err
 }
