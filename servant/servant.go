@@ -7,12 +7,14 @@ package servant
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"faed/servant/idgen"
 	"faed/servant/kvdb"
 	"faed/servant/lcache"
 	"faed/servant/lock"
+	"faed/servant/zk"
 )
 
 // Config holds the [servant.*] sections of faed's TOML file.
@@ -21,6 +23,7 @@ type Config struct {
 	LCache lcache.Config `toml:"lcache"`
 	Lock   lock.Config   `toml:"lock"`
 	KVDB   kvdb.Config   `toml:"kvdb"`
+	ZK     zk.Config     `toml:"zk"`
 }
 
 // DefaultConfig returns every servant's documented defaults.
@@ -30,6 +33,7 @@ func DefaultConfig() Config {
 		LCache: lcache.DefaultConfig(),
 		Lock:   lock.DefaultConfig(),
 		KVDB:   kvdb.DefaultConfig(),
+		ZK:     zk.DefaultConfig(),
 	}
 }
 
@@ -43,6 +47,7 @@ func (c Config) Validate() error {
 		{"lcache", c.LCache.Validate()},
 		{"lock", c.Lock.Validate()},
 		{"kvdb", c.KVDB.Validate()},
+		{"zk", c.ZK.Validate()},
 	}
 	var errs []error
 	for _, s := range sections {
@@ -68,10 +73,11 @@ type FunServant struct {
 	cache *lcache.Cache
 	locks *lock.Table
 	kv    *kvdb.DB
+	zk    *zk.Client // nil when not configured
 }
 
-// New builds the local servants. Close releases them.
-func New(cfg Config, info Info) (*FunServant, error) {
+// New builds the servants cfg configures. Close releases them.
+func New(cfg Config, info Info, log *slog.Logger) (*FunServant, error) {
 	ids, err := idgen.New(cfg.IDGen)
 	if err != nil {
 		return nil, err
@@ -88,17 +94,34 @@ func New(cfg Config, info Info) (*FunServant, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FunServant{info: info, start: time.Now(), ids: ids, cache: cache, locks: locks, kv: kv}, nil
+	s := &FunServant{info: info, start: time.Now(), ids: ids, cache: cache, locks: locks, kv: kv}
+	if cfg.ZK.Configured() {
+		if s.zk, err = zk.New(cfg.ZK, log); err != nil {
+			kv.Close()
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
-// Close releases the servants (it closes the kvdb file). Idempotent.
-func (s *FunServant) Close() error { return s.kv.Close() }
+// Close releases the servants: backend clients, then the kvdb file.
+// Idempotent.
+func (s *FunServant) Close() error {
+	if s.zk != nil {
+		s.zk.Close()
+	}
+	return s.kv.Close()
+}
 
 // Stats returns every servant's counters, for the admin endpoints.
 func (s *FunServant) Stats() any {
-	return map[string]any{
+	out := map[string]any{
 		"lcache": s.cache.Stats(),
 		"lock":   s.locks.Stats(),
 		"kvdb":   s.kv.Stats(),
 	}
+	if s.zk != nil {
+		out["zk"] = s.zk.Stats()
+	}
+	return out
 }

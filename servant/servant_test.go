@@ -3,6 +3,7 @@ package servant
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func newServant(t *testing.T) *FunServant {
 	cfg := DefaultConfig()
 	cfg.KVDB.Path = filepath.Join(t.TempDir(), "kv.db")
 	cfg.IDGen.WorkerID = 9
-	s, err := New(cfg, Info{Version: "test", Node: "n1"})
+	s, err := New(cfg, Info{Version: "test", Node: "n1"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

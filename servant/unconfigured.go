@@ -6,21 +6,9 @@ import (
 	"faed/idl/gen-go/fun/rpc"
 )
 
-// The backend servants (zk, memcache, mongodb, mysql) come with their own
+// The backend servants (memcache, mongodb, mysql) come with their own
 // packages. Until a node runs one, its calls answer a clear
 // TApplicationException instead of being missing from the service.
-
-func (s *FunServant) ZkCreate(ctx context.Context, rc *rpc.Context, path string, data string) (bool, error) {
-	return false, errNotConfigured("zk")
-}
-
-func (s *FunServant) ZkChildren(ctx context.Context, rc *rpc.Context, path string) ([]string, error) {
-	return nil, errNotConfigured("zk")
-}
-
-func (s *FunServant) ZkDel(ctx context.Context, rc *rpc.Context, path string) (bool, error) {
-	return false, errNotConfigured("zk")
-}
 
 func (s *FunServant) McSet(ctx context.Context, rc *rpc.Context, pool string, key string, value *rpc.TMemcacheData, expiration int32) (bool, error) {
 	return false, errNotConfigured("memcache")

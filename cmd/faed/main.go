@@ -64,7 +64,7 @@ func run(configPath string) int {
 // down in this order: stop accepting and drain calls (bounded by
 // shutdown_timeout), stop the admin server, close the servants.
 func serve(cfg Config, log *slog.Logger) error {
-	funs, err := servant.New(cfg.Servant, servant.Info{Version: version, Node: nodeName(cfg)})
+	funs, err := servant.New(cfg.Servant, servant.Info{Version: version, Node: nodeName(cfg)}, log)
 	if err != nil {
 		return err
 	}

@@ -240,7 +240,8 @@ func (c *Client) delete(ctx context.Context, full string) (bool, error) {
 
 // ensureRoot creates Root and its parents unless a call already did.
 // Concurrent first calls may all try; creating an existing node is
-// harmless.
+// harmless. It is not checked again: if an operator deletes Root later,
+// Children("/") answers ErrNotFound until a Create makes it again.
 func (c *Client) ensureRoot(ctx context.Context) error {
 	if c.rootOK.Load() {
 		return nil
