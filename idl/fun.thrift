@@ -97,33 +97,48 @@ service FunServant {
                    4: required i64 delta)
 
   // MongoDB pools; query, fields, change and documents are BSON bytes.
+  // TMongoDegrade: the pool is degraded (breaker open or operator switch);
+  // TMongoReadOnly: the pool is read-only and the call writes. Both are
+  // faed additions to the throws clauses: new exception fields, no
+  // renumbering.
   binary mg_find_one(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
                      5: binary query, 6: binary fields)
-    throws (1: TMongoNotFound nf)
+    throws (1: TMongoNotFound nf, 2: TMongoDegrade degrade)
   list<binary> mg_find_all(1: required Context reqCtx, 2: string pool, 3: string table,
                            4: i32 shardId, 5: binary query, 6: binary fields, 7: i32 limit,
                            8: i32 skip, 9: list<string> orderBy)
+    throws (1: TMongoDegrade degrade)
   binary mg_find_id(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
                     5: binary id)
+    throws (1: TMongoDegrade degrade)
   i32 mg_count(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
                5: binary query)
+    throws (1: TMongoDegrade degrade)
   bool mg_update(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
                  5: binary query, 6: binary change)
+    throws (1: TMongoDegrade degrade, 2: TMongoReadOnly readOnly)
   bool mg_update_id(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
                     5: i32 id, 6: binary change)
+    throws (1: TMongoDegrade degrade, 2: TMongoReadOnly readOnly)
   bool mg_upsert(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
                  5: binary query, 6: binary change)
+    throws (1: TMongoDegrade degrade, 2: TMongoReadOnly readOnly)
   bool mg_upsert_id(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
                     5: i32 id, 6: binary change)
+    throws (1: TMongoDegrade degrade, 2: TMongoReadOnly readOnly)
   bool mg_insert(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
                  5: binary doc)
+    throws (1: TMongoDegrade degrade, 2: TMongoReadOnly readOnly)
   bool mg_inserts(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
                   5: list<binary> docs)
+    throws (1: TMongoDegrade degrade, 2: TMongoReadOnly readOnly)
   bool mg_delete(1: required Context reqCtx, 2: string pool, 3: string table, 4: i32 shardId,
                  5: binary query)
+    throws (1: TMongoDegrade degrade, 2: TMongoReadOnly readOnly)
   binary mg_find_and_modify(1: required Context reqCtx, 2: string pool, 3: string table,
                             4: i32 shardId, 5: binary query, 6: binary change, 7: bool upsert,
                             8: bool remove, 9: bool returnNew)
+    throws (1: TMongoDegrade degrade, 2: TMongoReadOnly readOnly)
 
   // MySQL pools.
   MysqlResult my_query(1: required Context reqCtx, 2: string pool, 3: string table,

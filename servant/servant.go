@@ -5,6 +5,7 @@
 package servant
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,26 +15,29 @@ import (
 	"faed/servant/kvdb"
 	"faed/servant/lcache"
 	"faed/servant/lock"
+	"faed/servant/mongodb"
 	"faed/servant/zk"
 )
 
 // Config holds the [servant.*] sections of faed's TOML file.
 type Config struct {
-	IDGen  idgen.Config  `toml:"idgen"`
-	LCache lcache.Config `toml:"lcache"`
-	Lock   lock.Config   `toml:"lock"`
-	KVDB   kvdb.Config   `toml:"kvdb"`
-	ZK     zk.Config     `toml:"zk"`
+	IDGen   idgen.Config   `toml:"idgen"`
+	LCache  lcache.Config  `toml:"lcache"`
+	Lock    lock.Config    `toml:"lock"`
+	KVDB    kvdb.Config    `toml:"kvdb"`
+	ZK      zk.Config      `toml:"zk"`
+	MongoDB mongodb.Config `toml:"mongodb"`
 }
 
 // DefaultConfig returns every servant's documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		IDGen:  idgen.DefaultConfig(),
-		LCache: lcache.DefaultConfig(),
-		Lock:   lock.DefaultConfig(),
-		KVDB:   kvdb.DefaultConfig(),
-		ZK:     zk.DefaultConfig(),
+		IDGen:   idgen.DefaultConfig(),
+		LCache:  lcache.DefaultConfig(),
+		Lock:    lock.DefaultConfig(),
+		KVDB:    kvdb.DefaultConfig(),
+		ZK:      zk.DefaultConfig(),
+		MongoDB: mongodb.DefaultConfig(),
 	}
 }
 
@@ -48,6 +52,7 @@ func (c Config) Validate() error {
 		{"lock", c.Lock.Validate()},
 		{"kvdb", c.KVDB.Validate()},
 		{"zk", c.ZK.Validate()},
+		{"mongodb", c.MongoDB.Validate()},
 	}
 	var errs []error
 	for _, s := range sections {
@@ -73,7 +78,8 @@ type FunServant struct {
 	cache *lcache.Cache
 	locks *lock.Table
 	kv    *kvdb.DB
-	zk    *zk.Client // nil when not configured
+	zk    *zk.Client      // nil when not configured
+	mg    *mongodb.Client // nil when not configured
 }
 
 // New builds the servants cfg configures. Close releases them.
@@ -95,18 +101,35 @@ func New(cfg Config, info Info, log *slog.Logger) (*FunServant, error) {
 		return nil, err
 	}
 	s := &FunServant{info: info, start: time.Now(), ids: ids, cache: cache, locks: locks, kv: kv}
-	if cfg.ZK.Configured() {
-		if s.zk, err = zk.New(cfg.ZK, log); err != nil {
-			kv.Close()
-			return nil, err
-		}
+	if err := s.openBackends(cfg, log); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
+}
+
+// openBackends builds the backend servants cfg configures; the others stay
+// nil and their calls answer "servant X is not configured".
+func (s *FunServant) openBackends(cfg Config, log *slog.Logger) (err error) {
+	if cfg.ZK.Configured() {
+		if s.zk, err = zk.New(cfg.ZK, log); err != nil {
+			return err
+		}
+	}
+	if cfg.MongoDB.Configured() {
+		if s.mg, err = mongodb.New(cfg.MongoDB); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close releases the servants: backend clients, then the kvdb file.
 // Idempotent.
 func (s *FunServant) Close() error {
+	if s.mg != nil {
+		s.mg.Close(context.Background())
+	}
 	if s.zk != nil {
 		s.zk.Close()
 	}
@@ -122,6 +145,9 @@ func (s *FunServant) Stats() any {
 	}
 	if s.zk != nil {
 		out["zk"] = s.zk.Stats()
+	}
+	if s.mg != nil {
+		out["mongodb"] = s.mg.Stats()
 	}
 	return out
 }

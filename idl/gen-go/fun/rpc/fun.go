@@ -2002,6 +2002,8 @@ func (p *FunServantClient) MgFindOne(ctx context.Context, reqCtx *Context, pool 
   switch {
   case _result63.Nf!= nil:
     return _r, _result63.Nf
+  case _result63.Degrade!= nil:
+    return _r, _result63.Degrade
   }
 
   return _result63.GetSuccess(), nil
@@ -2035,6 +2037,11 @@ func (p *FunServantClient) MgFindAll(ctx context.Context, reqCtx *Context, pool 
   if _err != nil {
     return
   }
+  switch {
+  case _result66.Degrade!= nil:
+    return _r, _result66.Degrade
+  }
+
   return _result66.GetSuccess(), nil
 }
 
@@ -2058,6 +2065,11 @@ func (p *FunServantClient) MgFindID(ctx context.Context, reqCtx *Context, pool s
   if _err != nil {
     return
   }
+  switch {
+  case _result69.Degrade!= nil:
+    return _r, _result69.Degrade
+  }
+
   return _result69.GetSuccess(), nil
 }
 
@@ -2081,6 +2093,11 @@ func (p *FunServantClient) MgCount(ctx context.Context, reqCtx *Context, pool st
   if _err != nil {
     return
   }
+  switch {
+  case _result72.Degrade!= nil:
+    return _r, _result72.Degrade
+  }
+
   return _result72.GetSuccess(), nil
 }
 
@@ -2106,6 +2123,13 @@ func (p *FunServantClient) MgUpdate(ctx context.Context, reqCtx *Context, pool s
   if _err != nil {
     return
   }
+  switch {
+  case _result75.Degrade!= nil:
+    return _r, _result75.Degrade
+  case _result75.ReadOnly!= nil:
+    return _r, _result75.ReadOnly
+  }
+
   return _result75.GetSuccess(), nil
 }
 
@@ -2131,6 +2155,13 @@ func (p *FunServantClient) MgUpdateID(ctx context.Context, reqCtx *Context, pool
   if _err != nil {
     return
   }
+  switch {
+  case _result78.Degrade!= nil:
+    return _r, _result78.Degrade
+  case _result78.ReadOnly!= nil:
+    return _r, _result78.ReadOnly
+  }
+
   return _result78.GetSuccess(), nil
 }
 
@@ -2156,6 +2187,13 @@ func (p *FunServantClient) MgUpsert(ctx context.Context, reqCtx *Context, pool s
   if _err != nil {
     return
   }
+  switch {
+  case _result81.Degrade!= nil:
+    return _r, _result81.Degrade
+  case _result81.ReadOnly!= nil:
+    return _r, _result81.ReadOnly
+  }
+
   return _result81.GetSuccess(), nil
 }
 
@@ -2181,6 +2219,13 @@ func (p *FunServantClient) MgUpsertID(ctx context.Context, reqCtx *Context, pool
   if _err != nil {
     return
   }
+  switch {
+  case _result84.Degrade!= nil:
+    return _r, _result84.Degrade
+  case _result84.ReadOnly!= nil:
+    return _r, _result84.ReadOnly
+  }
+
   return _result84.GetSuccess(), nil
 }
 
@@ -2204,6 +2249,13 @@ func (p *FunServantClient) MgInsert(ctx context.Context, reqCtx *Context, pool s
   if _err != nil {
     return
   }
+  switch {
+  case _result87.Degrade!= nil:
+    return _r, _result87.Degrade
+  case _result87.ReadOnly!= nil:
+    return _r, _result87.ReadOnly
+  }
+
   return _result87.GetSuccess(), nil
 }
 
@@ -2227,6 +2279,13 @@ func (p *FunServantClient) MgInserts(ctx context.Context, reqCtx *Context, pool 
   if _err != nil {
     return
   }
+  switch {
+  case _result90.Degrade!= nil:
+    return _r, _result90.Degrade
+  case _result90.ReadOnly!= nil:
+    return _r, _result90.ReadOnly
+  }
+
   return _result90.GetSuccess(), nil
 }
 
@@ -2250,6 +2309,13 @@ func (p *FunServantClient) MgDelete(ctx context.Context, reqCtx *Context, pool s
   if _err != nil {
     return
   }
+  switch {
+  case _result93.Degrade!= nil:
+    return _r, _result93.Degrade
+  case _result93.ReadOnly!= nil:
+    return _r, _result93.ReadOnly
+  }
+
   return _result93.GetSuccess(), nil
 }
 
@@ -2281,6 +2347,13 @@ func (p *FunServantClient) MgFindAndModify(ctx context.Context, reqCtx *Context,
   if _err != nil {
     return
   }
+  switch {
+  case _result96.Degrade!= nil:
+    return _r, _result96.Degrade
+  case _result96.ReadOnly!= nil:
+    return _r, _result96.ReadOnly
+  }
+
   return _result96.GetSuccess(), nil
 }
 
@@ -4230,6 +4303,8 @@ func (p *funServantProcessorMgFindOne) Process(ctx context.Context, seqId int32,
     switch v := err2.(type) {
     case *TMongoNotFound:
       result.Nf = v
+    case *TMongoDegrade:
+      result.Degrade = v
     default:
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
@@ -4322,26 +4397,31 @@ func (p *funServantProcessorMgFindAll) Process(ctx context.Context, seqId int32,
   if retval, err2 := p.handler.MgFindAll(ctx, args.ReqCtx, args.Pool, args.Table, args.ShardId, args.Query, args.Fields, args.Limit, args.Skip, args.OrderBy); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TMongoDegrade:
+      result.Degrade = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc165 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_all: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "mg_find_all", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err164 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc165.Write(ctx, oprot); _write_err164 == nil && err2 != nil {
+        _write_err164 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err164 == nil && err2 != nil {
+        _write_err164 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err164 == nil && err2 != nil {
+        _write_err164 = thrift.WrapTException(err2)
+      }
+      if _write_err164 != nil {
+        return false, thrift.WrapTException(_write_err164)
+      }
+      return true, err
     }
-    _exc165 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_all: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "mg_find_all", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err164 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc165.Write(ctx, oprot); _write_err164 == nil && err2 != nil {
-      _write_err164 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err164 == nil && err2 != nil {
-      _write_err164 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err164 == nil && err2 != nil {
-      _write_err164 = thrift.WrapTException(err2)
-    }
-    if _write_err164 != nil {
-      return false, thrift.WrapTException(_write_err164)
-    }
-    return true, err
   } else {
     result.Success = retval
   }
@@ -4412,26 +4492,31 @@ func (p *funServantProcessorMgFindID) Process(ctx context.Context, seqId int32, 
   if retval, err2 := p.handler.MgFindID(ctx, args.ReqCtx, args.Pool, args.Table, args.ShardId, args.ID); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TMongoDegrade:
+      result.Degrade = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc167 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_id: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "mg_find_id", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err166 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc167.Write(ctx, oprot); _write_err166 == nil && err2 != nil {
+        _write_err166 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err166 == nil && err2 != nil {
+        _write_err166 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err166 == nil && err2 != nil {
+        _write_err166 = thrift.WrapTException(err2)
+      }
+      if _write_err166 != nil {
+        return false, thrift.WrapTException(_write_err166)
+      }
+      return true, err
     }
-    _exc167 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_id: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "mg_find_id", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err166 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc167.Write(ctx, oprot); _write_err166 == nil && err2 != nil {
-      _write_err166 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err166 == nil && err2 != nil {
-      _write_err166 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err166 == nil && err2 != nil {
-      _write_err166 = thrift.WrapTException(err2)
-    }
-    if _write_err166 != nil {
-      return false, thrift.WrapTException(_write_err166)
-    }
-    return true, err
   } else {
     result.Success = retval
   }
@@ -4502,26 +4587,31 @@ func (p *funServantProcessorMgCount) Process(ctx context.Context, seqId int32, i
   if retval, err2 := p.handler.MgCount(ctx, args.ReqCtx, args.Pool, args.Table, args.ShardId, args.Query); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TMongoDegrade:
+      result.Degrade = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc169 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_count: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "mg_count", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err168 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc169.Write(ctx, oprot); _write_err168 == nil && err2 != nil {
+        _write_err168 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err168 == nil && err2 != nil {
+        _write_err168 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err168 == nil && err2 != nil {
+        _write_err168 = thrift.WrapTException(err2)
+      }
+      if _write_err168 != nil {
+        return false, thrift.WrapTException(_write_err168)
+      }
+      return true, err
     }
-    _exc169 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_count: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "mg_count", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err168 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc169.Write(ctx, oprot); _write_err168 == nil && err2 != nil {
-      _write_err168 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err168 == nil && err2 != nil {
-      _write_err168 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err168 == nil && err2 != nil {
-      _write_err168 = thrift.WrapTException(err2)
-    }
-    if _write_err168 != nil {
-      return false, thrift.WrapTException(_write_err168)
-    }
-    return true, err
   } else {
     result.Success = &retval
   }
@@ -4592,26 +4682,33 @@ func (p *funServantProcessorMgUpdate) Process(ctx context.Context, seqId int32, 
   if retval, err2 := p.handler.MgUpdate(ctx, args.ReqCtx, args.Pool, args.Table, args.ShardId, args.Query, args.Change); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TMongoDegrade:
+      result.Degrade = v
+    case *TMongoReadOnly:
+      result.ReadOnly = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc171 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_update: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "mg_update", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err170 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc171.Write(ctx, oprot); _write_err170 == nil && err2 != nil {
+        _write_err170 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err170 == nil && err2 != nil {
+        _write_err170 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err170 == nil && err2 != nil {
+        _write_err170 = thrift.WrapTException(err2)
+      }
+      if _write_err170 != nil {
+        return false, thrift.WrapTException(_write_err170)
+      }
+      return true, err
     }
-    _exc171 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_update: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "mg_update", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err170 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc171.Write(ctx, oprot); _write_err170 == nil && err2 != nil {
-      _write_err170 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err170 == nil && err2 != nil {
-      _write_err170 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err170 == nil && err2 != nil {
-      _write_err170 = thrift.WrapTException(err2)
-    }
-    if _write_err170 != nil {
-      return false, thrift.WrapTException(_write_err170)
-    }
-    return true, err
   } else {
     result.Success = &retval
   }
@@ -4682,26 +4779,33 @@ func (p *funServantProcessorMgUpdateID) Process(ctx context.Context, seqId int32
   if retval, err2 := p.handler.MgUpdateID(ctx, args.ReqCtx, args.Pool, args.Table, args.ShardId, args.ID, args.Change); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TMongoDegrade:
+      result.Degrade = v
+    case *TMongoReadOnly:
+      result.ReadOnly = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc173 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_update_id: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "mg_update_id", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err172 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc173.Write(ctx, oprot); _write_err172 == nil && err2 != nil {
+        _write_err172 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err172 == nil && err2 != nil {
+        _write_err172 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err172 == nil && err2 != nil {
+        _write_err172 = thrift.WrapTException(err2)
+      }
+      if _write_err172 != nil {
+        return false, thrift.WrapTException(_write_err172)
+      }
+      return true, err
     }
-    _exc173 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_update_id: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "mg_update_id", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err172 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc173.Write(ctx, oprot); _write_err172 == nil && err2 != nil {
-      _write_err172 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err172 == nil && err2 != nil {
-      _write_err172 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err172 == nil && err2 != nil {
-      _write_err172 = thrift.WrapTException(err2)
-    }
-    if _write_err172 != nil {
-      return false, thrift.WrapTException(_write_err172)
-    }
-    return true, err
   } else {
     result.Success = &retval
   }
@@ -4772,26 +4876,33 @@ func (p *funServantProcessorMgUpsert) Process(ctx context.Context, seqId int32, 
   if retval, err2 := p.handler.MgUpsert(ctx, args.ReqCtx, args.Pool, args.Table, args.ShardId, args.Query, args.Change); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TMongoDegrade:
+      result.Degrade = v
+    case *TMongoReadOnly:
+      result.ReadOnly = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc175 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_upsert: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "mg_upsert", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err174 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc175.Write(ctx, oprot); _write_err174 == nil && err2 != nil {
+        _write_err174 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err174 == nil && err2 != nil {
+        _write_err174 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err174 == nil && err2 != nil {
+        _write_err174 = thrift.WrapTException(err2)
+      }
+      if _write_err174 != nil {
+        return false, thrift.WrapTException(_write_err174)
+      }
+      return true, err
     }
-    _exc175 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_upsert: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "mg_upsert", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err174 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc175.Write(ctx, oprot); _write_err174 == nil && err2 != nil {
-      _write_err174 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err174 == nil && err2 != nil {
-      _write_err174 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err174 == nil && err2 != nil {
-      _write_err174 = thrift.WrapTException(err2)
-    }
-    if _write_err174 != nil {
-      return false, thrift.WrapTException(_write_err174)
-    }
-    return true, err
   } else {
     result.Success = &retval
   }
@@ -4862,26 +4973,33 @@ func (p *funServantProcessorMgUpsertID) Process(ctx context.Context, seqId int32
   if retval, err2 := p.handler.MgUpsertID(ctx, args.ReqCtx, args.Pool, args.Table, args.ShardId, args.ID, args.Change); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TMongoDegrade:
+      result.Degrade = v
+    case *TMongoReadOnly:
+      result.ReadOnly = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc177 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_upsert_id: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "mg_upsert_id", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err176 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc177.Write(ctx, oprot); _write_err176 == nil && err2 != nil {
+        _write_err176 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err176 == nil && err2 != nil {
+        _write_err176 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err176 == nil && err2 != nil {
+        _write_err176 = thrift.WrapTException(err2)
+      }
+      if _write_err176 != nil {
+        return false, thrift.WrapTException(_write_err176)
+      }
+      return true, err
     }
-    _exc177 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_upsert_id: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "mg_upsert_id", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err176 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc177.Write(ctx, oprot); _write_err176 == nil && err2 != nil {
-      _write_err176 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err176 == nil && err2 != nil {
-      _write_err176 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err176 == nil && err2 != nil {
-      _write_err176 = thrift.WrapTException(err2)
-    }
-    if _write_err176 != nil {
-      return false, thrift.WrapTException(_write_err176)
-    }
-    return true, err
   } else {
     result.Success = &retval
   }
@@ -4952,26 +5070,33 @@ func (p *funServantProcessorMgInsert) Process(ctx context.Context, seqId int32, 
   if retval, err2 := p.handler.MgInsert(ctx, args.ReqCtx, args.Pool, args.Table, args.ShardId, args.Doc); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TMongoDegrade:
+      result.Degrade = v
+    case *TMongoReadOnly:
+      result.ReadOnly = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc179 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_insert: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "mg_insert", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err178 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc179.Write(ctx, oprot); _write_err178 == nil && err2 != nil {
+        _write_err178 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err178 == nil && err2 != nil {
+        _write_err178 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err178 == nil && err2 != nil {
+        _write_err178 = thrift.WrapTException(err2)
+      }
+      if _write_err178 != nil {
+        return false, thrift.WrapTException(_write_err178)
+      }
+      return true, err
     }
-    _exc179 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_insert: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "mg_insert", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err178 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc179.Write(ctx, oprot); _write_err178 == nil && err2 != nil {
-      _write_err178 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err178 == nil && err2 != nil {
-      _write_err178 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err178 == nil && err2 != nil {
-      _write_err178 = thrift.WrapTException(err2)
-    }
-    if _write_err178 != nil {
-      return false, thrift.WrapTException(_write_err178)
-    }
-    return true, err
   } else {
     result.Success = &retval
   }
@@ -5042,26 +5167,33 @@ func (p *funServantProcessorMgInserts) Process(ctx context.Context, seqId int32,
   if retval, err2 := p.handler.MgInserts(ctx, args.ReqCtx, args.Pool, args.Table, args.ShardId, args.Docs); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TMongoDegrade:
+      result.Degrade = v
+    case *TMongoReadOnly:
+      result.ReadOnly = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc181 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_inserts: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "mg_inserts", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err180 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc181.Write(ctx, oprot); _write_err180 == nil && err2 != nil {
+        _write_err180 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err180 == nil && err2 != nil {
+        _write_err180 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err180 == nil && err2 != nil {
+        _write_err180 = thrift.WrapTException(err2)
+      }
+      if _write_err180 != nil {
+        return false, thrift.WrapTException(_write_err180)
+      }
+      return true, err
     }
-    _exc181 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_inserts: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "mg_inserts", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err180 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc181.Write(ctx, oprot); _write_err180 == nil && err2 != nil {
-      _write_err180 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err180 == nil && err2 != nil {
-      _write_err180 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err180 == nil && err2 != nil {
-      _write_err180 = thrift.WrapTException(err2)
-    }
-    if _write_err180 != nil {
-      return false, thrift.WrapTException(_write_err180)
-    }
-    return true, err
   } else {
     result.Success = &retval
   }
@@ -5132,26 +5264,33 @@ func (p *funServantProcessorMgDelete) Process(ctx context.Context, seqId int32, 
   if retval, err2 := p.handler.MgDelete(ctx, args.ReqCtx, args.Pool, args.Table, args.ShardId, args.Query); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TMongoDegrade:
+      result.Degrade = v
+    case *TMongoReadOnly:
+      result.ReadOnly = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc183 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_delete: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "mg_delete", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err182 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc183.Write(ctx, oprot); _write_err182 == nil && err2 != nil {
+        _write_err182 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err182 == nil && err2 != nil {
+        _write_err182 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err182 == nil && err2 != nil {
+        _write_err182 = thrift.WrapTException(err2)
+      }
+      if _write_err182 != nil {
+        return false, thrift.WrapTException(_write_err182)
+      }
+      return true, err
     }
-    _exc183 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_delete: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "mg_delete", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err182 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc183.Write(ctx, oprot); _write_err182 == nil && err2 != nil {
-      _write_err182 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err182 == nil && err2 != nil {
-      _write_err182 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err182 == nil && err2 != nil {
-      _write_err182 = thrift.WrapTException(err2)
-    }
-    if _write_err182 != nil {
-      return false, thrift.WrapTException(_write_err182)
-    }
-    return true, err
   } else {
     result.Success = &retval
   }
@@ -5222,26 +5361,33 @@ func (p *funServantProcessorMgFindAndModify) Process(ctx context.Context, seqId 
   if retval, err2 := p.handler.MgFindAndModify(ctx, args.ReqCtx, args.Pool, args.Table, args.ShardId, args.Query, args.Change, args.Upsert, args.Remove, args.ReturnNew); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TMongoDegrade:
+      result.Degrade = v
+    case *TMongoReadOnly:
+      result.ReadOnly = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc185 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_and_modify: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "mg_find_and_modify", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err184 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc185.Write(ctx, oprot); _write_err184 == nil && err2 != nil {
+        _write_err184 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err184 == nil && err2 != nil {
+        _write_err184 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err184 == nil && err2 != nil {
+        _write_err184 = thrift.WrapTException(err2)
+      }
+      if _write_err184 != nil {
+        return false, thrift.WrapTException(_write_err184)
+      }
+      return true, err
     }
-    _exc185 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_and_modify: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "mg_find_and_modify", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err184 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc185.Write(ctx, oprot); _write_err184 == nil && err2 != nil {
-      _write_err184 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err184 == nil && err2 != nil {
-      _write_err184 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err184 == nil && err2 != nil {
-      _write_err184 = thrift.WrapTException(err2)
-    }
-    if _write_err184 != nil {
-      return false, thrift.WrapTException(_write_err184)
-    }
-    return true, err
   } else {
     result.Success = retval
   }
@@ -11124,9 +11270,11 @@ func (p *FunServantMgFindOneArgs) String() string {
 // Attributes:
 //  - Success
 //  - Nf
+//  - Degrade
 type FunServantMgFindOneResult struct {
   Success []byte `thrift:"success,0" db:"success" json:"success,omitempty"`
   Nf *TMongoNotFound `thrift:"nf,1" db:"nf" json:"nf,omitempty"`
+  Degrade *TMongoDegrade `thrift:"degrade,2" db:"degrade" json:"degrade,omitempty"`
 }
 
 func NewFunServantMgFindOneResult() *FunServantMgFindOneResult {
@@ -11145,12 +11293,23 @@ func (p *FunServantMgFindOneResult) GetNf() *TMongoNotFound {
   }
 return p.Nf
 }
+var FunServantMgFindOneResult_Degrade_DEFAULT *TMongoDegrade
+func (p *FunServantMgFindOneResult) GetDegrade() *TMongoDegrade {
+  if !p.IsSetDegrade() {
+    return FunServantMgFindOneResult_Degrade_DEFAULT
+  }
+return p.Degrade
+}
 func (p *FunServantMgFindOneResult) IsSetSuccess() bool {
   return p.Success != nil
 }
 
 func (p *FunServantMgFindOneResult) IsSetNf() bool {
   return p.Nf != nil
+}
+
+func (p *FunServantMgFindOneResult) IsSetDegrade() bool {
+  return p.Degrade != nil
 }
 
 func (p *FunServantMgFindOneResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -11179,6 +11338,16 @@ func (p *FunServantMgFindOneResult) Read(ctx context.Context, iprot thrift.TProt
     case 1:
       if fieldTypeId == thrift.STRUCT {
         if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField2(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -11218,12 +11387,21 @@ func (p *FunServantMgFindOneResult)  ReadField1(ctx context.Context, iprot thrif
   return nil
 }
 
+func (p *FunServantMgFindOneResult)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Degrade = &TMongoDegrade{}
+  if err := p.Degrade.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Degrade), err)
+  }
+  return nil
+}
+
 func (p *FunServantMgFindOneResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "mg_find_one_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
     if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -11253,6 +11431,19 @@ func (p *FunServantMgFindOneResult) writeField1(ctx context.Context, oprot thrif
     }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 1:nf: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgFindOneResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetDegrade() {
+    if err := oprot.WriteFieldBegin(ctx, "degrade", thrift.STRUCT, 2); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:degrade: ", p), err) }
+    if err := p.Degrade.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Degrade), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:degrade: ", p), err) }
   }
   return err
 }
@@ -11678,8 +11869,10 @@ func (p *FunServantMgFindAllArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - Degrade
 type FunServantMgFindAllResult struct {
   Success [][]byte `thrift:"success,0" db:"success" json:"success,omitempty"`
+  Degrade *TMongoDegrade `thrift:"degrade,1" db:"degrade" json:"degrade,omitempty"`
 }
 
 func NewFunServantMgFindAllResult() *FunServantMgFindAllResult {
@@ -11691,8 +11884,19 @@ var FunServantMgFindAllResult_Success_DEFAULT [][]byte
 func (p *FunServantMgFindAllResult) GetSuccess() [][]byte {
   return p.Success
 }
+var FunServantMgFindAllResult_Degrade_DEFAULT *TMongoDegrade
+func (p *FunServantMgFindAllResult) GetDegrade() *TMongoDegrade {
+  if !p.IsSetDegrade() {
+    return FunServantMgFindAllResult_Degrade_DEFAULT
+  }
+return p.Degrade
+}
 func (p *FunServantMgFindAllResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantMgFindAllResult) IsSetDegrade() bool {
+  return p.Degrade != nil
 }
 
 func (p *FunServantMgFindAllResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -11711,6 +11915,16 @@ func (p *FunServantMgFindAllResult) Read(ctx context.Context, iprot thrift.TProt
     case 0:
       if fieldTypeId == thrift.LIST {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -11755,11 +11969,20 @@ var _elem205 []byte
   return nil
 }
 
+func (p *FunServantMgFindAllResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Degrade = &TMongoDegrade{}
+  if err := p.Degrade.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Degrade), err)
+  }
+  return nil
+}
+
 func (p *FunServantMgFindAllResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "mg_find_all_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -11784,6 +12007,19 @@ func (p *FunServantMgFindAllResult) writeField0(ctx context.Context, oprot thrif
     }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgFindAllResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetDegrade() {
+    if err := oprot.WriteFieldBegin(ctx, "degrade", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:degrade: ", p), err) }
+    if err := p.Degrade.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Degrade), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:degrade: ", p), err) }
   }
   return err
 }
@@ -12044,8 +12280,10 @@ func (p *FunServantMgFindIDArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - Degrade
 type FunServantMgFindIDResult struct {
   Success []byte `thrift:"success,0" db:"success" json:"success,omitempty"`
+  Degrade *TMongoDegrade `thrift:"degrade,1" db:"degrade" json:"degrade,omitempty"`
 }
 
 func NewFunServantMgFindIDResult() *FunServantMgFindIDResult {
@@ -12057,8 +12295,19 @@ var FunServantMgFindIDResult_Success_DEFAULT []byte
 func (p *FunServantMgFindIDResult) GetSuccess() []byte {
   return p.Success
 }
+var FunServantMgFindIDResult_Degrade_DEFAULT *TMongoDegrade
+func (p *FunServantMgFindIDResult) GetDegrade() *TMongoDegrade {
+  if !p.IsSetDegrade() {
+    return FunServantMgFindIDResult_Degrade_DEFAULT
+  }
+return p.Degrade
+}
 func (p *FunServantMgFindIDResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantMgFindIDResult) IsSetDegrade() bool {
+  return p.Degrade != nil
 }
 
 func (p *FunServantMgFindIDResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -12077,6 +12326,16 @@ func (p *FunServantMgFindIDResult) Read(ctx context.Context, iprot thrift.TProto
     case 0:
       if fieldTypeId == thrift.STRING {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -12108,11 +12367,20 @@ func (p *FunServantMgFindIDResult)  ReadField0(ctx context.Context, iprot thrift
   return nil
 }
 
+func (p *FunServantMgFindIDResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Degrade = &TMongoDegrade{}
+  if err := p.Degrade.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Degrade), err)
+  }
+  return nil
+}
+
 func (p *FunServantMgFindIDResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "mg_find_id_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -12129,6 +12397,19 @@ func (p *FunServantMgFindIDResult) writeField0(ctx context.Context, oprot thrift
     return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgFindIDResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetDegrade() {
+    if err := oprot.WriteFieldBegin(ctx, "degrade", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:degrade: ", p), err) }
+    if err := p.Degrade.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Degrade), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:degrade: ", p), err) }
   }
   return err
 }
@@ -12389,8 +12670,10 @@ func (p *FunServantMgCountArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - Degrade
 type FunServantMgCountResult struct {
   Success *int32 `thrift:"success,0" db:"success" json:"success,omitempty"`
+  Degrade *TMongoDegrade `thrift:"degrade,1" db:"degrade" json:"degrade,omitempty"`
 }
 
 func NewFunServantMgCountResult() *FunServantMgCountResult {
@@ -12404,8 +12687,19 @@ func (p *FunServantMgCountResult) GetSuccess() int32 {
   }
 return *p.Success
 }
+var FunServantMgCountResult_Degrade_DEFAULT *TMongoDegrade
+func (p *FunServantMgCountResult) GetDegrade() *TMongoDegrade {
+  if !p.IsSetDegrade() {
+    return FunServantMgCountResult_Degrade_DEFAULT
+  }
+return p.Degrade
+}
 func (p *FunServantMgCountResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantMgCountResult) IsSetDegrade() bool {
+  return p.Degrade != nil
 }
 
 func (p *FunServantMgCountResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -12424,6 +12718,16 @@ func (p *FunServantMgCountResult) Read(ctx context.Context, iprot thrift.TProtoc
     case 0:
       if fieldTypeId == thrift.I32 {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -12455,11 +12759,20 @@ func (p *FunServantMgCountResult)  ReadField0(ctx context.Context, iprot thrift.
   return nil
 }
 
+func (p *FunServantMgCountResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Degrade = &TMongoDegrade{}
+  if err := p.Degrade.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Degrade), err)
+  }
+  return nil
+}
+
 func (p *FunServantMgCountResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "mg_count_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -12476,6 +12789,19 @@ func (p *FunServantMgCountResult) writeField0(ctx context.Context, oprot thrift.
     return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgCountResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetDegrade() {
+    if err := oprot.WriteFieldBegin(ctx, "degrade", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:degrade: ", p), err) }
+    if err := p.Degrade.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Degrade), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:degrade: ", p), err) }
   }
   return err
 }
@@ -12772,8 +13098,12 @@ func (p *FunServantMgUpdateArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - Degrade
+//  - ReadOnly
 type FunServantMgUpdateResult struct {
   Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+  Degrade *TMongoDegrade `thrift:"degrade,1" db:"degrade" json:"degrade,omitempty"`
+  ReadOnly *TMongoReadOnly `thrift:"readOnly,2" db:"readOnly" json:"readOnly,omitempty"`
 }
 
 func NewFunServantMgUpdateResult() *FunServantMgUpdateResult {
@@ -12787,8 +13117,30 @@ func (p *FunServantMgUpdateResult) GetSuccess() bool {
   }
 return *p.Success
 }
+var FunServantMgUpdateResult_Degrade_DEFAULT *TMongoDegrade
+func (p *FunServantMgUpdateResult) GetDegrade() *TMongoDegrade {
+  if !p.IsSetDegrade() {
+    return FunServantMgUpdateResult_Degrade_DEFAULT
+  }
+return p.Degrade
+}
+var FunServantMgUpdateResult_ReadOnly_DEFAULT *TMongoReadOnly
+func (p *FunServantMgUpdateResult) GetReadOnly() *TMongoReadOnly {
+  if !p.IsSetReadOnly() {
+    return FunServantMgUpdateResult_ReadOnly_DEFAULT
+  }
+return p.ReadOnly
+}
 func (p *FunServantMgUpdateResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantMgUpdateResult) IsSetDegrade() bool {
+  return p.Degrade != nil
+}
+
+func (p *FunServantMgUpdateResult) IsSetReadOnly() bool {
+  return p.ReadOnly != nil
 }
 
 func (p *FunServantMgUpdateResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -12807,6 +13159,26 @@ func (p *FunServantMgUpdateResult) Read(ctx context.Context, iprot thrift.TProto
     case 0:
       if fieldTypeId == thrift.BOOL {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField2(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -12838,11 +13210,29 @@ func (p *FunServantMgUpdateResult)  ReadField0(ctx context.Context, iprot thrift
   return nil
 }
 
+func (p *FunServantMgUpdateResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Degrade = &TMongoDegrade{}
+  if err := p.Degrade.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Degrade), err)
+  }
+  return nil
+}
+
+func (p *FunServantMgUpdateResult)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  p.ReadOnly = &TMongoReadOnly{}
+  if err := p.ReadOnly.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.ReadOnly), err)
+  }
+  return nil
+}
+
 func (p *FunServantMgUpdateResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "mg_update_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -12859,6 +13249,32 @@ func (p *FunServantMgUpdateResult) writeField0(ctx context.Context, oprot thrift
     return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgUpdateResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetDegrade() {
+    if err := oprot.WriteFieldBegin(ctx, "degrade", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:degrade: ", p), err) }
+    if err := p.Degrade.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Degrade), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:degrade: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgUpdateResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetReadOnly() {
+    if err := oprot.WriteFieldBegin(ctx, "readOnly", thrift.STRUCT, 2); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:readOnly: ", p), err) }
+    if err := p.ReadOnly.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.ReadOnly), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:readOnly: ", p), err) }
   }
   return err
 }
@@ -13155,8 +13571,12 @@ func (p *FunServantMgUpdateIDArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - Degrade
+//  - ReadOnly
 type FunServantMgUpdateIDResult struct {
   Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+  Degrade *TMongoDegrade `thrift:"degrade,1" db:"degrade" json:"degrade,omitempty"`
+  ReadOnly *TMongoReadOnly `thrift:"readOnly,2" db:"readOnly" json:"readOnly,omitempty"`
 }
 
 func NewFunServantMgUpdateIDResult() *FunServantMgUpdateIDResult {
@@ -13170,8 +13590,30 @@ func (p *FunServantMgUpdateIDResult) GetSuccess() bool {
   }
 return *p.Success
 }
+var FunServantMgUpdateIDResult_Degrade_DEFAULT *TMongoDegrade
+func (p *FunServantMgUpdateIDResult) GetDegrade() *TMongoDegrade {
+  if !p.IsSetDegrade() {
+    return FunServantMgUpdateIDResult_Degrade_DEFAULT
+  }
+return p.Degrade
+}
+var FunServantMgUpdateIDResult_ReadOnly_DEFAULT *TMongoReadOnly
+func (p *FunServantMgUpdateIDResult) GetReadOnly() *TMongoReadOnly {
+  if !p.IsSetReadOnly() {
+    return FunServantMgUpdateIDResult_ReadOnly_DEFAULT
+  }
+return p.ReadOnly
+}
 func (p *FunServantMgUpdateIDResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantMgUpdateIDResult) IsSetDegrade() bool {
+  return p.Degrade != nil
+}
+
+func (p *FunServantMgUpdateIDResult) IsSetReadOnly() bool {
+  return p.ReadOnly != nil
 }
 
 func (p *FunServantMgUpdateIDResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -13190,6 +13632,26 @@ func (p *FunServantMgUpdateIDResult) Read(ctx context.Context, iprot thrift.TPro
     case 0:
       if fieldTypeId == thrift.BOOL {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField2(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -13221,11 +13683,29 @@ func (p *FunServantMgUpdateIDResult)  ReadField0(ctx context.Context, iprot thri
   return nil
 }
 
+func (p *FunServantMgUpdateIDResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Degrade = &TMongoDegrade{}
+  if err := p.Degrade.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Degrade), err)
+  }
+  return nil
+}
+
+func (p *FunServantMgUpdateIDResult)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  p.ReadOnly = &TMongoReadOnly{}
+  if err := p.ReadOnly.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.ReadOnly), err)
+  }
+  return nil
+}
+
 func (p *FunServantMgUpdateIDResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "mg_update_id_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -13242,6 +13722,32 @@ func (p *FunServantMgUpdateIDResult) writeField0(ctx context.Context, oprot thri
     return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgUpdateIDResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetDegrade() {
+    if err := oprot.WriteFieldBegin(ctx, "degrade", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:degrade: ", p), err) }
+    if err := p.Degrade.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Degrade), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:degrade: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgUpdateIDResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetReadOnly() {
+    if err := oprot.WriteFieldBegin(ctx, "readOnly", thrift.STRUCT, 2); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:readOnly: ", p), err) }
+    if err := p.ReadOnly.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.ReadOnly), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:readOnly: ", p), err) }
   }
   return err
 }
@@ -13538,8 +14044,12 @@ func (p *FunServantMgUpsertArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - Degrade
+//  - ReadOnly
 type FunServantMgUpsertResult struct {
   Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+  Degrade *TMongoDegrade `thrift:"degrade,1" db:"degrade" json:"degrade,omitempty"`
+  ReadOnly *TMongoReadOnly `thrift:"readOnly,2" db:"readOnly" json:"readOnly,omitempty"`
 }
 
 func NewFunServantMgUpsertResult() *FunServantMgUpsertResult {
@@ -13553,8 +14063,30 @@ func (p *FunServantMgUpsertResult) GetSuccess() bool {
   }
 return *p.Success
 }
+var FunServantMgUpsertResult_Degrade_DEFAULT *TMongoDegrade
+func (p *FunServantMgUpsertResult) GetDegrade() *TMongoDegrade {
+  if !p.IsSetDegrade() {
+    return FunServantMgUpsertResult_Degrade_DEFAULT
+  }
+return p.Degrade
+}
+var FunServantMgUpsertResult_ReadOnly_DEFAULT *TMongoReadOnly
+func (p *FunServantMgUpsertResult) GetReadOnly() *TMongoReadOnly {
+  if !p.IsSetReadOnly() {
+    return FunServantMgUpsertResult_ReadOnly_DEFAULT
+  }
+return p.ReadOnly
+}
 func (p *FunServantMgUpsertResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantMgUpsertResult) IsSetDegrade() bool {
+  return p.Degrade != nil
+}
+
+func (p *FunServantMgUpsertResult) IsSetReadOnly() bool {
+  return p.ReadOnly != nil
 }
 
 func (p *FunServantMgUpsertResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -13573,6 +14105,26 @@ func (p *FunServantMgUpsertResult) Read(ctx context.Context, iprot thrift.TProto
     case 0:
       if fieldTypeId == thrift.BOOL {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField2(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -13604,11 +14156,29 @@ func (p *FunServantMgUpsertResult)  ReadField0(ctx context.Context, iprot thrift
   return nil
 }
 
+func (p *FunServantMgUpsertResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Degrade = &TMongoDegrade{}
+  if err := p.Degrade.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Degrade), err)
+  }
+  return nil
+}
+
+func (p *FunServantMgUpsertResult)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  p.ReadOnly = &TMongoReadOnly{}
+  if err := p.ReadOnly.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.ReadOnly), err)
+  }
+  return nil
+}
+
 func (p *FunServantMgUpsertResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "mg_upsert_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -13625,6 +14195,32 @@ func (p *FunServantMgUpsertResult) writeField0(ctx context.Context, oprot thrift
     return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgUpsertResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetDegrade() {
+    if err := oprot.WriteFieldBegin(ctx, "degrade", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:degrade: ", p), err) }
+    if err := p.Degrade.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Degrade), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:degrade: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgUpsertResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetReadOnly() {
+    if err := oprot.WriteFieldBegin(ctx, "readOnly", thrift.STRUCT, 2); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:readOnly: ", p), err) }
+    if err := p.ReadOnly.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.ReadOnly), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:readOnly: ", p), err) }
   }
   return err
 }
@@ -13921,8 +14517,12 @@ func (p *FunServantMgUpsertIDArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - Degrade
+//  - ReadOnly
 type FunServantMgUpsertIDResult struct {
   Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+  Degrade *TMongoDegrade `thrift:"degrade,1" db:"degrade" json:"degrade,omitempty"`
+  ReadOnly *TMongoReadOnly `thrift:"readOnly,2" db:"readOnly" json:"readOnly,omitempty"`
 }
 
 func NewFunServantMgUpsertIDResult() *FunServantMgUpsertIDResult {
@@ -13936,8 +14536,30 @@ func (p *FunServantMgUpsertIDResult) GetSuccess() bool {
   }
 return *p.Success
 }
+var FunServantMgUpsertIDResult_Degrade_DEFAULT *TMongoDegrade
+func (p *FunServantMgUpsertIDResult) GetDegrade() *TMongoDegrade {
+  if !p.IsSetDegrade() {
+    return FunServantMgUpsertIDResult_Degrade_DEFAULT
+  }
+return p.Degrade
+}
+var FunServantMgUpsertIDResult_ReadOnly_DEFAULT *TMongoReadOnly
+func (p *FunServantMgUpsertIDResult) GetReadOnly() *TMongoReadOnly {
+  if !p.IsSetReadOnly() {
+    return FunServantMgUpsertIDResult_ReadOnly_DEFAULT
+  }
+return p.ReadOnly
+}
 func (p *FunServantMgUpsertIDResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantMgUpsertIDResult) IsSetDegrade() bool {
+  return p.Degrade != nil
+}
+
+func (p *FunServantMgUpsertIDResult) IsSetReadOnly() bool {
+  return p.ReadOnly != nil
 }
 
 func (p *FunServantMgUpsertIDResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -13956,6 +14578,26 @@ func (p *FunServantMgUpsertIDResult) Read(ctx context.Context, iprot thrift.TPro
     case 0:
       if fieldTypeId == thrift.BOOL {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField2(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -13987,11 +14629,29 @@ func (p *FunServantMgUpsertIDResult)  ReadField0(ctx context.Context, iprot thri
   return nil
 }
 
+func (p *FunServantMgUpsertIDResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Degrade = &TMongoDegrade{}
+  if err := p.Degrade.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Degrade), err)
+  }
+  return nil
+}
+
+func (p *FunServantMgUpsertIDResult)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  p.ReadOnly = &TMongoReadOnly{}
+  if err := p.ReadOnly.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.ReadOnly), err)
+  }
+  return nil
+}
+
 func (p *FunServantMgUpsertIDResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "mg_upsert_id_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -14008,6 +14668,32 @@ func (p *FunServantMgUpsertIDResult) writeField0(ctx context.Context, oprot thri
     return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgUpsertIDResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetDegrade() {
+    if err := oprot.WriteFieldBegin(ctx, "degrade", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:degrade: ", p), err) }
+    if err := p.Degrade.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Degrade), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:degrade: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgUpsertIDResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetReadOnly() {
+    if err := oprot.WriteFieldBegin(ctx, "readOnly", thrift.STRUCT, 2); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:readOnly: ", p), err) }
+    if err := p.ReadOnly.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.ReadOnly), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:readOnly: ", p), err) }
   }
   return err
 }
@@ -14268,8 +14954,12 @@ func (p *FunServantMgInsertArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - Degrade
+//  - ReadOnly
 type FunServantMgInsertResult struct {
   Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+  Degrade *TMongoDegrade `thrift:"degrade,1" db:"degrade" json:"degrade,omitempty"`
+  ReadOnly *TMongoReadOnly `thrift:"readOnly,2" db:"readOnly" json:"readOnly,omitempty"`
 }
 
 func NewFunServantMgInsertResult() *FunServantMgInsertResult {
@@ -14283,8 +14973,30 @@ func (p *FunServantMgInsertResult) GetSuccess() bool {
   }
 return *p.Success
 }
+var FunServantMgInsertResult_Degrade_DEFAULT *TMongoDegrade
+func (p *FunServantMgInsertResult) GetDegrade() *TMongoDegrade {
+  if !p.IsSetDegrade() {
+    return FunServantMgInsertResult_Degrade_DEFAULT
+  }
+return p.Degrade
+}
+var FunServantMgInsertResult_ReadOnly_DEFAULT *TMongoReadOnly
+func (p *FunServantMgInsertResult) GetReadOnly() *TMongoReadOnly {
+  if !p.IsSetReadOnly() {
+    return FunServantMgInsertResult_ReadOnly_DEFAULT
+  }
+return p.ReadOnly
+}
 func (p *FunServantMgInsertResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantMgInsertResult) IsSetDegrade() bool {
+  return p.Degrade != nil
+}
+
+func (p *FunServantMgInsertResult) IsSetReadOnly() bool {
+  return p.ReadOnly != nil
 }
 
 func (p *FunServantMgInsertResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -14303,6 +15015,26 @@ func (p *FunServantMgInsertResult) Read(ctx context.Context, iprot thrift.TProto
     case 0:
       if fieldTypeId == thrift.BOOL {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField2(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -14334,11 +15066,29 @@ func (p *FunServantMgInsertResult)  ReadField0(ctx context.Context, iprot thrift
   return nil
 }
 
+func (p *FunServantMgInsertResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Degrade = &TMongoDegrade{}
+  if err := p.Degrade.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Degrade), err)
+  }
+  return nil
+}
+
+func (p *FunServantMgInsertResult)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  p.ReadOnly = &TMongoReadOnly{}
+  if err := p.ReadOnly.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.ReadOnly), err)
+  }
+  return nil
+}
+
 func (p *FunServantMgInsertResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "mg_insert_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -14355,6 +15105,32 @@ func (p *FunServantMgInsertResult) writeField0(ctx context.Context, oprot thrift
     return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgInsertResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetDegrade() {
+    if err := oprot.WriteFieldBegin(ctx, "degrade", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:degrade: ", p), err) }
+    if err := p.Degrade.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Degrade), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:degrade: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgInsertResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetReadOnly() {
+    if err := oprot.WriteFieldBegin(ctx, "readOnly", thrift.STRUCT, 2); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:readOnly: ", p), err) }
+    if err := p.ReadOnly.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.ReadOnly), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:readOnly: ", p), err) }
   }
   return err
 }
@@ -14636,8 +15412,12 @@ func (p *FunServantMgInsertsArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - Degrade
+//  - ReadOnly
 type FunServantMgInsertsResult struct {
   Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+  Degrade *TMongoDegrade `thrift:"degrade,1" db:"degrade" json:"degrade,omitempty"`
+  ReadOnly *TMongoReadOnly `thrift:"readOnly,2" db:"readOnly" json:"readOnly,omitempty"`
 }
 
 func NewFunServantMgInsertsResult() *FunServantMgInsertsResult {
@@ -14651,8 +15431,30 @@ func (p *FunServantMgInsertsResult) GetSuccess() bool {
   }
 return *p.Success
 }
+var FunServantMgInsertsResult_Degrade_DEFAULT *TMongoDegrade
+func (p *FunServantMgInsertsResult) GetDegrade() *TMongoDegrade {
+  if !p.IsSetDegrade() {
+    return FunServantMgInsertsResult_Degrade_DEFAULT
+  }
+return p.Degrade
+}
+var FunServantMgInsertsResult_ReadOnly_DEFAULT *TMongoReadOnly
+func (p *FunServantMgInsertsResult) GetReadOnly() *TMongoReadOnly {
+  if !p.IsSetReadOnly() {
+    return FunServantMgInsertsResult_ReadOnly_DEFAULT
+  }
+return p.ReadOnly
+}
 func (p *FunServantMgInsertsResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantMgInsertsResult) IsSetDegrade() bool {
+  return p.Degrade != nil
+}
+
+func (p *FunServantMgInsertsResult) IsSetReadOnly() bool {
+  return p.ReadOnly != nil
 }
 
 func (p *FunServantMgInsertsResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -14671,6 +15473,26 @@ func (p *FunServantMgInsertsResult) Read(ctx context.Context, iprot thrift.TProt
     case 0:
       if fieldTypeId == thrift.BOOL {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField2(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -14702,11 +15524,29 @@ func (p *FunServantMgInsertsResult)  ReadField0(ctx context.Context, iprot thrif
   return nil
 }
 
+func (p *FunServantMgInsertsResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Degrade = &TMongoDegrade{}
+  if err := p.Degrade.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Degrade), err)
+  }
+  return nil
+}
+
+func (p *FunServantMgInsertsResult)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  p.ReadOnly = &TMongoReadOnly{}
+  if err := p.ReadOnly.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.ReadOnly), err)
+  }
+  return nil
+}
+
 func (p *FunServantMgInsertsResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "mg_inserts_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -14723,6 +15563,32 @@ func (p *FunServantMgInsertsResult) writeField0(ctx context.Context, oprot thrif
     return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgInsertsResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetDegrade() {
+    if err := oprot.WriteFieldBegin(ctx, "degrade", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:degrade: ", p), err) }
+    if err := p.Degrade.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Degrade), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:degrade: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgInsertsResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetReadOnly() {
+    if err := oprot.WriteFieldBegin(ctx, "readOnly", thrift.STRUCT, 2); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:readOnly: ", p), err) }
+    if err := p.ReadOnly.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.ReadOnly), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:readOnly: ", p), err) }
   }
   return err
 }
@@ -14983,8 +15849,12 @@ func (p *FunServantMgDeleteArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - Degrade
+//  - ReadOnly
 type FunServantMgDeleteResult struct {
   Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+  Degrade *TMongoDegrade `thrift:"degrade,1" db:"degrade" json:"degrade,omitempty"`
+  ReadOnly *TMongoReadOnly `thrift:"readOnly,2" db:"readOnly" json:"readOnly,omitempty"`
 }
 
 func NewFunServantMgDeleteResult() *FunServantMgDeleteResult {
@@ -14998,8 +15868,30 @@ func (p *FunServantMgDeleteResult) GetSuccess() bool {
   }
 return *p.Success
 }
+var FunServantMgDeleteResult_Degrade_DEFAULT *TMongoDegrade
+func (p *FunServantMgDeleteResult) GetDegrade() *TMongoDegrade {
+  if !p.IsSetDegrade() {
+    return FunServantMgDeleteResult_Degrade_DEFAULT
+  }
+return p.Degrade
+}
+var FunServantMgDeleteResult_ReadOnly_DEFAULT *TMongoReadOnly
+func (p *FunServantMgDeleteResult) GetReadOnly() *TMongoReadOnly {
+  if !p.IsSetReadOnly() {
+    return FunServantMgDeleteResult_ReadOnly_DEFAULT
+  }
+return p.ReadOnly
+}
 func (p *FunServantMgDeleteResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantMgDeleteResult) IsSetDegrade() bool {
+  return p.Degrade != nil
+}
+
+func (p *FunServantMgDeleteResult) IsSetReadOnly() bool {
+  return p.ReadOnly != nil
 }
 
 func (p *FunServantMgDeleteResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -15018,6 +15910,26 @@ func (p *FunServantMgDeleteResult) Read(ctx context.Context, iprot thrift.TProto
     case 0:
       if fieldTypeId == thrift.BOOL {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField2(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -15049,11 +15961,29 @@ func (p *FunServantMgDeleteResult)  ReadField0(ctx context.Context, iprot thrift
   return nil
 }
 
+func (p *FunServantMgDeleteResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Degrade = &TMongoDegrade{}
+  if err := p.Degrade.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Degrade), err)
+  }
+  return nil
+}
+
+func (p *FunServantMgDeleteResult)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  p.ReadOnly = &TMongoReadOnly{}
+  if err := p.ReadOnly.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.ReadOnly), err)
+  }
+  return nil
+}
+
 func (p *FunServantMgDeleteResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "mg_delete_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -15070,6 +16000,32 @@ func (p *FunServantMgDeleteResult) writeField0(ctx context.Context, oprot thrift
     return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgDeleteResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetDegrade() {
+    if err := oprot.WriteFieldBegin(ctx, "degrade", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:degrade: ", p), err) }
+    if err := p.Degrade.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Degrade), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:degrade: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgDeleteResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetReadOnly() {
+    if err := oprot.WriteFieldBegin(ctx, "readOnly", thrift.STRUCT, 2); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:readOnly: ", p), err) }
+    if err := p.ReadOnly.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.ReadOnly), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:readOnly: ", p), err) }
   }
   return err
 }
@@ -15474,8 +16430,12 @@ func (p *FunServantMgFindAndModifyArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - Degrade
+//  - ReadOnly
 type FunServantMgFindAndModifyResult struct {
   Success []byte `thrift:"success,0" db:"success" json:"success,omitempty"`
+  Degrade *TMongoDegrade `thrift:"degrade,1" db:"degrade" json:"degrade,omitempty"`
+  ReadOnly *TMongoReadOnly `thrift:"readOnly,2" db:"readOnly" json:"readOnly,omitempty"`
 }
 
 func NewFunServantMgFindAndModifyResult() *FunServantMgFindAndModifyResult {
@@ -15487,8 +16447,30 @@ var FunServantMgFindAndModifyResult_Success_DEFAULT []byte
 func (p *FunServantMgFindAndModifyResult) GetSuccess() []byte {
   return p.Success
 }
+var FunServantMgFindAndModifyResult_Degrade_DEFAULT *TMongoDegrade
+func (p *FunServantMgFindAndModifyResult) GetDegrade() *TMongoDegrade {
+  if !p.IsSetDegrade() {
+    return FunServantMgFindAndModifyResult_Degrade_DEFAULT
+  }
+return p.Degrade
+}
+var FunServantMgFindAndModifyResult_ReadOnly_DEFAULT *TMongoReadOnly
+func (p *FunServantMgFindAndModifyResult) GetReadOnly() *TMongoReadOnly {
+  if !p.IsSetReadOnly() {
+    return FunServantMgFindAndModifyResult_ReadOnly_DEFAULT
+  }
+return p.ReadOnly
+}
 func (p *FunServantMgFindAndModifyResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantMgFindAndModifyResult) IsSetDegrade() bool {
+  return p.Degrade != nil
+}
+
+func (p *FunServantMgFindAndModifyResult) IsSetReadOnly() bool {
+  return p.ReadOnly != nil
 }
 
 func (p *FunServantMgFindAndModifyResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -15507,6 +16489,26 @@ func (p *FunServantMgFindAndModifyResult) Read(ctx context.Context, iprot thrift
     case 0:
       if fieldTypeId == thrift.STRING {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField2(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -15538,11 +16540,29 @@ func (p *FunServantMgFindAndModifyResult)  ReadField0(ctx context.Context, iprot
   return nil
 }
 
+func (p *FunServantMgFindAndModifyResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Degrade = &TMongoDegrade{}
+  if err := p.Degrade.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Degrade), err)
+  }
+  return nil
+}
+
+func (p *FunServantMgFindAndModifyResult)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  p.ReadOnly = &TMongoReadOnly{}
+  if err := p.ReadOnly.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.ReadOnly), err)
+  }
+  return nil
+}
+
 func (p *FunServantMgFindAndModifyResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "mg_find_and_modify_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -15559,6 +16579,32 @@ func (p *FunServantMgFindAndModifyResult) writeField0(ctx context.Context, oprot
     return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgFindAndModifyResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetDegrade() {
+    if err := oprot.WriteFieldBegin(ctx, "degrade", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:degrade: ", p), err) }
+    if err := p.Degrade.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Degrade), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:degrade: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgFindAndModifyResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetReadOnly() {
+    if err := oprot.WriteFieldBegin(ctx, "readOnly", thrift.STRUCT, 2); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:readOnly: ", p), err) }
+    if err := p.ReadOnly.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.ReadOnly), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:readOnly: ", p), err) }
   }
   return err
 }

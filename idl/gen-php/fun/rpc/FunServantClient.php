@@ -1185,6 +1185,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
         if ($result->nf !== null) {
             throw $result->nf;
         }
+        if ($result->degrade !== null) {
+            throw $result->degrade;
+        }
         throw new \Exception("mg_find_one failed: unknown result");
     }
 
@@ -1252,6 +1255,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
         if ($result->success !== null) {
             return $result->success;
         }
+        if ($result->degrade !== null) {
+            throw $result->degrade;
+        }
         throw new \Exception("mg_find_all failed: unknown result");
     }
 
@@ -1315,6 +1321,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
         if ($result->success !== null) {
             return $result->success;
         }
+        if ($result->degrade !== null) {
+            throw $result->degrade;
+        }
         throw new \Exception("mg_find_id failed: unknown result");
     }
 
@@ -1377,6 +1386,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
         }
         if ($result->success !== null) {
             return $result->success;
+        }
+        if ($result->degrade !== null) {
+            throw $result->degrade;
         }
         throw new \Exception("mg_count failed: unknown result");
     }
@@ -1442,6 +1454,12 @@ class FunServantClient implements \fun\rpc\FunServantIf
         if ($result->success !== null) {
             return $result->success;
         }
+        if ($result->degrade !== null) {
+            throw $result->degrade;
+        }
+        if ($result->readOnly !== null) {
+            throw $result->readOnly;
+        }
         throw new \Exception("mg_update failed: unknown result");
     }
 
@@ -1505,6 +1523,12 @@ class FunServantClient implements \fun\rpc\FunServantIf
         }
         if ($result->success !== null) {
             return $result->success;
+        }
+        if ($result->degrade !== null) {
+            throw $result->degrade;
+        }
+        if ($result->readOnly !== null) {
+            throw $result->readOnly;
         }
         throw new \Exception("mg_update_id failed: unknown result");
     }
@@ -1570,6 +1594,12 @@ class FunServantClient implements \fun\rpc\FunServantIf
         if ($result->success !== null) {
             return $result->success;
         }
+        if ($result->degrade !== null) {
+            throw $result->degrade;
+        }
+        if ($result->readOnly !== null) {
+            throw $result->readOnly;
+        }
         throw new \Exception("mg_upsert failed: unknown result");
     }
 
@@ -1634,6 +1664,12 @@ class FunServantClient implements \fun\rpc\FunServantIf
         if ($result->success !== null) {
             return $result->success;
         }
+        if ($result->degrade !== null) {
+            throw $result->degrade;
+        }
+        if ($result->readOnly !== null) {
+            throw $result->readOnly;
+        }
         throw new \Exception("mg_upsert_id failed: unknown result");
     }
 
@@ -1696,6 +1732,12 @@ class FunServantClient implements \fun\rpc\FunServantIf
         }
         if ($result->success !== null) {
             return $result->success;
+        }
+        if ($result->degrade !== null) {
+            throw $result->degrade;
+        }
+        if ($result->readOnly !== null) {
+            throw $result->readOnly;
         }
         throw new \Exception("mg_insert failed: unknown result");
     }
@@ -1760,6 +1802,12 @@ class FunServantClient implements \fun\rpc\FunServantIf
         if ($result->success !== null) {
             return $result->success;
         }
+        if ($result->degrade !== null) {
+            throw $result->degrade;
+        }
+        if ($result->readOnly !== null) {
+            throw $result->readOnly;
+        }
         throw new \Exception("mg_inserts failed: unknown result");
     }
 
@@ -1822,6 +1870,12 @@ class FunServantClient implements \fun\rpc\FunServantIf
         }
         if ($result->success !== null) {
             return $result->success;
+        }
+        if ($result->degrade !== null) {
+            throw $result->degrade;
+        }
+        if ($result->readOnly !== null) {
+            throw $result->readOnly;
         }
         throw new \Exception("mg_delete failed: unknown result");
     }
@@ -1889,6 +1943,12 @@ class FunServantClient implements \fun\rpc\FunServantIf
         }
         if ($result->success !== null) {
             return $result->success;
+        }
+        if ($result->degrade !== null) {
+            throw $result->degrade;
+        }
+        if ($result->readOnly !== null) {
+            throw $result->readOnly;
         }
         throw new \Exception("mg_find_and_modify failed: unknown result");
     }

@@ -146,6 +146,7 @@ interface FunServantIf
      * @param string $fields
      * @return string
      * @throws \fun\rpc\TMongoNotFound
+     * @throws \fun\rpc\TMongoDegrade
      */
     public function mg_find_one(\fun\rpc\Context $reqCtx, $pool, $table, $shardId, $query, $fields);
     /**
@@ -159,6 +160,7 @@ interface FunServantIf
      * @param int $skip
      * @param string[] $orderBy
      * @return string[]
+     * @throws \fun\rpc\TMongoDegrade
      */
     public function mg_find_all(\fun\rpc\Context $reqCtx, $pool, $table, $shardId, $query, $fields, $limit, $skip, array $orderBy);
     /**
@@ -168,6 +170,7 @@ interface FunServantIf
      * @param int $shardId
      * @param string $id
      * @return string
+     * @throws \fun\rpc\TMongoDegrade
      */
     public function mg_find_id(\fun\rpc\Context $reqCtx, $pool, $table, $shardId, $id);
     /**
@@ -177,6 +180,7 @@ interface FunServantIf
      * @param int $shardId
      * @param string $query
      * @return int
+     * @throws \fun\rpc\TMongoDegrade
      */
     public function mg_count(\fun\rpc\Context $reqCtx, $pool, $table, $shardId, $query);
     /**
@@ -187,6 +191,8 @@ interface FunServantIf
      * @param string $query
      * @param string $change
      * @return bool
+     * @throws \fun\rpc\TMongoDegrade
+     * @throws \fun\rpc\TMongoReadOnly
      */
     public function mg_update(\fun\rpc\Context $reqCtx, $pool, $table, $shardId, $query, $change);
     /**
@@ -197,6 +203,8 @@ interface FunServantIf
      * @param int $id
      * @param string $change
      * @return bool
+     * @throws \fun\rpc\TMongoDegrade
+     * @throws \fun\rpc\TMongoReadOnly
      */
     public function mg_update_id(\fun\rpc\Context $reqCtx, $pool, $table, $shardId, $id, $change);
     /**
@@ -207,6 +215,8 @@ interface FunServantIf
      * @param string $query
      * @param string $change
      * @return bool
+     * @throws \fun\rpc\TMongoDegrade
+     * @throws \fun\rpc\TMongoReadOnly
      */
     public function mg_upsert(\fun\rpc\Context $reqCtx, $pool, $table, $shardId, $query, $change);
     /**
@@ -217,6 +227,8 @@ interface FunServantIf
      * @param int $id
      * @param string $change
      * @return bool
+     * @throws \fun\rpc\TMongoDegrade
+     * @throws \fun\rpc\TMongoReadOnly
      */
     public function mg_upsert_id(\fun\rpc\Context $reqCtx, $pool, $table, $shardId, $id, $change);
     /**
@@ -226,6 +238,8 @@ interface FunServantIf
      * @param int $shardId
      * @param string $doc
      * @return bool
+     * @throws \fun\rpc\TMongoDegrade
+     * @throws \fun\rpc\TMongoReadOnly
      */
     public function mg_insert(\fun\rpc\Context $reqCtx, $pool, $table, $shardId, $doc);
     /**
@@ -235,6 +249,8 @@ interface FunServantIf
      * @param int $shardId
      * @param string[] $docs
      * @return bool
+     * @throws \fun\rpc\TMongoDegrade
+     * @throws \fun\rpc\TMongoReadOnly
      */
     public function mg_inserts(\fun\rpc\Context $reqCtx, $pool, $table, $shardId, array $docs);
     /**
@@ -244,6 +260,8 @@ interface FunServantIf
      * @param int $shardId
      * @param string $query
      * @return bool
+     * @throws \fun\rpc\TMongoDegrade
+     * @throws \fun\rpc\TMongoReadOnly
      */
     public function mg_delete(\fun\rpc\Context $reqCtx, $pool, $table, $shardId, $query);
     /**
@@ -257,6 +275,8 @@ interface FunServantIf
      * @param bool $remove
      * @param bool $returnNew
      * @return string
+     * @throws \fun\rpc\TMongoDegrade
+     * @throws \fun\rpc\TMongoReadOnly
      */
     public function mg_find_and_modify(\fun\rpc\Context $reqCtx, $pool, $table, $shardId, $query, $change, $upsert, $remove, $returnNew);
     /**

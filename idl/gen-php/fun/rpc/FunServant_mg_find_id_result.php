@@ -26,18 +26,31 @@ class FunServant_mg_find_id_result
             'isRequired' => false,
             'type' => TType::STRING,
         ),
+        1 => array(
+            'var' => 'degrade',
+            'isRequired' => false,
+            'type' => TType::STRUCT,
+            'class' => '\fun\rpc\TMongoDegrade',
+        ),
     );
 
     /**
      * @var string
      */
     public $success = null;
+    /**
+     * @var \fun\rpc\TMongoDegrade
+     */
+    public $degrade = null;
 
     public function __construct($vals = null)
     {
         if (is_array($vals)) {
             if (isset($vals['success'])) {
                 $this->success = $vals['success'];
+            }
+            if (isset($vals['degrade'])) {
+                $this->degrade = $vals['degrade'];
             }
         }
     }
@@ -68,6 +81,14 @@ class FunServant_mg_find_id_result
                         $xfer += $input->skip($ftype);
                     }
                     break;
+                case 1:
+                    if ($ftype == TType::STRUCT) {
+                        $this->degrade = new \fun\rpc\TMongoDegrade();
+                        $xfer += $this->degrade->read($input);
+                    } else {
+                        $xfer += $input->skip($ftype);
+                    }
+                    break;
                 default:
                     $xfer += $input->skip($ftype);
                     break;
@@ -85,6 +106,11 @@ class FunServant_mg_find_id_result
         if ($this->success !== null) {
             $xfer += $output->writeFieldBegin('success', TType::STRING, 0);
             $xfer += $output->writeString($this->success);
+            $xfer += $output->writeFieldEnd();
+        }
+        if ($this->degrade !== null) {
+            $xfer += $output->writeFieldBegin('degrade', TType::STRUCT, 1);
+            $xfer += $this->degrade->write($output);
             $xfer += $output->writeFieldEnd();
         }
         $xfer += $output->writeFieldStop();

@@ -32,6 +32,12 @@ class FunServant_mg_find_one_result
             'type' => TType::STRUCT,
             'class' => '\fun\rpc\TMongoNotFound',
         ),
+        2 => array(
+            'var' => 'degrade',
+            'isRequired' => false,
+            'type' => TType::STRUCT,
+            'class' => '\fun\rpc\TMongoDegrade',
+        ),
     );
 
     /**
@@ -42,6 +48,10 @@ class FunServant_mg_find_one_result
      * @var \fun\rpc\TMongoNotFound
      */
     public $nf = null;
+    /**
+     * @var \fun\rpc\TMongoDegrade
+     */
+    public $degrade = null;
 
     public function __construct($vals = null)
     {
@@ -51,6 +61,9 @@ class FunServant_mg_find_one_result
             }
             if (isset($vals['nf'])) {
                 $this->nf = $vals['nf'];
+            }
+            if (isset($vals['degrade'])) {
+                $this->degrade = $vals['degrade'];
             }
         }
     }
@@ -89,6 +102,14 @@ class FunServant_mg_find_one_result
                         $xfer += $input->skip($ftype);
                     }
                     break;
+                case 2:
+                    if ($ftype == TType::STRUCT) {
+                        $this->degrade = new \fun\rpc\TMongoDegrade();
+                        $xfer += $this->degrade->read($input);
+                    } else {
+                        $xfer += $input->skip($ftype);
+                    }
+                    break;
                 default:
                     $xfer += $input->skip($ftype);
                     break;
@@ -111,6 +132,11 @@ class FunServant_mg_find_one_result
         if ($this->nf !== null) {
             $xfer += $output->writeFieldBegin('nf', TType::STRUCT, 1);
             $xfer += $this->nf->write($output);
+            $xfer += $output->writeFieldEnd();
+        }
+        if ($this->degrade !== null) {
+            $xfer += $output->writeFieldBegin('degrade', TType::STRUCT, 2);
+            $xfer += $this->degrade->write($output);
             $xfer += $output->writeFieldEnd();
         }
         $xfer += $output->writeFieldStop();

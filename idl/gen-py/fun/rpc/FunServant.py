@@ -1125,6 +1125,8 @@ class Client(Iface):
             return result.success
         if result.nf is not None:
             raise result.nf
+        if result.degrade is not None:
+            raise result.degrade
         raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_find_one failed: unknown result")
 
     def mg_find_all(self, reqCtx, pool, table, shardId, query, fields, limit, skip, orderBy):
@@ -1173,6 +1175,8 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.degrade is not None:
+            raise result.degrade
         raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_find_all failed: unknown result")
 
     def mg_find_id(self, reqCtx, pool, table, shardId, id):
@@ -1213,6 +1217,8 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.degrade is not None:
+            raise result.degrade
         raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_find_id failed: unknown result")
 
     def mg_count(self, reqCtx, pool, table, shardId, query):
@@ -1253,6 +1259,8 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.degrade is not None:
+            raise result.degrade
         raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_count failed: unknown result")
 
     def mg_update(self, reqCtx, pool, table, shardId, query, change):
@@ -1295,6 +1303,10 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.degrade is not None:
+            raise result.degrade
+        if result.readOnly is not None:
+            raise result.readOnly
         raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_update failed: unknown result")
 
     def mg_update_id(self, reqCtx, pool, table, shardId, id, change):
@@ -1337,6 +1349,10 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.degrade is not None:
+            raise result.degrade
+        if result.readOnly is not None:
+            raise result.readOnly
         raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_update_id failed: unknown result")
 
     def mg_upsert(self, reqCtx, pool, table, shardId, query, change):
@@ -1379,6 +1395,10 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.degrade is not None:
+            raise result.degrade
+        if result.readOnly is not None:
+            raise result.readOnly
         raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_upsert failed: unknown result")
 
     def mg_upsert_id(self, reqCtx, pool, table, shardId, id, change):
@@ -1421,6 +1441,10 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.degrade is not None:
+            raise result.degrade
+        if result.readOnly is not None:
+            raise result.readOnly
         raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_upsert_id failed: unknown result")
 
     def mg_insert(self, reqCtx, pool, table, shardId, doc):
@@ -1461,6 +1485,10 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.degrade is not None:
+            raise result.degrade
+        if result.readOnly is not None:
+            raise result.readOnly
         raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_insert failed: unknown result")
 
     def mg_inserts(self, reqCtx, pool, table, shardId, docs):
@@ -1501,6 +1529,10 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.degrade is not None:
+            raise result.degrade
+        if result.readOnly is not None:
+            raise result.readOnly
         raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_inserts failed: unknown result")
 
     def mg_delete(self, reqCtx, pool, table, shardId, query):
@@ -1541,6 +1573,10 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.degrade is not None:
+            raise result.degrade
+        if result.readOnly is not None:
+            raise result.readOnly
         raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_delete failed: unknown result")
 
     def mg_find_and_modify(self, reqCtx, pool, table, shardId, query, change, upsert, remove, returnNew):
@@ -1589,6 +1625,10 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.degrade is not None:
+            raise result.degrade
+        if result.readOnly is not None:
+            raise result.readOnly
         raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_find_and_modify failed: unknown result")
 
     def my_query(self, reqCtx, pool, table, hintId, sql, argv, cacheKey):
@@ -2401,6 +2441,9 @@ class Processor(Iface, TProcessor):
         except TMongoNotFound as nf:
             msg_type = TMessageType.REPLY
             result.nf = nf
+        except TMongoDegrade as degrade:
+            msg_type = TMessageType.REPLY
+            result.degrade = degrade
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2424,6 +2467,9 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TMongoDegrade as degrade:
+            msg_type = TMessageType.REPLY
+            result.degrade = degrade
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2447,6 +2493,9 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TMongoDegrade as degrade:
+            msg_type = TMessageType.REPLY
+            result.degrade = degrade
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2470,6 +2519,9 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TMongoDegrade as degrade:
+            msg_type = TMessageType.REPLY
+            result.degrade = degrade
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2493,6 +2545,12 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TMongoDegrade as degrade:
+            msg_type = TMessageType.REPLY
+            result.degrade = degrade
+        except TMongoReadOnly as readOnly:
+            msg_type = TMessageType.REPLY
+            result.readOnly = readOnly
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2516,6 +2574,12 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TMongoDegrade as degrade:
+            msg_type = TMessageType.REPLY
+            result.degrade = degrade
+        except TMongoReadOnly as readOnly:
+            msg_type = TMessageType.REPLY
+            result.readOnly = readOnly
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2539,6 +2603,12 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TMongoDegrade as degrade:
+            msg_type = TMessageType.REPLY
+            result.degrade = degrade
+        except TMongoReadOnly as readOnly:
+            msg_type = TMessageType.REPLY
+            result.readOnly = readOnly
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2562,6 +2632,12 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TMongoDegrade as degrade:
+            msg_type = TMessageType.REPLY
+            result.degrade = degrade
+        except TMongoReadOnly as readOnly:
+            msg_type = TMessageType.REPLY
+            result.readOnly = readOnly
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2585,6 +2661,12 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TMongoDegrade as degrade:
+            msg_type = TMessageType.REPLY
+            result.degrade = degrade
+        except TMongoReadOnly as readOnly:
+            msg_type = TMessageType.REPLY
+            result.readOnly = readOnly
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2608,6 +2690,12 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TMongoDegrade as degrade:
+            msg_type = TMessageType.REPLY
+            result.degrade = degrade
+        except TMongoReadOnly as readOnly:
+            msg_type = TMessageType.REPLY
+            result.readOnly = readOnly
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2631,6 +2719,12 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TMongoDegrade as degrade:
+            msg_type = TMessageType.REPLY
+            result.degrade = degrade
+        except TMongoReadOnly as readOnly:
+            msg_type = TMessageType.REPLY
+            result.readOnly = readOnly
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2654,6 +2748,12 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TMongoDegrade as degrade:
+            msg_type = TMessageType.REPLY
+            result.degrade = degrade
+        except TMongoReadOnly as readOnly:
+            msg_type = TMessageType.REPLY
+            result.readOnly = readOnly
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -5655,13 +5755,15 @@ class mg_find_one_result(object):
     Attributes:
      - success
      - nf
+     - degrade
 
     """
 
 
-    def __init__(self, success=None, nf=None,):
+    def __init__(self, success=None, nf=None, degrade=None,):
         self.success = success
         self.nf = nf
+        self.degrade = degrade
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -5682,6 +5784,11 @@ class mg_find_one_result(object):
                     self.nf = TMongoNotFound.read(iprot)
                 else:
                     iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.degrade = TMongoDegrade.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -5699,6 +5806,10 @@ class mg_find_one_result(object):
         if self.nf is not None:
             oprot.writeFieldBegin('nf', TType.STRUCT, 1)
             self.nf.write(oprot)
+            oprot.writeFieldEnd()
+        if self.degrade is not None:
+            oprot.writeFieldBegin('degrade', TType.STRUCT, 2)
+            self.degrade.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -5720,6 +5831,7 @@ all_structs.append(mg_find_one_result)
 mg_find_one_result.thrift_spec = (
     (0, TType.STRING, 'success', 'BINARY', None, ),  # 0
     (1, TType.STRUCT, 'nf', [TMongoNotFound, None], None, ),  # 1
+    (2, TType.STRUCT, 'degrade', [TMongoDegrade, None], None, ),  # 2
 )
 
 
@@ -5896,12 +6008,14 @@ class mg_find_all_result(object):
     """
     Attributes:
      - success
+     - degrade
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, degrade=None,):
         self.success = success
+        self.degrade = degrade
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -5922,6 +6036,11 @@ class mg_find_all_result(object):
                     iprot.readListEnd()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.degrade = TMongoDegrade.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -5938,6 +6057,10 @@ class mg_find_all_result(object):
             for iter48 in self.success:
                 oprot.writeBinary(iter48)
             oprot.writeListEnd()
+            oprot.writeFieldEnd()
+        if self.degrade is not None:
+            oprot.writeFieldBegin('degrade', TType.STRUCT, 1)
+            self.degrade.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -5958,6 +6081,7 @@ class mg_find_all_result(object):
 all_structs.append(mg_find_all_result)
 mg_find_all_result.thrift_spec = (
     (0, TType.LIST, 'success', (TType.STRING, 'BINARY', False), None, ),  # 0
+    (1, TType.STRUCT, 'degrade', [TMongoDegrade, None], None, ),  # 1
 )
 
 
@@ -6078,12 +6202,14 @@ class mg_find_id_result(object):
     """
     Attributes:
      - success
+     - degrade
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, degrade=None,):
         self.success = success
+        self.degrade = degrade
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -6099,6 +6225,11 @@ class mg_find_id_result(object):
                     self.success = iprot.readBinary()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.degrade = TMongoDegrade.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -6112,6 +6243,10 @@ class mg_find_id_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.STRING, 0)
             oprot.writeBinary(self.success)
+            oprot.writeFieldEnd()
+        if self.degrade is not None:
+            oprot.writeFieldBegin('degrade', TType.STRUCT, 1)
+            self.degrade.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -6132,6 +6267,7 @@ class mg_find_id_result(object):
 all_structs.append(mg_find_id_result)
 mg_find_id_result.thrift_spec = (
     (0, TType.STRING, 'success', 'BINARY', None, ),  # 0
+    (1, TType.STRUCT, 'degrade', [TMongoDegrade, None], None, ),  # 1
 )
 
 
@@ -6252,12 +6388,14 @@ class mg_count_result(object):
     """
     Attributes:
      - success
+     - degrade
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, degrade=None,):
         self.success = success
+        self.degrade = degrade
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -6273,6 +6411,11 @@ class mg_count_result(object):
                     self.success = iprot.readI32()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.degrade = TMongoDegrade.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -6286,6 +6429,10 @@ class mg_count_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.I32, 0)
             oprot.writeI32(self.success)
+            oprot.writeFieldEnd()
+        if self.degrade is not None:
+            oprot.writeFieldBegin('degrade', TType.STRUCT, 1)
+            self.degrade.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -6306,6 +6453,7 @@ class mg_count_result(object):
 all_structs.append(mg_count_result)
 mg_count_result.thrift_spec = (
     (0, TType.I32, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'degrade', [TMongoDegrade, None], None, ),  # 1
 )
 
 
@@ -6438,12 +6586,16 @@ class mg_update_result(object):
     """
     Attributes:
      - success
+     - degrade
+     - readOnly
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, degrade=None, readOnly=None,):
         self.success = success
+        self.degrade = degrade
+        self.readOnly = readOnly
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -6459,6 +6611,16 @@ class mg_update_result(object):
                     self.success = iprot.readBool()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.degrade = TMongoDegrade.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.readOnly = TMongoReadOnly.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -6472,6 +6634,14 @@ class mg_update_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.BOOL, 0)
             oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.degrade is not None:
+            oprot.writeFieldBegin('degrade', TType.STRUCT, 1)
+            self.degrade.write(oprot)
+            oprot.writeFieldEnd()
+        if self.readOnly is not None:
+            oprot.writeFieldBegin('readOnly', TType.STRUCT, 2)
+            self.readOnly.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -6492,6 +6662,8 @@ class mg_update_result(object):
 all_structs.append(mg_update_result)
 mg_update_result.thrift_spec = (
     (0, TType.BOOL, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'degrade', [TMongoDegrade, None], None, ),  # 1
+    (2, TType.STRUCT, 'readOnly', [TMongoReadOnly, None], None, ),  # 2
 )
 
 
@@ -6624,12 +6796,16 @@ class mg_update_id_result(object):
     """
     Attributes:
      - success
+     - degrade
+     - readOnly
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, degrade=None, readOnly=None,):
         self.success = success
+        self.degrade = degrade
+        self.readOnly = readOnly
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -6645,6 +6821,16 @@ class mg_update_id_result(object):
                     self.success = iprot.readBool()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.degrade = TMongoDegrade.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.readOnly = TMongoReadOnly.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -6658,6 +6844,14 @@ class mg_update_id_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.BOOL, 0)
             oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.degrade is not None:
+            oprot.writeFieldBegin('degrade', TType.STRUCT, 1)
+            self.degrade.write(oprot)
+            oprot.writeFieldEnd()
+        if self.readOnly is not None:
+            oprot.writeFieldBegin('readOnly', TType.STRUCT, 2)
+            self.readOnly.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -6678,6 +6872,8 @@ class mg_update_id_result(object):
 all_structs.append(mg_update_id_result)
 mg_update_id_result.thrift_spec = (
     (0, TType.BOOL, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'degrade', [TMongoDegrade, None], None, ),  # 1
+    (2, TType.STRUCT, 'readOnly', [TMongoReadOnly, None], None, ),  # 2
 )
 
 
@@ -6810,12 +7006,16 @@ class mg_upsert_result(object):
     """
     Attributes:
      - success
+     - degrade
+     - readOnly
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, degrade=None, readOnly=None,):
         self.success = success
+        self.degrade = degrade
+        self.readOnly = readOnly
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -6831,6 +7031,16 @@ class mg_upsert_result(object):
                     self.success = iprot.readBool()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.degrade = TMongoDegrade.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.readOnly = TMongoReadOnly.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -6844,6 +7054,14 @@ class mg_upsert_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.BOOL, 0)
             oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.degrade is not None:
+            oprot.writeFieldBegin('degrade', TType.STRUCT, 1)
+            self.degrade.write(oprot)
+            oprot.writeFieldEnd()
+        if self.readOnly is not None:
+            oprot.writeFieldBegin('readOnly', TType.STRUCT, 2)
+            self.readOnly.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -6864,6 +7082,8 @@ class mg_upsert_result(object):
 all_structs.append(mg_upsert_result)
 mg_upsert_result.thrift_spec = (
     (0, TType.BOOL, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'degrade', [TMongoDegrade, None], None, ),  # 1
+    (2, TType.STRUCT, 'readOnly', [TMongoReadOnly, None], None, ),  # 2
 )
 
 
@@ -6996,12 +7216,16 @@ class mg_upsert_id_result(object):
     """
     Attributes:
      - success
+     - degrade
+     - readOnly
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, degrade=None, readOnly=None,):
         self.success = success
+        self.degrade = degrade
+        self.readOnly = readOnly
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -7017,6 +7241,16 @@ class mg_upsert_id_result(object):
                     self.success = iprot.readBool()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.degrade = TMongoDegrade.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.readOnly = TMongoReadOnly.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -7030,6 +7264,14 @@ class mg_upsert_id_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.BOOL, 0)
             oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.degrade is not None:
+            oprot.writeFieldBegin('degrade', TType.STRUCT, 1)
+            self.degrade.write(oprot)
+            oprot.writeFieldEnd()
+        if self.readOnly is not None:
+            oprot.writeFieldBegin('readOnly', TType.STRUCT, 2)
+            self.readOnly.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -7050,6 +7292,8 @@ class mg_upsert_id_result(object):
 all_structs.append(mg_upsert_id_result)
 mg_upsert_id_result.thrift_spec = (
     (0, TType.BOOL, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'degrade', [TMongoDegrade, None], None, ),  # 1
+    (2, TType.STRUCT, 'readOnly', [TMongoReadOnly, None], None, ),  # 2
 )
 
 
@@ -7170,12 +7414,16 @@ class mg_insert_result(object):
     """
     Attributes:
      - success
+     - degrade
+     - readOnly
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, degrade=None, readOnly=None,):
         self.success = success
+        self.degrade = degrade
+        self.readOnly = readOnly
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -7191,6 +7439,16 @@ class mg_insert_result(object):
                     self.success = iprot.readBool()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.degrade = TMongoDegrade.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.readOnly = TMongoReadOnly.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -7204,6 +7462,14 @@ class mg_insert_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.BOOL, 0)
             oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.degrade is not None:
+            oprot.writeFieldBegin('degrade', TType.STRUCT, 1)
+            self.degrade.write(oprot)
+            oprot.writeFieldEnd()
+        if self.readOnly is not None:
+            oprot.writeFieldBegin('readOnly', TType.STRUCT, 2)
+            self.readOnly.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -7224,6 +7490,8 @@ class mg_insert_result(object):
 all_structs.append(mg_insert_result)
 mg_insert_result.thrift_spec = (
     (0, TType.BOOL, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'degrade', [TMongoDegrade, None], None, ),  # 1
+    (2, TType.STRUCT, 'readOnly', [TMongoReadOnly, None], None, ),  # 2
 )
 
 
@@ -7352,12 +7620,16 @@ class mg_inserts_result(object):
     """
     Attributes:
      - success
+     - degrade
+     - readOnly
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, degrade=None, readOnly=None,):
         self.success = success
+        self.degrade = degrade
+        self.readOnly = readOnly
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -7373,6 +7645,16 @@ class mg_inserts_result(object):
                     self.success = iprot.readBool()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.degrade = TMongoDegrade.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.readOnly = TMongoReadOnly.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -7386,6 +7668,14 @@ class mg_inserts_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.BOOL, 0)
             oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.degrade is not None:
+            oprot.writeFieldBegin('degrade', TType.STRUCT, 1)
+            self.degrade.write(oprot)
+            oprot.writeFieldEnd()
+        if self.readOnly is not None:
+            oprot.writeFieldBegin('readOnly', TType.STRUCT, 2)
+            self.readOnly.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -7406,6 +7696,8 @@ class mg_inserts_result(object):
 all_structs.append(mg_inserts_result)
 mg_inserts_result.thrift_spec = (
     (0, TType.BOOL, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'degrade', [TMongoDegrade, None], None, ),  # 1
+    (2, TType.STRUCT, 'readOnly', [TMongoReadOnly, None], None, ),  # 2
 )
 
 
@@ -7526,12 +7818,16 @@ class mg_delete_result(object):
     """
     Attributes:
      - success
+     - degrade
+     - readOnly
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, degrade=None, readOnly=None,):
         self.success = success
+        self.degrade = degrade
+        self.readOnly = readOnly
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -7547,6 +7843,16 @@ class mg_delete_result(object):
                     self.success = iprot.readBool()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.degrade = TMongoDegrade.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.readOnly = TMongoReadOnly.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -7560,6 +7866,14 @@ class mg_delete_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.BOOL, 0)
             oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.degrade is not None:
+            oprot.writeFieldBegin('degrade', TType.STRUCT, 1)
+            self.degrade.write(oprot)
+            oprot.writeFieldEnd()
+        if self.readOnly is not None:
+            oprot.writeFieldBegin('readOnly', TType.STRUCT, 2)
+            self.readOnly.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -7580,6 +7894,8 @@ class mg_delete_result(object):
 all_structs.append(mg_delete_result)
 mg_delete_result.thrift_spec = (
     (0, TType.BOOL, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'degrade', [TMongoDegrade, None], None, ),  # 1
+    (2, TType.STRUCT, 'readOnly', [TMongoReadOnly, None], None, ),  # 2
 )
 
 
@@ -7748,12 +8064,16 @@ class mg_find_and_modify_result(object):
     """
     Attributes:
      - success
+     - degrade
+     - readOnly
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, degrade=None, readOnly=None,):
         self.success = success
+        self.degrade = degrade
+        self.readOnly = readOnly
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -7769,6 +8089,16 @@ class mg_find_and_modify_result(object):
                     self.success = iprot.readBinary()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.degrade = TMongoDegrade.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.readOnly = TMongoReadOnly.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -7782,6 +8112,14 @@ class mg_find_and_modify_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.STRING, 0)
             oprot.writeBinary(self.success)
+            oprot.writeFieldEnd()
+        if self.degrade is not None:
+            oprot.writeFieldBegin('degrade', TType.STRUCT, 1)
+            self.degrade.write(oprot)
+            oprot.writeFieldEnd()
+        if self.readOnly is not None:
+            oprot.writeFieldBegin('readOnly', TType.STRUCT, 2)
+            self.readOnly.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -7802,6 +8140,8 @@ class mg_find_and_modify_result(object):
 all_structs.append(mg_find_and_modify_result)
 mg_find_and_modify_result.thrift_spec = (
     (0, TType.STRING, 'success', 'BINARY', None, ),  # 0
+    (1, TType.STRUCT, 'degrade', [TMongoDegrade, None], None, ),  # 1
+    (2, TType.STRUCT, 'readOnly', [TMongoReadOnly, None], None, ),  # 2
 )
 
 

@@ -1,0 +1,131 @@
+package servant
+
+import (
+	"context"
+	"errors"
+
+	"faed/idl/gen-go/fun/rpc"
+	"faed/servant/mongodb"
+)
+
+// The mg_* calls: BSON bytes in and out, passed through to servant/mongodb.
+// A degraded pool throws TMongoDegrade, a read-only pool throws
+// TMongoReadOnly on writes, mg_find_one throws TMongoNotFound on a miss.
+
+func (s *FunServant) MgFindOne(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query, fields []byte) ([]byte, error) {
+	if s.mg == nil {
+		return nil, errNotConfigured("mongodb")
+	}
+	doc, err := s.mg.FindOne(ctx, pool, table, shardID, query, fields)
+	return doc, mongoErr(err)
+}
+
+func (s *FunServant) MgFindAll(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query, fields []byte, limit, skip int32, orderBy []string) ([][]byte, error) {
+	if s.mg == nil {
+		return nil, errNotConfigured("mongodb")
+	}
+	docs, err := s.mg.FindAll(ctx, pool, table, shardID, query, fields, limit, skip, orderBy)
+	return docs, mongoErr(err)
+}
+
+// MgFindID answers an empty document, not an error, when the id is absent:
+// mg_find_id declares no not-found exception.
+func (s *FunServant) MgFindID(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, id []byte) ([]byte, error) {
+	if s.mg == nil {
+		return nil, errNotConfigured("mongodb")
+	}
+	doc, err := s.mg.FindID(ctx, pool, table, shardID, id)
+	if errors.Is(err, mongodb.ErrNotFound) {
+		return []byte{}, nil
+	}
+	return doc, mongoErr(err)
+}
+
+func (s *FunServant) MgCount(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query []byte) (int32, error) {
+	if s.mg == nil {
+		return 0, errNotConfigured("mongodb")
+	}
+	n, err := s.mg.Count(ctx, pool, table, shardID, query)
+	return n, mongoErr(err)
+}
+
+func (s *FunServant) MgUpdate(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query, change []byte) (bool, error) {
+	if s.mg == nil {
+		return false, errNotConfigured("mongodb")
+	}
+	ok, err := s.mg.Update(ctx, pool, table, shardID, query, change)
+	return ok, mongoErr(err)
+}
+
+func (s *FunServant) MgUpdateID(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, id int32, change []byte) (bool, error) {
+	if s.mg == nil {
+		return false, errNotConfigured("mongodb")
+	}
+	ok, err := s.mg.UpdateID(ctx, pool, table, shardID, id, change)
+	return ok, mongoErr(err)
+}
+
+func (s *FunServant) MgUpsert(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query, change []byte) (bool, error) {
+	if s.mg == nil {
+		return false, errNotConfigured("mongodb")
+	}
+	ok, err := s.mg.Upsert(ctx, pool, table, shardID, query, change)
+	return ok, mongoErr(err)
+}
+
+func (s *FunServant) MgUpsertID(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, id int32, change []byte) (bool, error) {
+	if s.mg == nil {
+		return false, errNotConfigured("mongodb")
+	}
+	ok, err := s.mg.UpsertID(ctx, pool, table, shardID, id, change)
+	return ok, mongoErr(err)
+}
+
+func (s *FunServant) MgInsert(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, doc []byte) (bool, error) {
+	if s.mg == nil {
+		return false, errNotConfigured("mongodb")
+	}
+	ok, err := s.mg.Insert(ctx, pool, table, shardID, doc)
+	return ok, mongoErr(err)
+}
+
+func (s *FunServant) MgInserts(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, docs [][]byte) (bool, error) {
+	if s.mg == nil {
+		return false, errNotConfigured("mongodb")
+	}
+	ok, err := s.mg.Inserts(ctx, pool, table, shardID, docs)
+	return ok, mongoErr(err)
+}
+
+func (s *FunServant) MgDelete(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query []byte) (bool, error) {
+	if s.mg == nil {
+		return false, errNotConfigured("mongodb")
+	}
+	ok, err := s.mg.Delete(ctx, pool, table, shardID, query)
+	return ok, mongoErr(err)
+}
+
+func (s *FunServant) MgFindAndModify(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query, change []byte, upsert, remove, returnNew bool) ([]byte, error) {
+	if s.mg == nil {
+		return nil, errNotConfigured("mongodb")
+	}
+	doc, err := s.mg.FindAndModify(ctx, pool, table, shardID, query, change, upsert, remove, returnNew)
+	return doc, mongoErr(err)
+}
+
+// mongoErr maps servant/mongodb's sentinels to the declared exceptions.
+func mongoErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	switch {
+	case errors.Is(err, mongodb.ErrNotFound):
+		return &rpc.TMongoNotFound{Message: &msg}
+	case errors.Is(err, mongodb.ErrDegraded):
+		return &rpc.TMongoDegrade{Message: &msg}
+	case errors.Is(err, mongodb.ErrReadOnly):
+		return &rpc.TMongoReadOnly{Message: &msg}
+	}
+	return err
+}

@@ -1,0 +1,112 @@
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"faed/pool"
+	"faed/scripts/testserver"
+)
+
+// deadPort returns a loopback address where nothing listens.
+func deadPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// faultClient returns a client whose pool "p" has short timeouts and a
+// breaker opening after threshold failures.
+func faultClient(t *testing.T, addr string, threshold int, retry time.Duration) *Client {
+	t.Helper()
+	cfg := Config{
+		Pools: map[string]PoolConfig{"p": {Servers: []string{addr},
+			IOTimeout: 300 * time.Millisecond, ConnectTimeout: 100 * time.Millisecond}},
+		Breaker: pool.BreakerConfig{FailureThreshold: threshold, RetryInterval: retry},
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+// checkFastDegraded fails unless a call fails at once with ErrDegraded
+// wrapping the breaker's refusal, naming addr.
+func checkFastDegraded(t *testing.T, c *Client, addr string) {
+	t.Helper()
+	began := time.Now()
+	_, err := c.FindOne(context.Background(), "p", "t", 0, nil, nil)
+	if !errors.Is(err, ErrDegraded) || !errors.Is(err, pool.ErrCircuitOpen) || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("call with the breaker open: %v, want ErrDegraded and pool.ErrCircuitOpen naming %s", err, addr)
+	}
+	if d := time.Since(began); d > 50*time.Millisecond {
+		t.Errorf("refusal took %v, want it at once", d)
+	}
+}
+
+func TestBreakerOpensWhenNothingListens(t *testing.T) {
+	addr := deadPort(t)
+	const threshold = 3
+	c := faultClient(t, addr, threshold, time.Minute)
+	ctx := context.Background()
+	for i := range threshold {
+		_, err := c.Insert(ctx, "p", "t", 0, doc(t, "a", i))
+		if err == nil || errors.Is(err, ErrDegraded) {
+			t.Fatalf("call %d to a dead port: %v, want a connection error", i, err)
+		}
+	}
+	checkFastDegraded(t, c, addr)
+	st := c.Stats()["p"]
+	if st.Breaker.State != pool.StateOpen || st.Breaker.Opens != 1 || st.Servers != addr || st.Refused != 1 {
+		t.Errorf("stats %+v, want an open breaker on %s and one refusal", st, addr)
+	}
+	if st.Breaker.Reason == "" {
+		t.Error("the breaker's snapshot gives no reason")
+	}
+}
+
+func TestBreakerFollowsServerStopAndRestart(t *testing.T) {
+	m := testserver.StartMongo(t)
+	c := faultClient(t, m.Addr, 2, 300*time.Millisecond)
+	ctx := context.Background()
+	if _, err := c.Insert(ctx, "p", "t", 0, doc(t, "_id", 1)); err != nil {
+		t.Fatal(err)
+	}
+	m.Stop()
+	poll(t, 10*time.Second, "the breaker to open after the server stopped", func() bool {
+		_, err := c.FindOne(ctx, "p", "t", 0, nil, nil)
+		return errors.Is(err, ErrDegraded)
+	})
+	checkFastDegraded(t, c, m.Addr)
+	m.Restart()
+	poll(t, 20*time.Second, "calls to succeed after the server restarted", func() bool {
+		_, err := c.FindOne(ctx, "p", "t", 0, doc(t, "_id", 1), nil)
+		return err == nil
+	})
+	if st := c.Stats()["p"].Breaker; st.State != pool.StateClosed || st.Opens < 1 {
+		t.Errorf("breaker %+v, want closed again after opening", st)
+	}
+}
+
+// poll calls cond until it holds, failing the test after timeout.
+func poll(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
