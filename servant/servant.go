@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"faed/servant/idgen"
@@ -16,6 +17,7 @@ import (
 	"faed/servant/lcache"
 	"faed/servant/lock"
 	"faed/servant/mongodb"
+	"faed/servant/mysql"
 	"faed/servant/zk"
 )
 
@@ -27,6 +29,7 @@ type Config struct {
 	KVDB    kvdb.Config    `toml:"kvdb"`
 	ZK      zk.Config      `toml:"zk"`
 	MongoDB mongodb.Config `toml:"mongodb"`
+	MySQL   mysql.Config   `toml:"mysql"`
 }
 
 // DefaultConfig returns every servant's documented defaults.
@@ -38,6 +41,7 @@ func DefaultConfig() Config {
 		KVDB:    kvdb.DefaultConfig(),
 		ZK:      zk.DefaultConfig(),
 		MongoDB: mongodb.DefaultConfig(),
+		MySQL:   mysql.DefaultConfig(),
 	}
 }
 
@@ -53,6 +57,7 @@ func (c Config) Validate() error {
 		{"kvdb", c.KVDB.Validate()},
 		{"zk", c.ZK.Validate()},
 		{"mongodb", c.MongoDB.Validate()},
+		{"mysql", c.MySQL.Validate()},
 	}
 	var errs []error
 	for _, s := range sections {
@@ -80,6 +85,7 @@ type FunServant struct {
 	kv    *kvdb.DB
 	zk    *zk.Client      // nil when not configured
 	mg    *mongodb.Client // nil when not configured
+	my    *mysql.Client   // nil when not configured
 }
 
 // New builds the servants cfg configures. Close releases them.
@@ -121,12 +127,34 @@ func (s *FunServant) openBackends(cfg Config, log *slog.Logger) (err error) {
 			return err
 		}
 	}
+	if cfg.MySQL.Configured() {
+		if s.my, err = mysql.New(cfg.MySQL); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// Run runs the backends' background work (idle pings, heartbeats) until
+// ctx is done. The caller starts it once, after New.
+func (s *FunServant) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	if s.my != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.my.Run(ctx)
+		}()
+	}
+	wg.Wait()
 }
 
 // Close releases the servants: backend clients, then the kvdb file.
 // Idempotent.
 func (s *FunServant) Close() error {
+	if s.my != nil {
+		s.my.Close()
+	}
 	if s.mg != nil {
 		s.mg.Close(context.Background())
 	}
@@ -148,6 +176,9 @@ func (s *FunServant) Stats() any {
 	}
 	if s.mg != nil {
 		out["mongodb"] = s.mg.Stats()
+	}
+	if s.my != nil {
+		out["mysql"] = s.my.Stats()
 	}
 	return out
 }

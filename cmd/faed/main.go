@@ -69,6 +69,16 @@ func serve(cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer funs.Close()
+	runCtx, stopRun := context.WithCancel(context.Background())
+	runDone := make(chan struct{})
+	go func() {
+		defer close(runDone)
+		funs.Run(runCtx)
+	}()
+	defer func() { // before funs.Close: stop the backends' pings first
+		stopRun()
+		<-runDone
+	}()
 	eng, err := engine.New(cfg.Engine, rpc.NewFunServantProcessor(funs), log)
 	if err != nil {
 		return err

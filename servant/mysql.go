@@ -1,0 +1,71 @@
+package servant
+
+import (
+	"context"
+
+	"faed/idl/gen-go/fun/rpc"
+	"faed/servant/mysql"
+)
+
+// The my_* calls, passed through to servant/mysql. SQL NULL travels as the
+// string "NULL", as in the original.
+
+// MyQuery runs sql on the pool (the shard of hintId for a sharded pool);
+// with a cacheKey, a read is served from and fills the query cache and a
+// write evicts it.
+func (s *FunServant) MyQuery(ctx context.Context, rc *rpc.Context, pool, table string, hintID int64, sql string, argv []string, cacheKey string) (*rpc.MysqlResult_, error) {
+	if s.my == nil {
+		return nil, errNotConfigured("mysql")
+	}
+	r, err := s.my.Query(ctx, pool, table, hintID, sql, argv, cacheKey)
+	return mysqlResult(r), wrap("my_query", err)
+}
+
+// MyQueryShards runs sql on every shard of pool, rows concatenated in
+// shard order.
+func (s *FunServant) MyQueryShards(ctx context.Context, rc *rpc.Context, pool, table, sql string, argv []string) (*rpc.MysqlResult_, error) {
+	if s.my == nil {
+		return nil, errNotConfigured("mysql")
+	}
+	r, err := s.my.QueryShards(ctx, pool, table, sql, argv)
+	return mysqlResult(r), wrap("my_query_shards", err)
+}
+
+// MyBulkExec runs the statements in order, each on its own (no shared
+// transaction: they may span shards), stopping at the first error.
+func (s *FunServant) MyBulkExec(ctx context.Context, rc *rpc.Context, pool, table []string, hintID []int64, sql []string, argv [][]string, cacheKey []string) (int64, error) {
+	if s.my == nil {
+		return 0, errNotConfigured("mysql")
+	}
+	n, err := s.my.BulkExec(ctx, pool, table, hintID, sql, argv, cacheKey)
+	return n, wrap("my_bulk_exec", err)
+}
+
+// MyMerge merges jsonValue into the JSON object in column, atomically
+// (one transaction, SELECT ... FOR UPDATE, bound parameters).
+func (s *FunServant) MyMerge(ctx context.Context, rc *rpc.Context, pool, table string, hintID int64, where, key, column, jsonValue string) (*rpc.MysqlMergeResult_, error) {
+	if s.my == nil {
+		return nil, errNotConfigured("mysql")
+	}
+	ok, newVal, err := s.my.Merge(ctx, pool, table, hintID, where, key, column, jsonValue)
+	if err != nil {
+		return nil, wrap("my_merge", err)
+	}
+	return &rpc.MysqlMergeResult_{Ok: ok, NewVal_: newVal}, nil
+}
+
+// MyEvict drops a query-cache entry.
+func (s *FunServant) MyEvict(ctx context.Context, rc *rpc.Context, cacheKey string) error {
+	if s.my == nil {
+		return errNotConfigured("mysql")
+	}
+	s.my.Evict(cacheKey)
+	return nil
+}
+
+func mysqlResult(r *mysql.Result) *rpc.MysqlResult_ {
+	if r == nil {
+		return nil
+	}
+	return &rpc.MysqlResult_{RowsAffected: r.RowsAffected, LastInsertId: r.LastInsertID, Cols: r.Cols, Rows: r.Rows}
+}

@@ -1,0 +1,132 @@
+package mysql
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func oneRow(v string) *Result {
+	return &Result{Cols: []string{"v"}, Rows: [][]string{{v}}}
+}
+
+// fill stores r under key the way a read does.
+func fill(c *queryCache, key string, r *Result) {
+	c.settle(key, c.reserve(key), r, nil)
+}
+
+func TestCacheFillGetEvict(t *testing.T) {
+	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20})
+	if _, ok := c.get("k"); ok {
+		t.Fatal("get on an empty cache hit")
+	}
+	want := &Result{Cols: []string{"a", "b"}, Rows: [][]string{{"1", Null}, {"", "\x00\xff"}}}
+	fill(c, "k", want)
+	got, ok := c.get("k")
+	if !ok || !reflect.DeepEqual(got, want) {
+		t.Fatalf("get = %v, %v; want %v", got, ok, want)
+	}
+	c.evict("k")
+	if _, ok := c.get("k"); ok {
+		t.Fatal("get after evict hit")
+	}
+	if s := c.stats(); s.Hits != 1 || s.Misses != 2 || s.Fills != 1 || s.Evictions != 1 || s.Items != 0 || s.Bytes != 0 {
+		t.Errorf("stats = %+v", s)
+	}
+}
+
+func TestCacheFillRacingWriteIsDropped(t *testing.T) {
+	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20})
+	token := c.reserve("k")
+	c.evict("k") // a write committed while the read was in flight
+	c.settle("k", token, oneRow("old"), nil)
+	if r, ok := c.get("k"); ok {
+		t.Fatalf("a fill that raced with a write was stored: %v", r)
+	}
+	if c.stats().Drops != 1 {
+		t.Errorf("drops = %d, want 1", c.stats().Drops)
+	}
+}
+
+func TestCacheLaterReservationWins(t *testing.T) {
+	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20})
+	first := c.reserve("k")
+	second := c.reserve("k")
+	c.settle("k", first, oneRow("first"), nil)
+	c.settle("k", second, oneRow("second"), nil)
+	if r, ok := c.get("k"); !ok || r.Rows[0][0] != "second" {
+		t.Fatalf("get = %v, %v; want the second fill", r, ok)
+	}
+}
+
+func TestCacheFailedReadStoresNothing(t *testing.T) {
+	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20})
+	c.settle("k", c.reserve("k"), nil, fmt.Errorf("boom"))
+	if _, ok := c.get("k"); ok {
+		t.Fatal("a failed read filled the cache")
+	}
+	if len(c.pending) != 0 {
+		t.Errorf("pending = %v, want empty", c.pending)
+	}
+}
+
+func TestCacheBoundByItems(t *testing.T) {
+	c := newQueryCache(CacheConfig{MaxItems: 3, MaxBytes: 1 << 20})
+	for i := range 4 {
+		fill(c, fmt.Sprint(i), oneRow("v"))
+		if i == 2 {
+			c.get("0") // 0 is now the most recently used; 1 goes first
+		}
+	}
+	for key, want := range map[string]bool{"0": true, "1": false, "2": true, "3": true} {
+		if _, ok := c.get(key); ok != want {
+			t.Errorf("get(%s) hit = %v, want %v", key, ok, want)
+		}
+	}
+}
+
+func TestCacheBoundByBytes(t *testing.T) {
+	c := newQueryCache(CacheConfig{MaxItems: 1000, MaxBytes: 8 << 10})
+	for i := range 100 {
+		fill(c, fmt.Sprint(i), oneRow(strings.Repeat("x", 500)))
+		if s := c.stats(); s.Bytes > 8<<10 {
+			t.Fatalf("after %d fills bytes = %d, above max_bytes", i+1, s.Bytes)
+		}
+	}
+	if s := c.stats(); s.Items == 0 || s.Items >= 100 {
+		t.Errorf("items = %d, want some but not all", s.Items)
+	}
+	fill(c, "huge", oneRow(strings.Repeat("x", 2<<10))) // above max_bytes/8
+	if _, ok := c.get("huge"); ok {
+		t.Error("a result above max_bytes/8 was cached")
+	}
+}
+
+func TestCacheTTL(t *testing.T) {
+	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20, TTL: time.Millisecond})
+	fill(c, "k", oneRow("v"))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := c.get("k"); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("entry outlived its ttl by 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if c.stats().Items != 0 {
+		t.Errorf("expired entry still counted")
+	}
+}
+
+func TestCacheOff(t *testing.T) {
+	c := newQueryCache(CacheConfig{})
+	fill(c, "k", oneRow("v"))
+	c.evict("k")
+	if _, ok := c.get("k"); ok {
+		t.Fatal("a disabled cache hit")
+	}
+}

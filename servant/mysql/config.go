@@ -1,0 +1,310 @@
+package mysql
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	"faed/pool"
+)
+
+// Config holds the [servant.mysql] section of faed's TOML file.
+type Config struct {
+	// Pools maps a pool name to one database on one server. Empty means the
+	// servant is not configured and every call fails with ErrUnknownPool.
+	// Default empty.
+	Pools map[string]PoolConfig `toml:"pools"`
+
+	// Lookup configures sharding by lookup table.
+	Lookup LookupConfig `toml:"lookup"`
+
+	// QueryCache bounds the cache filled by reads that carry a cacheKey.
+	QueryCache CacheConfig `toml:"query_cache"`
+
+	// Breaker configures the circuit breaker of each server; pools on the
+	// same address share one. Default pool.DefaultBreakerConfig().
+	Breaker pool.BreakerConfig `toml:"breaker"`
+}
+
+// PoolConfig is one pool: a database on a server. A zero field takes the
+// default its comment gives.
+type PoolConfig struct {
+	// Addr is the server as "host:port". Give Addr, or Host and Port.
+	Addr string `toml:"addr"`
+	// Host is the server's host name or IP, when Addr is not given.
+	Host string `toml:"host"`
+	// Port is the server's TCP port, with Host. If zero, 3306.
+	Port int `toml:"port"`
+	// User is the MySQL user. Required.
+	User string `toml:"user"`
+	// Password is User's password; it is masked when the config is shown.
+	Password pool.Secret `toml:"password"`
+	// Database is the database every connection uses. Required.
+	Database string `toml:"database"`
+
+	// MaxOpen bounds the connections open to the server from this pool; a
+	// call waits for one (bounded by its ctx). If zero, 32.
+	MaxOpen int `toml:"max_open"`
+	// MaxIdle is how many idle connections are kept. If zero, 8, or MaxOpen
+	// if that is smaller.
+	MaxIdle int `toml:"max_idle"`
+	// ConnMaxIdleTime closes a connection idle this long. If zero, 5m.
+	ConnMaxIdleTime time.Duration `toml:"conn_max_idle_time"`
+	// ConnMaxLifetime closes a connection this old once it is idle. If
+	// zero, 1h.
+	ConnMaxLifetime time.Duration `toml:"conn_max_lifetime"`
+	// DialTimeout bounds connecting, handshake included. If zero, 1s.
+	DialTimeout time.Duration `toml:"dial_timeout"`
+	// ReadTimeout bounds each read from the server, so also the longest a
+	// query may run before it fails as broken. If zero, 30s.
+	ReadTimeout time.Duration `toml:"read_timeout"`
+	// WriteTimeout bounds each write to the server. If zero, 30s.
+	WriteTimeout time.Duration `toml:"write_timeout"`
+	// PingInterval is how often Run pings the pool, through its breaker, so
+	// that a server that went away is noticed and one that came back closes
+	// the breaker without waiting for traffic. If zero, 30s.
+	PingInterval time.Duration `toml:"ping_interval"`
+}
+
+// LookupConfig configures sharding by lookup table.
+type LookupConfig struct {
+	// Pool is the pool holding the lookup table. Required when Sharded is
+	// not empty. Default "".
+	Pool string `toml:"pool"`
+	// Table is the lookup table, with columns entityId, shardId and
+	// shardLock. A plain identifier, or "db.table". Default "UserLookup".
+	Table string `toml:"table"`
+	// Sharded lists the logical pools routed through the lookup table: a
+	// call to "user" goes to the pool "user<shardId>". Each needs at least
+	// one such pool and must not itself be a pool. Default empty.
+	Sharded []string `toml:"sharded"`
+	// CacheSize bounds the lookup rows cached; 0 disables the cache.
+	// Default 100000.
+	CacheSize int `toml:"cache_size"`
+	// CacheTTL is how long a cached lookup row is trusted: the bound on how
+	// stale a row changed outside my_query can be. Default 60s; at least 1ms.
+	CacheTTL time.Duration `toml:"cache_ttl"`
+}
+
+// CacheConfig bounds the query cache.
+type CacheConfig struct {
+	// MaxItems bounds the entries; 0 disables the cache. Default 10000.
+	MaxItems int `toml:"max_items"`
+	// MaxBytes bounds the bytes held, estimated as the lengths of every
+	// column name and value plus their headers. A result larger than an
+	// eighth of it is not cached. Default 64 MiB.
+	MaxBytes int64 `toml:"max_bytes"`
+	// TTL drops an entry this old; 0 keeps entries until a write, an Evict
+	// or the LRU drops them. Default 0.
+	TTL time.Duration `toml:"ttl"`
+}
+
+// DefaultConfig returns the documented defaults (the TOML file is decoded
+// on top of it).
+func DefaultConfig() Config {
+	return Config{
+		Lookup:     LookupConfig{Table: "UserLookup", CacheSize: 100_000, CacheTTL: time.Minute},
+		QueryCache: CacheConfig{MaxItems: 10_000, MaxBytes: 64 << 20},
+		Breaker:    pool.DefaultBreakerConfig(),
+	}
+}
+
+// Configured reports whether any pool is configured.
+func (c Config) Configured() bool { return len(c.Pools) > 0 }
+
+// Validate returns every error it finds, one per line, each naming its
+// key, e.g. `pools.user1.max_open: must not be negative, got -1`.
+func (c Config) Validate() error {
+	var ps problems
+	for _, name := range sortedKeys(c.Pools) {
+		c.Pools[name].validate(&ps, "pools."+name+".")
+	}
+	c.Lookup.validate(&ps, "lookup.", c.Pools)
+	c.QueryCache.validate(&ps, "query_cache.")
+	// The breaker's errors name their key already: "pool: failure_threshold = -1: …".
+	ps.addAll("breaker: ", c.Breaker.Validate())
+	return errors.Join(ps...)
+}
+
+// problems collects configuration errors, each starting with its full key.
+type problems []error
+
+func (ps *problems) add(key, format string, args ...any) {
+	*ps = append(*ps, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+// addAll adds err, or each error it joins, with prefix before its key.
+func (ps *problems) addAll(prefix string, err error) {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			ps.addAll(prefix, e)
+		}
+	} else if err != nil {
+		*ps = append(*ps, fmt.Errorf("%s%w", prefix, err))
+	}
+}
+
+func (p PoolConfig) validate(ps *problems, prefix string) {
+	switch {
+	case p.Addr != "" && p.Host != "":
+		ps.add(prefix+"addr", "give addr or host, not both")
+	case p.Addr == "" && p.Host == "":
+		ps.add(prefix+"addr", "addr or host is required")
+	case p.Addr != "":
+		if _, _, err := net.SplitHostPort(p.Addr); err != nil {
+			ps.add(prefix+"addr", "must be host:port, got %q", p.Addr)
+		}
+	}
+	if p.Port < 0 || p.Port > 65535 {
+		ps.add(prefix+"port", "must be 0..65535, got %d", p.Port)
+	}
+	if p.User == "" {
+		ps.add(prefix+"user", "is required")
+	}
+	if p.Database == "" {
+		ps.add(prefix+"database", "is required")
+	}
+	p.validateLimits(ps, prefix)
+}
+
+func (p PoolConfig) validateLimits(ps *problems, prefix string) {
+	if p.MaxOpen < 0 {
+		ps.add(prefix+"max_open", "must not be negative, got %d", p.MaxOpen)
+	}
+	if p.MaxIdle < 0 {
+		ps.add(prefix+"max_idle", "must not be negative, got %d", p.MaxIdle)
+	}
+	if p.MaxOpen > 0 && p.MaxIdle > p.MaxOpen {
+		ps.add(prefix+"max_idle", "must not exceed max_open (%d), got %d", p.MaxOpen, p.MaxIdle)
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"conn_max_idle_time", p.ConnMaxIdleTime}, {"conn_max_lifetime", p.ConnMaxLifetime},
+		{"dial_timeout", p.DialTimeout}, {"read_timeout", p.ReadTimeout},
+		{"write_timeout", p.WriteTimeout}, {"ping_interval", p.PingInterval}} {
+		if d.v < 0 {
+			ps.add(prefix+d.key, "must not be negative, got %s", d.v)
+		}
+	}
+}
+
+// withDefaults returns p with every zero field set to its default.
+func (p PoolConfig) withDefaults() PoolConfig {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if p.Port == 0 {
+		p.Port = 3306
+	}
+	if p.MaxOpen == 0 {
+		p.MaxOpen = 32
+	}
+	if p.MaxIdle == 0 {
+		p.MaxIdle = min(8, p.MaxOpen)
+	}
+	def(&p.ConnMaxIdleTime, 5*time.Minute)
+	def(&p.ConnMaxLifetime, time.Hour)
+	def(&p.DialTimeout, time.Second)
+	def(&p.ReadTimeout, 30*time.Second)
+	def(&p.WriteTimeout, 30*time.Second)
+	def(&p.PingInterval, 30*time.Second)
+	return p
+}
+
+// address returns the server as host:port.
+func (p PoolConfig) address() string {
+	if p.Addr != "" {
+		return p.Addr
+	}
+	return net.JoinHostPort(p.Host, strconv.Itoa(p.withDefaults().Port))
+}
+
+func (l LookupConfig) validate(ps *problems, prefix string, pools map[string]PoolConfig) {
+	if err := checkTable(l.Table); err != nil {
+		ps.add(prefix+"table", "%v", err)
+	}
+	if l.CacheSize < 0 {
+		ps.add(prefix+"cache_size", "must not be negative, got %d", l.CacheSize)
+	}
+	if l.CacheTTL < time.Millisecond {
+		ps.add(prefix+"cache_ttl", "must be at least 1ms, got %s", l.CacheTTL)
+	}
+	if _, ok := pools[l.Pool]; len(l.Sharded) > 0 && !ok {
+		ps.add(prefix+"pool", "%q is not a configured pool", l.Pool)
+	}
+	owner := map[string]string{} // shard pool → the sharded name it belongs to
+	for i, name := range l.Sharded {
+		checkSharded(ps, fmt.Sprintf("%ssharded[%d]", prefix, i), name, pools, owner)
+	}
+}
+
+// checkSharded checks that a sharded name has shards, is not a pool itself,
+// and shares no shard with another sharded name (recorded in owner).
+func checkSharded(ps *problems, key, name string, pools map[string]PoolConfig, owner map[string]string) {
+	_, isPool := pools[name]
+	shards := shardPools(name, pools)
+	switch {
+	case name == "":
+		ps.add(key, "must not be empty")
+	case isPool:
+		ps.add(key, "%q is a pool; a sharded name must not be", name)
+	case len(shards) == 0:
+		ps.add(key, "%q has no shard pools (%s1, %s2, …)", name, name, name)
+	}
+	for _, s := range shards {
+		if prev, dup := owner[s.name]; dup {
+			ps.add(key, "pool %q is a shard of both %q and %q", s.name, prev, name)
+		}
+		owner[s.name] = name
+	}
+}
+
+func (c CacheConfig) validate(ps *problems, prefix string) {
+	if c.MaxItems < 0 {
+		ps.add(prefix+"max_items", "must not be negative, got %d", c.MaxItems)
+	}
+	if c.MaxItems > 0 && c.MaxBytes < 1024 {
+		ps.add(prefix+"max_bytes", "must be at least 1024 when max_items > 0, got %d", c.MaxBytes)
+	}
+	if c.TTL < 0 {
+		ps.add(prefix+"ttl", "must not be negative, got %s", c.TTL)
+	}
+}
+
+// shard is one physical pool of a sharded logical pool.
+type shard struct {
+	id   int
+	name string
+}
+
+// shardPools returns the pools named name<N> (N a decimal number written
+// without leading zeros, as strconv.Itoa writes it), by N.
+func shardPools(name string, pools map[string]PoolConfig) []shard {
+	var out []shard
+	for p := range pools {
+		if len(p) <= len(name) || p[:len(name)] != name {
+			continue
+		}
+		id, err := strconv.Atoi(p[len(name):])
+		if err == nil && strconv.Itoa(id) == p[len(name):] {
+			out = append(out, shard{id, p})
+		}
+	}
+	slices.SortFunc(out, func(a, b shard) int { return a.id - b.id })
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,57 @@
+// Package mysql serves the my_* calls against named MySQL pools, with
+// lookup-table sharding and a query cache. It knows nothing of peers or the
+// engine.
+//
+// # Pools and servers
+//
+// Each configured pool is one database/sql DB (go-sql-driver/mysql) on one
+// server, with its own connection limits and driver timeouts; database/sql
+// does the pooling. Pools on the same server address share one circuit
+// breaker (pool.Breaker): connection-level errors count against it, errors
+// the server answered with because of the caller (duplicate key, syntax,
+// unknown column, …) never do. While it is open, calls fail fast with an
+// error naming the server.
+//
+// # Sharding
+//
+// A pool name a caller gives is either global (a configured pool, used
+// directly) or sharded (listed in lookup.sharded). For a sharded pool "user",
+// the call's hintId is looked up with
+//
+//	SELECT shardId, shardLock FROM <lookup.table> WHERE entityId=?
+//
+// on the lookup pool and the call goes to pool "user<shardId>". Lookup rows
+// are cached in an LRU. A cached row is dropped (the whole lookup cache is
+// purged) when a write goes through Query to the lookup pool and names the
+// lookup table, either as the table argument or in its SQL; a row changed any
+// other way is picked up within lookup.cache_ttl. Rows whose shardLock is set
+// are never cached, so clearing the lock takes effect at once. While
+// shardLock is set, writes for the entity fail with ErrShardLocked and reads
+// still go through. A tool moving an entity therefore sets shardLock through
+// Query (which purges at once), or waits cache_ttl after setting it any
+// other way, before it copies the entity's rows.
+//
+// # Reads and writes
+//
+// A statement is a read when its first keyword, after leading whitespace,
+// comments and opening parentheses, is SELECT, SHOW, DESCRIBE, DESC or
+// EXPLAIN, in any case; everything else is a write (see IsRead).
+//
+// # Query cache
+//
+// When a call carries a cacheKey, a read is answered from the query cache if
+// the key is there and otherwise fills it; a write, and Evict, drop the key.
+// A fill that raced with a write or Evict of the same key is discarded, so
+// the cache never keeps a result older than the last write through it. The
+// cache is bounded by entries and by bytes, and stores the Result itself, so
+// a hit returns exactly what the database returned.
+//
+// # NULL
+//
+// SQL NULL is sent as the four-character string "NULL", as the original fae
+// did: PHP code written for it compares column values with "NULL". The cost
+// is that a NULL column and a column holding the text "NULL" look alike;
+// callers who must tell them apart select IS NULL as a column of its own.
+// Values are sent as the text MySQL returns them in (the text protocol:
+// parameters are interpolated by the driver, see PoolConfig).
+package mysql
