@@ -8,7 +8,9 @@ set -euo pipefail
 packages=(
   thrift-compiler   # make gen, and the stale-code test
   php-cli php-thrift # the PHP client test
+  php-memcache      # checks memcache placement against the PHP extension
   python3-thrift    # the Python client test (for /usr/bin/python3)
+  php-mongodb       # BSON for the PHP backends test
   memcached mariadb-server zookeeper
 )
 

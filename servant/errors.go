@@ -7,6 +7,7 @@ import (
 	"faed/idl/gen-go/fun/rpc"
 	"faed/servant/kvdb"
 	"faed/servant/lcache"
+	"faed/servant/memcache"
 )
 
 // errNotConfigured answers calls of a servant this node does not run.
@@ -24,7 +25,7 @@ func wrap(call string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, lcache.ErrMiss) || errors.Is(err, kvdb.ErrNotFound) {
+	if errors.Is(err, lcache.ErrMiss) || errors.Is(err, kvdb.ErrNotFound) || errors.Is(err, memcache.ErrMiss) {
 		msg := call + ": " + err.Error()
 		return &rpc.TCacheMissed{Message: &msg}
 	}

@@ -16,6 +16,7 @@ import (
 	"faed/servant/kvdb"
 	"faed/servant/lcache"
 	"faed/servant/lock"
+	"faed/servant/memcache"
 	"faed/servant/mongodb"
 	"faed/servant/mysql"
 	"faed/servant/zk"
@@ -23,25 +24,27 @@ import (
 
 // Config holds the [servant.*] sections of faed's TOML file.
 type Config struct {
-	IDGen   idgen.Config   `toml:"idgen"`
-	LCache  lcache.Config  `toml:"lcache"`
-	Lock    lock.Config    `toml:"lock"`
-	KVDB    kvdb.Config    `toml:"kvdb"`
-	ZK      zk.Config      `toml:"zk"`
-	MongoDB mongodb.Config `toml:"mongodb"`
-	MySQL   mysql.Config   `toml:"mysql"`
+	IDGen    idgen.Config    `toml:"idgen"`
+	LCache   lcache.Config   `toml:"lcache"`
+	Lock     lock.Config     `toml:"lock"`
+	KVDB     kvdb.Config     `toml:"kvdb"`
+	ZK       zk.Config       `toml:"zk"`
+	MongoDB  mongodb.Config  `toml:"mongodb"`
+	MySQL    mysql.Config    `toml:"mysql"`
+	Memcache memcache.Config `toml:"memcache"`
 }
 
 // DefaultConfig returns every servant's documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		IDGen:   idgen.DefaultConfig(),
-		LCache:  lcache.DefaultConfig(),
-		Lock:    lock.DefaultConfig(),
-		KVDB:    kvdb.DefaultConfig(),
-		ZK:      zk.DefaultConfig(),
-		MongoDB: mongodb.DefaultConfig(),
-		MySQL:   mysql.DefaultConfig(),
+		IDGen:    idgen.DefaultConfig(),
+		LCache:   lcache.DefaultConfig(),
+		Lock:     lock.DefaultConfig(),
+		KVDB:     kvdb.DefaultConfig(),
+		ZK:       zk.DefaultConfig(),
+		MongoDB:  mongodb.DefaultConfig(),
+		MySQL:    mysql.DefaultConfig(),
+		Memcache: memcache.DefaultConfig(),
 	}
 }
 
@@ -58,6 +61,7 @@ func (c Config) Validate() error {
 		{"zk", c.ZK.Validate()},
 		{"mongodb", c.MongoDB.Validate()},
 		{"mysql", c.MySQL.Validate()},
+		{"memcache", c.Memcache.Validate()},
 	}
 	var errs []error
 	for _, s := range sections {
@@ -83,9 +87,10 @@ type FunServant struct {
 	cache *lcache.Cache
 	locks *lock.Table
 	kv    *kvdb.DB
-	zk    *zk.Client      // nil when not configured
-	mg    *mongodb.Client // nil when not configured
-	my    *mysql.Client   // nil when not configured
+	zk    *zk.Client       // nil when not configured
+	mg    *mongodb.Client  // nil when not configured
+	my    *mysql.Client    // nil when not configured
+	mc    *memcache.Client // nil when not configured
 }
 
 // New builds the servants cfg configures. Close releases them.
@@ -132,6 +137,11 @@ func (s *FunServant) openBackends(cfg Config, log *slog.Logger) (err error) {
 			return err
 		}
 	}
+	if cfg.Memcache.Configured() {
+		if s.mc, err = memcache.New(cfg.Memcache); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -139,19 +149,34 @@ func (s *FunServant) openBackends(cfg Config, log *slog.Logger) (err error) {
 // ctx is done. The caller starts it once, after New.
 func (s *FunServant) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	if s.my != nil {
+	for _, run := range s.runners() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.my.Run(ctx)
+			run(ctx)
 		}()
 	}
 	wg.Wait()
 }
 
+// runners lists the Run methods of the configured backends.
+func (s *FunServant) runners() []func(context.Context) {
+	var runs []func(context.Context)
+	if s.my != nil {
+		runs = append(runs, s.my.Run)
+	}
+	if s.mc != nil {
+		runs = append(runs, s.mc.Run)
+	}
+	return runs
+}
+
 // Close releases the servants: backend clients, then the kvdb file.
 // Idempotent.
 func (s *FunServant) Close() error {
+	if s.mc != nil {
+		s.mc.Close()
+	}
 	if s.my != nil {
 		s.my.Close()
 	}
@@ -179,6 +204,9 @@ func (s *FunServant) Stats() any {
 	}
 	if s.my != nil {
 		out["mysql"] = s.my.Stats()
+	}
+	if s.mc != nil {
+		out["memcache"] = s.mc.Stats()
 	}
 	return out
 }

@@ -1,0 +1,90 @@
+package memcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"faed/pool"
+)
+
+// server is one memcached server of a pool: its connections, its breaker and
+// its counters.
+type server struct {
+	addr    string
+	timeout time.Duration // I/O deadline of one call
+	conns   *pool.Pool[*conn]
+	st      callCounters
+}
+
+func newServer(addr string, pc PoolConfig) (*server, error) {
+	br, err := pool.NewBreaker(addr, pc.Breaker)
+	if err != nil {
+		return nil, err
+	}
+	conns, err := pool.New(addr, pc.Pool, br, pool.Funcs[*conn]{
+		Dial:     dialer(addr),
+		Close:    (*conn).close,
+		Ping:     ping,
+		IsBroken: isBroken,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &server{addr: addr, timeout: pc.IOTimeout, conns: conns}, nil
+}
+
+// do runs fn on a pooled connection within the I/O timeout. The connection
+// goes back to the pool, or is closed if fn's error broke it; the breaker
+// hears of the outcome through the pool. Errors come back naming the server,
+// except ErrMiss, which is returned as is.
+func (s *server) do(fn func(c *conn) error) error {
+	c, err := s.conns.Get(context.Background())
+	if err != nil {
+		s.st.getFailed(err)
+		return s.getError(err)
+	}
+	start := time.Now()
+	err = c.setDeadline(s.timeout)
+	if err == nil {
+		err = fn(c)
+	}
+	s.conns.Put(c, err)
+	s.st.done(time.Since(start), err)
+	if err != nil && err != ErrMiss {
+		return fmt.Errorf("memcache: %s: %w", s.addr, err)
+	}
+	return err
+}
+
+// getError words a failed Get. A refusal by the breaker reads
+// "memcache: circuit open for host:port" and wraps pool.ErrCircuitOpen.
+func (s *server) getError(err error) error {
+	if errors.Is(err, pool.ErrCircuitOpen) {
+		return &openError{server: s.addr, err: err}
+	}
+	return fmt.Errorf("memcache: %w", err)
+}
+
+// openError is a call refused by an open (or busy half-open) breaker.
+type openError struct {
+	server string
+	err    error // the breaker's refusal
+}
+
+func (e *openError) Error() string { return "memcache: circuit open for " + e.server }
+func (e *openError) Unwrap() error { return e.err }
+
+// answered reports whether err (from do) is the server's answer, a miss or an
+// answered error, rather than a failure to reach it. Only a failure makes a
+// read try the next replica.
+func answered(err error) bool {
+	return err == nil || err == ErrMiss || errors.Is(err, ErrServer)
+}
+
+func (s *server) stats() ServerStats {
+	st := ServerStats{Server: s.addr, Pool: s.conns.Stats()}
+	s.st.fill(&st)
+	return st
+}

@@ -1,0 +1,138 @@
+package memcache
+
+import (
+	"errors"
+	"math/bits"
+	"sync/atomic"
+	"time"
+
+	"faed/pool"
+)
+
+// PoolStats is one named pool's configuration and its servers' stats.
+type PoolStats struct {
+	Name      string
+	Selection string
+	Replicas  int
+	Servers   []ServerStats // in the configured order
+}
+
+// ServerStats is one server's state and counters at one instant. Counters run
+// from New. A call that falls back to a replica counts on both servers.
+type ServerStats struct {
+	Server string
+	// Pool is the connection pool's state: open, idle and in-use connections,
+	// waits, dials, and the breaker's state and the reason of its last change.
+	Pool         pool.Stats
+	Calls        uint64 // attempts on this server, refused ones included
+	Errors       uint64 // attempts that got no answer: refused, dial, I/O or protocol failures
+	Refused      uint64 // of Errors, those the breaker refused without trying
+	ServerErrors uint64 // SERVER_ERROR and CLIENT_ERROR answers
+	Misses       uint64 // get on a missing key, incr/decr of a missing key
+	Latency      LatencyStats
+}
+
+// LatencyStats summarises the time of the attempts that got a connection,
+// from the first byte written to the reply read (the wait for a connection
+// is in Pool). P50 and P99 are upper bounds, exact to a factor of two.
+type LatencyStats struct {
+	Count uint64
+	Total time.Duration
+	Mean  time.Duration
+	P50   time.Duration
+	P99   time.Duration
+}
+
+// callCounters are a server's counters; they take no lock.
+type callCounters struct {
+	calls        atomic.Uint64
+	errors       atomic.Uint64
+	refused      atomic.Uint64
+	serverErrors atomic.Uint64
+	misses       atomic.Uint64
+	latency      latency
+}
+
+// getFailed counts an attempt whose Get failed.
+func (c *callCounters) getFailed(err error) {
+	c.calls.Add(1)
+	c.errors.Add(1)
+	if errors.Is(err, pool.ErrCircuitOpen) {
+		c.refused.Add(1)
+	}
+}
+
+// done counts an attempt that ran on a connection for d and ended with err.
+func (c *callCounters) done(d time.Duration, err error) {
+	c.calls.Add(1)
+	c.latency.add(d)
+	switch {
+	case err == nil:
+	case err == ErrMiss:
+		c.misses.Add(1)
+	case isBroken(err):
+		c.errors.Add(1)
+	default:
+		c.serverErrors.Add(1)
+	}
+}
+
+func (c *callCounters) fill(s *ServerStats) {
+	s.Calls = c.calls.Load()
+	s.Errors = c.errors.Load()
+	s.Refused = c.refused.Load()
+	s.ServerErrors = c.serverErrors.Load()
+	s.Misses = c.misses.Load()
+	s.Latency = c.latency.snapshot()
+}
+
+// latencyBuckets covers durations up to 2^40 ns (about 18 minutes).
+const latencyBuckets = 41
+
+// latency is a histogram of durations in powers of two: bucket i counts
+// durations of bits.Len64(ns) == i, that is below 2^i ns.
+type latency struct {
+	count   atomic.Uint64
+	total   atomic.Uint64 // ns
+	buckets [latencyBuckets]atomic.Uint64
+}
+
+func (l *latency) add(d time.Duration) {
+	ns := uint64(max(d, 0))
+	l.count.Add(1)
+	l.total.Add(ns)
+	l.buckets[min(bits.Len64(ns), latencyBuckets-1)].Add(1)
+}
+
+func (l *latency) snapshot() LatencyStats {
+	s := LatencyStats{Count: l.count.Load(), Total: time.Duration(l.total.Load())}
+	if s.Count == 0 {
+		return s
+	}
+	s.Mean = s.Total / time.Duration(s.Count)
+	var counts [latencyBuckets]uint64
+	for i := range l.buckets {
+		counts[i] = l.buckets[i].Load()
+	}
+	s.P50, s.P99 = quantile(counts[:], 0.50), quantile(counts[:], 0.99)
+	return s
+}
+
+// quantile returns the upper bound of the bucket holding quantile q.
+func quantile(counts []uint64, q float64) time.Duration {
+	var total uint64
+	for _, n := range counts {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := uint64(q*float64(total-1)) + 1 // 1-based rank of the sample wanted
+	var seen uint64
+	for i, n := range counts {
+		if seen += n; seen >= rank {
+			return time.Duration(uint64(1) << i)
+		}
+	}
+	return time.Duration(uint64(1) << (len(counts) - 1))
+}
