@@ -31,3 +31,13 @@ func wrap(call string, err error) error {
 	}
 	return err
 }
+
+// orEmpty makes a nil slice empty. A generated processor writes a list or
+// binary result only when it is non-nil; nil would reach the client as
+// "unknown result" instead of an empty answer.
+func orEmpty[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}

@@ -17,7 +17,10 @@ func (s *FunServant) MgFindOne(ctx context.Context, rc *rpc.Context, pool, table
 		return nil, errNotConfigured("mongodb")
 	}
 	doc, err := s.mg.FindOne(ctx, pool, table, shardID, query, fields)
-	return doc, mongoErr(err)
+	if err != nil {
+		return nil, mongoErr(err)
+	}
+	return orEmpty(doc), nil
 }
 
 func (s *FunServant) MgFindAll(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query, fields []byte, limit, skip int32, orderBy []string) ([][]byte, error) {
@@ -25,7 +28,10 @@ func (s *FunServant) MgFindAll(ctx context.Context, rc *rpc.Context, pool, table
 		return nil, errNotConfigured("mongodb")
 	}
 	docs, err := s.mg.FindAll(ctx, pool, table, shardID, query, fields, limit, skip, orderBy)
-	return docs, mongoErr(err)
+	if err != nil {
+		return nil, mongoErr(err)
+	}
+	return orEmpty(docs), nil
 }
 
 // MgFindID answers an empty document, not an error, when the id is absent:
@@ -38,7 +44,10 @@ func (s *FunServant) MgFindID(ctx context.Context, rc *rpc.Context, pool, table 
 	if errors.Is(err, mongodb.ErrNotFound) {
 		return []byte{}, nil
 	}
-	return doc, mongoErr(err)
+	if err != nil {
+		return nil, mongoErr(err)
+	}
+	return orEmpty(doc), nil
 }
 
 func (s *FunServant) MgCount(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query []byte) (int32, error) {
@@ -110,7 +119,10 @@ func (s *FunServant) MgFindAndModify(ctx context.Context, rc *rpc.Context, pool,
 		return nil, errNotConfigured("mongodb")
 	}
 	doc, err := s.mg.FindAndModify(ctx, pool, table, shardID, query, change, upsert, remove, returnNew)
-	return doc, mongoErr(err)
+	if err != nil {
+		return nil, mongoErr(err)
+	}
+	return orEmpty(doc), nil
 }
 
 // mongoErr maps servant/mongodb's sentinels to the declared exceptions.

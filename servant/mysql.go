@@ -17,6 +17,20 @@ func (s *FunServant) MyQuery(ctx context.Context, rc *rpc.Context, pool, table s
 	if s.my == nil {
 		return nil, errNotConfigured("mysql")
 	}
+	if cacheKey != "" {
+		// The cacheKey's owner keeps that entry, so every node reads and
+		// evicts one coherent copy. Only reads are retried elsewhere.
+		if addr := s.remote(rc, cacheKey); addr != "" {
+			var r *rpc.MysqlResult_
+			err := s.forward(ctx, addr, rc, cacheKey, mysql.IsRead(sql), func(c rpc.FunServant, sc *rpc.Context) (err error) {
+				r, err = c.MyQuery(ctx, sc, pool, table, hintID, sql, argv, cacheKey)
+				return err
+			})
+			if err != errNowLocal {
+				return r, err
+			}
+		}
+	}
 	r, err := s.my.Query(ctx, pool, table, hintID, sql, argv, cacheKey)
 	return mysqlResult(r), wrap("my_query", err)
 }
@@ -58,6 +72,14 @@ func (s *FunServant) MyMerge(ctx context.Context, rc *rpc.Context, pool, table s
 func (s *FunServant) MyEvict(ctx context.Context, rc *rpc.Context, cacheKey string) error {
 	if s.my == nil {
 		return errNotConfigured("mysql")
+	}
+	if addr := s.remote(rc, cacheKey); addr != "" {
+		err := s.forward(ctx, addr, rc, cacheKey, true, func(c rpc.FunServant, sc *rpc.Context) error {
+			return c.MyEvict(ctx, sc, cacheKey)
+		})
+		if err != errNowLocal {
+			return err
+		}
 	}
 	s.my.Evict(cacheKey)
 	return nil

@@ -22,8 +22,17 @@ import (
 	"faed/servant/zk"
 )
 
-// Config holds the [servant.*] sections of faed's TOML file.
+// Config holds the [servant] section of faed's TOML file and its
+// [servant.*] subsections.
 type Config struct {
+	// LCacheLocal keeps lc_* calls on the node they reach instead of the
+	// key's owner, as the original did. Default false.
+	LCacheLocal bool `toml:"lcache_local"`
+	// ForwardRetryWait is how long an idempotent call whose owner cannot be
+	// reached waits for the ring to change before retrying once on the new
+	// owner. Default 15s (past ZooKeeper's default session timeout).
+	ForwardRetryWait time.Duration `toml:"forward_retry_wait"`
+
 	IDGen    idgen.Config    `toml:"idgen"`
 	LCache   lcache.Config   `toml:"lcache"`
 	Lock     lock.Config     `toml:"lock"`
@@ -37,14 +46,15 @@ type Config struct {
 // DefaultConfig returns every servant's documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		IDGen:    idgen.DefaultConfig(),
-		LCache:   lcache.DefaultConfig(),
-		Lock:     lock.DefaultConfig(),
-		KVDB:     kvdb.DefaultConfig(),
-		ZK:       zk.DefaultConfig(),
-		MongoDB:  mongodb.DefaultConfig(),
-		MySQL:    mysql.DefaultConfig(),
-		Memcache: memcache.DefaultConfig(),
+		ForwardRetryWait: 15 * time.Second,
+		IDGen:            idgen.DefaultConfig(),
+		LCache:           lcache.DefaultConfig(),
+		Lock:             lock.DefaultConfig(),
+		KVDB:             kvdb.DefaultConfig(),
+		ZK:               zk.DefaultConfig(),
+		MongoDB:          mongodb.DefaultConfig(),
+		MySQL:            mysql.DefaultConfig(),
+		Memcache:         memcache.DefaultConfig(),
 	}
 }
 
@@ -64,6 +74,9 @@ func (c Config) Validate() error {
 		{"memcache", c.Memcache.Validate()},
 	}
 	var errs []error
+	if c.ForwardRetryWait <= 0 {
+		errs = append(errs, fmt.Errorf("forward_retry_wait: must be positive, got %v", c.ForwardRetryWait))
+	}
 	for _, s := range sections {
 		if s.err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", s.name, s.err))
@@ -72,29 +85,35 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Info describes the node for ping.
-type Info struct {
+// Options wire a FunServant to the rest of the daemon.
+type Options struct {
+	// Version and Node are reported by ping.
 	Version string
 	Node    string
+	Log     *slog.Logger
+	// Router places key-owned calls in a cluster; nil on a one-node daemon.
+	Router Router
 }
 
 // FunServant implements the generated rpc.FunServant interface. Safe for
 // concurrent use: every servant below it is.
 type FunServant struct {
-	info  Info
-	start time.Time
-	ids   *idgen.Generator
-	cache *lcache.Cache
-	locks *lock.Table
-	kv    *kvdb.DB
-	zk    *zk.Client       // nil when not configured
-	mg    *mongodb.Client  // nil when not configured
-	my    *mysql.Client    // nil when not configured
-	mc    *memcache.Client // nil when not configured
+	cfg    Config
+	opts   Options
+	router Router // nil: every key is ours
+	start  time.Time
+	ids    *idgen.Generator
+	cache  *lcache.Cache
+	locks  *lock.Table
+	kv     *kvdb.DB
+	zk     *zk.Client       // nil when not configured
+	mg     *mongodb.Client  // nil when not configured
+	my     *mysql.Client    // nil when not configured
+	mc     *memcache.Client // nil when not configured
 }
 
 // New builds the servants cfg configures. Close releases them.
-func New(cfg Config, info Info, log *slog.Logger) (*FunServant, error) {
+func New(cfg Config, opts Options) (*FunServant, error) {
 	ids, err := idgen.New(cfg.IDGen)
 	if err != nil {
 		return nil, err
@@ -111,8 +130,8 @@ func New(cfg Config, info Info, log *slog.Logger) (*FunServant, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &FunServant{info: info, start: time.Now(), ids: ids, cache: cache, locks: locks, kv: kv}
-	if err := s.openBackends(cfg, log); err != nil {
+	s := &FunServant{cfg: cfg, opts: opts, router: opts.Router, start: time.Now(), ids: ids, cache: cache, locks: locks, kv: kv}
+	if err := s.openBackends(cfg, opts.Log); err != nil {
 		s.Close()
 		return nil, err
 	}

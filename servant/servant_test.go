@@ -23,7 +23,7 @@ func newServant(t *testing.T) *FunServant {
 	cfg := DefaultConfig()
 	cfg.KVDB.Path = filepath.Join(t.TempDir(), "kv.db")
 	cfg.IDGen.WorkerID = 9
-	s, err := New(cfg, Info{Version: "test", Node: "n1"}, slog.New(slog.DiscardHandler))
+	s, err := New(cfg, Options{Version: "test", Node: "n1", Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,5 +115,22 @@ func TestPing(t *testing.T) {
 	v, err := s.Ping(context.Background(), rc)
 	if err != nil || !strings.Contains(v, "test") || !strings.Contains(v, "n1") {
 		t.Fatalf("ping = %q, %v; want version and node", v, err)
+	}
+}
+
+func TestEmptyValuesAreAnswersNotNil(t *testing.T) {
+	s := newServant(t)
+	ctx := context.Background()
+	if _, err := s.LcSet(ctx, rc, "empty", nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.LcGet(ctx, rc, "empty"); err != nil || v == nil {
+		t.Fatalf("lc_get of an empty value = %#v, %v; want a non-nil empty slice (nil is 'unknown result' on the wire)", v, err)
+	}
+	if _, err := s.KvdbSet(ctx, rc, []byte("empty"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.KvdbGet(ctx, rc, []byte("empty")); err != nil || v == nil {
+		t.Fatalf("kvdb_get of an empty value = %#v, %v; want a non-nil empty slice", v, err)
 	}
 }

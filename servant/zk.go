@@ -22,7 +22,10 @@ func (s *FunServant) ZkChildren(ctx context.Context, rc *rpc.Context, path strin
 		return nil, errNotConfigured("zk")
 	}
 	children, err := s.zk.Children(ctx, path)
-	return children, wrap("zk_children", err)
+	if err != nil {
+		return nil, wrap("zk_children", err)
+	}
+	return orEmpty(children), nil
 }
 
 // ZkDel deletes a znode without children; false when it is missing.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"faed/engine"
+	"faed/peer"
 	"faed/servant"
 
 	"github.com/BurntSushi/toml"
@@ -20,6 +21,7 @@ type Config struct {
 	HTTP    engine.AdminConfig `toml:"http"`
 	Log     LogConfig          `toml:"log"`
 	Servant servant.Config     `toml:"servant"`
+	Cluster peer.Config        `toml:"cluster"`
 }
 
 // LogConfig holds the [log] section.
@@ -36,6 +38,7 @@ func defaultConfig() Config {
 		HTTP:    engine.DefaultAdminConfig(),
 		Log:     LogConfig{Level: "info", Format: "text"},
 		Servant: servant.DefaultConfig(),
+		Cluster: peer.DefaultConfig(),
 	}
 }
 
@@ -70,6 +73,7 @@ func (c Config) Validate() error {
 		{"http", c.HTTP.Validate()},
 		{"log", c.Log.Validate()},
 		{"servant", c.Servant.Validate()},
+		{"cluster", c.Cluster.Validate()},
 	}
 	var errs []error
 	for _, s := range sections {

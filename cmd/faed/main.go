@@ -1,6 +1,6 @@
 // Command faed is the fae daemon: it serves FunServant to PHP and other
 // Thrift clients. main only wires packages together: flags → config →
-// servants → engine → serve until a signal → shut down in order.
+// cluster → servants → engine → serve until a signal → shut down in order.
 package main
 
 import (
@@ -15,6 +15,7 @@ import (
 
 	"faed/engine"
 	"faed/idl/gen-go/fun/rpc"
+	"faed/peer"
 	"faed/servant"
 )
 
@@ -60,25 +61,44 @@ func run(configPath string) int {
 	return 0
 }
 
-// serve runs the daemon until SIGTERM, SIGINT or POST /stop, then shuts
-// down in this order: stop accepting and drain calls (bounded by
-// shutdown_timeout), stop the admin server, close the servants.
+// background runs f(ctx) in a goroutine; the returned stop cancels it and
+// waits for it to return.
+func background(f func(context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// serve runs the daemon until SIGTERM, SIGINT or POST /stop. Start-up order:
+// claim the worker id, follow the cluster, build servants, listen, join.
+// Shut-down order (deferred, so it runs in reverse): leave the cluster,
+// drain calls (bounded by shutdown_timeout), stop the admin server, stop
+// the backends' background work, close the cluster, close the servants.
 func serve(cfg Config, log *slog.Logger) error {
-	funs, err := servant.New(cfg.Servant, servant.Info{Version: version, Node: nodeName(cfg)}, log)
+	cluster, err := startCluster(cfg, log)
+	if err != nil {
+		return err
+	}
+	opts := servant.Options{Version: version, Node: nodeName(cfg), Log: log}
+	if cluster != nil {
+		defer cluster.Close()
+		defer background(cluster.Run)()
+		opts.Router = cluster
+	}
+	funs, err := servant.New(cfg.Servant, opts)
 	if err != nil {
 		return err
 	}
 	defer funs.Close()
-	runCtx, stopRun := context.WithCancel(context.Background())
-	runDone := make(chan struct{})
-	go func() {
-		defer close(runDone)
-		funs.Run(runCtx)
-	}()
-	defer func() { // before funs.Close: stop the backends' pings first
-		stopRun()
-		<-runDone
-	}()
+	defer background(funs.Run)()
+
 	eng, err := engine.New(cfg.Engine, rpc.NewFunServantProcessor(funs), log)
 	if err != nil {
 		return err
@@ -86,30 +106,84 @@ func serve(cfg Config, log *slog.Logger) error {
 	if err := eng.Listen(); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	admin, err := startAdmin(cfg, eng, funs, cluster, stop)
+	if err != nil {
+		return err
+	}
+	defer shutdownAdmin(admin)
+	if cluster != nil {
+		if err := cluster.Join(sigCtx); err != nil {
+			return err
+		}
+	}
+	log.Info("faed serving", "version", version, "listen", cfg.Engine.Listen, "http", admin.Addr().String())
+	go drainOnSignal(sigCtx, cfg, eng, cluster, log)
+	return eng.Serve(context.Background())
+}
+
+// startCluster claims the idgen worker id in ZooKeeper; nil without
+// ZooKeeper (a one-node cluster, every key ours).
+func startCluster(cfg Config, log *slog.Logger) (*peer.Cluster, error) {
+	if len(cfg.Cluster.ZooKeeper) == 0 {
+		return nil, nil
+	}
+	cluster, err := peer.New(cfg.Cluster, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := cluster.ClaimWorker(cfg.Servant.IDGen.WorkerID); err != nil {
+		cluster.Close()
+		return nil, err
+	}
+	return cluster, nil
+}
+
+func startAdmin(cfg Config, eng *engine.Engine, funs *servant.FunServant, cluster *peer.Cluster, stop func()) (*engine.Admin, error) {
+	sections := map[string]func() any{"servant": funs.Stats}
+	if cluster != nil {
+		sections["cluster"] = cluster.Stats
+	}
 	admin := engine.NewAdmin(cfg.HTTP, eng, engine.AdminOptions{
 		Version:  version,
-		Sections: map[string]func() any{"servant": funs.Stats},
+		Sections: sections,
 		Config:   cfg.effective,
 		Stop:     stop,
 	})
 	if err := admin.Listen(); err != nil {
-		return err
+		return nil, err
 	}
 	go admin.Serve()
-	log.Info("faed serving", "version", version, "listen", cfg.Engine.Listen, "http", admin.Addr().String())
+	return admin, nil
+}
 
-	err = eng.Serve(ctx)
-	log.Info("faed drained, shutting down")
-	actx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+func shutdownAdmin(admin *engine.Admin) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	admin.Shutdown(actx)
-	return err
+	admin.Shutdown(ctx)
+}
+
+// drainOnSignal leaves the cluster first, so peers stop forwarding here,
+// then drains the engine; Serve returns when the drain ends.
+func drainOnSignal(sigCtx context.Context, cfg Config, eng *engine.Engine, cluster *peer.Cluster, log *slog.Logger) {
+	<-sigCtx.Done()
+	log.Info("faed shutting down")
+	if cluster != nil {
+		cluster.Leave()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.ShutdownTimeout)
+	defer cancel()
+	if err := eng.Shutdown(ctx); err != nil {
+		log.Warn("drain deadline passed; remaining connections closed", "timeout", cfg.Engine.ShutdownTimeout)
+	}
 }
 
 // nodeName identifies this node in ping replies and logs.
 func nodeName(cfg Config) string {
+	if cfg.Cluster.Advertise != "" {
+		return cfg.Cluster.Advertise
+	}
 	host, _ := os.Hostname()
 	return host + "/" + cfg.Engine.Listen[0]
 }

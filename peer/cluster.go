@@ -1,0 +1,149 @@
+// Package peer knows who owns a key and how to reach it: ZooKeeper
+// membership, the consistent-hash ring, and pooled connections to other faed
+// nodes. It knows nothing of servants.
+package peer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"faed/idl/gen-go/fun/rpc"
+)
+
+// Cluster is this node's view of the cluster: Membership for who is in it and
+// who owns a key, Peers for forwarding calls to the owners. It is safe for
+// concurrent use, and holds no package-level state, so one process may run
+// several.
+//
+// Start-up: New, ClaimWorker (if idgen runs), start Run in a goroutine, start
+// listening, Join. Shutdown, in this order: Leave (the others stop routing
+// keys here), drain in-flight calls, cancel Run's ctx, Close.
+type Cluster struct {
+	self     string
+	members  *Membership
+	peers    *Peers
+	received atomic.Uint64
+	close    sync.Once
+}
+
+// Stats is a Cluster's state at one instant, for the admin pages.
+type Stats struct {
+	Self            string
+	ZooKeeper       string // session state; "" without ZooKeeper
+	RingVersion     uint64
+	Members         []string
+	Stale           bool      // the ring may be out of date
+	StaleReason     string    // why, while Stale
+	StaleSince      time.Time // since when, while Stale
+	Registrations   uint64    // times our member znode was created
+	SessionExpiries uint64
+	WorkerID        int // -1 if none claimed
+	WorkerHeld      bool
+	Received        uint64 // sticky calls served for peers
+	Peers           []PeerStats
+}
+
+// New returns a Cluster for cfg that has not contacted anyone yet. It fails
+// only if cfg is invalid. If log is nil, slog.Default() is used.
+func New(cfg Config, log *slog.Logger) (*Cluster, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Cluster{self: cfg.self(), peers: NewPeers(cfg, log)}
+	m, err := newMembership(cfg, log, c.peers.retain)
+	if err != nil {
+		return nil, err
+	}
+	c.members = m
+	return c, nil
+}
+
+// ClaimWorker claims idgen worker id; see Membership.ClaimWorker.
+func (c *Cluster) ClaimWorker(id int) error { return c.members.ClaimWorker(id) }
+
+// WorkerHeld reports whether the worker id is held now; see
+// Membership.WorkerHeld.
+func (c *Cluster) WorkerHeld() bool { return c.members.WorkerHeld() }
+
+// Join registers this node as a member; see Membership.Join.
+func (c *Cluster) Join(ctx context.Context) error { return c.members.Join(ctx) }
+
+// Run keeps the membership, the ring and the peer connections healthy until
+// ctx is done. It blocks; call it once.
+func (c *Cluster) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { c.peers.Run(ctx) })
+	c.members.Run(ctx)
+	wg.Wait()
+}
+
+// Leave takes this node out of the member list; see Membership.Leave.
+func (c *Cluster) Leave() { c.members.Leave() }
+
+// Close closes the peer connections and ends the ZooKeeper session. It is
+// idempotent.
+func (c *Cluster) Close() {
+	c.close.Do(func() {
+		c.peers.Close()
+		c.members.Close()
+	})
+}
+
+// Ring returns the current ring; never nil.
+func (c *Cluster) Ring() *Ring { return c.members.Ring() }
+
+// Owner returns the address of the member that owns key, and whether that is
+// this node. It does not allocate.
+func (c *Cluster) Owner(key string) (addr string, self bool) {
+	addr = c.members.Ring().Owner(key)
+	return addr, addr == c.self
+}
+
+// Forward runs fn against the member at addr (from Owner), as Peers.Do does.
+// An addr that is no longer in the ring fails fast with an error wrapping
+// ErrUnreachable. The caller marks the request sticky.
+func (c *Cluster) Forward(ctx context.Context, addr string, fn func(rpc.FunServant) error) error {
+	if r := c.members.Ring(); !r.Has(addr) {
+		return fmt.Errorf("peer %s: %w: not a member of ring version %d", addr, ErrUnreachable, r.Version)
+	}
+	return c.peers.Do(ctx, addr, fn)
+}
+
+// CountReceived counts one sticky call served on behalf of a peer.
+func (c *Cluster) CountReceived() { c.received.Add(1) }
+
+// Stats returns the cluster's state as a Stats value (typed any so the admin
+// pages can take it through a small interface): ring version and members,
+// the stale flag with its reason and start, registrations and session
+// expiries, the worker id, calls received from peers, and per peer the calls
+// forwarded, their errors, and the pool and breaker state.
+func (c *Cluster) Stats() any {
+	s := c.members.Stats()
+	s.Received = c.received.Load()
+	s.Peers = c.peers.Stats()
+	return s
+}
+
+// Stats returns the membership part of Stats: Received and Peers are zero.
+func (m *Membership) Stats() Stats {
+	r := m.Ring()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := Stats{Self: m.self, RingVersion: r.Version, Members: slices.Clone(r.Members),
+		Stale: m.stale.on, StaleReason: m.stale.reason, StaleSince: m.stale.since,
+		Registrations: m.regs, SessionExpiries: m.expired, WorkerID: m.worker, WorkerHeld: m.held}
+	if m.zkEnabled() {
+		s.ZooKeeper = strings.TrimPrefix(m.state.String(), "State")
+	}
+	return s
+}
+
+// RingVersion is the version of the ring in use; it changes whenever the
+// member list does.
+func (c *Cluster) RingVersion() uint64 { return c.Ring().Version }

@@ -1,0 +1,141 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"faed/pool"
+)
+
+// Config configures a node's place in the cluster. A zero field takes its
+// default; the zero Config is a one-node cluster.
+type Config struct {
+	// ZooKeeper lists the ensemble's servers as host:port. If empty, the node
+	// is a one-node cluster: it owns every key and never forwards.
+	ZooKeeper []string `toml:"zookeeper"`
+	// Root is the znode under which the cluster keeps its members and worker
+	// ids. If empty, "/fae/cluster".
+	Root string `toml:"root"`
+	// SessionTimeout is the ZooKeeper session timeout: how long after losing
+	// touch with a node the others drop it. The server may clamp it (by default
+	// to 2 to 20 ticks). If zero, 10s.
+	SessionTimeout time.Duration `toml:"session_timeout"`
+	// Advertise is the host:port other nodes dial to reach this one, and its
+	// name in the member list. Required with ZooKeeper; otherwise it only names
+	// the node in stats (if empty, "self").
+	Advertise string `toml:"advertise"`
+	// VirtualNodes is how many points each member gets on the ring. Every node
+	// of a cluster must use the same value. If zero, 160.
+	VirtualNodes int `toml:"virtual_nodes"`
+	// CallTimeout bounds each forwarded call, from sending the request to
+	// reading the answer. If zero, 3s.
+	CallTimeout time.Duration `toml:"call_timeout"`
+	// Peer sizes and times the connection pool to each peer.
+	Peer pool.Config `toml:"peer_pool"`
+	// Breaker configures the circuit breaker in front of each peer.
+	Breaker pool.BreakerConfig `toml:"peer_breaker"`
+}
+
+// selfName names a node without an advertised address.
+const selfName = "self"
+
+// DefaultConfig returns a one-node cluster with every default filled in.
+func DefaultConfig() Config {
+	return Config{
+		Root:           "/fae/cluster",
+		SessionTimeout: 10 * time.Second,
+		VirtualNodes:   DefaultVirtualNodes,
+		CallTimeout:    3 * time.Second,
+		Peer:           pool.DefaultConfig(),
+		Breaker:        pool.DefaultBreakerConfig(),
+	}
+}
+
+// Validate reports every invalid field, naming its key.
+func (c Config) Validate() error {
+	return errors.Join(
+		c.validateZooKeeper(),
+		c.validateAdvertise(),
+		validateRoot(c.Root),
+		nonNegative("session_timeout", c.SessionTimeout),
+		nonNegative("virtual_nodes", c.VirtualNodes),
+		nonNegative("call_timeout", c.CallTimeout),
+		prefixed("peer_pool", c.Peer.Validate()),
+		prefixed("peer_breaker", c.Breaker.Validate()),
+	)
+}
+
+func (c Config) validateZooKeeper() error {
+	for _, s := range c.ZooKeeper {
+		if _, _, err := net.SplitHostPort(s); err != nil || strings.HasPrefix(s, ":") {
+			return fmt.Errorf("zookeeper: %q: want host:port", s)
+		}
+	}
+	return nil
+}
+
+func (c Config) validateAdvertise() error {
+	if c.Advertise == "" {
+		if len(c.ZooKeeper) > 0 {
+			return errors.New("advertise: required when zookeeper is set")
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(c.Advertise)
+	if err != nil || host == "" || port == "" || strings.Contains(c.Advertise, "/") {
+		return fmt.Errorf("advertise: %q: want host:port other nodes can dial", c.Advertise)
+	}
+	return nil
+}
+
+// validateRoot accepts "" (the default) or an absolute znode path without a
+// trailing slash or empty segments.
+func validateRoot(root string) error {
+	if root == "" {
+		return nil
+	}
+	if !strings.HasPrefix(root, "/") || strings.HasSuffix(root, "/") || strings.Contains(root, "//") {
+		return fmt.Errorf("root: %q: want an absolute znode path like /fae/cluster", root)
+	}
+	return nil
+}
+
+// withDefaults fills every zero field with its default.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	c.Root = orDefault(c.Root, d.Root)
+	c.SessionTimeout = orDefault(c.SessionTimeout, d.SessionTimeout)
+	c.VirtualNodes = orDefault(c.VirtualNodes, d.VirtualNodes)
+	c.CallTimeout = orDefault(c.CallTimeout, d.CallTimeout)
+	return c
+}
+
+// self is the node's name in the ring.
+func (c Config) self() string {
+	return orDefault(c.Advertise, selfName)
+}
+
+func nonNegative[T int | time.Duration](key string, v T) error {
+	if v < 0 {
+		return fmt.Errorf("%s = %v: must not be negative", key, v)
+	}
+	return nil
+}
+
+func prefixed(key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", key, err)
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

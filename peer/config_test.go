@@ -1,0 +1,78 @@
+package peer
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"faed/pool"
+)
+
+func TestConfigValidate(t *testing.T) {
+	zk := []string{"127.0.0.1:2181"}
+	tests := []struct {
+		name string
+		cfg  Config
+		want []string // substrings of the error; none means valid
+	}{
+		{name: "zero is a one-node cluster", cfg: Config{}},
+		{name: "defaults", cfg: DefaultConfig()},
+		{name: "cluster", cfg: Config{ZooKeeper: zk, Advertise: "10.0.0.1:9001", Root: "/x/y"}},
+		{name: "ipv6 advertise", cfg: Config{ZooKeeper: zk, Advertise: "[::1]:9001"}},
+		{name: "advertise required with zookeeper", cfg: Config{ZooKeeper: zk}, want: []string{"advertise", "required"}},
+		{name: "advertise without port", cfg: Config{Advertise: "10.0.0.1"}, want: []string{"advertise", "host:port"}},
+		{name: "advertise without host", cfg: Config{Advertise: ":9001"}, want: []string{"advertise"}},
+		{name: "advertise with a slash", cfg: Config{Advertise: "a/b:1"}, want: []string{"advertise"}},
+		{name: "zookeeper without port", cfg: Config{ZooKeeper: []string{"zk1"}, Advertise: "a:1"}, want: []string{"zookeeper", `"zk1"`}},
+		{name: "relative root", cfg: Config{Root: "fae"}, want: []string{"root"}},
+		{name: "root with trailing slash", cfg: Config{Root: "/fae/"}, want: []string{"root"}},
+		{name: "root with empty segment", cfg: Config{Root: "/fae//x"}, want: []string{"root"}},
+		{name: "negative session timeout", cfg: Config{SessionTimeout: -time.Second}, want: []string{"session_timeout"}},
+		{name: "negative vnodes", cfg: Config{VirtualNodes: -1}, want: []string{"virtual_nodes"}},
+		{name: "negative call timeout", cfg: Config{CallTimeout: -1}, want: []string{"call_timeout"}},
+		{name: "bad pool", cfg: Config{Peer: pool.Config{MaxOpen: -1}}, want: []string{"peer_pool", "max_open"}},
+		{name: "bad breaker", cfg: Config{Breaker: pool.BreakerConfig{FailureThreshold: -1}}, want: []string{"peer_breaker", "failure_threshold"}},
+		{name: "every error at once", cfg: Config{Root: "x", VirtualNodes: -1, CallTimeout: -1},
+			want: []string{"root", "virtual_nodes", "call_timeout"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate() = nil, want an error mentioning %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("Validate() = %q, want it to mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c := Config{}.withDefaults()
+	d := DefaultConfig()
+	if c.Root != "/fae/cluster" || c.SessionTimeout != 10*time.Second || c.VirtualNodes != 160 ||
+		c.CallTimeout != 3*time.Second {
+		t.Fatalf("zero config took %+v", c)
+	}
+	if c.Root != d.Root || c.SessionTimeout != d.SessionTimeout || c.CallTimeout != d.CallTimeout {
+		t.Fatalf("withDefaults %+v disagrees with DefaultConfig %+v", c, d)
+	}
+	if got := (Config{}).self(); got != "self" {
+		t.Fatalf("self() without advertise = %q, want self", got)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	if _, err := New(Config{VirtualNodes: -3}, nil); err == nil || !strings.Contains(err.Error(), "virtual_nodes") {
+		t.Fatalf("New with a bad config: err = %v, want one naming virtual_nodes", err)
+	}
+}

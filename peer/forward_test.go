@@ -1,0 +1,285 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"faed/idl/gen-go/fun/rpc"
+	"faed/pool"
+
+	"github.com/apache/thrift/lib/go/thrift"
+)
+
+// handler answers the few calls the tests make; any other call panics on the
+// nil embedded interface, which the processor turns into an exception.
+type handler struct {
+	rpc.FunServant
+	noops   atomic.Int64
+	release chan struct{} // "slow" waits on it
+}
+
+func (h *handler) Noop(_ context.Context, x int32) (int32, error) {
+	h.noops.Add(1)
+	return x, nil
+}
+
+func (h *handler) LcGet(_ context.Context, _ *rpc.Context, key string) ([]byte, error) {
+	switch key {
+	case "miss":
+		return nil, &rpc.TCacheMissed{Message: thrift.StringPtr("no " + key)}
+	case "fail":
+		return nil, errors.New("backend exploded")
+	case "slow":
+		<-h.release
+	}
+	return []byte("value of " + key), nil
+}
+
+// thriftServer serves FunServant with the generated processor over buffered
+// binary Thrift on loopback, counting the connections it accepts. kill closes
+// the listener and every connection.
+type thriftServer struct {
+	addr    string
+	h       *handler
+	ln      net.Listener
+	accepts atomic.Int64
+	wg      sync.WaitGroup
+
+	mu    sync.Mutex // guards conns
+	conns map[net.Conn]bool
+}
+
+func startThriftServer(t *testing.T) *thriftServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &thriftServer{addr: ln.Addr().String(), ln: ln, conns: map[net.Conn]bool{},
+		h: &handler{release: make(chan struct{})}}
+	s.wg.Go(s.accept)
+	t.Cleanup(func() { close(s.h.release); s.kill(); s.wg.Wait() })
+	return s
+}
+
+func (s *thriftServer) accept() {
+	proc := rpc.NewFunServantProcessor(s.h)
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.accepts.Add(1)
+		s.mu.Lock()
+		s.conns[c] = true
+		s.mu.Unlock()
+		s.wg.Go(func() { serveConn(proc, c) })
+	}
+}
+
+func serveConn(proc thrift.TProcessor, c net.Conn) {
+	defer c.Close()
+	proto := thrift.NewTBinaryProtocolConf(thrift.NewStreamTransportRW(c), nil)
+	for {
+		// Like TSimpleServer: a handler's error has been answered as an
+		// exception; only a transport error or !ok ends the connection.
+		ok, err := proc.Process(context.Background(), proto, proto)
+		var te thrift.TTransportException
+		if !ok || errors.As(err, &te) {
+			return
+		}
+	}
+}
+
+func (s *thriftServer) kill() {
+	s.ln.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+func testPeers(t *testing.T, cfg Config) *Peers {
+	t.Helper()
+	ps := NewPeers(cfg, quietLog(t))
+	t.Cleanup(ps.Close)
+	return ps
+}
+
+func lcGet(ctx context.Context, ps *Peers, addr, key string) ([]byte, error) {
+	var v []byte
+	err := ps.Do(ctx, addr, func(c rpc.FunServant) (err error) {
+		v, err = c.LcGet(ctx, &rpc.Context{Rid: 1, Reason: "test", Sticky: thrift.BoolPtr(true)}, key)
+		return err
+	})
+	return v, err
+}
+
+func peerStats(t *testing.T, ps *Peers, addr string) PeerStats {
+	t.Helper()
+	for _, st := range ps.Stats() {
+		if st.Addr == addr {
+			return st
+		}
+	}
+	t.Fatalf("no stats for peer %s in %+v", addr, ps.Stats())
+	return PeerStats{}
+}
+
+// The peer's own answers — a value, a declared exception, an application
+// exception — all come back as they are, on one reused connection.
+func TestForwardKeepsConnectionOnAnswers(t *testing.T) {
+	s := startThriftServer(t)
+	ps := testPeers(t, Config{})
+	ctx := context.Background()
+
+	if v, err := lcGet(ctx, ps, s.addr, "k1"); err != nil || string(v) != "value of k1" {
+		t.Fatalf("lc_get k1 = %q, %v", v, err)
+	}
+	_, err := lcGet(ctx, ps, s.addr, "miss")
+	var miss *rpc.TCacheMissed
+	if !errors.As(err, &miss) || errors.Is(err, ErrUnreachable) {
+		t.Fatalf("lc_get miss: err = %v (%T), want a bare *rpc.TCacheMissed", err, err)
+	}
+	_, err = lcGet(ctx, ps, s.addr, "fail")
+	var ae thrift.TApplicationException
+	if !errors.As(err, &ae) || errors.Is(err, ErrUnreachable) {
+		t.Fatalf("lc_get fail: err = %v (%T), want a TApplicationException", err, err)
+	}
+	if _, err := lcGet(ctx, ps, s.addr, "k2"); err != nil {
+		t.Fatalf("lc_get after the exceptions: %v", err)
+	}
+	if n := s.accepts.Load(); n != 1 {
+		t.Errorf("server accepted %d connections, want 1 reused throughout", n)
+	}
+	st := peerStats(t, ps, s.addr)
+	if st.Forwarded != 4 || st.Errors != 0 || st.Pool.BrokenCloses != 0 || st.Pool.Breaker.State != pool.StateClosed {
+		t.Errorf("stats %+v: want 4 forwarded, 0 errors, 0 broken closes, breaker closed", st)
+	}
+}
+
+// A call cut off by CallTimeout leaves the stream out of step: the connection
+// is closed and the next call dials a new one.
+func TestForwardTimeoutDiscardsConnection(t *testing.T) {
+	s := startThriftServer(t)
+	ps := testPeers(t, Config{CallTimeout: 150 * time.Millisecond})
+	ctx := context.Background()
+
+	_, err := lcGet(ctx, ps, s.addr, "slow")
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), s.addr) {
+		t.Fatalf("slow call: err = %v, want ErrUnreachable naming %s", err, s.addr)
+	}
+	if _, err := lcGet(ctx, ps, s.addr, "k"); err != nil {
+		t.Fatalf("call after the timeout: %v", err)
+	}
+	if n := s.accepts.Load(); n != 2 {
+		t.Errorf("server accepted %d connections, want 2 (the timed-out one replaced)", n)
+	}
+	if st := peerStats(t, ps, s.addr); st.Errors != 1 || st.Pool.BrokenCloses != 1 {
+		t.Errorf("stats %+v: want 1 error and 1 broken close", st)
+	}
+}
+
+// A killed peer fails every call with an error naming it, and after
+// FailureThreshold failures its breaker opens and calls fail fast.
+func TestForwardKilledPeerOpensBreaker(t *testing.T) {
+	s := startThriftServer(t)
+	ps := testPeers(t, Config{Breaker: pool.BreakerConfig{FailureThreshold: 2, RetryInterval: time.Minute}})
+	ctx := context.Background()
+	if _, err := lcGet(ctx, ps, s.addr, "k"); err != nil {
+		t.Fatal(err)
+	}
+	s.kill()
+	var err error
+	for i := 0; i < 5 && !errors.Is(err, pool.ErrCircuitOpen); i++ {
+		_, err = lcGet(ctx, ps, s.addr, "k")
+		if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), s.addr) {
+			t.Fatalf("call %d to the killed peer: err = %v, want ErrUnreachable naming %s", i, err, s.addr)
+		}
+	}
+	if !errors.Is(err, pool.ErrCircuitOpen) {
+		t.Fatalf("breaker never opened; last err = %v", err)
+	}
+	if st := peerStats(t, ps, s.addr); st.Pool.Breaker.State != pool.StateOpen || st.Errors < 3 {
+		t.Errorf("stats %+v: want breaker open and at least 3 errors", st)
+	}
+}
+
+// Run's heartbeat pings idle peer connections with noop.
+func TestForwardHeartbeat(t *testing.T) {
+	s := startThriftServer(t)
+	ps := testPeers(t, Config{Peer: pool.Config{HeartbeatInterval: 20 * time.Millisecond}})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { ps.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+
+	if _, err := lcGet(ctx, ps, s.addr, "k"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() error {
+		if n := s.h.noops.Load(); n < 2 {
+			return fmt.Errorf("%d noop heartbeats so far", n)
+		}
+		return nil
+	})
+	if n := s.accepts.Load(); n != 1 {
+		t.Errorf("server accepted %d connections, want the one, kept alive", n)
+	}
+}
+
+// A peer that leaves the ring loses its pool, and with it its connections.
+func TestForwardRetainClosesDepartedPeers(t *testing.T) {
+	a, b := startThriftServer(t), startThriftServer(t)
+	ps := testPeers(t, Config{})
+	for _, addr := range []string{a.addr, b.addr} {
+		if _, err := lcGet(context.Background(), ps, addr, "k"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps.retain(NewRing([]string{a.addr}, 0, 2))
+	st := ps.Stats()
+	if len(st) != 1 || st[0].Addr != a.addr {
+		t.Fatalf("after retain: peers %+v, want only %s", st, a.addr)
+	}
+	ps.Close()
+	if _, err := lcGet(context.Background(), ps, a.addr, "k"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Do after Close: err = %v, want ErrClosed", err)
+	}
+}
+
+func TestIsBroken(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"declared exception", &rpc.TCacheMissed{}, false},
+		{"wrapped declared exception", fmt.Errorf("x: %w", &rpc.TMongoNotFound{}), false},
+		{"internal error", thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "x"), false},
+		{"unknown method", thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "x"), false},
+		{"bad sequence id", thrift.NewTApplicationException(thrift.BAD_SEQUENCE_ID, "x"), true},
+		{"wrong method name", thrift.NewTApplicationException(thrift.WRONG_METHOD_NAME, "x"), true},
+		{"transport", thrift.NewTTransportExceptionFromError(io.EOF), true},
+		{"protocol", thrift.NewTProtocolException(errors.New("bad")), true},
+		{"eof", io.EOF, true},
+		{"canceled", context.Canceled, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := isBroken(tt.err); got != tt.want {
+				t.Errorf("isBroken(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
