@@ -138,7 +138,7 @@ service FunServant {
   binary mg_find_and_modify(1: required Context reqCtx, 2: string pool, 3: string table,
                             4: i32 shardId, 5: binary query, 6: binary change, 7: bool upsert,
                             8: bool remove, 9: bool returnNew)
-    throws (1: TMongoDegrade degrade, 2: TMongoReadOnly readOnly)
+    throws (1: TMongoDegrade degrade, 2: TMongoReadOnly readOnly, 3: TMongoNotFound nf)
 
   // MySQL pools.
   MysqlResult my_query(1: required Context reqCtx, 2: string pool, 3: string table,

@@ -12,7 +12,7 @@ const Masked = "******"
 // tell the two apart.
 func (s Secret) MarshalText() ([]byte, error) {
 	if s == "" {
-		return nil, nil
+		return []byte{}, nil // not nil: TOML encoders refuse a nil text
 	}
 	return []byte(Masked), nil
 }

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/BurntSushi/toml"
@@ -25,5 +26,18 @@ func TestSecretMasksButDecodes(t *testing.T) {
 	empty, _ := cfg.Empty.MarshalText()
 	if string(out) != Masked || len(empty) != 0 {
 		t.Fatalf("encoded as %q and %q", out, empty)
+	}
+}
+
+func TestEmptySecretEncodesInAConfig(t *testing.T) {
+	var buf strings.Builder
+	cfg := struct {
+		Password Secret `toml:"password"`
+	}{}
+	if err := toml.NewEncoder(&buf).Encode(cfg); err != nil {
+		t.Fatalf("encoding a config with an empty secret: %v", err)
+	}
+	if !strings.Contains(buf.String(), `password = ""`) {
+		t.Fatalf("encoded as %q", buf.String())
 	}
 }

@@ -10,7 +10,8 @@ import (
 
 // The mg_* calls: BSON bytes in and out, passed through to servant/mongodb.
 // A degraded pool throws TMongoDegrade, a read-only pool throws
-// TMongoReadOnly on writes, mg_find_one throws TMongoNotFound on a miss.
+// TMongoReadOnly on writes, mg_find_one and mg_find_and_modify throw
+// TMongoNotFound when nothing matches.
 
 func (s *FunServant) MgFindOne(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query, fields []byte) ([]byte, error) {
 	if s.mg == nil {

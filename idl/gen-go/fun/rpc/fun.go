@@ -2352,6 +2352,8 @@ func (p *FunServantClient) MgFindAndModify(ctx context.Context, reqCtx *Context,
     return _r, _result96.Degrade
   case _result96.ReadOnly!= nil:
     return _r, _result96.ReadOnly
+  case _result96.Nf!= nil:
+    return _r, _result96.Nf
   }
 
   return _result96.GetSuccess(), nil
@@ -5366,6 +5368,8 @@ func (p *funServantProcessorMgFindAndModify) Process(ctx context.Context, seqId 
       result.Degrade = v
     case *TMongoReadOnly:
       result.ReadOnly = v
+    case *TMongoNotFound:
+      result.Nf = v
     default:
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
@@ -16432,10 +16436,12 @@ func (p *FunServantMgFindAndModifyArgs) String() string {
 //  - Success
 //  - Degrade
 //  - ReadOnly
+//  - Nf
 type FunServantMgFindAndModifyResult struct {
   Success []byte `thrift:"success,0" db:"success" json:"success,omitempty"`
   Degrade *TMongoDegrade `thrift:"degrade,1" db:"degrade" json:"degrade,omitempty"`
   ReadOnly *TMongoReadOnly `thrift:"readOnly,2" db:"readOnly" json:"readOnly,omitempty"`
+  Nf *TMongoNotFound `thrift:"nf,3" db:"nf" json:"nf,omitempty"`
 }
 
 func NewFunServantMgFindAndModifyResult() *FunServantMgFindAndModifyResult {
@@ -16461,6 +16467,13 @@ func (p *FunServantMgFindAndModifyResult) GetReadOnly() *TMongoReadOnly {
   }
 return p.ReadOnly
 }
+var FunServantMgFindAndModifyResult_Nf_DEFAULT *TMongoNotFound
+func (p *FunServantMgFindAndModifyResult) GetNf() *TMongoNotFound {
+  if !p.IsSetNf() {
+    return FunServantMgFindAndModifyResult_Nf_DEFAULT
+  }
+return p.Nf
+}
 func (p *FunServantMgFindAndModifyResult) IsSetSuccess() bool {
   return p.Success != nil
 }
@@ -16471,6 +16484,10 @@ func (p *FunServantMgFindAndModifyResult) IsSetDegrade() bool {
 
 func (p *FunServantMgFindAndModifyResult) IsSetReadOnly() bool {
   return p.ReadOnly != nil
+}
+
+func (p *FunServantMgFindAndModifyResult) IsSetNf() bool {
+  return p.Nf != nil
 }
 
 func (p *FunServantMgFindAndModifyResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -16509,6 +16526,16 @@ func (p *FunServantMgFindAndModifyResult) Read(ctx context.Context, iprot thrift
     case 2:
       if fieldTypeId == thrift.STRUCT {
         if err := p.ReadField2(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 3:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField3(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -16556,6 +16583,14 @@ func (p *FunServantMgFindAndModifyResult)  ReadField2(ctx context.Context, iprot
   return nil
 }
 
+func (p *FunServantMgFindAndModifyResult)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Nf = &TMongoNotFound{}
+  if err := p.Nf.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Nf), err)
+  }
+  return nil
+}
+
 func (p *FunServantMgFindAndModifyResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "mg_find_and_modify_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
@@ -16563,6 +16598,7 @@ func (p *FunServantMgFindAndModifyResult) Write(ctx context.Context, oprot thrif
     if err := p.writeField0(ctx, oprot); err != nil { return err }
     if err := p.writeField1(ctx, oprot); err != nil { return err }
     if err := p.writeField2(ctx, oprot); err != nil { return err }
+    if err := p.writeField3(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -16605,6 +16641,19 @@ func (p *FunServantMgFindAndModifyResult) writeField2(ctx context.Context, oprot
     }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 2:readOnly: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMgFindAndModifyResult) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNf() {
+    if err := oprot.WriteFieldBegin(ctx, "nf", thrift.STRUCT, 3); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:nf: ", p), err) }
+    if err := p.Nf.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Nf), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 3:nf: ", p), err) }
   }
   return err
 }

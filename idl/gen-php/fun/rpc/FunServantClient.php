@@ -1950,6 +1950,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
         if ($result->readOnly !== null) {
             throw $result->readOnly;
         }
+        if ($result->nf !== null) {
+            throw $result->nf;
+        }
         throw new \Exception("mg_find_and_modify failed: unknown result");
     }
 

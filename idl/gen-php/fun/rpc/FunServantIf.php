@@ -277,6 +277,7 @@ interface FunServantIf
      * @return string
      * @throws \fun\rpc\TMongoDegrade
      * @throws \fun\rpc\TMongoReadOnly
+     * @throws \fun\rpc\TMongoNotFound
      */
     public function mg_find_and_modify(\fun\rpc\Context $reqCtx, $pool, $table, $shardId, $query, $change, $upsert, $remove, $returnNew);
     /**

@@ -38,6 +38,12 @@ class FunServant_mg_find_and_modify_result
             'type' => TType::STRUCT,
             'class' => '\fun\rpc\TMongoReadOnly',
         ),
+        3 => array(
+            'var' => 'nf',
+            'isRequired' => false,
+            'type' => TType::STRUCT,
+            'class' => '\fun\rpc\TMongoNotFound',
+        ),
     );
 
     /**
@@ -52,6 +58,10 @@ class FunServant_mg_find_and_modify_result
      * @var \fun\rpc\TMongoReadOnly
      */
     public $readOnly = null;
+    /**
+     * @var \fun\rpc\TMongoNotFound
+     */
+    public $nf = null;
 
     public function __construct($vals = null)
     {
@@ -64,6 +74,9 @@ class FunServant_mg_find_and_modify_result
             }
             if (isset($vals['readOnly'])) {
                 $this->readOnly = $vals['readOnly'];
+            }
+            if (isset($vals['nf'])) {
+                $this->nf = $vals['nf'];
             }
         }
     }
@@ -110,6 +123,14 @@ class FunServant_mg_find_and_modify_result
                         $xfer += $input->skip($ftype);
                     }
                     break;
+                case 3:
+                    if ($ftype == TType::STRUCT) {
+                        $this->nf = new \fun\rpc\TMongoNotFound();
+                        $xfer += $this->nf->read($input);
+                    } else {
+                        $xfer += $input->skip($ftype);
+                    }
+                    break;
                 default:
                     $xfer += $input->skip($ftype);
                     break;
@@ -137,6 +158,11 @@ class FunServant_mg_find_and_modify_result
         if ($this->readOnly !== null) {
             $xfer += $output->writeFieldBegin('readOnly', TType::STRUCT, 2);
             $xfer += $this->readOnly->write($output);
+            $xfer += $output->writeFieldEnd();
+        }
+        if ($this->nf !== null) {
+            $xfer += $output->writeFieldBegin('nf', TType::STRUCT, 3);
+            $xfer += $this->nf->write($output);
             $xfer += $output->writeFieldEnd();
         }
         $xfer += $output->writeFieldStop();

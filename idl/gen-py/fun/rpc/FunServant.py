@@ -1629,6 +1629,8 @@ class Client(Iface):
             raise result.degrade
         if result.readOnly is not None:
             raise result.readOnly
+        if result.nf is not None:
+            raise result.nf
         raise TApplicationException(TApplicationException.MISSING_RESULT, "mg_find_and_modify failed: unknown result")
 
     def my_query(self, reqCtx, pool, table, hintId, sql, argv, cacheKey):
@@ -2754,6 +2756,9 @@ class Processor(Iface, TProcessor):
         except TMongoReadOnly as readOnly:
             msg_type = TMessageType.REPLY
             result.readOnly = readOnly
+        except TMongoNotFound as nf:
+            msg_type = TMessageType.REPLY
+            result.nf = nf
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -8066,14 +8071,16 @@ class mg_find_and_modify_result(object):
      - success
      - degrade
      - readOnly
+     - nf
 
     """
 
 
-    def __init__(self, success=None, degrade=None, readOnly=None,):
+    def __init__(self, success=None, degrade=None, readOnly=None, nf=None,):
         self.success = success
         self.degrade = degrade
         self.readOnly = readOnly
+        self.nf = nf
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -8099,6 +8106,11 @@ class mg_find_and_modify_result(object):
                     self.readOnly = TMongoReadOnly.read(iprot)
                 else:
                     iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.STRUCT:
+                    self.nf = TMongoNotFound.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -8121,6 +8133,10 @@ class mg_find_and_modify_result(object):
             oprot.writeFieldBegin('readOnly', TType.STRUCT, 2)
             self.readOnly.write(oprot)
             oprot.writeFieldEnd()
+        if self.nf is not None:
+            oprot.writeFieldBegin('nf', TType.STRUCT, 3)
+            self.nf.write(oprot)
+            oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
 
@@ -8142,6 +8158,7 @@ mg_find_and_modify_result.thrift_spec = (
     (0, TType.STRING, 'success', 'BINARY', None, ),  # 0
     (1, TType.STRUCT, 'degrade', [TMongoDegrade, None], None, ),  # 1
     (2, TType.STRUCT, 'readOnly', [TMongoReadOnly, None], None, ),  # 2
+    (3, TType.STRUCT, 'nf', [TMongoNotFound, None], None, ),  # 3
 )
 
 
