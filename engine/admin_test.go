@@ -13,10 +13,15 @@ import (
 func startAdmin(t *testing.T, s *testServer, stopped chan struct{}) string {
 	t.Helper()
 	a := NewAdmin(AdminConfig{Listen: "127.0.0.1:0"}, s.e, AdminOptions{
-		Version:  "test",
-		Sections: map[string]func() any{"servant": func() any { return map[string]any{"lcache": map[string]any{"hits": 3}} }},
-		Config:   func() []byte { return []byte("[engine]\n") },
-		Stop:     func() { close(stopped) },
+		Version: "test",
+		Sections: map[string]func() any{"servant": func() any {
+			return map[string]any{
+				"lcache":   map[string]any{"hits": 3},
+				"memcache": []any{map[string]any{"Name": "default", "Servers": []any{map[string]any{"Server": "127.0.0.1:11211", "Calls": 7, "State": "open"}}}},
+			}
+		}},
+		Config: func() []byte { return []byte("[engine]\n") },
+		Stop:   func() { close(stopped) },
 	})
 	if err := a.Listen(); err != nil {
 		t.Fatal(err)
@@ -59,6 +64,8 @@ func TestAdminEndpoints(t *testing.T) {
 		{"config", "GET", "/config", 200, "application/toml", "[engine]"},
 		{"metrics", "GET", "/metrics", 200, "text/plain", `faed_calls_total{call="lc_get"} 6`},
 		{"metrics of a section", "GET", "/metrics", 200, "text/plain", "faed_servant_lcache_hits 3"},
+		{"metrics of a list", "GET", "/metrics", 200, "text/plain", "faed_servant_memcache_default_Servers_127_0_0_1_11211_Calls 7"},
+		{"breaker state as a number", "GET", "/metrics", 200, "text/plain", "faed_servant_memcache_default_Servers_127_0_0_1_11211_State 2"},
 		{"pprof", "GET", "/debug/pprof/goroutine?debug=1", 200, "text/plain", "goroutine"},
 		{"unknown path", "GET", "/nope", 404, "application/json", `"error"`},
 		{"stop needs POST", "GET", "/stop", 405, "application/json", `"error"`},

@@ -84,17 +84,44 @@ func writeSectionMetrics(w *bufio.Writer, section string, v any) {
 	}
 }
 
+// flatten walks a decoded JSON value: numbers and booleans become gauges,
+// objects extend the name with their keys, list items with their own
+// name (a "name", "server" or "addr" field) or else their index. Breaker
+// states, the one string operators alert on, become 0 closed, 1 half-open,
+// 2 open; other strings are left out.
 func flatten(prefix string, v any, out map[string]float64) {
 	switch x := v.(type) {
 	case float64:
 		out[prefix] = x
 	case bool:
 		out[prefix] = map[bool]float64{false: 0, true: 1}[x]
+	case string:
+		if n, ok := breakerStates[x]; ok {
+			out[prefix] = n
+		}
 	case map[string]any:
 		for k, child := range x {
 			flatten(prefix+"_"+metricName(k), child, out)
 		}
+	case []any:
+		for i, child := range x {
+			flatten(prefix+"_"+metricName(itemName(child, i)), child, out)
+		}
 	}
+}
+
+var breakerStates = map[string]float64{"closed": 0, "half-open": 1, "open": 2}
+
+// itemName names a list item after its identifying field, if it has one.
+func itemName(item any, i int) string {
+	if m, ok := item.(map[string]any); ok {
+		for _, k := range []string{"name", "Name", "server", "Server", "addr", "Addr"} {
+			if s, ok := m[k].(string); ok && s != "" {
+				return s
+			}
+		}
+	}
+	return fmt.Sprint(i)
 }
 
 // metricName keeps [a-zA-Z0-9_] and folds everything else to '_'.

@@ -60,10 +60,10 @@ type conn struct {
 
 // PeerStats is one peer's state at one instant.
 type PeerStats struct {
-	Addr      string
-	Forwarded uint64 // calls forwarded to the peer
-	Errors    uint64 // of those, the ones that got no answer
-	Pool      pool.Stats
+	Addr      string     `json:"addr"`
+	Forwarded uint64     `json:"forwarded"` // calls forwarded to the peer
+	Errors    uint64     `json:"errors"`    // of those, the ones that got no answer
+	Pool      pool.Stats `json:"pool"`
 }
 
 // NewPeers returns an empty set of peer pools sized by cfg.Peer,

@@ -72,12 +72,12 @@ func (c BreakerConfig) withDefaults() BreakerConfig {
 
 // BreakerSnapshot is a Breaker's state at one instant, for stats pages.
 type BreakerSnapshot struct {
-	Server              string
-	State               State
-	ConsecutiveFailures int
-	Opens               uint64    // times the breaker has opened since it was made
-	ChangedAt           time.Time // last state change; zero if it never changed
-	Reason              string    // why it last changed, e.g. "5 consecutive failures, last: …"
+	Server              string    `json:"server"`
+	State               State     `json:"state"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	Opens               uint64    `json:"opens"`      // times the breaker has opened since it was made
+	ChangedAt           time.Time `json:"changed_at"` // last state change; zero if it never changed
+	Reason              string    `json:"reason"`     // why it last changed, e.g. "5 consecutive failures, last: …"
 }
 
 // Breaker is a circuit breaker for one backend server. It is safe for concurrent

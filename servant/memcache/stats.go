@@ -11,36 +11,36 @@ import (
 
 // PoolStats is one named pool's configuration and its servers' stats.
 type PoolStats struct {
-	Name      string
-	Selection string
-	Replicas  int
-	Servers   []ServerStats // in the configured order
+	Name      string        `json:"name"`
+	Selection string        `json:"selection"`
+	Replicas  int           `json:"replicas"`
+	Servers   []ServerStats `json:"servers"` // in the configured order
 }
 
 // ServerStats is one server's state and counters at one instant. Counters run
 // from New. A call that falls back to a replica counts on both servers.
 type ServerStats struct {
-	Server string
+	Server string `json:"server"`
 	// Pool is the connection pool's state: open, idle and in-use connections,
 	// waits, dials, and the breaker's state and the reason of its last change.
-	Pool         pool.Stats
-	Calls        uint64 // attempts on this server, refused ones included
-	Errors       uint64 // attempts that got no answer: refused, dial, I/O or protocol failures
-	Refused      uint64 // of Errors, those the breaker refused without trying
-	ServerErrors uint64 // SERVER_ERROR and CLIENT_ERROR answers
-	Misses       uint64 // get on a missing key, incr/decr of a missing key
-	Latency      LatencyStats
+	Pool         pool.Stats   `json:"pool"`
+	Calls        uint64       `json:"calls"`         // attempts on this server, refused ones included
+	Errors       uint64       `json:"errors"`        // attempts that got no answer: refused, dial, I/O or protocol failures
+	Refused      uint64       `json:"refused"`       // of Errors, those the breaker refused without trying
+	ServerErrors uint64       `json:"server_errors"` // SERVER_ERROR and CLIENT_ERROR answers
+	Misses       uint64       `json:"misses"`        // get on a missing key, incr/decr of a missing key
+	Latency      LatencyStats `json:"latency"`
 }
 
 // LatencyStats summarises the time of the attempts that got a connection,
 // from the first byte written to the reply read (the wait for a connection
 // is in Pool). P50 and P99 are upper bounds, exact to a factor of two.
 type LatencyStats struct {
-	Count uint64
-	Total time.Duration
-	Mean  time.Duration
-	P50   time.Duration
-	P99   time.Duration
+	Count uint64        `json:"count"`
+	Total time.Duration `json:"total_ns"`
+	Mean  time.Duration `json:"mean_ns"`
+	P50   time.Duration `json:"p50_ns"`
+	P99   time.Duration `json:"p99_ns"`
 }
 
 // callCounters are a server's counters; they take no lock.

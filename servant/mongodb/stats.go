@@ -13,39 +13,39 @@ import (
 // PoolStats is one pool's state and counters at one instant. Counters run
 // from New.
 type PoolStats struct {
-	Servers  string // the breaker's name: the pool's hosts, comma-separated
-	Strategy string
-	Database string // legacy: the database; standard: the name prefix
-	Degraded bool   // switched by an operator; an open breaker shows in Breaker
-	ReadOnly bool
-	Calls    uint64 // calls that passed the argument checks
-	Errors   uint64 // of those, the ones that failed (ErrNotFound is no failure)
-	Refused  uint64 // of those errors, refusals: degraded, read-only or breaker open
-	PerCall  map[string]CallStats
-	Breaker  pool.BreakerSnapshot
-	Conns    ConnStats
+	Servers  string               `json:"servers"` // the breaker's name: the pool's hosts, comma-separated
+	Strategy string               `json:"strategy"`
+	Database string               `json:"database"` // legacy: the database; standard: the name prefix
+	Degraded bool                 `json:"degraded"` // switched by an operator; an open breaker shows in Breaker
+	ReadOnly bool                 `json:"read_only"`
+	Calls    uint64               `json:"calls"`   // calls that passed the argument checks
+	Errors   uint64               `json:"errors"`  // of those, the ones that failed (ErrNotFound is no failure)
+	Refused  uint64               `json:"refused"` // of those errors, refusals: degraded, read-only or breaker open
+	PerCall  map[string]CallStats `json:"per_call"`
+	Breaker  pool.BreakerSnapshot `json:"breaker"`
+	Conns    ConnStats            `json:"conns"`
 }
 
 // CallStats counts one mg_* call on one pool.
 type CallStats struct {
-	Calls   uint64
-	Errors  uint64
-	Total   time.Duration // summed latency, for the mean
-	Max     time.Duration
-	Refused uint64
+	Calls   uint64        `json:"calls"`
+	Errors  uint64        `json:"errors"`
+	Total   time.Duration `json:"total_ns"` // summed latency, for the mean
+	Max     time.Duration `json:"max_ns"`
+	Refused uint64        `json:"refused"`
 }
 
 // ConnStats counts the driver's connection pool events, all servers of the
 // pool together.
 type ConnStats struct {
-	Created        uint64
-	Closed         uint64
-	CheckedOut     uint64
-	CheckedIn      uint64
-	CheckOutFailed uint64
-	Cleared        uint64 // the driver emptied a server's pool after an error
-	Open           int64  // Created - Closed
-	InUse          int64  // CheckedOut - CheckedIn
+	Created        uint64 `json:"created"`
+	Closed         uint64 `json:"closed"`
+	CheckedOut     uint64 `json:"checked_out"`
+	CheckedIn      uint64 `json:"checked_in"`
+	CheckOutFailed uint64 `json:"check_out_failed"`
+	Cleared        uint64 `json:"cleared"` // the driver emptied a server's pool after an error
+	Open           int64  `json:"open"`    // Created - Closed
+	InUse          int64  `json:"in_use"`  // CheckedOut - CheckedIn
 }
 
 // callCounter is the lock-free counterpart of CallStats.

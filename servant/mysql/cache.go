@@ -147,13 +147,13 @@ func (c *queryCache) expiredLocked(e *cacheEntry) bool {
 // CacheStats describes the query cache at one instant. Counters run from
 // New.
 type CacheStats struct {
-	Items     int
-	Bytes     int64  // estimated, as bounded by query_cache.max_bytes
-	Hits      uint64 // reads answered from the cache
-	Misses    uint64 // reads with a cacheKey that went to the database
-	Fills     uint64 // results stored
-	Drops     uint64 // fills dropped: raced with a write or Evict, or too large
-	Evictions uint64 // entries dropped by a write or Evict
+	Items     int    `json:"items"`
+	Bytes     int64  `json:"bytes"`     // estimated, as bounded by query_cache.max_bytes
+	Hits      uint64 `json:"hits"`      // reads answered from the cache
+	Misses    uint64 `json:"misses"`    // reads with a cacheKey that went to the database
+	Fills     uint64 `json:"fills"`     // results stored
+	Drops     uint64 `json:"drops"`     // fills dropped: raced with a write or Evict, or too large
+	Evictions uint64 `json:"evictions"` // entries dropped by a write or Evict
 }
 
 func (c *queryCache) stats() CacheStats {

@@ -140,8 +140,8 @@ func (l *lookup) purge() {
 
 // LookupStats describes the lookup cache at one instant.
 type LookupStats struct {
-	Items  int
-	Purges uint64 // writes to the lookup table seen through Query
+	Items  int    `json:"items"`
+	Purges uint64 `json:"purges"` // writes to the lookup table seen through Query
 }
 
 func (l *lookup) stats() LookupStats {

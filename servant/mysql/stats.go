@@ -19,15 +19,19 @@ type Stats struct {
 
 // PoolStats describes one pool, or one sharded name.
 type PoolStats struct {
-	Server  string      // host:port; "" for a sharded name
-	DB      sql.DBStats // database/sql's pool: open, in use, idle, waits
-	Breaker pool.BreakerSnapshot
+	Server  string               `json:"server"` // host:port; "" for a sharded name
+	DB      sql.DBStats          `json:"db"`     // database/sql's pool: open, in use, idle, waits
+	Breaker pool.BreakerSnapshot `json:"breaker"`
 
-	Queries uint64 // statements sent, or refused by the breaker
-	Errors  uint64 // of those, the ones that failed
+	Queries uint64 `json:"queries"` // statements sent, or refused by the breaker
+	Errors  uint64 `json:"errors"`  // of those, the ones that failed
 
-	CacheHits, CacheMisses   uint64 // query cache, for calls naming this pool
-	LookupHits, LookupMisses uint64 // lookup cache, for calls naming this sharded name
+	// query cache, for calls naming this pool
+	CacheHits   uint64 `json:"cache_hits"`
+	CacheMisses uint64 `json:"cache_misses"`
+	// lookup cache, for calls naming this sharded name
+	LookupHits   uint64 `json:"lookup_hits"`
+	LookupMisses uint64 `json:"lookup_misses"`
 }
 
 // Stats returns the servant's stats. It is safe to call at any time.
