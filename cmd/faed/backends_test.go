@@ -216,8 +216,11 @@ func checkBackendStats(t *testing.T, d *daemon, tally map[string]callCount, runs
 // mysqlStats is the part of the mysql servant's stats this test reads.
 type mysqlStatsJSON struct {
 	Pools map[string]struct {
-		CacheHits, CacheMisses int
-		Breaker                struct{ Opens int }
+		CacheHits   int `json:"cache_hits"`
+		CacheMisses int `json:"cache_misses"`
+		Breaker     struct {
+			Opens int `json:"opens"`
+		} `json:"breaker"`
 	}
 }
 
