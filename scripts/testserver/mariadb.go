@@ -31,7 +31,13 @@ func StartMariaDB(t testing.TB) *MariaDB {
 	server := lookBinary(t, "mariadbd", "mariadb-server")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	installDB(t, install, data, filepath.Join(dir, "install.log"))
+	// A private tmpdir: instances installing at once in the shared /tmp
+	// were seen to trip over each other's temporary tables.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	installDB(t, install, data, tmp, filepath.Join(dir, "install.log"))
 
 	port := strconv.Itoa(freePort(t))
 	m := &MariaDB{
@@ -41,7 +47,7 @@ func StartMariaDB(t testing.TB) *MariaDB {
 	m.p = newProc(t, &proc{
 		name: "mariadbd " + m.Addr,
 		path: server,
-		args: []string{"--no-defaults", "--user=root", "--datadir=" + data,
+		args: []string{"--no-defaults", "--user=root", "--datadir=" + data, "--tmpdir=" + tmp,
 			"--socket=" + m.Socket, "--port=" + port, "--bind-address=127.0.0.1",
 			// Every account mariadb-install-db makes is by IP too (root@127.0.0.1), and a
 			// reverse lookup per connection only adds latency.
@@ -81,13 +87,13 @@ func (m *MariaDB) ready(ctx context.Context) error {
 }
 
 // installDB runs mariadb-install-db into data, failing the test with its output on error.
-func installDB(t testing.TB, bin, data, logPath string) {
+func installDB(t testing.TB, bin, data, tmp, logPath string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	began := time.Now()
 	out, err := exec.CommandContext(ctx, bin, "--no-defaults", "--user=root", "--datadir="+data,
-		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput()
+		"--tmpdir="+tmp, "--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput()
 	_ = os.WriteFile(logPath, out, 0o644)
 	if err != nil {
 		t.Logf("testserver: mariadb-install-db output:\n%s", tail(logPath, tailLines))
