@@ -1,0 +1,141 @@
+// Command faectl is the operators' tool for faed nodes: it pings them over
+// Thrift and reads a node's admin HTTP server for stats, members and the
+// ring, or asks the node to stop. It keeps no state, and every network call
+// it makes is bounded by -timeout.
+//
+// Usage:
+//
+//	faectl [-admin host:port] [-timeout 3s] command [flags]
+//
+//	faectl ping [-addr tcp:host:port|unix:/path]   ping one node over Thrift
+//	faectl ping -all                               ping every member of -admin's cluster
+//	faectl members                                 members, ring version, staleness, peers
+//	faectl ring [-keys k1,k2] [-vnodes n]          each member's share, and who owns keys
+//	faectl stats [-json] [-top n]                  engine stats summary, or the raw JSON
+//	faectl stop -yes                               stop the node (POST /stop)
+//
+// The global flags may also follow the command's name. The exit status is 0
+// on success, 1 when the command failed and 2 for a bad command line.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// Defaults of the global flags: faed's default admin address, and a bound on
+// each network call that a healthy node on a LAN meets easily.
+const (
+	defaultAdmin   = "127.0.0.1:9002"
+	defaultTimeout = 3 * time.Second
+)
+
+// errUsage marks a bad command line. The message and usage have already been
+// printed when it is returned.
+var errUsage = errors.New("usage")
+
+// env is one invocation: the global options and where output goes.
+type env struct {
+	admin   string        // admin HTTP address of the node, host:port
+	timeout time.Duration // bound on each network call
+	out     io.Writer
+	errOut  io.Writer
+}
+
+// command is one sub-command of faectl.
+type command struct {
+	name    string
+	summary string
+	run     func(e *env, args []string) error
+}
+
+var commands = []command{
+	{"ping", "ping a node (or with -all every member) over Thrift", cmdPing},
+	{"members", "show the cluster's members, ring version, staleness and peers", cmdMembers},
+	{"ring", "show each member's share of the ring and the owners of -keys", cmdRing},
+	{"stats", "show a node's stats summary, or with -json the raw /stats", cmdStats},
+	{"stop", "stop the node: POST /stop, only with -yes", cmdStop},
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run executes one command line and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	e := &env{admin: defaultAdmin, timeout: defaultTimeout, out: stdout, errOut: stderr}
+	fs := e.flagSet("faectl")
+	fs.Usage = func() { printUsage(stderr, fs) }
+	if err := e.parseFlags(fs, args, true); err != nil {
+		return e.exitCode(err)
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	for _, c := range commands {
+		if c.name == fs.Arg(0) {
+			return e.exitCode(c.run(e, fs.Args()[1:]))
+		}
+	}
+	fmt.Fprintf(stderr, "faectl: unknown command %q\n", fs.Arg(0))
+	fs.Usage()
+	return 2
+}
+
+// exitCode prints err, if it has not been printed yet, and maps it to the
+// exit status.
+func (e *env) exitCode(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintln(e.errOut, "faectl:", err)
+	return 1
+}
+
+// flagSet returns a flag set that already holds the global flags, with their
+// current values as defaults, so they may also follow a command's name.
+func (e *env) flagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.errOut)
+	fs.StringVar(&e.admin, "admin", e.admin, "admin HTTP `address` of the node")
+	fs.DurationVar(&e.timeout, "timeout", e.timeout, "bound on each network call")
+	return fs
+}
+
+// parseFlags parses args into fs. Unless moreArgs, arguments left over are
+// a usage error.
+func (e *env) parseFlags(fs *flag.FlagSet, args []string, moreArgs bool) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	switch {
+	case !moreArgs && fs.NArg() > 0:
+		fmt.Fprintf(e.errOut, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+	case e.timeout <= 0:
+		fmt.Fprintf(e.errOut, "%s: -timeout must be positive, got %v\n", fs.Name(), e.timeout)
+	default:
+		return nil
+	}
+	fs.Usage()
+	return errUsage
+}
+
+func printUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintln(w, "usage: faectl [-admin host:port] [-timeout d] command [flags]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nglobal flags (also accepted after the command):")
+	fs.PrintDefaults()
+	fmt.Fprintln(w, "\nRun \"faectl command -h\" for a command's flags.")
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+)
+
+func cmdMembers(e *env, args []string) error {
+	fs := e.flagSet("members")
+	if err := e.parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	cs, err := e.adminClient().cluster()
+	if err != nil {
+		return err
+	}
+	printMembers(e.out, cs)
+	return nil
+}
+
+// printMembers writes the node's view of the cluster: who it is, the ring,
+// whether that may be out of date, the members, and its peers.
+func printMembers(w io.Writer, cs *clusterStats) {
+	fmt.Fprintf(w, "node       %s\n", cs.Self)
+	fmt.Fprintf(w, "zookeeper  %s\n", orDash(cs.ZooKeeper))
+	fmt.Fprintf(w, "ring       version %d, %d members\n", cs.RingVersion, len(cs.Members))
+	fmt.Fprintf(w, "stale      %s\n", staleText(cs))
+	fmt.Fprintf(w, "received   %d calls from peers\n", cs.Received)
+	fmt.Fprintln(w, "\nmembers:")
+	for _, m := range cs.Members {
+		if m == cs.Self {
+			m += "  (this node)"
+		}
+		fmt.Fprintf(w, "  %s\n", m)
+	}
+	printPeers(w, cs.Peers)
+}
+
+// printPeers writes a table of the calls forwarded to each peer and the
+// state of the peer's pool and breaker.
+func printPeers(w io.Writer, peers []peerStats) {
+	fmt.Fprintln(w, "\npeers:")
+	if len(peers) == 0 {
+		fmt.Fprintln(w, "  none")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  PEER\tFORWARDED\tERRORS\tOPEN\tIDLE\tBREAKER")
+	for _, p := range peers {
+		br := p.Pool.Breaker.State
+		if br != "closed" && p.Pool.Breaker.Reason != "" {
+			br += ": " + p.Pool.Breaker.Reason
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%s\n", p.Addr, p.Forwarded, p.Errors, p.Pool.Open, p.Pool.Idle, br)
+	}
+	tw.Flush()
+}
+
+// staleText says whether the node's ring may be out of date, and why.
+func staleText(cs *clusterStats) string {
+	if !cs.Stale {
+		return "no"
+	}
+	text := "yes"
+	if !cs.StaleSince.IsZero() {
+		text += fmt.Sprintf(" for %v", time.Since(cs.StaleSince).Round(time.Second))
+	}
+	if cs.StaleReason != "" {
+		text += ": " + cs.StaleReason
+	}
+	return text
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// One faed without ZooKeeper serves every single-node test; stop has its own.
+func TestOneNode(t *testing.T) {
+	n := startNode(t, "")
+	t.Run("ping over tcp and unix", func(t *testing.T) { testPing(t, n) })
+	t.Run("stats shows the calls made", func(t *testing.T) { testStats(t, n) })
+	t.Run("cluster commands say the node is not clustered", func(t *testing.T) { testNotClustered(t, n) })
+}
+
+func testPing(t *testing.T, n *node) {
+	for _, addr := range []string{"tcp:" + n.TCP, "unix:" + n.Unix, n.TCP} {
+		out := mustRun(t, "ping", "-addr", addr)
+		f := row(out, addr)
+		if len(f) < 4 || f[1] != "ok" || f[3] != "faed" || !strings.Contains(out, "uptime") {
+			t.Errorf("ping -addr %s printed %q; want %q ok <rtt> faed … uptime …", addr, out, addr)
+			continue
+		}
+		if rtt, err := time.ParseDuration(f[2]); err != nil || rtt <= 0 {
+			t.Errorf("ping -addr %s: round-trip time %q: want a positive duration", addr, f[2])
+		}
+	}
+}
+
+func testStats(t *testing.T, n *node) {
+	before := pingCount(t, n)
+	for range 3 {
+		mustRun(t, "ping", "-addr", "unix:"+n.Unix)
+	}
+	want := strconv.Itoa(before + 3)
+	var out string
+	waitFor(t, 5*time.Second, "stats to count 3 more pings", func() bool {
+		out = mustRun(t, "-admin", n.HTTP, "stats")
+		f := row(out, "ping")
+		return len(f) == 5 && f[1] == want
+	})
+	for _, s := range []string{"node      " + n.HTTP, "uptime", "sessions", "qps       1m", "top calls by count:"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("stats summary lacks %q:\n%s", s, out)
+		}
+	}
+	if f := row(out, "ping"); f[2] != "0" {
+		t.Errorf("ping errors = %s, want 0:\n%s", f[2], out)
+	}
+}
+
+// pingCount reads the ping count from stats -json.
+func pingCount(t *testing.T, n *node) int {
+	t.Helper()
+	var st nodeStats
+	if err := json.Unmarshal([]byte(mustRun(t, "stats", "-json", "-admin", n.HTTP)), &st); err != nil {
+		t.Fatalf("stats -json is not JSON: %v", err)
+	}
+	for _, c := range st.Engine.PerCall {
+		if c.Name == "ping" {
+			return int(c.Count)
+		}
+	}
+	return 0
+}
+
+func testNotClustered(t *testing.T, n *node) {
+	want := "node " + n.HTTP + " is not in a cluster: no cluster section in /stats"
+	for _, args := range [][]string{{"members"}, {"ring", "-keys", "a,b"}, {"ping", "-all"}} {
+		r := faectl(append([]string{"-admin", n.HTTP}, args...)...)
+		if r.code != 1 || !strings.Contains(r.err, want) || r.out != "" {
+			t.Errorf("faectl %s: exit %d, stdout %q, stderr %q; want exit 1 and %q",
+				strings.Join(args, " "), r.code, r.out, r.err, want)
+		}
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	closed := freePort(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"stats", []string{"-admin", closed, "stats"}, "node " + closed + " is unreachable"},
+		{"members", []string{"members", "-admin", closed}, "node " + closed + " is unreachable"},
+		{"ping -all", []string{"-admin", closed, "ping", "-all"}, "node " + closed + " is unreachable"},
+		{"ping", []string{"ping", "-addr", "tcp:" + closed}, "ping tcp:" + closed + ":"},
+		{"ping unix", []string{"ping", "-addr", "unix:" + t.TempDir() + "/none.sock"}, "none.sock"},
+		{"bad address", []string{"ping", "-addr", "nowhere"}, `"nowhere": want tcp:host:port`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := faectl(tt.args...)
+			if r.code != 1 || !strings.Contains(r.err, tt.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 1 and %q", r.code, r.err, tt.want)
+			}
+		})
+	}
+}
+
+func TestTimeoutBoundsACall(t *testing.T) {
+	// A listener that accepts and never answers: the call must give up.
+	silent := startSilentListener(t)
+	start := time.Now()
+	r := faectl("-timeout", "200ms", "ping", "-addr", "tcp:"+silent)
+	if r.code != 1 || !strings.Contains(r.err, "timeout") {
+		t.Fatalf("exit %d, stderr %q; want exit 1 and a timeout", r.code, r.err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("ping took %v with -timeout 200ms", took)
+	}
+}
+
+func TestStop(t *testing.T) {
+	n := startNode(t, "")
+	r := faectl("-admin", n.HTTP, "stop")
+	if r.code != 2 || !strings.Contains(r.err, "without -yes") {
+		t.Fatalf("stop without -yes: exit %d, stderr %q; want exit 2 and a refusal", r.code, r.err)
+	}
+	if !n.answers() {
+		t.Fatal("the node stopped although -yes was not given")
+	}
+	out := mustRun(t, "stop", "-admin", n.HTTP, "-yes")
+	if !strings.Contains(out, "node "+n.HTTP+" is stopping") {
+		t.Fatalf("stop -yes printed %q", out)
+	}
+	select {
+	case <-n.exited:
+	case <-time.After(15 * time.Second):
+		t.Fatal("faed did not exit within 15s of stop -yes")
+	}
+	if code := n.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("faed exit status after stop = %d, want 0", code)
+	}
+}
