@@ -22,19 +22,19 @@ type counters struct {
 // Stats is a pool's state and counters at one instant. Counters run from the
 // pool's creation.
 type Stats struct {
-	Server            string
-	Open              int           // idle + in use + being dialled; at most MaxOpen
-	Idle              int           // idle and ready (not counting those being pinged)
-	InUse             int           // handed out by Get and not yet Put back
-	Waits             uint64        // Gets that had to wait because MaxOpen were open
-	WaitTime          time.Duration // total time those Gets waited
-	Exhausted         uint64        // waits that ended in ErrPoolExhausted
-	Dials             uint64
-	DialErrors        uint64
-	BrokenCloses      uint64 // connections closed by Put because the call's error broke them
-	IdleCloses        uint64 // closed past IdleTimeout or beyond MaxIdle
-	HeartbeatFailures uint64 // idle connections closed because Ping failed
-	Breaker           BreakerSnapshot
+	Server            string          `json:"server"`
+	Open              int             `json:"open"`         // idle + in use + being dialled; at most MaxOpen
+	Idle              int             `json:"idle"`         // idle and ready (not counting those being pinged)
+	InUse             int             `json:"in_use"`       // handed out by Get and not yet Put back
+	Waits             uint64          `json:"waits"`        // Gets that had to wait because MaxOpen were open
+	WaitTime          time.Duration   `json:"wait_time_ns"` // total time those Gets waited
+	Exhausted         uint64          `json:"exhausted"`    // waits that ended in ErrPoolExhausted
+	Dials             uint64          `json:"dials"`
+	DialErrors        uint64          `json:"dial_errors"`
+	BrokenCloses      uint64          `json:"broken_closes"`      // connections closed by Put because the call's error broke them
+	IdleCloses        uint64          `json:"idle_closes"`        // closed past IdleTimeout or beyond MaxIdle
+	HeartbeatFailures uint64          `json:"heartbeat_failures"` // idle connections closed because Ping failed
+	Breaker           BreakerSnapshot `json:"breaker"`
 }
 
 // Stats returns the pool's current stats. It is safe to call at any time.

@@ -45,29 +45,31 @@ type nodeStats struct {
 // than decoded into peer.Stats because the breaker state encodes as its
 // name, and pool.State cannot decode it.
 type clusterStats struct {
-	Self        string
-	ZooKeeper   string
-	RingVersion uint64
-	Members     []string
-	Stale       bool
-	StaleReason string
-	StaleSince  time.Time
-	WorkerID    int
-	WorkerHeld  bool
-	Received    uint64
-	Peers       []peerStats
+	Self        string      `json:"self"`
+	ZooKeeper   string      `json:"zoo_keeper"`
+	RingVersion uint64      `json:"ring_version"`
+	Members     []string    `json:"members"`
+	Stale       bool        `json:"stale"`
+	StaleReason string      `json:"stale_reason"`
+	StaleSince  time.Time   `json:"stale_since"`
+	WorkerID    int         `json:"worker_id"`
+	WorkerHeld  bool        `json:"worker_held"`
+	Received    uint64      `json:"received"`
+	Peers       []peerStats `json:"peers"`
 }
 
 // peerStats is one element of clusterStats.Peers: peer.PeerStats.
 type peerStats struct {
-	Addr      string
-	Forwarded uint64
-	Errors    uint64
+	Addr      string `json:"addr"`
+	Forwarded uint64 `json:"forwarded"`
+	Errors    uint64 `json:"errors"`
 	Pool      struct {
-		Open, Idle, InUse int
-		Breaker           struct {
-			State  string
-			Reason string
+		Open    int `json:"open"`
+		Idle    int `json:"idle"`
+		InUse   int `json:"in_use"`
+		Breaker struct {
+			State  string `json:"state"`
+			Reason string `json:"reason"`
 		}
 	}
 }

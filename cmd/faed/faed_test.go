@@ -49,14 +49,31 @@ type daemon struct {
 	HTTP   string // host:port of the admin server
 	Log    *strings.Builder
 	exited chan error
+	gone   chan struct{} // closed once the process has exited and its log is complete
 }
 
-// startFaed writes a config (the extra TOML is appended) into dir and
-// starts faed on it; it is killed in t.Cleanup if still running. Pass the
-// same dir again to restart on the same data.
+// startFaed writes a config (the extra TOML is appended, with {{TCP}}
+// replaced by the daemon's TCP address) into dir and starts faed on it,
+// returning once its admin port answers; it is killed in t.Cleanup if still
+// running. Pass the same dir again to restart on the same data.
 func startFaed(t *testing.T, dir, extra string) *daemon {
 	t.Helper()
-	d := &daemon{dir: dir, TCP: freePort(t), HTTP: freePort(t), Unix: filepath.Join(dir, "faed.sock"), Log: &strings.Builder{}, exited: make(chan error, 1)}
+	d := launchFaed(t, dir, extra)
+	waitUntil(t, "faed to answer on its admin port", func() bool {
+		resp, err := http.Get("http://" + d.HTTP + "/ping")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+	return d
+}
+
+// launchFaed is startFaed without waiting for the daemon to serve.
+func launchFaed(t *testing.T, dir, extra string) *daemon {
+	t.Helper()
+	d := &daemon{dir: dir, TCP: freePort(t), HTTP: freePort(t), Unix: filepath.Join(dir, "faed.sock"), Log: &strings.Builder{}, exited: make(chan error, 1), gone: make(chan struct{})}
+	extra = strings.ReplaceAll(extra, "{{TCP}}", d.TCP)
 	cfg := fmt.Sprintf(`
 [engine]
 listen = ["tcp:%s", "unix:%s"]
@@ -85,21 +102,31 @@ path = %q
 	go func() {
 		<-logDone
 		d.exited <- d.cmd.Wait()
+		close(d.gone)
 	}()
 	t.Cleanup(func() {
 		d.cmd.Process.Kill()
 		if t.Failed() {
-			t.Logf("faed log:\n%s", d.Log.String())
+			// Reading the log while the scanner still appends to it would race.
+			select {
+			case <-d.gone:
+			case <-time.After(5 * time.Second):
+			}
+			t.Logf("faed %s log:\n%s", d.TCP, d.Log.String())
 		}
-	})
-	waitUntil(t, "faed to answer on its admin port", func() bool {
-		resp, err := http.Get("http://" + d.HTTP + "/ping")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
 	})
 	return d
+}
+
+// kill9 kills faed with SIGKILL, as a crash would, and waits until it is gone.
+func (d *daemon) kill9(t *testing.T) {
+	t.Helper()
+	d.cmd.Process.Kill()
+	select {
+	case <-d.gone:
+	case <-time.After(15 * time.Second):
+		t.Fatal("faed still running 15s after SIGKILL")
+	}
 }
 
 // stop sends sig and waits for the exit status.

@@ -12,9 +12,9 @@ type Stats struct {
 	// Pools has an entry per configured pool and per sharded name. A
 	// sharded name ("user") has only the cache and lookup counters; its
 	// shards ("user1", …) carry the connection counters.
-	Pools      map[string]PoolStats
-	QueryCache CacheStats
-	Lookup     LookupStats
+	Pools      map[string]PoolStats `json:"pools"`
+	QueryCache CacheStats           `json:"query_cache"`
+	Lookup     LookupStats          `json:"lookup"`
 }
 
 // PoolStats describes one pool, or one sharded name.

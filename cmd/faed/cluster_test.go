@@ -1,0 +1,785 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"faed/idl/gen-go/fun/rpc"
+	"faed/peer"
+	"faed/scripts/testserver"
+
+	"github.com/apache/thrift/lib/go/thrift"
+)
+
+// Cluster tests: faed child processes clustering through a real ZooKeeper.
+// They find the owner of a key the way faed does, with peer.NewRing over
+// the advertised addresses, and check it against the nodes' own counters.
+
+// clusterRoot is the znode the test clusters live under.
+const clusterRoot = "/fae/test"
+
+// node is one faed of a test cluster with a client connected to it.
+type node struct {
+	*daemon
+	fun *rpc.FunServantClient
+}
+
+// clusterOpts shapes the nodes startNodes starts.
+type clusterOpts struct {
+	zookeeper      []string
+	sessionTimeout string // ZooKeeper session timeout, e.g. "2s"
+	firstWorker    int    // worker ids are firstWorker, firstWorker+1, ...
+}
+
+// nodeToml is the extra configuration of one node; startFaed fills in {{TCP}}.
+func nodeToml(o clusterOpts, worker int) string {
+	quoted := make([]string, len(o.zookeeper))
+	for i, z := range o.zookeeper {
+		quoted[i] = fmt.Sprintf("%q", z)
+	}
+	return fmt.Sprintf(`
+[servant.idgen]
+worker_id = %d
+[servant.lock]
+expiry = "60s"
+[cluster]
+zookeeper = [%s]
+root = %q
+session_timeout = %q
+advertise = "{{TCP}}"
+`, worker, strings.Join(quoted, ", "), clusterRoot, o.sessionTimeout)
+}
+
+// startNodes starts n faed nodes with distinct worker ids, one after the
+// other, each returning once its admin port answers.
+func startNodes(t *testing.T, o clusterOpts, n int) []*node {
+	t.Helper()
+	nodes := make([]*node, n)
+	for i := range nodes {
+		d := startFaed(t, t.TempDir(), nodeToml(o, o.firstWorker+i))
+		nodes[i] = &node{daemon: d, fun: dialNode(t, d.TCP)}
+	}
+	return nodes
+}
+
+// dialNode is goClient on TCP with a socket timeout, so a stuck call fails
+// the test instead of hanging it. The timeout is past forward_retry_wait
+// (15s), the longest a routed call may legitimately take.
+func dialNode(t *testing.T, addr string) *rpc.FunServantClient {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	sock := thrift.NewTSocketFromConnConf(conn, &thrift.TConfiguration{SocketTimeout: 30 * time.Second})
+	trans := thrift.NewTBufferedTransport(sock, 4096)
+	p := thrift.NewTBinaryProtocolConf(trans, nil)
+	return rpc.NewFunServantClient(thrift.NewTStandardClient(p, p))
+}
+
+// clusterStats is the "cluster" section of GET /stats.
+type clusterStats struct {
+	Self            string   `json:"self"`
+	ZooKeeper       string   `json:"zoo_keeper"`
+	RingVersion     uint64   `json:"ring_version"`
+	Members         []string `json:"members"`
+	Stale           bool     `json:"stale"`
+	StaleReason     string   `json:"stale_reason"`
+	Registrations   uint64   `json:"registrations"`
+	SessionExpiries uint64   `json:"session_expiries"`
+	WorkerID        int      `json:"worker_id"`
+	WorkerHeld      bool     `json:"worker_held"`
+	Received        uint64   `json:"received"`
+	Peers           []struct {
+		Addr      string `json:"addr"`
+		Forwarded uint64 `json:"forwarded"`
+		Errors    uint64 `json:"errors"`
+	}
+}
+
+// forwarded is the number of calls this node forwarded to addr ("" for all
+// peers).
+func (s clusterStats) forwarded(addr string) uint64 {
+	var n uint64
+	for _, p := range s.Peers {
+		if addr == "" || p.Addr == addr {
+			n += p.Forwarded
+		}
+	}
+	return n
+}
+
+func readClusterStats(d *daemon) (clusterStats, error) {
+	var body struct {
+		Cluster *clusterStats `json:"cluster"`
+	}
+	client := http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + d.HTTP + "/stats")
+	if err != nil {
+		return clusterStats{}, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return clusterStats{}, err
+	}
+	if err := json.Unmarshal(raw, &body); err != nil {
+		return clusterStats{}, fmt.Errorf("GET /stats: %w", err)
+	}
+	if body.Cluster == nil {
+		return clusterStats{}, fmt.Errorf("GET /stats of %s has no cluster section", d.TCP)
+	}
+	return *body.Cluster, nil
+}
+
+func mustClusterStats(t *testing.T, n *node) clusterStats {
+	t.Helper()
+	s, err := readClusterStats(n.daemon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// eventually polls cond until it returns nil, failing the test with the last
+// error once timeout has passed.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v still waiting for %s: %v", timeout, what, err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func addrsOf(nodes []*node) []string {
+	addrs := make([]string, len(nodes))
+	for i, n := range nodes {
+		addrs[i] = n.TCP
+	}
+	slices.Sort(addrs)
+	return addrs
+}
+
+// ringAgreed checks that every node serves a fresh ring of exactly the
+// nodes given, all of the same version, and returns that ring.
+func ringAgreed(nodes []*node) (*peer.Ring, error) {
+	want := addrsOf(nodes)
+	var version uint64
+	for i, n := range nodes {
+		s, err := readClusterStats(n.daemon)
+		switch {
+		case err != nil:
+			return nil, err
+		case s.Stale:
+			return nil, fmt.Errorf("%s: ring stale: %s", n.TCP, s.StaleReason)
+		case !slices.Equal(s.Members, want):
+			return nil, fmt.Errorf("%s: members %v, want %v", n.TCP, s.Members, want)
+		case i > 0 && s.RingVersion != version:
+			return nil, fmt.Errorf("%s: ring version %d, %s has %d", n.TCP, s.RingVersion, nodes[0].TCP, version)
+		}
+		version = s.RingVersion
+	}
+	return peer.NewRing(want, peer.DefaultVirtualNodes, version), nil
+}
+
+// waitRing waits until the nodes agree on a ring of exactly themselves.
+func waitRing(t *testing.T, nodes []*node, timeout time.Duration) *peer.Ring {
+	t.Helper()
+	var ring *peer.Ring
+	eventually(t, timeout, fmt.Sprintf("%d nodes to agree on a ring of themselves", len(nodes)), func() (err error) {
+		ring, err = ringAgreed(nodes)
+		return err
+	})
+	return ring
+}
+
+// keysByOwner returns, for every member of ring, perOwner keys it owns.
+func keysByOwner(ring *peer.Ring, prefix string, perOwner int) map[string][]string {
+	keys := make(map[string][]string, len(ring.Members))
+	for i, full := 0, 0; full < len(ring.Members); i++ {
+		k := fmt.Sprintf("%s-%d", prefix, i)
+		owner := ring.Owner(k)
+		if len(keys[owner]) < perOwner {
+			keys[owner] = append(keys[owner], k)
+			if len(keys[owner]) == perOwner {
+				full++
+			}
+		}
+	}
+	return keys
+}
+
+// allKeys flattens keysByOwner in member order.
+func allKeys(ring *peer.Ring, byOwner map[string][]string) []string {
+	var all []string
+	for _, m := range ring.Members {
+		all = append(all, byOwner[m]...)
+	}
+	return all
+}
+
+func isMiss(err error) bool {
+	var miss *rpc.TCacheMissed
+	return errors.As(err, &miss)
+}
+
+// TestClusterRouting runs one three-node cluster through convergence, key
+// routing, and the crash of a key's owner, in that order.
+func TestClusterRouting(t *testing.T) {
+	zk := testserver.StartZooKeeper(t)
+	nodes := startNodes(t, clusterOpts{zookeeper: []string{zk.Addr}, sessionTimeout: "2s", firstWorker: 1}, 3)
+	var ring *peer.Ring
+	if !t.Run("converge", func(t *testing.T) { ring = waitRing(t, nodes, 10*time.Second) }) {
+		return
+	}
+	if !t.Run("locks", func(t *testing.T) { checkClusterLocks(t, nodes, ring) }) {
+		return
+	}
+	if !t.Run("lcache and kvdb", func(t *testing.T) { checkClusterCoherence(t, nodes, ring) }) {
+		return
+	}
+	t.Run("kill -9 an owner", func(t *testing.T) { checkOwnerCrash(t, nodes, ring) })
+}
+
+// checkClusterLocks takes locks through node 0 on keys of every owner and
+// checks that the others are refused, then unlocks through node 2.
+func checkClusterLocks(t *testing.T, nodes []*node, ring *peer.Ring) {
+	ctx := t.Context()
+	for _, key := range allKeys(ring, keysByOwner(ring, "lock", 2)) {
+		if ok, err := nodes[0].fun.Lock(ctx, rc, "cluster.test", key); err != nil || !ok {
+			t.Fatalf("lock %q (owner %s) through %s = %v, %v; want true", key, ring.Owner(key), nodes[0].TCP, ok, err)
+		}
+		for _, n := range nodes {
+			if ok, err := n.fun.Lock(ctx, rc, "cluster.test", key); err != nil || ok {
+				t.Errorf("lock %q (owner %s) through %s while held = %v, %v; want false", key, ring.Owner(key), n.TCP, ok, err)
+			}
+		}
+		if err := nodes[2].fun.Unlock(ctx, rc, "cluster.test", key); err != nil {
+			t.Fatalf("unlock %q through %s: %v", key, nodes[2].TCP, err)
+		}
+		if ok, err := nodes[1].fun.Lock(ctx, rc, "cluster.test", key); err != nil || !ok {
+			t.Errorf("lock %q (owner %s) through %s after unlock = %v, %v; want true", key, ring.Owner(key), nodes[1].TCP, ok, err)
+		}
+		if err := nodes[1].fun.Unlock(ctx, rc, "cluster.test", key); err != nil {
+			t.Fatalf("unlock %q through %s: %v", key, nodes[1].TCP, err)
+		}
+	}
+}
+
+// checkClusterCoherence writes through one node and reads through the
+// others, for lcache and kvdb, on keys of every owner.
+func checkClusterCoherence(t *testing.T, nodes []*node, ring *peer.Ring) {
+	ctx := t.Context()
+	for i, key := range allKeys(ring, keysByOwner(ring, "coherent", 3)) {
+		a, b, c := nodes[i%3], nodes[(i+1)%3], nodes[(i+2)%3]
+		val := []byte("value of " + key)
+		if ok, err := a.fun.LcSet(ctx, rc, key, val); err != nil || !ok {
+			t.Fatalf("lc_set %q through %s = %v, %v", key, a.TCP, ok, err)
+		}
+		for _, n := range []*node{b, c} {
+			if got, err := n.fun.LcGet(ctx, rc, key); err != nil || string(got) != string(val) {
+				t.Errorf("lc_get %q (owner %s, set through %s) through %s = %q, %v; want %q", key, ring.Owner(key), a.TCP, n.TCP, got, err, val)
+			}
+		}
+		if err := c.fun.LcDel(ctx, rc, key); err != nil {
+			t.Fatalf("lc_del %q through %s: %v", key, c.TCP, err)
+		}
+		for _, n := range nodes {
+			if got, err := n.fun.LcGet(ctx, rc, key); !isMiss(err) {
+				t.Errorf("lc_get %q through %s after lc_del through %s = %q, %v; want TCacheMissed", key, n.TCP, c.TCP, got, err)
+			}
+		}
+		if ok, err := a.fun.KvdbSet(ctx, rc, []byte(key), val); err != nil || !ok {
+			t.Fatalf("kvdb_set %q through %s = %v, %v", key, a.TCP, ok, err)
+		}
+		if got, err := b.fun.KvdbGet(ctx, rc, []byte(key)); err != nil || string(got) != string(val) {
+			t.Errorf("kvdb_get %q (owner %s, set through %s) through %s = %q, %v; want %q", key, ring.Owner(key), a.TCP, b.TCP, got, err, val)
+		}
+		if ok, err := c.fun.KvdbDel(ctx, rc, []byte(key)); err != nil || !ok {
+			t.Errorf("kvdb_del %q through %s = %v, %v; want true", key, c.TCP, ok, err)
+		}
+		if got, err := a.fun.KvdbGet(ctx, rc, []byte(key)); !isMiss(err) {
+			t.Errorf("kvdb_get %q through %s after kvdb_del = %q, %v; want TCacheMissed", key, a.TCP, got, err)
+		}
+	}
+	checkOwnerReceives(t, nodes, ring)
+	for _, n := range nodes {
+		s := mustClusterStats(t, n)
+		if s.forwarded("") == 0 || s.Received == 0 {
+			t.Errorf("%s /stats cluster: forwarded %d, received %d; want both > 0 (%+v)", n.TCP, s.forwarded(""), s.Received, s)
+		}
+	}
+}
+
+// checkOwnerReceives makes one call through a node that does not own the key
+// and checks that exactly the owner the test computed received it: faed
+// places keys as peer.NewRing does.
+func checkOwnerReceives(t *testing.T, nodes []*node, ring *peer.Ring) {
+	for _, owner := range nodes {
+		key := keysByOwner(ring, "placed", 1)[owner.TCP][0]
+		via := nodes[0]
+		if via == owner {
+			via = nodes[1]
+		}
+		before := make([]clusterStats, len(nodes))
+		for i, n := range nodes {
+			before[i] = mustClusterStats(t, n)
+		}
+		if _, err := via.fun.LcGet(t.Context(), rc, key); !isMiss(err) {
+			t.Fatalf("lc_get %q through %s = %v, want TCacheMissed", key, via.TCP, err)
+		}
+		for i, n := range nodes {
+			after := mustClusterStats(t, n)
+			want := uint64(0)
+			if n == owner {
+				want = 1
+			}
+			if got := after.Received - before[i].Received; got != want {
+				t.Errorf("one lc_get %q through %s: %s received %d calls, want %d (the test computes owner %s)", key, via.TCP, n.TCP, got, want, owner.TCP)
+			}
+		}
+		if got := mustClusterStats(t, via).forwarded(owner.TCP) - before[slices.Index(nodes, via)].forwarded(owner.TCP); got != 1 {
+			t.Errorf("%s forwarded %d calls to %s, want 1", via.TCP, got, owner.TCP)
+		}
+	}
+}
+
+// checkOwnerCrash kills the owner of a key and checks that the survivors
+// take the key over once its ZooKeeper session expires, and that an
+// idempotent call made at once succeeds by its retry after the ring changes.
+func checkOwnerCrash(t *testing.T, nodes []*node, ring *peer.Ring) {
+	ctx := t.Context()
+	victim, via, other := nodes[2], nodes[0], nodes[1]
+	key := keysByOwner(ring, "crash", 1)[victim.TCP][0]
+	lockKey := keysByOwner(ring, "crashlock", 1)[victim.TCP][0]
+	if ok, err := via.fun.LcSet(ctx, rc, key, []byte("before")); err != nil || !ok {
+		t.Fatalf("lc_set %q through %s = %v, %v", key, via.TCP, ok, err)
+	}
+	killed := time.Now()
+	victim.kill9(t)
+
+	// Not idempotent: answered at once with an error naming the owner.
+	_, err := via.fun.Lock(ctx, rc, "cluster.test", lockKey)
+	if err == nil || !strings.Contains(err.Error(), victim.TCP) {
+		t.Errorf("lock %q through %s right after its owner %s died: err %v, want an error naming the owner", lockKey, via.TCP, victim.TCP, err)
+	} else {
+		t.Logf("lock right after the owner died: %v", err)
+	}
+	// Idempotent: waits for the ring to change, then runs on the new owner.
+	if ok, err := via.fun.LcSet(ctx, rc, key, []byte("after")); err != nil || !ok {
+		t.Fatalf("lc_set %q through %s right after its owner %s died = %v, %v; want the retry on the new owner to succeed", key, via.TCP, victim.TCP, ok, err)
+	}
+	retried := time.Since(killed)
+	if s := mustClusterStats(t, via); slices.Contains(s.Members, victim.TCP) {
+		t.Errorf("lc_set returned while %s still lists %s: %v (it cannot have retried on a new owner)", via.TCP, victim.TCP, s.Members)
+	}
+	survivors := []*node{via, other}
+	ring2 := waitRing(t, survivors, 15*time.Second)
+	t.Logf("idempotent call retried after %v; survivors agreed on ring %d %v after %v",
+		retried.Round(time.Millisecond), ring2.Version, ring2.Members, time.Since(killed).Round(time.Millisecond))
+	for _, n := range survivors {
+		if got, err := n.fun.LcGet(ctx, rc, key); err != nil || string(got) != "after" {
+			t.Errorf("lc_get %q through %s (new owner %s) = %q, %v; want \"after\"", key, n.TCP, ring2.Owner(key), got, err)
+		}
+	}
+	if ok, err := other.fun.Lock(ctx, rc, "cluster.test", lockKey); err != nil || !ok {
+		t.Errorf("lock %q through %s after failover = %v, %v; want true", lockKey, other.TCP, ok, err)
+	}
+	if ok, err := via.fun.Lock(ctx, rc, "cluster.test", lockKey); err != nil || ok {
+		t.Errorf("lock %q through %s while held = %v, %v; want false", lockKey, via.TCP, ok, err)
+	}
+	if err := via.fun.Unlock(ctx, rc, "cluster.test", lockKey); err != nil {
+		t.Errorf("unlock %q through %s: %v", lockKey, via.TCP, err)
+	}
+}
+
+// checkRouted exercises routed calls on keys of every member of ring,
+// writing through one node and reading through the next.
+func checkRouted(t *testing.T, nodes []*node, ring *peer.Ring, prefix string) {
+	t.Helper()
+	ctx := t.Context()
+	for i, key := range allKeys(ring, keysByOwner(ring, prefix, 2)) {
+		a, b := nodes[i%len(nodes)], nodes[(i+1)%len(nodes)]
+		if ok, err := a.fun.LcSet(ctx, rc, key, []byte(key)); err != nil || !ok {
+			t.Fatalf("lc_set %q (owner %s) through %s = %v, %v", key, ring.Owner(key), a.TCP, ok, err)
+		}
+		if got, err := b.fun.LcGet(ctx, rc, key); err != nil || string(got) != key {
+			t.Fatalf("lc_get %q (owner %s) through %s = %q, %v", key, ring.Owner(key), b.TCP, got, err)
+		}
+		if ok, err := a.fun.Lock(ctx, rc, "cluster.test", key); err != nil || !ok {
+			t.Fatalf("lock %q (owner %s) through %s = %v, %v", key, ring.Owner(key), a.TCP, ok, err)
+		}
+		if ok, err := b.fun.Lock(ctx, rc, "cluster.test", key); err != nil || ok {
+			t.Fatalf("lock %q (owner %s) through %s while held = %v, %v", key, ring.Owner(key), b.TCP, ok, err)
+		}
+		if err := b.fun.Unlock(ctx, rc, "cluster.test", key); err != nil {
+			t.Fatalf("unlock %q through %s: %v", key, b.TCP, err)
+		}
+	}
+}
+
+// TestClusterZooKeeperOutage stops ZooKeeper under a running cluster for
+// longer than a session lasts: the nodes keep routing with the last ring,
+// say it is stale, refuse ids (their worker id claim cannot be vouched for),
+// and rejoin by themselves when ZooKeeper is back.
+func TestClusterZooKeeperOutage(t *testing.T) {
+	zk := testserver.StartZooKeeper(t)
+	nodes := startNodes(t, clusterOpts{zookeeper: []string{zk.Addr}, sessionTimeout: "2s", firstWorker: 1}, 3)
+	ring := waitRing(t, nodes, 10*time.Second)
+
+	zk.Stop()
+	down := time.Now()
+	eventually(t, 10*time.Second, "every node to mark its ring stale", func() error {
+		return eachNode(nodes, func(n *node, s clusterStats) error {
+			if !s.Stale || s.WorkerHeld {
+				return fmt.Errorf("%s: stale %v, worker id held %v, zookeeper %q", n.TCP, s.Stale, s.WorkerHeld, s.ZooKeeper)
+			}
+			return nil
+		})
+	})
+	for _, n := range nodes {
+		if id, err := n.fun.IDNext(t.Context(), rc); err == nil {
+			t.Errorf("id_next through %s without zookeeper = %d; want it refused", n.TCP, id)
+		}
+	}
+	round := 0
+	holdFor(t, 3*time.Second, "routed calls on the last ring without zookeeper", func() error {
+		round++
+		checkRouted(t, nodes, ring, fmt.Sprintf("outage%d", round))
+		return eachNode(nodes, func(n *node, s clusterStats) error {
+			if !slices.Equal(s.Members, ring.Members) || s.RingVersion != ring.Version || !s.Stale {
+				return fmt.Errorf("%s: ring %d %v (stale %v), want the last known %d %v", n.TCP, s.RingVersion, s.Members, s.Stale, ring.Version, ring.Members)
+			}
+			return nil
+		})
+	})
+	t.Logf("served %d rounds of routed calls during %v without zookeeper", round, time.Since(down).Round(time.Millisecond))
+
+	zk.Restart()
+	back := time.Now()
+	ring = waitRing(t, nodes, 20*time.Second)
+	eventually(t, 10*time.Second, "every node to hold its worker id again", func() error {
+		return eachNode(nodes, func(n *node, s clusterStats) error {
+			if !s.WorkerHeld {
+				return fmt.Errorf("%s: worker id %d not held", n.TCP, s.WorkerID)
+			}
+			return nil
+		})
+	})
+	for _, n := range nodes {
+		s := mustClusterStats(t, n)
+		t.Logf("%s fresh %v after zookeeper restarted: ring %d, %d registrations, %d session expiries",
+			n.TCP, time.Since(back).Round(time.Millisecond), s.RingVersion, s.Registrations, s.SessionExpiries)
+		if _, err := n.fun.IDNext(t.Context(), rc); err != nil {
+			t.Errorf("id_next through %s after zookeeper is back: %v", n.TCP, err)
+		}
+	}
+	checkRouted(t, nodes, ring, "rejoined")
+}
+
+// eachNode reads every node's cluster stats and checks them with check.
+func eachNode(nodes []*node, check func(*node, clusterStats) error) error {
+	for _, n := range nodes {
+		s, err := readClusterStats(n.daemon)
+		if err != nil {
+			return err
+		}
+		if err := check(n, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// holdFor checks cond again and again for d, failing at its first error.
+func holdFor(t *testing.T, d time.Duration, what string, cond func() error) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if err := cond(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+}
+
+// TestClusterZooKeeperEnsemble stops ZooKeeper servers of a three-server
+// ensemble one at a time under two faed nodes: first one a node is connected
+// to, then the leader. The nodes keep their sessions, so the ring never
+// changes, and routed calls between them never fail.
+func TestClusterZooKeeperEnsemble(t *testing.T) {
+	zks := testserver.StartZooKeeperEnsemble(t, 3)
+	addrs := make([]string, len(zks))
+	for i, z := range zks {
+		addrs[i] = z.Addr
+	}
+	// A leader election takes a few ticks; a generous session rides it out.
+	nodes := startNodes(t, clusterOpts{zookeeper: addrs, sessionTimeout: "6s", firstWorker: 1}, 2)
+	ring := waitRing(t, nodes, 10*time.Second)
+	load := startRoutedLoad(t, nodes, ring)
+
+	connected := busiestZooKeeper(t, zks)
+	t.Logf("stopping zookeeper %d (%s, %s) with %d faed client(s)", connected.ID, connected.Addr, connected.Mode(), zkClients(connected.Addr))
+	connected.Stop()
+	waitReconnected(t, nodes, zks, ring)
+	connected.Restart()
+
+	leader := findLeader(t, zks)
+	t.Logf("stopping zookeeper %d (%s), the leader, with %d faed client(s)", leader.ID, leader.Addr, zkClients(leader.Addr))
+	leader.Stop()
+	// A new leader means the followers went through an election, which
+	// drops their clients: every node has been disconnected.
+	t.Logf("zookeeper %d leads now", findLeader(t, zks).ID)
+	waitReconnected(t, nodes, zks, ring)
+
+	calls, err := load.stop()
+	if err != nil {
+		t.Errorf("routed calls failed while zookeeper servers went down: %v", err)
+	}
+	if calls < 10 {
+		t.Errorf("only %d routed calls ran during the test", calls)
+	}
+	t.Logf("%d routed calls, none failed", calls)
+}
+
+// waitReconnected waits until the running servers have every node as a
+// client again, and checks that each node kept its session: no expiry, one
+// registration, the ring unchanged.
+func waitReconnected(t *testing.T, nodes []*node, zks []*testserver.ZooKeeper, ring *peer.Ring) {
+	t.Helper()
+	eventually(t, 20*time.Second, "every node to be connected to a running zookeeper again", func() error {
+		clients := 0
+		for _, z := range zks {
+			clients += zkClients(z.Addr)
+		}
+		if clients != len(nodes) {
+			return fmt.Errorf("running zookeeper servers have %d clients, want %d", clients, len(nodes))
+		}
+		return eachNode(nodes, func(n *node, s clusterStats) error {
+			switch {
+			case s.SessionExpiries != 0 || s.Registrations != 1:
+				return fmt.Errorf("%s noticed: %d session expiries, %d registrations", n.TCP, s.SessionExpiries, s.Registrations)
+			case !slices.Equal(s.Members, ring.Members) || s.RingVersion != ring.Version:
+				return fmt.Errorf("%s: ring changed to %d %v", n.TCP, s.RingVersion, s.Members)
+			case s.ZooKeeper != "HasSession" || s.Stale || !s.WorkerHeld:
+				return fmt.Errorf("%s: zookeeper %q, stale %v (%s), worker id held %v", n.TCP, s.ZooKeeper, s.Stale, s.StaleReason, s.WorkerHeld)
+			}
+			return nil
+		})
+	})
+	for _, n := range nodes {
+		if s := mustClusterStats(t, n); s.SessionExpiries != 0 || s.Registrations != 1 {
+			t.Fatalf("%s noticed the zookeeper failover: %d session expiries, %d registrations", n.TCP, s.SessionExpiries, s.Registrations)
+		}
+	}
+}
+
+// busiestZooKeeper returns the running server with the most clients: one
+// that a faed node is connected to.
+func busiestZooKeeper(t *testing.T, zks []*testserver.ZooKeeper) *testserver.ZooKeeper {
+	t.Helper()
+	var best *testserver.ZooKeeper
+	most := 0
+	for _, z := range zks {
+		if n := zkClients(z.Addr); n > most {
+			best, most = z, n
+		}
+	}
+	if best == nil {
+		t.Fatal("no zookeeper server reports a client")
+	}
+	return best
+}
+
+// zkClients is how many clients the server at addr serves, or 0 if it does
+// not answer: the "Connections:" count of srvr, less the connection srvr
+// itself is asked on, which ZooKeeper 3.8 counts.
+func zkClients(addr string) int {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return 0
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Write([]byte("srvr")); err != nil {
+		return 0
+	}
+	out, _ := io.ReadAll(conn)
+	for _, line := range strings.Split(string(out), "\n") {
+		var n int
+		if _, err := fmt.Sscanf(line, "Connections: %d", &n); err == nil && n > 0 {
+			return n - 1
+		}
+	}
+	return 0
+}
+
+func findLeader(t *testing.T, zks []*testserver.ZooKeeper) *testserver.ZooKeeper {
+	t.Helper()
+	var leader *testserver.ZooKeeper
+	eventually(t, 20*time.Second, "a zookeeper leader", func() error {
+		for _, z := range zks {
+			if z.Mode() == "leader" {
+				leader = z
+				return nil
+			}
+		}
+		return errors.New("no server reports Mode: leader")
+	})
+	return leader
+}
+
+// routedLoad makes routed calls between two nodes in the background.
+type routedLoad struct {
+	done  chan struct{}
+	wg    sync.WaitGroup
+	calls atomic.Int64
+	mu    sync.Mutex // guards err
+	err   error
+}
+
+// startRoutedLoad sets a key owned by one node through the other and reads
+// it back through the first, for keys of both, until stop.
+func startRoutedLoad(t *testing.T, nodes []*node, ring *peer.Ring) *routedLoad {
+	t.Helper()
+	l := &routedLoad{done: make(chan struct{})}
+	a, b := dialNode(t, nodes[0].TCP), dialNode(t, nodes[1].TCP)
+	keys := allKeys(ring, keysByOwner(ring, "load", 1))
+	l.wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-l.done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			if err := routedRoundTrip(a, b, keys[i%len(keys)], i); err != nil {
+				l.mu.Lock()
+				l.err = errors.Join(l.err, fmt.Errorf("%s: %w", time.Now().Format("15:04:05.000"), err))
+				l.mu.Unlock()
+			}
+			l.calls.Add(2)
+		}
+	})
+	t.Cleanup(func() { l.stop() })
+	return l
+}
+
+func routedRoundTrip(a, b *rpc.FunServantClient, key string, i int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	val := fmt.Sprintf("%s=%d", key, i)
+	if ok, err := a.LcSet(ctx, rc, key, []byte(val)); err != nil || !ok {
+		return fmt.Errorf("lc_set %q = %v, %v", key, ok, err)
+	}
+	if got, err := b.LcGet(ctx, rc, key); err != nil || string(got) != val {
+		return fmt.Errorf("lc_get %q = %q, %v; want %q", key, got, err, val)
+	}
+	return nil
+}
+
+// stop ends the load and returns how many calls ran and what failed. It is
+// idempotent.
+func (l *routedLoad) stop() (int64, error) {
+	select {
+	case <-l.done:
+	default:
+		close(l.done)
+	}
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.calls.Load(), l.err
+}
+
+// TestClusterDuplicateWorkerID starts a second node with a worker id a live
+// node holds: it must refuse to start and name the holder. Once the holder
+// shuts down cleanly the id is free again.
+func TestClusterDuplicateWorkerID(t *testing.T) {
+	zk := testserver.StartZooKeeper(t)
+	o := clusterOpts{zookeeper: []string{zk.Addr}, sessionTimeout: "2s", firstWorker: 5}
+	holder := startNodes(t, o, 1)[0]
+	if s := mustClusterStats(t, holder); s.WorkerID != 5 || !s.WorkerHeld {
+		t.Fatalf("%s holds worker %d (held %v), want 5", holder.TCP, s.WorkerID, s.WorkerHeld)
+	}
+
+	second := launchFaed(t, t.TempDir(), nodeToml(o, 5))
+	select {
+	case err := <-second.exited:
+		log := second.Log.String()
+		if err == nil {
+			t.Fatalf("second node with worker id 5 exited 0; want non-zero. Log:\n%s", log)
+		}
+		if !strings.Contains(log, "worker id") || !strings.Contains(log, holder.TCP) {
+			t.Fatalf("second node's log does not name the holder %s of worker id 5:\n%s", holder.TCP, log)
+		}
+		t.Logf("second node refused to start (%v): %s", err, strings.TrimSpace(log))
+	case <-time.After(15 * time.Second):
+		t.Fatal("second node with a taken worker id still running after 15s")
+	}
+	if id, err := holder.fun.IDNext(t.Context(), rc); err != nil || (id>>12)&31 != 5 {
+		t.Errorf("id_next on the holder = %d (worker %d), %v; want worker 5", id, (id>>12)&31, err)
+	}
+
+	if err := holder.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("holder exit after SIGTERM: %v", err)
+	}
+	third := startNodes(t, o, 1)[0]
+	if s := mustClusterStats(t, third); s.WorkerID != 5 || !s.WorkerHeld {
+		t.Errorf("after the holder stopped, %s holds worker %d (held %v), want 5", third.TCP, s.WorkerID, s.WorkerHeld)
+	}
+}
+
+// TestPHPClusterCoherence runs testdata/cluster.php, which picks one of
+// three nodes at random for every call, as the original's TSocketPool did.
+func TestPHPClusterCoherence(t *testing.T) {
+	requireInstalled(t, scriptClient{
+		probe: []string{"php", "-r", `require "../../idl/php/autoload.php";
+			if (!class_exists("Thrift\\Transport\\TSocket")) {
+				echo "no Thrift\\Transport\\TSocket under ", getenv("FAE_THRIFT_LIB") ?: "/usr/lib/php";
+				exit(3);
+			}`},
+		install: "php-cli and php-thrift",
+	})
+	zk := testserver.StartZooKeeper(t)
+	nodes := startNodes(t, clusterOpts{zookeeper: []string{zk.Addr}, sessionTimeout: "2s", firstWorker: 1}, 3)
+	waitRing(t, nodes, 10*time.Second)
+
+	args := []string{"testdata/cluster.php"}
+	for _, n := range nodes {
+		args = append(args, "tcp:"+n.TCP)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "php", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("php %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	if !strings.Contains(string(out), "checks ok") {
+		t.Fatalf("php %s: output %q lacks \"checks ok\"", strings.Join(args, " "), out)
+	}
+	t.Log(strings.TrimSpace(string(out)))
+	for _, n := range nodes {
+		if s := mustClusterStats(t, n); s.Received == 0 || s.forwarded("") == 0 {
+			t.Errorf("%s: received %d, forwarded %d; want both > 0 after random routing", n.TCP, s.Received, s.forwarded(""))
+		}
+	}
+}
