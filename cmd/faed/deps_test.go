@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestDependencyDirection keeps the layout of STYLE.md true, as the Go
+// standard library's go/build deps_test does: cmd may import anything;
+// servant imports its servant/<x> packages and idl; a servant/<x> package
+// imports pool only, never a sibling, the engine or peer; peer imports
+// pool and idl; engine, pool, idl and the test harness import nothing of
+// ours. Tests may import more (the real-server harness, the IDL).
+func TestDependencyDirection(t *testing.T) {
+	for _, pkg := range listPackages(t) {
+		allowed := allowedImports(pkg.ImportPath)
+		for _, imp := range pkg.Imports {
+			if !strings.HasPrefix(imp, "faed/") || allowed(imp) {
+				continue
+			}
+			t.Errorf("%s imports %s, against the layout's dependency direction", pkg.ImportPath, imp)
+		}
+	}
+}
+
+type goPackage struct {
+	ImportPath string
+	Imports    []string // non-test imports
+}
+
+func listPackages(t *testing.T) []goPackage {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-json", "faed/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []goPackage
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p goPackage
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 10 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	return pkgs
+}
+
+// allowedImports says which of our packages pkg may import.
+func allowedImports(pkg string) func(string) bool {
+	const idl = "faed/idl/gen-go/fun/rpc"
+	only := func(ok ...string) func(string) bool {
+		return func(imp string) bool { return slices.Contains(ok, imp) }
+	}
+	switch {
+	case strings.HasPrefix(pkg, "faed/cmd/"):
+		return func(string) bool { return true }
+	case pkg == "faed/servant":
+		return func(imp string) bool { return imp == idl || strings.HasPrefix(imp, "faed/servant/") }
+	case strings.HasPrefix(pkg, "faed/servant/"):
+		return only("faed/pool")
+	case pkg == "faed/peer":
+		return only("faed/pool", idl)
+	default: // engine, pool, idl, scripts/testserver
+		return only()
+	}
+}
