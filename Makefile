@@ -37,4 +37,4 @@ gen:
 lint:
 	@test -z "$$(gofmt -l $(GOFILES))" || { gofmt -l $(GOFILES); exit 1; }
 	go vet ./...
-	go run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $$(go list ./... | grep -v /gen-go/)
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $$(go list ./... | grep -v /gen-go/)

@@ -34,9 +34,8 @@ type Stats struct {
 	panics         metrics.Counter
 	slowCalls      metrics.Counter
 
-	rates      [3]metrics.EWMA // 1, 5 and 15 minutes
-	lastCalls  atomic.Int64
-	ratesStart time.Time
+	rates     [3]metrics.EWMA // 1, 5 and 15 minutes
+	lastCalls atomic.Int64
 }
 
 func newStats(names []string) *Stats {
