@@ -35,7 +35,7 @@ type Cluster struct {
 // Stats is a Cluster's state at one instant, for the admin pages.
 type Stats struct {
 	Self            string      `json:"self"`
-	ZooKeeper       string      `json:"zoo_keeper"` // session state; "" without ZooKeeper
+	ZooKeeper       string      `json:"zookeeper"` // session state; "" without ZooKeeper
 	RingVersion     uint64      `json:"ring_version"`
 	Members         []string    `json:"members"`
 	Stale           bool        `json:"stale"`                // the ring may be out of date

@@ -36,6 +36,18 @@ func (s State) String() string {
 // MarshalText makes a State read as its name in JSON stats.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a State back from its name, so tools can decode the
+// stats JSON into the types that produced it.
+func (s *State) UnmarshalText(b []byte) error {
+	for i, name := range stateNames {
+		if string(b) == name {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("pool: unknown breaker state %q", b)
+}
+
 // BreakerConfig configures a Breaker. A zero field takes its default.
 type BreakerConfig struct {
 	// FailureThreshold is how many consecutive failures open the breaker. If zero, 5.

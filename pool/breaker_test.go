@@ -320,3 +320,17 @@ func BenchmarkBreakerAllowSuccessParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestStateTextRoundTrip(t *testing.T) {
+	for _, st := range []State{StateClosed, StateOpen, StateHalfOpen} {
+		text, _ := st.MarshalText()
+		var back State
+		if err := back.UnmarshalText(text); err != nil || back != st {
+			t.Fatalf("%v -> %q -> %v, %v", st, text, back, err)
+		}
+	}
+	var s State
+	if err := s.UnmarshalText([]byte("ajar")); err == nil {
+		t.Fatal("an unknown state name decoded without error")
+	}
+}

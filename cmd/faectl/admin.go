@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"faed/engine"
 	"faed/peer"
@@ -38,40 +37,7 @@ func (e *env) adminClient() *admin {
 // nodeStats is the part of GET /stats faectl reads.
 type nodeStats struct {
 	Engine  engine.Snapshot `json:"engine"`
-	Cluster *clusterStats   `json:"cluster"`
-}
-
-// clusterStats is peer.Stats as faed encodes it. It is declared here rather
-// than decoded into peer.Stats because the breaker state encodes as its
-// name, and pool.State cannot decode it.
-type clusterStats struct {
-	Self        string      `json:"self"`
-	ZooKeeper   string      `json:"zoo_keeper"`
-	RingVersion uint64      `json:"ring_version"`
-	Members     []string    `json:"members"`
-	Stale       bool        `json:"stale"`
-	StaleReason string      `json:"stale_reason"`
-	StaleSince  time.Time   `json:"stale_since"`
-	WorkerID    int         `json:"worker_id"`
-	WorkerHeld  bool        `json:"worker_held"`
-	Received    uint64      `json:"received"`
-	Peers       []peerStats `json:"peers"`
-}
-
-// peerStats is one element of clusterStats.Peers: peer.PeerStats.
-type peerStats struct {
-	Addr      string `json:"addr"`
-	Forwarded uint64 `json:"forwarded"`
-	Errors    uint64 `json:"errors"`
-	Pool      struct {
-		Open    int `json:"open"`
-		Idle    int `json:"idle"`
-		InUse   int `json:"in_use"`
-		Breaker struct {
-			State  string `json:"state"`
-			Reason string `json:"reason"`
-		}
-	}
+	Cluster *peer.Stats     `json:"cluster"`
 }
 
 // do sends one request and returns the body of a 2xx answer. Other answers
@@ -134,7 +100,7 @@ func (a *admin) stats() (*nodeStats, error) {
 
 // cluster returns the cluster section of the node's /stats, or an error
 // wrapping errNotClustered if the node is not in a cluster.
-func (a *admin) cluster() (*clusterStats, error) {
+func (a *admin) cluster() (*peer.Stats, error) {
 	st, err := a.stats()
 	if err != nil {
 		return nil, err

@@ -5,6 +5,9 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"faed/peer"
+	"faed/pool"
 )
 
 func cmdMembers(e *env, args []string) error {
@@ -22,7 +25,7 @@ func cmdMembers(e *env, args []string) error {
 
 // printMembers writes the node's view of the cluster: who it is, the ring,
 // whether that may be out of date, the members, and its peers.
-func printMembers(w io.Writer, cs *clusterStats) {
+func printMembers(w io.Writer, cs *peer.Stats) {
 	fmt.Fprintf(w, "node       %s\n", cs.Self)
 	fmt.Fprintf(w, "zookeeper  %s\n", orDash(cs.ZooKeeper))
 	fmt.Fprintf(w, "ring       version %d, %d members\n", cs.RingVersion, len(cs.Members))
@@ -40,7 +43,7 @@ func printMembers(w io.Writer, cs *clusterStats) {
 
 // printPeers writes a table of the calls forwarded to each peer and the
 // state of the peer's pool and breaker.
-func printPeers(w io.Writer, peers []peerStats) {
+func printPeers(w io.Writer, peers []peer.PeerStats) {
 	fmt.Fprintln(w, "\npeers:")
 	if len(peers) == 0 {
 		fmt.Fprintln(w, "  none")
@@ -49,8 +52,8 @@ func printPeers(w io.Writer, peers []peerStats) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  PEER\tFORWARDED\tERRORS\tOPEN\tIDLE\tBREAKER")
 	for _, p := range peers {
-		br := p.Pool.Breaker.State
-		if br != "closed" && p.Pool.Breaker.Reason != "" {
+		br := p.Pool.Breaker.State.String()
+		if p.Pool.Breaker.State != pool.StateClosed && p.Pool.Breaker.Reason != "" {
 			br += ": " + p.Pool.Breaker.Reason
 		}
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%s\n", p.Addr, p.Forwarded, p.Errors, p.Pool.Open, p.Pool.Idle, br)
@@ -59,7 +62,7 @@ func printPeers(w io.Writer, peers []peerStats) {
 }
 
 // staleText says whether the node's ring may be out of date, and why.
-func staleText(cs *clusterStats) string {
+func staleText(cs *peer.Stats) string {
 	if !cs.Stale {
 		return "no"
 	}

@@ -92,24 +92,7 @@ func dialNode(t *testing.T, addr string) *rpc.FunServantClient {
 }
 
 // clusterStats is the "cluster" section of GET /stats.
-type clusterStats struct {
-	Self            string   `json:"self"`
-	ZooKeeper       string   `json:"zoo_keeper"`
-	RingVersion     uint64   `json:"ring_version"`
-	Members         []string `json:"members"`
-	Stale           bool     `json:"stale"`
-	StaleReason     string   `json:"stale_reason"`
-	Registrations   uint64   `json:"registrations"`
-	SessionExpiries uint64   `json:"session_expiries"`
-	WorkerID        int      `json:"worker_id"`
-	WorkerHeld      bool     `json:"worker_held"`
-	Received        uint64   `json:"received"`
-	Peers           []struct {
-		Addr      string `json:"addr"`
-		Forwarded uint64 `json:"forwarded"`
-		Errors    uint64 `json:"errors"`
-	}
-}
+type clusterStats struct{ peer.Stats }
 
 // forwarded is the number of calls this node forwarded to addr ("" for all
 // peers).
