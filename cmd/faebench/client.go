@@ -80,7 +80,7 @@ func (c *client) webRequest() {
 // callOnce makes one call and records it; an error that breaks the
 // connection closes it.
 func (c *client) callOnce(start time.Time) {
-	err := c.call(c.conn.client, c.rc)
+	err := c.call(c.conn, c.rc)
 	c.record(start, err)
 	if err != nil && connBroken(err) {
 		c.disconnect()

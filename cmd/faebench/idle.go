@@ -31,6 +31,9 @@ func runIdle(cfg idleConfig) (idleResult, error) {
 	if err := cfg.wire.validate(); err != nil {
 		return idleResult{}, err
 	}
+	if cfg.wire.protocol == "memcache" {
+		return idleResult{}, errors.New("-idle speaks Thrift only: each connection makes one ping")
+	}
 	// Room for the connections plus what the process already has open.
 	if err := raiseNoFile(uint64(cfg.conns) + 64); err != nil {
 		return idleResult{}, err

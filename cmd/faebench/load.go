@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -28,32 +29,71 @@ type loadConfig struct {
 	label    string        // server kind, for the report only
 	target   endpoint      // server to drive
 	wire     wire          // transport and protocol
-	call     string        // "noop", "ping" or "lc_get"
+	call     string        // "noop", "ping", "lc_get", "mc_get" or "get" (memcached)
 	pattern  string        // "persistent" or "php"
 	clients  int           // concurrent clients
 	warmup   time.Duration // run before measuring
 	duration time.Duration // measured window
-	size     int           // lc_get value size in bytes
-	key      string        // lc_get key
-	pid      int           // server process for CPU time; 0 for none
+	size     int           // value size in bytes of the keyed calls
+	key      string        // key of the keyed calls
+	pool     string        // mc_get pool
+	pids     []int         // server processes for CPU time; none for no CPU column
 }
 
-// callFunc makes one call on a client; rc is the client's Context.
-type callFunc func(c *rpc.FunServantClient, rc *rpc.Context) error
+// callFunc makes one call on a connection; rc is the client's Context.
+type callFunc func(c *conn, rc *rpc.Context) error
 
-// newCallFunc returns the callFunc for a call name.
-func newCallFunc(call, key string) (callFunc, error) {
+// errValueSize is wrapped by the error for a value that is not the size the
+// run stored: the run would measure something else than it says.
+var errValueSize = errors.New("faebench: wrong value size")
+
+// newCallFunc returns the callFunc for cfg.call.
+func newCallFunc(cfg loadConfig) (callFunc, error) {
 	bg := context.Background()
-	switch call {
+	key, pool, size := cfg.key, cfg.pool, cfg.size
+	switch cfg.call {
 	case "noop":
-		return func(c *rpc.FunServantClient, _ *rpc.Context) error { _, err := c.Noop(bg, 1); return err }, nil
+		return func(c *conn, _ *rpc.Context) error { _, err := c.client.Noop(bg, 1); return err }, nil
 	case "ping":
-		return func(c *rpc.FunServantClient, rc *rpc.Context) error { _, err := c.Ping(bg, rc); return err }, nil
+		return func(c *conn, rc *rpc.Context) error { _, err := c.client.Ping(bg, rc); return err }, nil
 	case "lc_get":
-		return func(c *rpc.FunServantClient, rc *rpc.Context) error { _, err := c.LcGet(bg, rc, key); return err }, nil
+		return func(c *conn, rc *rpc.Context) error { _, err := c.client.LcGet(bg, rc, key); return err }, nil
+	case "mc_get":
+		return mcGetFunc(pool, key, size), nil
+	case "get":
+		return func(c *conn, _ *rpc.Context) error {
+			v, _, err := c.mc.get(key)
+			return checkSize(len(v), size, err)
+		}, nil
 	}
-	return nil, fmt.Errorf("call %q: want noop, ping or lc_get", call)
+	return nil, fmt.Errorf("call %q: want noop, ping, lc_get, mc_get or get", cfg.call)
 }
+
+func mcGetFunc(pool, key string, size int) callFunc {
+	bg := context.Background()
+	return func(c *conn, rc *rpc.Context) error {
+		d, err := c.client.McGet(bg, rc, pool, key)
+		if d == nil {
+			return checkSize(0, size, err)
+		}
+		return checkSize(len(d.Data), size, err)
+	}
+}
+
+// checkSize returns err, or if that is nil an error for a value of got
+// bytes when the run stored want.
+func checkSize(got, want int, err error) error {
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("%w: %d bytes, stored %d", errValueSize, got, want)
+	}
+	return nil
+}
+
+// keyed reports whether call reads cfg.key.
+func keyed(call string) bool { return call == "lc_get" || call == "mc_get" || call == "get" }
 
 func (cfg loadConfig) validate() error {
 	if cfg.pattern != "persistent" && cfg.pattern != "php" {
@@ -62,7 +102,26 @@ func (cfg loadConfig) validate() error {
 	if cfg.clients < 1 || cfg.duration <= 0 || cfg.warmup < 0 || cfg.size < 0 {
 		return fmt.Errorf("want clients >= 1, duration > 0, warmup >= 0, size >= 0")
 	}
+	if (cfg.call == "get") != (cfg.wire.protocol == "memcache") {
+		return fmt.Errorf("call %q over protocol %q: get speaks memcached's text protocol (-proto memcache), every other call Thrift", cfg.call, cfg.wire.protocol)
+	}
+	if cfg.call == "get" && !validMcKey(cfg.key) {
+		return fmt.Errorf("key %q: memcached wants 1 to 250 bytes without spaces or control characters", cfg.key)
+	}
 	return cfg.wire.validate()
+}
+
+// validMcKey reports whether memcached's text protocol can carry key.
+func validMcKey(key string) bool {
+	if key == "" || len(key) > 250 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] <= ' ' || key[i] == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // runLoad drives the target with cfg.clients clients for the warm-up and
@@ -71,11 +130,11 @@ func runLoad(cfg loadConfig) (result, error) {
 	if err := cfg.validate(); err != nil {
 		return result{}, err
 	}
-	fn, err := newCallFunc(cfg.call, cfg.key)
+	fn, err := newCallFunc(cfg)
 	if err != nil {
 		return result{}, err
 	}
-	if cfg.call == "lc_get" {
+	if keyed(cfg.call) {
 		prepopulate(cfg)
 	}
 	var phase atomic.Int32
@@ -121,16 +180,16 @@ type window struct {
 }
 
 // measureWindow waits out the warm-up, then opens the measured window for
-// cfg.duration, reading the server's CPU ticks at both ends.
+// cfg.duration, reading the servers' CPU ticks at both ends.
 func measureWindow(cfg loadConfig, phase *atomic.Int32) (window, error) {
 	defer phase.Store(phaseStop)
 	time.Sleep(cfg.warmup)
 	var hz int64
 	var before uint64
-	if cfg.pid > 0 {
+	if len(cfg.pids) > 0 {
 		hz = clockTicks()
 		var err error
-		if before, err = readCPUTicks(cfg.pid); err != nil {
+		if before, err = sumCPUTicks(cfg.pids); err != nil {
 			return window{}, err
 		}
 	}
@@ -139,8 +198,8 @@ func measureWindow(cfg loadConfig, phase *atomic.Int32) (window, error) {
 	time.Sleep(cfg.duration)
 	phase.Store(phaseStop)
 	w := window{elapsed: time.Since(start)}
-	if cfg.pid > 0 {
-		after, err := readCPUTicks(cfg.pid)
+	if len(cfg.pids) > 0 {
+		after, err := sumCPUTicks(cfg.pids)
 		if err != nil {
 			return window{}, err
 		}
@@ -150,17 +209,33 @@ func measureWindow(cfg loadConfig, phase *atomic.Int32) (window, error) {
 	return w, nil
 }
 
-// prepopulate stores the lc_get key with a cfg.size-byte value. A server
-// that refuses (the stock one answers lc_set with an error) still gets
-// measured: it is told on stderr.
+// prepopulate stores cfg.key with a cfg.size-byte value the way the call
+// reads it: lc_set for lc_get, mc_set for mc_get, a memcached set for get.
+// A server that refuses (the stock one answers lc_set with an error) still
+// gets measured: it is told on stderr.
 func prepopulate(cfg loadConfig) {
 	c, err := dial(cfg.target, cfg.wire)
 	if err == nil {
 		defer c.Close()
-		rc := &rpc.Context{Rid: 1, Reason: "bench", UID: 1}
-		_, err = c.client.LcSet(context.Background(), rc, cfg.key, []byte(strings.Repeat("v", cfg.size)))
+		err = store(c, cfg)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "faebench: note: lc_set %q on %s: %v (measuring lc_get anyway)\n", cfg.key, cfg.target, err)
+		fmt.Fprintf(os.Stderr, "faebench: note: storing %q on %s for %s: %v (measuring anyway)\n", cfg.key, cfg.target, cfg.call, err)
 	}
+}
+
+func store(c *conn, cfg loadConfig) error {
+	value := []byte(strings.Repeat("v", cfg.size))
+	rc := &rpc.Context{Rid: 1, Reason: "bench", UID: 1}
+	bg := context.Background()
+	var err error
+	switch cfg.call {
+	case "lc_get":
+		_, err = c.client.LcSet(bg, rc, cfg.key, value)
+	case "mc_get":
+		_, err = c.client.McSet(bg, rc, cfg.pool, cfg.key, &rpc.TMemcacheData{Data: value}, 0)
+	case "get":
+		err = c.mc.set(cfg.key, 0, value)
+	}
+	return err
 }

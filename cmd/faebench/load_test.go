@@ -16,7 +16,7 @@ func testLoadConfig(ep endpoint, call, pattern string) loadConfig {
 	return loadConfig{
 		label: "test", target: ep, wire: wire{transport: "buffered", protocol: "binary"},
 		call: call, pattern: pattern, clients: 4, warmup: 50 * time.Millisecond,
-		duration: 300 * time.Millisecond, size: 100, key: "k", pid: os.Getpid(),
+		duration: 300 * time.Millisecond, size: 100, key: "k", pool: "default", pids: []int{os.Getpid()},
 	}
 }
 
@@ -57,7 +57,7 @@ func TestRunLoad(t *testing.T) {
 func TestRunLoadNoServer(t *testing.T) {
 	ep := endpoint{"unix", filepath.Join(t.TempDir(), "none.sock")}
 	cfg := testLoadConfig(ep, "noop", "persistent")
-	cfg.pid = 0
+	cfg.pids = nil
 	r, err := runLoad(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestRunLoadSilentServer(t *testing.T) {
 		}
 	}()
 	cfg := testLoadConfig(ep, "noop", "persistent")
-	cfg.pid = 0
+	cfg.pids = nil
 	start := time.Now()
 	r, err := runLoad(cfg)
 	if err != nil {
@@ -105,7 +105,11 @@ func TestRunLoadSilentServer(t *testing.T) {
 func TestRunLoadRejectsBadConfig(t *testing.T) {
 	ep := endpoint{"unix", "/nonexistent.sock"}
 	for _, mutate := range []func(*loadConfig){
-		func(c *loadConfig) { c.call = "mc_get" },
+		func(c *loadConfig) { c.call = "mc_delete" },
+		func(c *loadConfig) { c.call = "get" },               // memcached's call over Thrift
+		func(c *loadConfig) { c.wire.protocol = "memcache" }, // a Thrift call over memcache
+		func(c *loadConfig) { c.call, c.wire.protocol, c.key = "get", "memcache", "a b" },
+		func(c *loadConfig) { c.call, c.wire.protocol, c.wire.transport = "get", "memcache", "framed" },
 		func(c *loadConfig) { c.pattern = "burst" },
 		func(c *loadConfig) { c.clients = 0 },
 		func(c *loadConfig) { c.wire.transport = "http" },

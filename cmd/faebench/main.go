@@ -1,25 +1,39 @@
-// Command faebench drives a FunServant server with concurrent Thrift
-// clients and reports calls/s, latency and the server's CPU time per call.
-// It also serves the two servers faed is compared with (a raw echo and a
-// stock Apache Thrift server) and measures memory per idle connection.
+// Command faebench drives a FunServant server (or memcached) with
+// concurrent clients and reports calls/s, latency and the server's CPU time
+// per call. It also serves the two servers faed is compared with (a raw echo
+// and a stock Apache Thrift server) and measures memory per idle connection.
 //
 // Usage:
 //
-//	faebench -addr unix:/tmp/faed.sock [-call noop|ping|lc_get] [-pattern persistent|php]
-//	         [-c 64] [-d 5s] [-warmup 1s] [-size 100] [-transport buffered|framed]
-//	         [-proto binary|compact] [-pid PID] [-label NAME] [-json]
+//	faebench -addr unix:/tmp/faed.sock [-call noop|ping|lc_get|mc_get] [-pattern persistent|php]
+//	         [-c 64] [-d 5s] [-warmup 1s] [-size 100] [-key K] [-pool default]
+//	         [-transport buffered|framed] [-proto binary|compact] [-pid PID[,PID...]]
+//	         [-owned-by HOST:PORT -members HOST:PORT,HOST:PORT...] [-label NAME] [-json]
+//	faebench -addr tcp:127.0.0.1:11211 -proto memcache -call get [load flags as above]
 //	faebench -serve echo|stock|stock-nocheck -listen unix:/tmp/x.sock[,tcp:127.0.0.1:9001]
 //	faebench -idle 10000 -addr unix:/tmp/faed.sock -pid PID [-json]
 //	faebench -wait 10s -addr unix:/tmp/faed.sock
+//	faebench -wait 30s -admin 127.0.0.1:9002 -members HOST:PORT,HOST:PORT
 //	faebench -summary results.jsonl
 //
 // Any mode also takes -cpuprofile FILE.
 //
 // A load run prints one line: calls/s (successful calls in the measured
-// window), p50 and p99 latency, errors, and with -pid the server's user+system
-// CPU time per call from /proc/PID/stat. Every server kind is driven by the
+// window), p50 and p99 latency, errors, and with -pid the servers' user+system
+// CPU time per call from /proc/PID/stat (summed over every PID given, e.g.
+// faed and memcached for mc_get). Every Thrift server kind is driven by the
 // same generated Go client. In the php pattern each client connects, makes
 // three calls and closes; the first call's latency includes the connect.
+//
+// The keyed calls (lc_get, mc_get, get) first store -key with a -size-byte
+// value (lc_set, mc_set on -pool, memcached set); mc_get and get count a
+// value of another size as an error. -proto memcache speaks memcached's text
+// protocol, whose only call is get. With -owned-by and -members the key is
+// the first of -key, -key-1, -key-2, ... that faed's ring over those members
+// places on -owned-by: a key local to a node or one it must forward.
+//
+// -wait with -admin waits until the faed node with that admin address
+// reports exactly -members in GET /stats.
 //
 // -serve echo answers noop (always 0), ping, lc_get and lc_set from replies
 // encoded at start, without a Thrift library: the floor no RPC server over
@@ -38,6 +52,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -51,6 +67,9 @@ type options struct {
 	listen     string
 	idle       int
 	wait       time.Duration
+	admin      string
+	ownedBy    string
+	members    string
 	summary    string
 	cpuprofile string
 }
@@ -59,27 +78,56 @@ func parseFlags() options {
 	var o options
 	l := &o.load
 	flag.StringVar(&o.addr, "addr", "", "server to drive: unix:/path.sock or tcp:host:port")
-	flag.StringVar(&l.call, "call", "noop", "call to make: noop, ping or lc_get")
+	flag.StringVar(&l.call, "call", "noop", "call to make: noop, ping, lc_get, mc_get, or get with -proto memcache")
 	flag.StringVar(&l.pattern, "pattern", "persistent", "persistent (one connection per client) or php (connect, 3 calls, close; the first call's latency includes the connect)")
 	flag.IntVar(&l.clients, "c", 64, "concurrent clients")
 	flag.DurationVar(&l.duration, "d", 5*time.Second, "measured duration")
 	flag.DurationVar(&l.warmup, "warmup", time.Second, "warm-up before measuring")
-	flag.IntVar(&l.size, "size", 100, "lc_get value size in bytes (also what -serve answers)")
-	flag.StringVar(&l.key, "key", "faebench", "lc_get key")
+	flag.IntVar(&l.size, "size", 100, "value size in bytes of lc_get, mc_get and get (also what -serve answers)")
+	flag.StringVar(&l.key, "key", "faebench", "key of lc_get, mc_get and get (the prefix with -owned-by)")
+	flag.StringVar(&l.pool, "pool", "default", "memcache pool of mc_get")
 	flag.StringVar(&l.wire.transport, "transport", "buffered", "buffered or framed")
-	flag.StringVar(&l.wire.protocol, "proto", "binary", "binary or compact")
+	flag.StringVar(&l.wire.protocol, "proto", "binary", "binary, compact, or memcache (memcached's text protocol, for -call get)")
 	flag.DurationVar(&l.wire.timeout, "timeout", 0, "client socket timeout per read or write; 0 for none (a deadline costs a timer per read and write)")
-	flag.IntVar(&l.pid, "pid", 0, "server process id, for its CPU time (load) or RSS (-idle)")
+	flag.Var((*pidList)(&l.pids), "pid", "server process ids, comma-separated: their CPU time summed (load), or one's RSS (-idle)")
 	flag.StringVar(&l.label, "label", "", "name of the server kind in the report")
 	flag.BoolVar(&o.asJSON, "json", false, "print JSON on stdout (the text line goes to stderr)")
 	flag.StringVar(&o.serve, "serve", "", "serve echo, stock or stock-nocheck on -listen until SIGTERM/SIGINT")
 	flag.StringVar(&o.listen, "listen", "", "comma-separated listen addresses for -serve")
 	flag.IntVar(&o.idle, "idle", 0, "open this many idle connections and report server RSS per connection")
-	flag.DurationVar(&o.wait, "wait", 0, "wait up to this long until -addr accepts connections, then exit")
+	flag.DurationVar(&o.wait, "wait", 0, "wait up to this long until -addr accepts connections (or -admin reports -members), then exit")
+	flag.StringVar(&o.admin, "admin", "", "faed admin host:port whose members -wait waits for")
+	flag.StringVar(&o.ownedBy, "owned-by", "", "use the first key from -key that faed's ring over -members places on this member")
+	flag.StringVar(&o.members, "members", "", "comma-separated cluster members (advertised host:port) for -owned-by and -wait -admin")
 	flag.StringVar(&o.summary, "summary", "", "print a comparison table of the JSON results in this file")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process (any mode) to this file")
 	flag.Parse()
 	return o
+}
+
+// pidList is the -pid flag: process ids, comma-separated. A later -pid
+// replaces an earlier one.
+type pidList []int
+
+func (p *pidList) String() string {
+	s := make([]string, len(*p))
+	for i, pid := range *p {
+		s[i] = strconv.Itoa(pid)
+	}
+	return strings.Join(s, ",")
+}
+
+func (p *pidList) Set(v string) error {
+	var pids []int
+	for _, f := range strings.Split(v, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || pid < 1 {
+			return fmt.Errorf("%q: want process ids >= 1, comma-separated", v)
+		}
+		pids = append(pids, pid)
+	}
+	*p = pids
+	return nil
 }
 
 func main() {
@@ -118,6 +166,8 @@ func run(o options) error {
 		return printSummary(os.Stdout, o.summary)
 	case o.serve != "":
 		return serve(o)
+	case o.wait > 0 && o.admin != "":
+		return waitCluster(o)
 	}
 	if o.addr == "" {
 		return errors.New("-addr is required")
@@ -133,6 +183,11 @@ func run(o options) error {
 	case o.idle > 0:
 		return idle(o)
 	}
+	if o.ownedBy != "" {
+		if o.load.key, err = ownedKey(o); err != nil {
+			return err
+		}
+	}
 	r, err := runLoad(o.load)
 	if err != nil {
 		return err
@@ -140,9 +195,32 @@ func run(o options) error {
 	return emit(os.Stdout, os.Stderr, r, o.asJSON)
 }
 
+func waitCluster(o options) error {
+	members, err := parseMembers(o.members)
+	if err != nil {
+		return err
+	}
+	return waitMembers(o.admin, members, o.wait)
+}
+
+func ownedKey(o options) (string, error) {
+	members, err := parseMembers(o.members)
+	if err != nil {
+		return "", err
+	}
+	return keyOwnedBy(o.load.key, o.ownedBy, members)
+}
+
 func idle(o options) error {
 	l := o.load
-	r, err := runIdle(idleConfig{label: l.label, target: l.target, wire: l.wire, conns: o.idle, pid: l.pid})
+	if len(l.pids) > 1 {
+		return errors.New("-idle reads the RSS of one -pid")
+	}
+	cfg := idleConfig{label: l.label, target: l.target, wire: l.wire, conns: o.idle}
+	if len(l.pids) == 1 {
+		cfg.pid = l.pids[0]
+	}
+	r, err := runIdle(cfg)
 	if err != nil {
 		return err
 	}
@@ -158,6 +236,9 @@ func serve(o options) error {
 	w := o.load.wire
 	if err := w.validate(); err != nil {
 		return err
+	}
+	if w.protocol == "memcache" {
+		return errors.New("-serve speaks Thrift; -proto memcache is for driving memcached")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -37,6 +37,20 @@ func readCPUTicks(pid int) (uint64, error) {
 	return parseStatTicks(b)
 }
 
+// sumCPUTicks returns the user plus system CPU time of every process in
+// pids together, in clock ticks.
+func sumCPUTicks(pids []int) (uint64, error) {
+	var sum uint64
+	for _, pid := range pids {
+		t, err := readCPUTicks(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += t
+	}
+	return sum, nil
+}
+
 // parseStatTicks returns utime+stime (fields 14 and 15) of a /proc/PID/stat
 // line. The command name (field 2) is in parentheses and may itself hold
 // spaces and parentheses, so fields are counted from the last ')'.

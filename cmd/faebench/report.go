@@ -15,6 +15,7 @@ type result struct {
 	Label       string   `json:"label,omitempty"`
 	Target      string   `json:"target"`
 	Call        string   `json:"call"`
+	Key         string   `json:"key,omitempty"` // of the keyed calls
 	Pattern     string   `json:"pattern"`
 	Transport   string   `json:"transport"`
 	Protocol    string   `json:"protocol"`
@@ -27,6 +28,7 @@ type result struct {
 	Errors      int64    `json:"errors"`
 	FirstError  string   `json:"first_error,omitempty"`
 	ServerUs    *float64 `json:"server_us_per_call,omitempty"` // server CPU per call
+	ServerProcs int      `json:"server_procs,omitempty"`       // processes ServerUs sums
 }
 
 // newResult merges the clients' histograms and counters.
@@ -36,6 +38,9 @@ func newResult(cfg loadConfig, clients []*client, w window) result {
 		Mode: "load", Label: cfg.label, Target: cfg.target.String(), Call: cfg.call,
 		Pattern: cfg.pattern, Transport: cfg.wire.transport, Protocol: cfg.wire.protocol,
 		Clients: cfg.clients, Seconds: w.elapsed.Seconds(),
+	}
+	if keyed(cfg.call) {
+		r.Key = cfg.key
 	}
 	for _, c := range clients {
 		h.merge(&c.hist)
@@ -51,6 +56,7 @@ func newResult(cfg loadConfig, clients []*client, w window) result {
 	if w.haveServer && h.n > 0 {
 		us := micros(w.serverCPU) / float64(h.n)
 		r.ServerUs = &us
+		r.ServerProcs = len(cfg.pids)
 	}
 	return r
 }
@@ -65,8 +71,14 @@ func (r result) String() string {
 	}
 	fmt.Fprintf(&b, "target=%s call=%s pattern=%s clients=%d calls/s=%.0f p50=%.1fus p99=%.1fus errors=%d",
 		r.Target, r.Call, r.Pattern, r.Clients, r.CallsPerSec, r.P50us, r.P99us, r.Errors)
+	if r.Key != "" {
+		fmt.Fprintf(&b, " key=%q", r.Key)
+	}
 	if r.ServerUs != nil {
 		fmt.Fprintf(&b, " server_us/call=%.2f", *r.ServerUs)
+	}
+	if r.ServerProcs > 1 {
+		fmt.Fprintf(&b, " (%d processes)", r.ServerProcs)
 	}
 	if r.FirstError != "" {
 		fmt.Fprintf(&b, " first_error=%q", r.FirstError)

@@ -21,7 +21,11 @@ func printSummary(w io.Writer, path string) error {
 	if err != nil {
 		return err
 	}
-	printLoads(w, loads)
+	rows := printLoads(w, loads)
+	if slices.ContainsFunc(rows, func(r result) bool { return r.ServerProcs > 1 }) {
+		fmt.Fprintln(w, "* CPU of several server processes summed (bench.sh: faed + memcached for mc_get, both nodes for faed-local and faed-fwd)")
+	}
+	printRatios(w, rows)
 	if len(idles) > 0 {
 		fmt.Fprintf(w, "\n%-28s %-14s %8s %10s %8s\n", "idle connections", "server", "conns", "KiB/conn", "errors")
 		for _, r := range idles {
@@ -66,7 +70,8 @@ func readResults(path string) ([]result, []idleResult, error) {
 // workload names what a group of results has in common.
 func workload(r result) string {
 	s := fmt.Sprintf("%s %s %s c=%d", r.Call, r.Pattern, network(r.Target), r.Clients)
-	if r.Transport != "buffered" || r.Protocol != "binary" {
+	// memcached's text protocol goes with its call, get; saying so is noise.
+	if r.Protocol != "memcache" && (r.Transport != "buffered" || r.Protocol != "binary") {
 		s += " " + r.Transport + "/" + r.Protocol
 	}
 	return s
@@ -78,17 +83,21 @@ func network(target string) string {
 }
 
 // printLoads prints the load results grouped by workload, in the order the
-// workloads first appear, each group followed by the subject's ratios.
-func printLoads(w io.Writer, loads []result) {
+// workloads first appear, each group followed by the subject's ratios, and
+// returns the rows it printed (repeated runs combined).
+func printLoads(w io.Writer, loads []result) []result {
 	fmt.Fprintf(w, "%-28s %-18s %10s %9s %9s %12s %8s\n",
 		"workload", "server", "calls/s", "p50 us", "p99 us", "srv us/call", "errors")
+	var rows []result
 	for _, g := range groupBy(loads, workload) {
 		var rs []result
 		for _, same := range groupBy(g.items, func(r result) string { return r.Label }) {
 			rs = append(rs, combine(same.items))
 		}
 		printGroup(w, g.key, rs)
+		rows = append(rows, rs...)
 	}
+	return rows
 }
 
 // group is the results that share a key.
@@ -159,7 +168,7 @@ func printGroup(w io.Writer, name string, rs []result) {
 	var subj *result
 	for i, r := range rs {
 		fmt.Fprintf(w, "%-28s %-18s %10.0f %9.1f %9.1f %12s %8d\n",
-			name, r.Label, r.CallsPerSec, r.P50us, r.P99us, fmtServer(r.ServerUs), r.Errors)
+			name, r.Label, r.CallsPerSec, r.P50us, r.P99us, fmtServer(r), r.Errors)
 		name = ""
 		if baseLabel(r.Label) == subject {
 			subj = &rs[i]
@@ -169,7 +178,9 @@ func printGroup(w io.Writer, name string, rs []result) {
 		return
 	}
 	for _, r := range rs {
-		if baseLabel(r.Label) == subject {
+		// faed-local and faed-fwd are the subject in a cluster, not a
+		// reference to hold it against.
+		if strings.HasPrefix(baseLabel(r.Label), subject) {
 			continue
 		}
 		fmt.Fprintf(w, "%-28s %-18s %10s %9s %9s %12s\n", "", subject+"/"+baseLabel(r.Label),
@@ -184,11 +195,16 @@ func baseLabel(label string) string {
 	return name
 }
 
-func fmtServer(us *float64) string {
-	if us == nil {
+// fmtServer formats a row's server CPU per call, marked with * when it sums
+// several processes.
+func fmtServer(r result) string {
+	if r.ServerUs == nil {
 		return "-"
 	}
-	return fmt.Sprintf("%.2f", *us)
+	if r.ServerProcs > 1 {
+		return fmt.Sprintf("%.2f*", *r.ServerUs)
+	}
+	return fmt.Sprintf("%.2f", *r.ServerUs)
 }
 
 func ratio(a, b float64) string {

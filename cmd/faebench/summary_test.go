@@ -70,3 +70,81 @@ func TestCombineRounds(t *testing.T) {
 		t.Fatalf("two rounds, one without server CPU: %+v", c)
 	}
 }
+
+func TestPrintRatios(t *testing.T) {
+	us := func(v float64) *float64 { return &v }
+	row := func(label, target, call, pattern string, clients int, cps, p50 float64) result {
+		return result{Mode: "load", Label: label, Target: target, Call: call, Pattern: pattern,
+			Transport: "buffered", Protocol: "binary", Clients: clients, CallsPerSec: cps, P50us: p50, P99us: 2 * p50, ServerUs: us(cps / 10000)}
+	}
+	mc := func(r result) result { r.Protocol = "memcache"; return r }
+	both := func(r result) result { r.ServerProcs = 2; return r }
+	rows := []result{
+		row("echo", "unix:/e", "noop", "persistent", 64, 200000, 100),
+		row("stock", "unix:/s", "noop", "persistent", 64, 100000, 200),
+		row("faed", "unix:/f", "noop", "persistent", 64, 150000, 150),
+		mc(row("memcached", "tcp:127.0.0.1:1", "get", "persistent", 64, 160000, 120)),
+		row("faed", "tcp:127.0.0.1:2", "lc_get", "persistent", 64, 80000, 240),
+		row("faed", "unix:/f", "lc_get", "persistent", 64, 90000, 220), // no memcached over unix
+		mc(row("memcached", "tcp:127.0.0.1:1", "get", "php", 64, 60000, 300)),
+		both(row("faed", "tcp:127.0.0.1:2", "mc_get", "php", 64, 30000, 600)),
+		both(row("faed", "unix:/f", "mc_get", "php", 64, 45000, 400)),
+		both(row("faed-local", "tcp:127.0.0.1:3", "lc_get", "persistent", 64, 100000, 200)),
+		both(row("faed-fwd", "tcp:127.0.0.1:3", "lc_get", "persistent", 64, 50000, 400)),
+		both(row("faed-local", "tcp:127.0.0.1:3", "lc_get", "persistent", 1, 20000, 50)),
+		both(row("faed-fwd", "tcp:127.0.0.1:3", "lc_get", "persistent", 1, 10000, 90)),
+		row("echo", "tcp:127.0.0.1:4", "noop", "persistent", 1, 40000, 25),
+	}
+	out := summarize(t, rows)
+	for _, want := range []string{
+		"faed noop / echo persistent unix c=64 0.75x 1.50x 1.50x 0.75x",
+		"faed noop / stock persistent unix c=64 1.50x 0.75x 0.75x 1.50x",
+		"faed lc_get / memcached get persistent tcp c=64 0.50x 2.00x 2.00x 0.50x",
+		"faed mc_get / memcached get php tcp c=64 0.50x 2.00x",
+		"faed mc_get / memcached get php unix/tcp c=64 0.75x",
+		"forwarded / local lc_get persistent tcp c=64 0.50x 2.00x",
+		"forwarding cost, persistent tcp c=64: p50 400.0us - 200.0us = +200.0us\n",
+		"forwarding cost, persistent tcp c=1: p50 90.0us - 50.0us = +40.0us; goal <= loopback round trip 25.0us + 30us = 55.0us: met",
+		"get persistent tcp c=64 memcached",
+		"3.00* 0", // several processes marked
+		"* CPU of several server processes summed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	for _, unwanted := range []string{"lc_get persistent unix c=64 0.", "faed/faed-", "memcache c=64"} {
+		if strings.Contains(out, unwanted) {
+			t.Errorf("summary has %q:\n%s", unwanted, out)
+		}
+	}
+	rows[len(rows)-1].P50us = 5 // a faster loopback: 40us is now over budget
+	if out := summarize(t, rows); !strings.Contains(out, "= 35.0us: MISSED") {
+		t.Errorf("summary does not flag a missed goal:\n%s", out)
+	}
+}
+
+// summarize writes rows as -json does and returns the summary with runs of
+// blanks squeezed to one space.
+func summarize(t *testing.T, rows []result) string {
+	t.Helper()
+	var buf bytes.Buffer
+	for _, r := range rows {
+		if err := emit(&buf, &bytes.Buffer{}, r, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := printSummary(&out, path); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for line := range strings.Lines(out.String()) {
+		lines = append(lines, strings.Join(strings.Fields(line), " "))
+	}
+	return strings.Join(lines, "\n")
+}

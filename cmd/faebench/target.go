@@ -69,7 +69,7 @@ func listen(ep endpoint) (net.Listener, error) {
 // wire says how a client frames and encodes its calls.
 type wire struct {
 	transport string        // "buffered" or "framed"
-	protocol  string        // "binary" or "compact"
+	protocol  string        // "binary", "compact" or "memcache" (memcached's text protocol)
 	timeout   time.Duration // socket read/write timeout; 0 means none
 }
 
@@ -77,25 +77,37 @@ func (w wire) validate() error {
 	if w.transport != "buffered" && w.transport != "framed" {
 		return fmt.Errorf("transport %q: want buffered or framed", w.transport)
 	}
-	if w.protocol != "binary" && w.protocol != "compact" {
-		return fmt.Errorf("protocol %q: want binary or compact", w.protocol)
+	switch w.protocol {
+	case "binary", "compact":
+	case "memcache":
+		if w.transport != "buffered" {
+			return fmt.Errorf("protocol memcache: transport %q: want buffered", w.transport)
+		}
+	default:
+		return fmt.Errorf("protocol %q: want binary, compact or memcache", w.protocol)
 	}
 	return nil
 }
 
-// conn is one client connection with the generated FunServant client on it.
-// It is not safe for concurrent use.
+// conn is one client connection: the generated FunServant client, or with
+// protocol memcache a memcached text-protocol client. It is not safe for
+// concurrent use.
 type conn struct {
 	nc     net.Conn
-	client *rpc.FunServantClient
+	client *rpc.FunServantClient // nil on a memcache connection
+	mc     *mcConn               // nil on a Thrift connection
 }
 
 // dial connects to ep and builds the generated client over a thrift socket
-// and a buffered (or framed) transport, the same way for every server kind.
+// and a buffered (or framed) transport, the same way for every server kind;
+// for protocol memcache it builds a memcached client instead.
 func dial(ep endpoint, w wire) (*conn, error) {
 	nc, err := net.DialTimeout(ep.network, ep.address, 5*time.Second)
 	if err != nil {
 		return nil, err
+	}
+	if w.protocol == "memcache" {
+		return &conn{nc: nc, mc: newMcConn(nc, w.timeout)}, nil
 	}
 	conf := &thrift.TConfiguration{SocketTimeout: w.timeout}
 	var trans thrift.TTransport = thrift.NewTBufferedTransport(thrift.NewTSocketFromConnConf(nc, conf), clientBufSize)
@@ -116,8 +128,13 @@ func (c *conn) Close() error { return c.nc.Close() }
 
 // connBroken reports whether err leaves the connection unusable: a transport
 // or protocol error, or a reply that does not match the call. A declared
-// exception or a server-side TApplicationException leaves it usable.
+// exception, a server-side TApplicationException, a memcached miss or error
+// line, or a value of the wrong size leaves it usable.
 func connBroken(err error) bool {
+	var se *mcServerError
+	if errors.Is(err, errMcMiss) || errors.Is(err, errValueSize) || errors.As(err, &se) {
+		return false
+	}
 	var ae thrift.TApplicationException
 	if errors.As(err, &ae) {
 		switch ae.TypeId() {
