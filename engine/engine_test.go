@@ -343,3 +343,16 @@ func TestConcurrentClients(t *testing.T) {
 		t.Fatalf("noop count = %d, want %d", n, 32*200)
 	}
 }
+
+func TestACallIsCountedBeforeItsReplyArrives(t *testing.T) {
+	s := startServer(t, nil)
+	c := dial(t, "unix", s.unix, KindFramedBinary)
+	for i := range int64(200) {
+		if _, err := c.LcGet(context.Background(), rc, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if n := callCount(s.e, "lc_get"); n != i+1 {
+			t.Fatalf("after %d replies the stats count %d lc_get calls", i+1, n)
+		}
+	}
+}

@@ -125,7 +125,8 @@ func (s *session) serveCall() error {
 	}
 	if !r.timed {
 		r.stats.calls.Inc(1)
-		return s.callError(s.process(r, seq))
+		ok, callErr := s.process(r, seq)
+		return s.finish(ok, callErr)
 	}
 	start := time.Now()
 	ok, callErr := s.process(r, seq)
@@ -137,6 +138,15 @@ func (s *session) serveCall() error {
 	if slow := s.e.cfg.SlowCall; slow > 0 && elapsed > slow {
 		s.e.stats.slowCalls.Inc(1)
 		s.e.log.Warn("slow call", "call", name, "elapsed", elapsed, "remote", remote(s.conn))
+	}
+	return s.finish(ok, callErr)
+}
+
+// finish sends the reply of a counted call and says whether the session
+// goes on.
+func (s *session) finish(ok bool, callErr thrift.TException) error {
+	if err := s.t.flushReply(); err != nil {
+		return err
 	}
 	return s.callError(ok, callErr)
 }
@@ -188,7 +198,10 @@ func (s *session) unknownMethod(name string, seq int32) error {
 	if err := s.in.ReadMessageEnd(s.e.ctx); err != nil {
 		return err
 	}
-	return s.replyError(name, seq, thrift.UNKNOWN_METHOD, "unknown method "+name)
+	if err := s.replyError(name, seq, thrift.UNKNOWN_METHOD, "unknown method "+name); err != nil {
+		return err
+	}
+	return s.t.flushReply()
 }
 
 // replyError writes a TApplicationException; only a transport error is returned.

@@ -26,6 +26,11 @@ type connTransport struct {
 	// message has consumed so far (reset by beginMessage).
 	limit int
 	used  int
+
+	// flushPending is set by Flush: the reply goes out when the session
+	// calls flushReply, after it has counted the call, so a client that
+	// holds its reply always finds the call in the stats.
+	flushPending bool
 }
 
 func newConnTransport(conn net.Conn, bufSize, limit int) *connTransport {
@@ -80,3 +85,12 @@ func (t *connTransport) IsOpen() bool                             { return true 
 func (t *connTransport) Close() error                             { return t.conn.Close() }
 func (t *connTransport) RemainingBytes() uint64                   { return uint64(max(t.limit-t.used, 0)) }
 func (t *connTransport) SetTConfiguration(*thrift.TConfiguration) {}
+
+// flushReply sends what the processor asked to flush.
+func (t *connTransport) flushReply() error {
+	if !t.flushPending {
+		return nil
+	}
+	t.flushPending = false
+	return t.w.Flush()
+}
