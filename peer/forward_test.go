@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -57,7 +58,7 @@ type thriftServer struct {
 	conns map[net.Conn]bool
 }
 
-func startThriftServer(t *testing.T) *thriftServer {
+func startThriftServer(t testing.TB) *thriftServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -108,7 +109,7 @@ func (s *thriftServer) kill() {
 	}
 }
 
-func testPeers(t *testing.T, cfg Config) *Peers {
+func testPeers(t testing.TB, cfg Config) *Peers {
 	t.Helper()
 	ps := NewPeers(cfg, quietLog(t))
 	t.Cleanup(ps.Close)
@@ -279,6 +280,73 @@ func TestIsBroken(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := isBroken(tt.err); got != tt.want {
 				t.Errorf("isBroken(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// Each forwarded call leaves in one write: a request split over several
+// writes would cost syscalls, and a TCP segment each.
+func TestForwardOneWritePerCall(t *testing.T) {
+	reply := lcGetReply(t, []byte("value of k"))
+	var conns []*cannedConn
+	ps := testPeers(t, Config{})
+	ps.dial = func(context.Context, string) (*conn, error) {
+		c := &cannedConn{Conn: loopbackConn(t), reply: bytes.Clone(reply)}
+		conns = append(conns, c)
+		return newConn(c), nil
+	}
+	const calls = 3
+	for range calls {
+		if v, err := lcGet(context.Background(), ps, "127.0.0.1:1", "k"); err != nil || string(v) != "value of k" {
+			t.Fatalf("lc_get = %q, %v", v, err)
+		}
+	}
+	if len(conns) != 1 || conns[0].writes != calls {
+		t.Fatalf("%d connections, writes %+v; want 1 connection with %d writes", len(conns), conns, calls)
+	}
+}
+
+// A call's deadline is refreshed only once it is less than 7/8 of
+// CallTimeout away, and never lies past CallTimeout nor past ctx's deadline.
+func TestArmDeadline(t *testing.T) {
+	const timeout = 8 * time.Second
+	short, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	tests := []struct {
+		name    string
+		ctx     context.Context
+		left    time.Duration // the deadline already set, from now; 0 for none
+		refresh bool
+	}{
+		{"none set yet", context.Background(), 0, true},
+		{"just set", context.Background(), timeout, false},
+		{"7/8 left", context.Background(), timeout*7/8 + 100*time.Millisecond, false},
+		{"under 7/8 left", context.Background(), timeout*7/8 - 100*time.Millisecond, true},
+		{"past the timeout", context.Background(), timeout + time.Second, true},
+		{"ctx deadline sooner", short, timeout, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &conn{nc: loopbackConn(t)}
+			if tt.left > 0 {
+				c.deadline = time.Now().Add(tt.left)
+			}
+			was := c.deadline
+			start := time.Now()
+			if err := c.arm(tt.ctx, timeout); err != nil {
+				t.Fatal(err)
+			}
+			if got := !c.deadline.Equal(was); got != tt.refresh {
+				t.Errorf("refreshed = %v, want %v", got, tt.refresh)
+			}
+			latest, earliest := time.Now().Add(timeout), start.Add(timeout*7/8)
+			if d, ok := tt.ctx.Deadline(); ok {
+				latest, earliest = d, d
+			}
+			if c.deadline.After(latest) || c.deadline.Before(earliest) {
+				t.Errorf("deadline in %v, want between %v and %v from now",
+					time.Until(c.deadline), time.Until(earliest), time.Until(latest))
 			}
 		})
 	}

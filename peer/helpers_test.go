@@ -15,7 +15,7 @@ import (
 // quietLog returns a debug logger whose output is shown only if the test
 // fails, or always with PEER_TEST_LOG=1. Writes after the test ends are
 // harmless.
-func quietLog(t *testing.T) *slog.Logger {
+func quietLog(t testing.TB) *slog.Logger {
 	lb := &lockedBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("PEER_TEST_LOG") == "1" {

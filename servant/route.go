@@ -61,6 +61,10 @@ type callFunc func(c rpc.FunServant, sticky *rpc.Context) error
 // an idempotent call waits for the ring to change and tries once more on
 // the new owner (errNowLocal if that is us); any other call answers an
 // error naming the owner.
+//
+// The ring version is read before the first attempt, on the fast path too:
+// read after a failure, it could already include the very change the retry
+// waits for.
 func (s *FunServant) forward(ctx context.Context, addr string, rc *rpc.Context, key string, idempotent bool, call callFunc) error {
 	sticky := stickyCopy(rc)
 	version := s.router.RingVersion()
@@ -97,16 +101,18 @@ func (s *FunServant) awaitRingChange(ctx context.Context, version uint64) bool {
 
 // reached reports whether err is the peer's own answer.
 func reached(err error) bool {
-	var app thrift.TApplicationException
-	return isDeclared(err) || errors.As(err, &app)
+	_, app := errors.AsType[thrift.TApplicationException](err)
+	return app || isDeclared(err)
 }
 
 // peerAnswer passes declared exceptions through and restates a peer's
 // application error without the generated "Internal error processing X: "
-// prefix, which our own processor adds again.
+// prefix, which our own processor adds again. It sees every forwarded answer,
+// hence errors.AsType here and in isDeclared: errors.As would move its target
+// to the heap, an allocation per call.
 func peerAnswer(addr string, err error) error {
-	var app thrift.TApplicationException
-	if err == nil || isDeclared(err) || !errors.As(err, &app) {
+	app, ok := errors.AsType[thrift.TApplicationException](err)
+	if !ok || isDeclared(err) {
 		return err
 	}
 	msg := app.Error()
@@ -118,18 +124,27 @@ func peerAnswer(addr string, err error) error {
 	return fmt.Errorf("on owner %s: %s", addr, msg)
 }
 
+// isDeclared reports whether err is an exception declared in the IDL.
 func isDeclared(err error) bool {
-	var te thrift.TException
-	return errors.As(err, &te) && te.TExceptionType() == thrift.TExceptionTypeCompiled
+	te, ok := errors.AsType[thrift.TException](err)
+	return ok && te.TExceptionType() == thrift.TExceptionTypeCompiled
+}
+
+// stickyContext is a request context together with the flag its Sticky
+// field points to, so that a sticky copy costs one allocation, not two.
+type stickyContext struct {
+	rpc.Context
+	on bool
 }
 
 // stickyCopy is rc marked "execute here": the owner never forwards it again.
+// The copy's Sticky points into the same allocation; that interior pointer
+// keeps the whole stickyContext alive.
 func stickyCopy(rc *rpc.Context) *rpc.Context {
-	c := &rpc.Context{}
+	c := &stickyContext{on: true}
 	if rc != nil {
-		*c = *rc
+		c.Context = *rc
 	}
-	sticky := true
-	c.Sticky = &sticky
-	return c
+	c.Sticky = &c.on
+	return &c.Context
 }
