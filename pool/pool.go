@@ -22,8 +22,9 @@ var (
 )
 
 // Pool holds connections of type C to one server. It is safe for concurrent
-// use. Get blocks at most DialTimeout + WaitTimeout; Put and Stats never block
-// on the network, except that Put may call Funcs.Close.
+// use. Get blocks at most DialTimeout + WaitTimeout, Redial at most
+// DialTimeout; Put and Stats never block on the network, except that Put may
+// call Funcs.Close.
 type Pool[C any] struct {
 	server    string
 	cfg       Config
@@ -31,6 +32,7 @@ type Pool[C any] struct {
 	fn        Funcs[C]
 	errClosed error
 	done      chan struct{} // closed by Close; ends Run
+	epoch     time.Time     // New's time; idle times are read against it on the monotonic clock
 
 	// mu guards idle, waiters and numOpen, and serialises writes to closed.
 	// Invariant: while waiters is not empty, idle is empty.
@@ -45,7 +47,7 @@ type Pool[C any] struct {
 
 type idleConn[C any] struct {
 	c     C
-	since time.Time // when it was last put back
+	since time.Duration // when it was last put back, by p.clock
 }
 
 // grant is what a waiting Get receives: an idle connection (conn true), a
@@ -78,6 +80,7 @@ func New[C any](server string, cfg Config, br *Breaker, fn Funcs[C]) (*Pool[C], 
 		fn:        fn,
 		errClosed: fmt.Errorf("%w: %s", ErrClosed, server),
 		done:      make(chan struct{}),
+		epoch:     time.Now(),
 	}, nil
 }
 
@@ -92,7 +95,8 @@ func (p *Pool[C]) Breaker() *Breaker { return p.br }
 // server) while the breaker refuses; with an error wrapping ErrPoolExhausted
 // after waiting WaitTimeout while MaxOpen are open; with ctx's error if ctx is
 // done first; with ErrClosed after Close. A dial failure counts as a breaker
-// failure. Every connection Get returns must be handed back with Put, once.
+// failure. Every connection Get returns must be handed back with Put, once,
+// or passed to Redial, whose connection then takes its place.
 func (p *Pool[C]) Get(ctx context.Context) (C, error) {
 	var zero C
 	if p.closed.Load() {
@@ -245,7 +249,34 @@ func (p *Pool[C]) Put(c C, err error) {
 		return
 	}
 	p.br.Success()
-	p.putIdle(idleConn[C]{c: c, since: time.Now()})
+	p.putIdle(idleConn[C]{c: c, since: p.clock()})
+}
+
+// Redial replaces c, a connection from Get on which a call failed before the
+// server can have acted on it, with a newly dialled one in the same slot, so
+// that the caller can run the call again. Which failures those are is the
+// caller's to know (for one, a connection the server closed while it sat
+// idle, as a server restart does). c is closed without blame: the breaker
+// hears nothing of it, and the call's outcome is reported when the new
+// connection is handed back with Put. If the dial fails, Redial frees the
+// slot, counts a breaker failure as Get's dial does, and returns the error;
+// nothing is to be Put then. After Close it returns ErrClosed. It blocks at
+// most DialTimeout.
+func (p *Pool[C]) Redial(ctx context.Context, c C) (C, error) {
+	p.st.staleCloses.Add(1)
+	p.closeConn(c)
+	if p.closed.Load() {
+		p.st.inUse.Add(-1)
+		p.freeSlot()
+		p.br.Cancel()
+		var zero C
+		return zero, p.errClosed
+	}
+	c, err := p.dial(ctx)
+	if err != nil {
+		p.st.inUse.Add(-1) // dial has freed the slot and told the breaker
+	}
+	return c, err
 }
 
 func (p *Pool[C]) discard(c C, err error) {
@@ -310,9 +341,13 @@ func (p *Pool[C]) grantLocked(g grant[C]) bool {
 	return true
 }
 
-func (p *Pool[C]) expired(since time.Time) bool {
-	return time.Since(since) > p.cfg.IdleTimeout
+func (p *Pool[C]) expired(since time.Duration) bool {
+	return p.clock()-since > p.cfg.IdleTimeout
 }
+
+// clock is the time since New on the monotonic clock, which is cheaper to
+// read than time.Now and never steps.
+func (p *Pool[C]) clock() time.Duration { return time.Since(p.epoch) }
 
 func (p *Pool[C]) closeConn(c C) { _ = p.fn.Close(c) }
 

@@ -15,6 +15,7 @@ type counters struct {
 	dials             atomic.Uint64
 	dialErrors        atomic.Uint64
 	brokenCloses      atomic.Uint64
+	staleCloses       atomic.Uint64
 	idleCloses        atomic.Uint64
 	heartbeatFailures atomic.Uint64
 }
@@ -32,6 +33,7 @@ type Stats struct {
 	Dials             uint64          `json:"dials"`
 	DialErrors        uint64          `json:"dial_errors"`
 	BrokenCloses      uint64          `json:"broken_closes"`      // connections closed by Put because the call's error broke them
+	StaleCloses       uint64          `json:"stale_closes"`       // connections closed by Redial, found dead before their call reached the server
 	IdleCloses        uint64          `json:"idle_closes"`        // closed past IdleTimeout or beyond MaxIdle
 	HeartbeatFailures uint64          `json:"heartbeat_failures"` // idle connections closed because Ping failed
 	Breaker           BreakerSnapshot `json:"breaker"`
@@ -53,6 +55,7 @@ func (p *Pool[C]) Stats() Stats {
 		Dials:             p.st.dials.Load(),
 		DialErrors:        p.st.dialErrors.Load(),
 		BrokenCloses:      p.st.brokenCloses.Load(),
+		StaleCloses:       p.st.staleCloses.Load(),
 		IdleCloses:        p.st.idleCloses.Load(),
 		HeartbeatFailures: p.st.heartbeatFailures.Load(),
 		Breaker:           p.br.Snapshot(),

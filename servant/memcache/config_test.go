@@ -92,6 +92,35 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestMaxIdleDefaultsToMaxOpen(t *testing.T) {
+	tests := []struct {
+		name string
+		pool pool.Config
+		want int
+	}{
+		{name: "neither set", want: 64},
+		{name: "max_open set", pool: pool.Config{MaxOpen: 16}, want: 16},
+		{name: "max_idle set", pool: pool.Config{MaxIdle: 2}, want: 2},
+		{name: "both set", pool: pool.Config{MaxIdle: 2, MaxOpen: 16}, want: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pc := PoolConfig{Servers: []string{"h:1"}, Pool: tt.pool}.withDefaults()
+			if pc.Pool.MaxIdle != tt.want || pc.Pool.MaxOpen != tt.pool.MaxOpen {
+				t.Errorf("max_idle, max_open = %d, %d; want %d, %d", pc.Pool.MaxIdle, pc.Pool.MaxOpen, tt.want, tt.pool.MaxOpen)
+			}
+		})
+	}
+}
+
+// TestDefaultPoolKeepsItsConnections checks that a pool with the default
+// sizes keeps every connection its 16 concurrent calls needed.
+func TestDefaultPoolKeepsItsConnections(t *testing.T) {
+	_, addrs := startMemcached(t, 1)
+	c := newTestClient(t, PoolConfig{Servers: addrs})
+	fill(t, c.pools["p"].servers[0], 16)
+}
+
 func TestNewRefusesBadConfig(t *testing.T) {
 	_, err := New(Config{Pools: map[string]PoolConfig{"x": {}}})
 	checkErr(t, err, "pools.x.servers: at least one server")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -51,11 +52,15 @@ func isBroken(err error) bool {
 
 // conn is one connection to a memcached server speaking the text protocol.
 // The pool hands it to one call at a time; it is not safe for concurrent use.
+// Its reader and writer live as long as it does, so a call allocates neither.
 type conn struct {
 	nc  net.Conn
 	r   *bufio.Reader
 	w   *bufio.Writer
 	num [20]byte // scratch for formatting numbers without allocating
+
+	calls   int  // calls started on it; past 1, it sat idle in the pool before this one
+	replied bool // the current call has read at least a byte of its reply
 }
 
 // dialer returns the pool's Dial for addr.
@@ -89,9 +94,35 @@ func ping(ctx context.Context, c *conn) error {
 	return err
 }
 
-// setDeadline bounds all the I/O of the call about to run.
-func (c *conn) setDeadline(timeout time.Duration) error {
-	return c.nc.SetDeadline(time.Now().Add(timeout))
+// call runs fn, one memcached command, with all its I/O bounded by deadline.
+func (c *conn) call(deadline time.Time, fn func(*conn) error) error {
+	c.calls++
+	c.replied = false
+	if err := c.nc.SetDeadline(deadline); err != nil {
+		return err
+	}
+	return fn(c)
+}
+
+// stale reports whether the call that just failed with err on c may run again
+// on a new connection: c was reused (it sat idle in the pool before this
+// call), the error says the connection is gone (EOF, reset, broken pipe), and
+// not a byte of the reply came back.
+//
+// Repeating the call is then safe even for incr, add or delete, as
+// database/sql repeats on driver.ErrBadConn. Such a connection was closed by
+// the server while it sat idle (a restart, an idle limit): our command went
+// to a socket with no process behind it, which answered with a reset, or it
+// never left. memcached does not run a command and close without replying
+// (it answers even errors first). The one exception is a server dying
+// between running a command and writing its reply, and its data dies with it
+// (unless it restarts warm, memcached -e), so the repeat cannot apply twice
+// to the same values. Not repeated: a timeout (the server may still be
+// running the command), a fresh connection failing (the server refusing us:
+// the breaker must count it), a reply cut short (the command ran).
+func (c *conn) stale(err error) bool {
+	return c.calls > 1 && !c.replied &&
+		(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
 }
 
 // store runs a storage command (set, add) and reports whether it stored.
@@ -228,6 +259,7 @@ func (c *conn) roundTrip() ([]byte, error) {
 // the next read.
 func (c *conn) readLine() ([]byte, error) {
 	line, err := c.r.ReadSlice('\n')
+	c.replied = c.replied || len(line) > 0
 	if errors.Is(err, bufio.ErrBufferFull) {
 		return nil, &protocolError{fmt.Sprintf("line longer than %d bytes", c.r.Size())}
 	}

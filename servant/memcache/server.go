@@ -37,25 +37,48 @@ func newServer(addr string, pc PoolConfig) (*server, error) {
 
 // do runs fn on a pooled connection within the I/O timeout. The connection
 // goes back to the pool, or is closed if fn's error broke it; the breaker
-// hears of the outcome through the pool. Errors come back naming the server,
-// except ErrMiss, which is returned as is.
+// hears of the outcome through the pool. If the connection proves stale (see
+// conn.stale), fn runs once more on a new one, and only that second outcome
+// counts. Errors come back naming the server, except ErrMiss, which is
+// returned as is.
 func (s *server) do(fn func(c *conn) error) error {
 	c, err := s.conns.Get(context.Background())
 	if err != nil {
-		s.st.getFailed(err)
-		return s.getError(err)
+		return s.getFailed(err)
 	}
 	start := time.Now()
-	err = c.setDeadline(s.timeout)
-	if err == nil {
-		err = fn(c)
+	err = c.call(start.Add(s.timeout), fn)
+	if c.stale(err) {
+		return s.retry(c, start, fn)
 	}
+	return s.done(c, start, err)
+}
+
+// retry runs fn on a new connection in place of stale, whose failure the
+// breaker does not count.
+func (s *server) retry(stale *conn, start time.Time, fn func(c *conn) error) error {
+	c, err := s.conns.Redial(context.Background(), stale)
+	if err != nil {
+		return s.getFailed(err)
+	}
+	return s.done(c, start, c.call(time.Now().Add(s.timeout), fn))
+}
+
+// done hands c back with the outcome err of the call that began at start,
+// counts the call, and words err.
+func (s *server) done(c *conn, start time.Time, err error) error {
 	s.conns.Put(c, err)
 	s.st.done(time.Since(start), err)
 	if err != nil && err != ErrMiss {
 		return fmt.Errorf("memcache: %s: %w", s.addr, err)
 	}
 	return err
+}
+
+// getFailed counts an attempt that got no connection, and words err.
+func (s *server) getFailed(err error) error {
+	s.st.getFailed(err)
+	return s.getError(err)
 }
 
 // getError words a failed Get. A refusal by the breaker reads

@@ -18,7 +18,9 @@ type PoolStats struct {
 }
 
 // ServerStats is one server's state and counters at one instant. Counters run
-// from New. A call that falls back to a replica counts on both servers.
+// from New. A call that falls back to a replica counts on both servers; a call
+// run again on a new connection after a stale one (Pool.StaleCloses) counts
+// once, with the outcome and the time of both runs.
 type ServerStats struct {
 	Server string `json:"server"`
 	// Pool is the connection pool's state: open, idle and in-use connections,
@@ -43,9 +45,11 @@ type LatencyStats struct {
 	P99   time.Duration `json:"p99_ns"`
 }
 
-// callCounters are a server's counters; they take no lock.
+// callCounters are a server's counters; they take no lock. A call that gets a
+// connection touches two of them (latency's total and bucket) unless it
+// fails, which adds one: each is a cache line two CPUs may fight over.
 type callCounters struct {
-	calls        atomic.Uint64
+	noConn       atomic.Uint64 // attempts whose Get failed; latency counts the others
 	errors       atomic.Uint64
 	refused      atomic.Uint64
 	serverErrors atomic.Uint64
@@ -55,7 +59,7 @@ type callCounters struct {
 
 // getFailed counts an attempt whose Get failed.
 func (c *callCounters) getFailed(err error) {
-	c.calls.Add(1)
+	c.noConn.Add(1)
 	c.errors.Add(1)
 	if errors.Is(err, pool.ErrCircuitOpen) {
 		c.refused.Add(1)
@@ -64,7 +68,6 @@ func (c *callCounters) getFailed(err error) {
 
 // done counts an attempt that ran on a connection for d and ended with err.
 func (c *callCounters) done(d time.Duration, err error) {
-	c.calls.Add(1)
 	c.latency.add(d)
 	switch {
 	case err == nil:
@@ -78,42 +81,45 @@ func (c *callCounters) done(d time.Duration, err error) {
 }
 
 func (c *callCounters) fill(s *ServerStats) {
-	s.Calls = c.calls.Load()
+	s.Latency = c.latency.snapshot()
+	s.Calls = c.noConn.Load() + s.Latency.Count
 	s.Errors = c.errors.Load()
 	s.Refused = c.refused.Load()
 	s.ServerErrors = c.serverErrors.Load()
 	s.Misses = c.misses.Load()
-	s.Latency = c.latency.snapshot()
 }
 
 // latencyBuckets covers durations up to 2^40 ns (about 18 minutes).
 const latencyBuckets = 41
 
 // latency is a histogram of durations in powers of two: bucket i counts
-// durations of bits.Len64(ns) == i, that is below 2^i ns.
+// durations of bits.Len64(ns) == i, that is below 2^i ns. The count is the
+// buckets' sum, so that adding costs two atomics, not three.
 type latency struct {
-	count   atomic.Uint64
 	total   atomic.Uint64 // ns
 	buckets [latencyBuckets]atomic.Uint64
 }
 
 func (l *latency) add(d time.Duration) {
 	ns := uint64(max(d, 0))
-	l.count.Add(1)
 	l.total.Add(ns)
 	l.buckets[min(bits.Len64(ns), latencyBuckets-1)].Add(1)
 }
 
+// snapshot reads the buckets before the total, so that a mean taken while
+// calls end is, if anything, a little high rather than low.
 func (l *latency) snapshot() LatencyStats {
-	s := LatencyStats{Count: l.count.Load(), Total: time.Duration(l.total.Load())}
+	var counts [latencyBuckets]uint64
+	var s LatencyStats
+	for i := range l.buckets {
+		counts[i] = l.buckets[i].Load()
+		s.Count += counts[i]
+	}
+	s.Total = time.Duration(l.total.Load())
 	if s.Count == 0 {
 		return s
 	}
 	s.Mean = s.Total / time.Duration(s.Count)
-	var counts [latencyBuckets]uint64
-	for i := range l.buckets {
-		counts[i] = l.buckets[i].Load()
-	}
 	s.P50, s.P99 = quantile(counts[:], 0.50), quantile(counts[:], 0.99)
 	return s
 }
