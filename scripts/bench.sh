@@ -139,8 +139,9 @@ raise_nofile() {
 }
 
 # pool_config SECTION: a [SECTION] of pooled connections sized for the
-# clients. At the default max_idle (4) nearly every one of $clients
-# concurrent calls would dial and close a connection of its own: that
+# clients. A memcache pool already keeps max_open idle by default; the
+# peer pool's default max_idle (4) would make nearly every one of $clients
+# concurrent forwards dial and close a connection of its own: that
 # measures dialling, not a pool sized for its load.
 pool_config() {
 	cat <<EOF
