@@ -52,7 +52,7 @@ func buildFerretDB(goBin string) (path string, built bool, err error) {
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		return "", false, err
+		cache = os.TempDir() // no $HOME or $XDG_CACHE_HOME: build where we can
 	}
 	dir := filepath.Join(cache, "faed-ferretdb")
 	path = filepath.Join(dir, "ferretdb")
