@@ -12,7 +12,7 @@ import (
 // Ping reports version, node and uptime.
 func (s *FunServant) Ping(ctx context.Context, rc *rpc.Context) (string, error) {
 	up := time.Since(s.start).Truncate(time.Second)
-	return fmt.Sprintf("faed %s node %s uptime %s", s.opts.Version, s.opts.Node, up), nil
+	return fmt.Sprintf("faed %s node %s uptime %s", s.version, s.node, up), nil
 }
 
 // Noop returns x.

@@ -98,18 +98,19 @@ type Options struct {
 // FunServant implements the generated rpc.FunServant interface. Safe for
 // concurrent use: every servant below it is.
 type FunServant struct {
-	cfg    Config
-	opts   Options
-	router Router // nil: every key is ours
-	start  time.Time
-	ids    *idgen.Generator
-	cache  *lcache.Cache
-	locks  *lock.Table
-	kv     *kvdb.DB
-	zk     *zk.Client       // nil when not configured
-	mg     *mongodb.Client  // nil when not configured
-	my     *mysql.Client    // nil when not configured
-	mc     *memcache.Client // nil when not configured
+	cfg     Config
+	version string // for ping
+	node    string // for ping
+	router  Router // nil: every key is ours
+	start   time.Time
+	ids     *idgen.Generator
+	cache   *lcache.Cache
+	locks   *lock.Table
+	kv      *kvdb.DB
+	zk      *zk.Client       // nil when not configured
+	mg      *mongodb.Client  // nil when not configured
+	my      *mysql.Client    // nil when not configured
+	mc      *memcache.Client // nil when not configured
 }
 
 // New builds the servants cfg configures. Close releases them.
@@ -130,7 +131,8 @@ func New(cfg Config, opts Options) (*FunServant, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &FunServant{cfg: cfg, opts: opts, router: opts.Router, start: time.Now(), ids: ids, cache: cache, locks: locks, kv: kv}
+	s := &FunServant{cfg: cfg, version: opts.Version, node: opts.Node, router: opts.Router, start: time.Now(),
+		ids: ids, cache: cache, locks: locks, kv: kv}
 	if err := s.openBackends(cfg, opts.Log); err != nil {
 		s.Close()
 		return nil, err
