@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -58,12 +59,6 @@ func readException(t *testing.T, reply []byte) thrift.TApplicationException {
 
 func TestBadInput(t *testing.T) {
 	s := startServer(t, func(c *Config) { c.MaxMessageSize = 1 << 20 })
-	noopWithoutX := encodeCall(t, "noop", func(p thrift.TProtocol) {
-		ctx := context.Background()
-		p.WriteStructBegin(ctx, "noop_args")
-		p.WriteFieldStop(ctx)
-		p.WriteStructEnd(ctx)
-	})
 	unknown := encodeCall(t, "no_such_method", func(p thrift.TProtocol) {
 		(&rpc.FunServantNoopArgs{X: 1}).Write(context.Background(), p)
 	})
@@ -81,7 +76,6 @@ func TestBadInput(t *testing.T) {
 		{"garbage bytes", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), -1, ""},
 		{"truncated message", noop[:len(noop)-4], thrift.PROTOCOL_ERROR, "EOF"},
 		{"unknown method", unknown, thrift.UNKNOWN_METHOD, "no_such_method"},
-		{"missing required field", noopWithoutX, thrift.PROTOCOL_ERROR, "X"},
 		{"oversized string length prefix", oversizedName(), -1, ""},
 		{"oversized binary argument", oversizedKey(t), thrift.PROTOCOL_ERROR, "size"},
 		{"oversized frame", oversizedFrame(), -1, ""},
@@ -109,6 +103,53 @@ func TestBadInput(t *testing.T) {
 				t.Fatalf("noop after %s = %d, %v", tt.name, got, err)
 			}
 		})
+	}
+}
+
+// A field the IDL marks required but a caller left out is served as its
+// zero value, as the original faed served it, and counted by call and field.
+func TestMissingRequiredFieldIsServedAsZeroAndCounted(t *testing.T) {
+	s := startServer(t, nil)
+	noopWithoutX := encodeCall(t, "noop", func(p thrift.TProtocol) {
+		ctx := context.Background()
+		p.WriteStructBegin(ctx, "noop_args")
+		p.WriteFieldStop(ctx)
+		p.WriteStructEnd(ctx)
+	})
+	for i := 0; i < 2; i++ {
+		reply := rawExchange(t, s.tcp, noopWithoutX, true)
+		buf := thrift.NewTMemoryBuffer()
+		buf.Write(reply)
+		p := thrift.NewTBinaryProtocolConf(buf, nil)
+		name, typ, _, err := p.ReadMessageBegin(context.Background())
+		if err != nil || typ != thrift.REPLY || name != "noop" {
+			t.Fatalf("reply %x: want a noop REPLY, got %q type %d, %v", reply, name, typ, err)
+		}
+		var res rpc.FunServantNoopResult
+		if err := res.Read(context.Background(), p); err != nil || res.Success == nil || *res.Success != 0 {
+			t.Fatalf("noop without x answered %v, %v; want 0", res.Success, err)
+		}
+	}
+	got := s.e.Stats().Snapshot().MissingFields
+	want := []MissingFieldSnapshot{{Call: "noop", Field: "FunServantNoopArgs.X", Count: 2}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("missing fields counted %+v, want %+v", got, want)
+	}
+}
+
+// An unknown method's reply echoes at most 256 bytes of its name.
+func TestUnknownMethodNameIsNotEchoedWhole(t *testing.T) {
+	s := startServer(t, nil)
+	long := strings.Repeat("x", 10000)
+	call := encodeCall(t, long, func(p thrift.TProtocol) {
+		(&rpc.FunServantNoopArgs{X: 1}).Write(context.Background(), p)
+	})
+	reply := rawExchange(t, s.tcp, call, true)
+	if len(reply) > 600 {
+		t.Fatalf("the reply to a 10000-byte method name is %d bytes", len(reply))
+	}
+	if x := readException(t, reply); x.TypeId() != thrift.UNKNOWN_METHOD {
+		t.Fatalf("got %v, want UNKNOWN_METHOD", x)
 	}
 }
 
@@ -196,5 +237,31 @@ func TestMessageBudgetAcrossFields(t *testing.T) {
 	var te thrift.TApplicationException
 	if errors.As(err, &te) && te.TypeId() != thrift.PROTOCOL_ERROR {
 		t.Fatalf("got %v, want a protocol error or a closed connection", err)
+	}
+}
+
+// A non-strict binary message (no version word: the name's length comes
+// first), which the original faed's default protocol factory read, is served.
+func TestNonStrictBinaryIsServed(t *testing.T) {
+	s := startServer(t, nil)
+	buf := thrift.NewTMemoryBuffer()
+	p := thrift.NewTBinaryProtocolConf(buf, &thrift.TConfiguration{TBinaryStrictWrite: thrift.BoolPtr(false)})
+	ctx := context.Background()
+	p.WriteMessageBegin(ctx, "noop", thrift.CALL, 7)
+	(&rpc.FunServantNoopArgs{X: 41}).Write(ctx, p)
+	p.WriteMessageEnd(ctx)
+	if buf.Bytes()[0] != 0 {
+		t.Fatalf("the message %x is not non-strict", buf.Bytes())
+	}
+	reply := rawExchange(t, s.tcp, buf.Bytes(), true)
+	in := thrift.NewTMemoryBuffer()
+	in.Write(reply)
+	rp := thrift.NewTBinaryProtocolConf(in, nil)
+	if name, typ, seq, err := rp.ReadMessageBegin(ctx); err != nil || name != "noop" || typ != thrift.REPLY || seq != 7 {
+		t.Fatalf("reply %x: got %q type %d seq %d, %v", reply, name, typ, seq, err)
+	}
+	var res rpc.FunServantNoopResult
+	if err := res.Read(ctx, rp); err != nil || res.Success == nil || *res.Success != 41 {
+		t.Fatalf("noop(41) answered %v, %v", res.Success, err)
 	}
 }

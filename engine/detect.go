@@ -13,7 +13,9 @@ var errUnknownProtocol = errors.New("engine: unrecognized protocol")
 
 // First bytes of a Thrift message: the strict binary protocol starts with
 // the version word 0x8001, the compact protocol with its id 0x82. A framed
-// message puts a 4-byte big-endian length before either.
+// message puts a 4-byte big-endian length before either. The non-strict
+// binary protocol (what the original faed's default protocol factory read)
+// starts with the method name's 4-byte length, then the name.
 const (
 	binaryFirstByte  = 0x80
 	compactFirstByte = 0x82
@@ -53,7 +55,15 @@ func detect(t *connTransport) (Kind, error) {
 	case compactFirstByte:
 		return KindFramedCompact, nil
 	}
+	if first[0] == 0 && isNameByte(head[frameHeaderLen]) {
+		return KindBinary, nil // non-strict: a name length, then the name
+	}
 	return "", fmt.Errorf("%w: first bytes % x", errUnknownProtocol, head)
+}
+
+// isNameByte reports whether b can start a method name.
+func isNameByte(b byte) bool {
+	return b == '_' || 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z'
 }
 
 // protocols builds the input and output protocol of a session for kind.

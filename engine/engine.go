@@ -81,7 +81,7 @@ func New(cfg Config, processor thrift.TProcessor, log *slog.Logger) (*Engine, er
 	}
 	e := &Engine{
 		cfg:      cfg,
-		tconf:    &thrift.TConfiguration{MaxMessageSize: int32(cfg.MaxMessageSize), MaxFrameSize: int32(cfg.MaxMessageSize), TBinaryStrictRead: thrift.BoolPtr(true)},
+		tconf:    &thrift.TConfiguration{MaxMessageSize: int32(cfg.MaxMessageSize), MaxFrameSize: int32(cfg.MaxMessageSize), TBinaryStrictRead: thrift.BoolPtr(false)},
 		routes:   make(map[string]*route, len(pm)),
 		stats:    newStats(names),
 		log:      log,

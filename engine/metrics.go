@@ -36,6 +36,10 @@ func writeEngineMetrics(w *bufio.Writer, s Snapshot) {
 	counter(w, "faed_protocol_errors_total", "Calls with unreadable arguments.", float64(s.ProtocolErrors))
 	counter(w, "faed_panics_total", "Recovered panics.", float64(s.Panics))
 	counter(w, "faed_slow_calls_total", "Calls slower than slow_call.", float64(s.SlowCalls))
+	fmt.Fprintf(w, "# HELP faed_missing_fields_total Required fields left out by callers and served as zero, by call and field.\n# TYPE faed_missing_fields_total counter\n")
+	for _, m := range s.MissingFields {
+		fmt.Fprintf(w, "faed_missing_fields_total{call=%q,field=%q} %d\n", m.Call, m.Field, m.Count)
+	}
 	gauge(w, "faed_qps_1m", "Calls per second, 1-minute moving average.", s.QPS1m)
 
 	fmt.Fprintf(w, "# HELP faed_calls_total Calls served, by method.\n# TYPE faed_calls_total counter\n")

@@ -29,10 +29,17 @@ type session struct {
 	t       *connTransport
 	in, out thrift.TProtocol
 	state   atomic.Int32
+
+	// ctx is passed to every call of the session; call names the call
+	// being read, for the missing-field counts.
+	ctx  *callContext
+	call string
 }
 
 func newSession(e *Engine, conn net.Conn) *session {
-	return &session{e: e, conn: conn, t: newConnTransport(conn, e.cfg.BufferSize, e.cfg.MaxMessageSize)}
+	s := &session{e: e, conn: conn, t: newConnTransport(conn, e.cfg.BufferSize, e.cfg.MaxMessageSize)}
+	s.ctx = &callContext{Context: e.ctx, s: s}
+	return s
 }
 
 // serve runs until the client leaves, a transport or protocol error, the
@@ -123,6 +130,7 @@ func (s *session) serveCall() error {
 	if r == nil {
 		return s.unknownMethod(name, seq)
 	}
+	s.call = r.name
 	if !r.timed {
 		r.stats.calls.Inc(1)
 		ok, callErr := s.process(r, seq)
@@ -185,8 +193,11 @@ func (s *session) process(r *route, seq int32) (ok bool, err thrift.TException) 
 			}
 		}
 	}()
-	return r.fn.Process(s.e.ctx, seq, s.in, s.out)
+	return r.fn.Process(s.ctx, seq, s.in, s.out)
 }
+
+// maxEchoedName bounds how much of an unknown method's name its reply echoes.
+const maxEchoedName = 256
 
 // unknownMethod skips the arguments of a call we do not serve and answers
 // UNKNOWN_METHOD; the session goes on.
@@ -197,6 +208,9 @@ func (s *session) unknownMethod(name string, seq int32) error {
 	}
 	if err := s.in.ReadMessageEnd(s.e.ctx); err != nil {
 		return err
+	}
+	if len(name) > maxEchoedName {
+		name = name[:maxEchoedName]
 	}
 	if err := s.replyError(name, seq, thrift.UNKNOWN_METHOD, "unknown method "+name); err != nil {
 		return err

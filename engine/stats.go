@@ -33,6 +33,7 @@ type Stats struct {
 	protocolErrors metrics.Counter
 	panics         metrics.Counter
 	slowCalls      metrics.Counter
+	missing        missingFields
 
 	rates     [3]metrics.EWMA // 1, 5 and 15 minutes
 	lastCalls atomic.Int64
@@ -113,20 +114,23 @@ type CallSnapshot struct {
 
 // Snapshot is the JSON view of the engine's stats.
 type Snapshot struct {
-	UptimeSec      float64        `json:"uptime_sec"`
-	SessionsActive int64          `json:"sessions_active"`
-	SessionsTotal  int64          `json:"sessions_total"`
-	SessionWaits   int64          `json:"session_waits"`
-	Calls          int64          `json:"calls"`
-	Errors         int64          `json:"errors"`
-	UnknownCalls   int64          `json:"unknown_calls"`
-	ProtocolErrors int64          `json:"protocol_errors"`
-	Panics         int64          `json:"panics"`
-	SlowCalls      int64          `json:"slow_calls"`
-	QPS1m          float64        `json:"qps_1m"`
-	QPS5m          float64        `json:"qps_5m"`
-	QPS15m         float64        `json:"qps_15m"`
-	PerCall        []CallSnapshot `json:"per_call"`
+	UptimeSec      float64 `json:"uptime_sec"`
+	SessionsActive int64   `json:"sessions_active"`
+	SessionsTotal  int64   `json:"sessions_total"`
+	SessionWaits   int64   `json:"session_waits"`
+	Calls          int64   `json:"calls"`
+	Errors         int64   `json:"errors"`
+	UnknownCalls   int64   `json:"unknown_calls"`
+	ProtocolErrors int64   `json:"protocol_errors"`
+	Panics         int64   `json:"panics"`
+	SlowCalls      int64   `json:"slow_calls"`
+	// MissingFields counts required fields a caller left out, served as
+	// their zero value, by call and field.
+	MissingFields []MissingFieldSnapshot `json:"missing_fields"`
+	QPS1m         float64                `json:"qps_1m"`
+	QPS5m         float64                `json:"qps_5m"`
+	QPS15m        float64                `json:"qps_15m"`
+	PerCall       []CallSnapshot         `json:"per_call"`
 }
 
 // Snapshot reads every counter once. Calls never made are left out.
@@ -140,6 +144,7 @@ func (s *Stats) Snapshot() Snapshot {
 		ProtocolErrors: s.protocolErrors.Count(),
 		Panics:         s.panics.Count(),
 		SlowCalls:      s.slowCalls.Count(),
+		MissingFields:  s.missing.snapshot(),
 		PerCall:        []CallSnapshot{},
 		QPS1m:          s.rates[0].Rate(),
 		QPS5m:          s.rates[1].Rate(),

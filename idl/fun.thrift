@@ -48,12 +48,20 @@ struct MysqlMergeResult {
 //   rid:    per web request id chosen by the client
 //   reason: what the caller is doing, e.g. "controller.action"
 //   uid:    end user id
-//   sticky: set only by a forwarding faed: execute here, never forward
+//   sticky: set only by a forwarding faed: execute here, never forward;
+//           it never overrides ownership
+//   budgetMs: the caller's remaining time budget in ms (faed addition); the
+//           call runs under the lower of it and the configured deadline, and
+//           a forwarding faed passes on what is left
+// faed reads a message the way the original did: a field marked required
+// but missing is served as its zero value (and counted), so PHP code that
+// builds Context without uid keeps working.
 struct Context {
   1: required i64 rid
   2: required string reason
   3: required i64 uid
   4: optional bool sticky
+  5: optional i32 budgetMs
 }
 
 service FunServant {
@@ -66,9 +74,9 @@ service FunServant {
   // Snowflake ids: 41 bits ms since 2014-01-04 11:29:34.657 UTC | 5 bits tag |
   // 5 bits worker id | 12 bits sequence.
   i64 id_next(1: required Context reqCtx)
-  i64 id_next_with_tag(1: required Context reqCtx, 2: required i16 tag)
+  i64 id_next_with_tag(1: required Context reqCtx, 2: i16 tag)
   // [unix ms, tag, worker id, sequence]
-  list<i64> id_decode(1: required Context reqCtx, 2: required i64 id)
+  list<i64> id_decode(1: required Context reqCtx, 2: i64 id)
 
   // LRU cache.
   bool lc_set(1: required Context reqCtx, 2: required string key, 3: required binary value)

@@ -593,10 +593,10 @@ func (p *TMemcacheData) Read(ctx context.Context, iprot thrift.TProtocol) error 
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetData{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Data is not set"));
+    missingRequired(ctx, "TMemcacheData", "Data")
   }
   if !issetFlags{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Flags is not set"));
+    missingRequired(ctx, "TMemcacheData", "Flags")
   }
   return nil
 }
@@ -777,16 +777,16 @@ func (p *MysqlResult_) Read(ctx context.Context, iprot thrift.TProtocol) error {
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetRowsAffected{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field RowsAffected is not set"));
+    missingRequired(ctx, "MysqlResult_", "RowsAffected")
   }
   if !issetLastInsertId{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field LastInsertId is not set"));
+    missingRequired(ctx, "MysqlResult_", "LastInsertId")
   }
   if !issetCols{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Cols is not set"));
+    missingRequired(ctx, "MysqlResult_", "Cols")
   }
   if !issetRows{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Rows is not set"));
+    missingRequired(ctx, "MysqlResult_", "Rows")
   }
   return nil
 }
@@ -814,7 +814,7 @@ func (p *MysqlResult_)  ReadField3(ctx context.Context, iprot thrift.TProtocol) 
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0, size)
+  tSlice := make([]string, 0)
   p.Cols =  tSlice
   for i := 0; i < size; i ++ {
 var _elem0 string
@@ -836,14 +836,14 @@ func (p *MysqlResult_)  ReadField4(ctx context.Context, iprot thrift.TProtocol) 
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([][]string, 0, size)
+  tSlice := make([][]string, 0)
   p.Rows =  tSlice
   for i := 0; i < size; i ++ {
     _, size, err := iprot.ReadListBegin(ctx)
     if err != nil {
       return thrift.PrependError("error reading list begin: ", err)
     }
-    tSlice := make([]string, 0, size)
+    tSlice := make([]string, 0)
     _elem1 :=  tSlice
     for i := 0; i < size; i ++ {
 var _elem2 string
@@ -1047,10 +1047,10 @@ func (p *MysqlMergeResult_) Read(ctx context.Context, iprot thrift.TProtocol) er
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetOk{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Ok is not set"));
+    missingRequired(ctx, "MysqlMergeResult_", "Ok")
   }
   if !issetNewVal_{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field NewVal_ is not set"));
+    missingRequired(ctx, "MysqlMergeResult_", "NewVal_")
   }
   return nil
 }
@@ -1130,11 +1130,13 @@ func (p *MysqlMergeResult_) String() string {
 //  - Reason
 //  - UID
 //  - Sticky
+//  - BudgetMs
 type Context struct {
   Rid int64 `thrift:"rid,1,required" db:"rid" json:"rid"`
   Reason string `thrift:"reason,2,required" db:"reason" json:"reason"`
   UID int64 `thrift:"uid,3,required" db:"uid" json:"uid"`
   Sticky *bool `thrift:"sticky,4" db:"sticky" json:"sticky,omitempty"`
+  BudgetMs *int32 `thrift:"budgetMs,5" db:"budgetMs" json:"budgetMs,omitempty"`
 }
 
 func NewContext() *Context {
@@ -1160,8 +1162,19 @@ func (p *Context) GetSticky() bool {
   }
 return *p.Sticky
 }
+var Context_BudgetMs_DEFAULT int32
+func (p *Context) GetBudgetMs() int32 {
+  if !p.IsSetBudgetMs() {
+    return Context_BudgetMs_DEFAULT
+  }
+return *p.BudgetMs
+}
 func (p *Context) IsSetSticky() bool {
   return p.Sticky != nil
+}
+
+func (p *Context) IsSetBudgetMs() bool {
+  return p.BudgetMs != nil
 }
 
 func (p *Context) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -1223,6 +1236,16 @@ func (p *Context) Read(ctx context.Context, iprot thrift.TProtocol) error {
           return err
         }
       }
+    case 5:
+      if fieldTypeId == thrift.I32 {
+        if err := p.ReadField5(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
     default:
       if err := iprot.Skip(ctx, fieldTypeId); err != nil {
         return err
@@ -1236,13 +1259,13 @@ func (p *Context) Read(ctx context.Context, iprot thrift.TProtocol) error {
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetRid{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Rid is not set"));
+    missingRequired(ctx, "Context", "Rid")
   }
   if !issetReason{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Reason is not set"));
+    missingRequired(ctx, "Context", "Reason")
   }
   if !issetUID{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field UID is not set"));
+    missingRequired(ctx, "Context", "UID")
   }
   return nil
 }
@@ -1283,6 +1306,15 @@ func (p *Context)  ReadField4(ctx context.Context, iprot thrift.TProtocol) error
   return nil
 }
 
+func (p *Context)  ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadI32(ctx); err != nil {
+  return thrift.PrependError("error reading field 5: ", err)
+} else {
+  p.BudgetMs = &v
+}
+  return nil
+}
+
 func (p *Context) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "Context"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
@@ -1291,6 +1323,7 @@ func (p *Context) Write(ctx context.Context, oprot thrift.TProtocol) error {
     if err := p.writeField2(ctx, oprot); err != nil { return err }
     if err := p.writeField3(ctx, oprot); err != nil { return err }
     if err := p.writeField4(ctx, oprot); err != nil { return err }
+    if err := p.writeField5(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -1341,6 +1374,18 @@ func (p *Context) writeField4(ctx context.Context, oprot thrift.TProtocol) (err 
   return err
 }
 
+func (p *Context) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetBudgetMs() {
+    if err := oprot.WriteFieldBegin(ctx, "budgetMs", thrift.I32, 5); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:budgetMs: ", p), err) }
+    if err := oprot.WriteI32(ctx, int32(*p.BudgetMs)); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T.budgetMs (5) field write error: ", p), err) }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 5:budgetMs: ", p), err) }
+  }
+  return err
+}
+
 func (p *Context) Equals(other *Context) bool {
   if p == other {
     return true
@@ -1355,6 +1400,12 @@ func (p *Context) Equals(other *Context) bool {
       return false
     }
     if (*p.Sticky) != (*other.Sticky) { return false }
+  }
+  if p.BudgetMs != other.BudgetMs {
+    if p.BudgetMs == nil || other.BudgetMs == nil {
+      return false
+    }
+    if (*p.BudgetMs) != (*other.BudgetMs) { return false }
   }
   return true
 }
@@ -6199,7 +6250,7 @@ func (p *FunServantPingArgs) Read(ctx context.Context, iprot thrift.TProtocol) e
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantPingArgs", "ReqCtx")
   }
   return nil
 }
@@ -6395,7 +6446,7 @@ func (p *FunServantNoopArgs) Read(ctx context.Context, iprot thrift.TProtocol) e
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetX{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field X is not set"));
+    missingRequired(ctx, "FunServantNoopArgs", "X")
   }
   return nil
 }
@@ -6598,7 +6649,7 @@ func (p *FunServantIDNextArgs) Read(ctx context.Context, iprot thrift.TProtocol)
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantIDNextArgs", "ReqCtx")
   }
   return nil
 }
@@ -6747,7 +6798,7 @@ func (p *FunServantIDNextResult) String() string {
 //  - Tag
 type FunServantIDNextWithTagArgs struct {
   ReqCtx *Context `thrift:"reqCtx,1,required" db:"reqCtx" json:"reqCtx"`
-  Tag int16 `thrift:"tag,2,required" db:"tag" json:"tag"`
+  Tag int16 `thrift:"tag,2" db:"tag" json:"tag"`
 }
 
 func NewFunServantIDNextWithTagArgs() *FunServantIDNextWithTagArgs {
@@ -6775,7 +6826,6 @@ func (p *FunServantIDNextWithTagArgs) Read(ctx context.Context, iprot thrift.TPr
   }
 
   var issetReqCtx bool = false;
-  var issetTag bool = false;
 
   for {
     _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
@@ -6800,7 +6850,6 @@ func (p *FunServantIDNextWithTagArgs) Read(ctx context.Context, iprot thrift.TPr
         if err := p.ReadField2(ctx, iprot); err != nil {
           return err
         }
-        issetTag = true
       } else {
         if err := iprot.Skip(ctx, fieldTypeId); err != nil {
           return err
@@ -6819,10 +6868,7 @@ func (p *FunServantIDNextWithTagArgs) Read(ctx context.Context, iprot thrift.TPr
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
-  }
-  if !issetTag{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Tag is not set"));
+    missingRequired(ctx, "FunServantIDNextWithTagArgs", "ReqCtx")
   }
   return nil
 }
@@ -6991,7 +7037,7 @@ func (p *FunServantIDNextWithTagResult) String() string {
 //  - ID
 type FunServantIDDecodeArgs struct {
   ReqCtx *Context `thrift:"reqCtx,1,required" db:"reqCtx" json:"reqCtx"`
-  ID int64 `thrift:"id,2,required" db:"id" json:"id"`
+  ID int64 `thrift:"id,2" db:"id" json:"id"`
 }
 
 func NewFunServantIDDecodeArgs() *FunServantIDDecodeArgs {
@@ -7019,7 +7065,6 @@ func (p *FunServantIDDecodeArgs) Read(ctx context.Context, iprot thrift.TProtoco
   }
 
   var issetReqCtx bool = false;
-  var issetID bool = false;
 
   for {
     _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
@@ -7044,7 +7089,6 @@ func (p *FunServantIDDecodeArgs) Read(ctx context.Context, iprot thrift.TProtoco
         if err := p.ReadField2(ctx, iprot); err != nil {
           return err
         }
-        issetID = true
       } else {
         if err := iprot.Skip(ctx, fieldTypeId); err != nil {
           return err
@@ -7063,10 +7107,7 @@ func (p *FunServantIDDecodeArgs) Read(ctx context.Context, iprot thrift.TProtoco
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
-  }
-  if !issetID{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ID is not set"));
+    missingRequired(ctx, "FunServantIDDecodeArgs", "ReqCtx")
   }
   return nil
 }
@@ -7192,7 +7233,7 @@ func (p *FunServantIDDecodeResult)  ReadField0(ctx context.Context, iprot thrift
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]int64, 0, size)
+  tSlice := make([]int64, 0)
   p.Success =  tSlice
   for i := 0; i < size; i ++ {
 var _elem202 int64
@@ -7344,13 +7385,13 @@ func (p *FunServantLcSetArgs) Read(ctx context.Context, iprot thrift.TProtocol) 
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantLcSetArgs", "ReqCtx")
   }
   if !issetKey{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Key is not set"));
+    missingRequired(ctx, "FunServantLcSetArgs", "Key")
   }
   if !issetValue{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Value is not set"));
+    missingRequired(ctx, "FunServantLcSetArgs", "Value")
   }
   return nil
 }
@@ -7611,10 +7652,10 @@ func (p *FunServantLcGetArgs) Read(ctx context.Context, iprot thrift.TProtocol) 
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantLcGetArgs", "ReqCtx")
   }
   if !issetKey{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Key is not set"));
+    missingRequired(ctx, "FunServantLcGetArgs", "Key")
   }
   return nil
 }
@@ -7898,10 +7939,10 @@ func (p *FunServantLcDelArgs) Read(ctx context.Context, iprot thrift.TProtocol) 
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantLcDelArgs", "ReqCtx")
   }
   if !issetKey{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Key is not set"));
+    missingRequired(ctx, "FunServantLcDelArgs", "Key")
   }
   return nil
 }
@@ -8602,13 +8643,13 @@ func (p *FunServantZkCreateArgs) Read(ctx context.Context, iprot thrift.TProtoco
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantZkCreateArgs", "ReqCtx")
   }
   if !issetPath{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Path is not set"));
+    missingRequired(ctx, "FunServantZkCreateArgs", "Path")
   }
   if !issetData{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Data is not set"));
+    missingRequired(ctx, "FunServantZkCreateArgs", "Data")
   }
   return nil
 }
@@ -8869,10 +8910,10 @@ func (p *FunServantZkChildrenArgs) Read(ctx context.Context, iprot thrift.TProto
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantZkChildrenArgs", "ReqCtx")
   }
   if !issetPath{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Path is not set"));
+    missingRequired(ctx, "FunServantZkChildrenArgs", "Path")
   }
   return nil
 }
@@ -8998,7 +9039,7 @@ func (p *FunServantZkChildrenResult)  ReadField0(ctx context.Context, iprot thri
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0, size)
+  tSlice := make([]string, 0)
   p.Success =  tSlice
   for i := 0; i < size; i ++ {
 var _elem203 string
@@ -9132,10 +9173,10 @@ func (p *FunServantZkDelArgs) Read(ctx context.Context, iprot thrift.TProtocol) 
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantZkDelArgs", "ReqCtx")
   }
   if !issetPath{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Path is not set"));
+    missingRequired(ctx, "FunServantZkDelArgs", "Path")
   }
   return nil
 }
@@ -9437,19 +9478,19 @@ func (p *FunServantMcSetArgs) Read(ctx context.Context, iprot thrift.TProtocol) 
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMcSetArgs", "ReqCtx")
   }
   if !issetPool{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Pool is not set"));
+    missingRequired(ctx, "FunServantMcSetArgs", "Pool")
   }
   if !issetKey{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Key is not set"));
+    missingRequired(ctx, "FunServantMcSetArgs", "Key")
   }
   if !issetValue{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Value is not set"));
+    missingRequired(ctx, "FunServantMcSetArgs", "Value")
   }
   if !issetExpiration{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Expiration is not set"));
+    missingRequired(ctx, "FunServantMcSetArgs", "Expiration")
   }
   return nil
 }
@@ -9768,13 +9809,13 @@ func (p *FunServantMcGetArgs) Read(ctx context.Context, iprot thrift.TProtocol) 
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMcGetArgs", "ReqCtx")
   }
   if !issetPool{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Pool is not set"));
+    missingRequired(ctx, "FunServantMcGetArgs", "Pool")
   }
   if !issetKey{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Key is not set"));
+    missingRequired(ctx, "FunServantMcGetArgs", "Key")
   }
   return nil
 }
@@ -10141,19 +10182,19 @@ func (p *FunServantMcAddArgs) Read(ctx context.Context, iprot thrift.TProtocol) 
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMcAddArgs", "ReqCtx")
   }
   if !issetPool{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Pool is not set"));
+    missingRequired(ctx, "FunServantMcAddArgs", "Pool")
   }
   if !issetKey{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Key is not set"));
+    missingRequired(ctx, "FunServantMcAddArgs", "Key")
   }
   if !issetValue{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Value is not set"));
+    missingRequired(ctx, "FunServantMcAddArgs", "Value")
   }
   if !issetExpiration{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Expiration is not set"));
+    missingRequired(ctx, "FunServantMcAddArgs", "Expiration")
   }
   return nil
 }
@@ -10472,13 +10513,13 @@ func (p *FunServantMcDeleteArgs) Read(ctx context.Context, iprot thrift.TProtoco
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMcDeleteArgs", "ReqCtx")
   }
   if !issetPool{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Pool is not set"));
+    missingRequired(ctx, "FunServantMcDeleteArgs", "Pool")
   }
   if !issetKey{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Key is not set"));
+    missingRequired(ctx, "FunServantMcDeleteArgs", "Key")
   }
   return nil
 }
@@ -10775,16 +10816,16 @@ func (p *FunServantMcIncrementArgs) Read(ctx context.Context, iprot thrift.TProt
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMcIncrementArgs", "ReqCtx")
   }
   if !issetPool{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Pool is not set"));
+    missingRequired(ctx, "FunServantMcIncrementArgs", "Pool")
   }
   if !issetKey{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Key is not set"));
+    missingRequired(ctx, "FunServantMcIncrementArgs", "Key")
   }
   if !issetDelta{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Delta is not set"));
+    missingRequired(ctx, "FunServantMcIncrementArgs", "Delta")
   }
   return nil
 }
@@ -11127,7 +11168,7 @@ func (p *FunServantMgFindOneArgs) Read(ctx context.Context, iprot thrift.TProtoc
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMgFindOneArgs", "ReqCtx")
   }
   return nil
 }
@@ -11646,7 +11687,7 @@ func (p *FunServantMgFindAllArgs) Read(ctx context.Context, iprot thrift.TProtoc
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMgFindAllArgs", "ReqCtx")
   }
   return nil
 }
@@ -11727,7 +11768,7 @@ func (p *FunServantMgFindAllArgs)  ReadField9(ctx context.Context, iprot thrift.
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0, size)
+  tSlice := make([]string, 0)
   p.OrderBy =  tSlice
   for i := 0; i < size; i ++ {
 var _elem204 string
@@ -11956,7 +11997,7 @@ func (p *FunServantMgFindAllResult)  ReadField0(ctx context.Context, iprot thrif
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([][]byte, 0, size)
+  tSlice := make([][]byte, 0)
   p.Success =  tSlice
   for i := 0; i < size; i ++ {
 var _elem205 []byte
@@ -12158,7 +12199,7 @@ func (p *FunServantMgFindIDArgs) Read(ctx context.Context, iprot thrift.TProtoco
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMgFindIDArgs", "ReqCtx")
   }
   return nil
 }
@@ -12548,7 +12589,7 @@ func (p *FunServantMgCountArgs) Read(ctx context.Context, iprot thrift.TProtocol
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMgCountArgs", "ReqCtx")
   }
   return nil
 }
@@ -12956,7 +12997,7 @@ func (p *FunServantMgUpdateArgs) Read(ctx context.Context, iprot thrift.TProtoco
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMgUpdateArgs", "ReqCtx")
   }
   return nil
 }
@@ -13429,7 +13470,7 @@ func (p *FunServantMgUpdateIDArgs) Read(ctx context.Context, iprot thrift.TProto
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMgUpdateIDArgs", "ReqCtx")
   }
   return nil
 }
@@ -13902,7 +13943,7 @@ func (p *FunServantMgUpsertArgs) Read(ctx context.Context, iprot thrift.TProtoco
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMgUpsertArgs", "ReqCtx")
   }
   return nil
 }
@@ -14375,7 +14416,7 @@ func (p *FunServantMgUpsertIDArgs) Read(ctx context.Context, iprot thrift.TProto
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMgUpsertIDArgs", "ReqCtx")
   }
   return nil
 }
@@ -14832,7 +14873,7 @@ func (p *FunServantMgInsertArgs) Read(ctx context.Context, iprot thrift.TProtoco
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMgInsertArgs", "ReqCtx")
   }
   return nil
 }
@@ -15269,7 +15310,7 @@ func (p *FunServantMgInsertsArgs) Read(ctx context.Context, iprot thrift.TProtoc
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMgInsertsArgs", "ReqCtx")
   }
   return nil
 }
@@ -15314,7 +15355,7 @@ func (p *FunServantMgInsertsArgs)  ReadField5(ctx context.Context, iprot thrift.
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([][]byte, 0, size)
+  tSlice := make([][]byte, 0)
   p.Docs =  tSlice
   for i := 0; i < size; i ++ {
 var _elem206 []byte
@@ -15727,7 +15768,7 @@ func (p *FunServantMgDeleteArgs) Read(ctx context.Context, iprot thrift.TProtoco
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMgDeleteArgs", "ReqCtx")
   }
   return nil
 }
@@ -16228,7 +16269,7 @@ func (p *FunServantMgFindAndModifyArgs) Read(ctx context.Context, iprot thrift.T
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMgFindAndModifyArgs", "ReqCtx")
   }
   return nil
 }
@@ -16820,7 +16861,7 @@ func (p *FunServantMyQueryArgs) Read(ctx context.Context, iprot thrift.TProtocol
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMyQueryArgs", "ReqCtx")
   }
   return nil
 }
@@ -16874,7 +16915,7 @@ func (p *FunServantMyQueryArgs)  ReadField6(ctx context.Context, iprot thrift.TP
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0, size)
+  tSlice := make([]string, 0)
   p.Argv =  tSlice
   for i := 0; i < size; i ++ {
 var _elem207 string
@@ -17228,7 +17269,7 @@ func (p *FunServantMyQueryShardsArgs) Read(ctx context.Context, iprot thrift.TPr
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMyQueryShardsArgs", "ReqCtx")
   }
   return nil
 }
@@ -17273,7 +17314,7 @@ func (p *FunServantMyQueryShardsArgs)  ReadField5(ctx context.Context, iprot thr
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0, size)
+  tSlice := make([]string, 0)
   p.Argv =  tSlice
   for i := 0; i < size; i ++ {
 var _elem208 string
@@ -17628,7 +17669,7 @@ func (p *FunServantMyBulkExecArgs) Read(ctx context.Context, iprot thrift.TProto
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMyBulkExecArgs", "ReqCtx")
   }
   return nil
 }
@@ -17646,7 +17687,7 @@ func (p *FunServantMyBulkExecArgs)  ReadField2(ctx context.Context, iprot thrift
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0, size)
+  tSlice := make([]string, 0)
   p.Pool =  tSlice
   for i := 0; i < size; i ++ {
 var _elem209 string
@@ -17668,7 +17709,7 @@ func (p *FunServantMyBulkExecArgs)  ReadField3(ctx context.Context, iprot thrift
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0, size)
+  tSlice := make([]string, 0)
   p.Table =  tSlice
   for i := 0; i < size; i ++ {
 var _elem210 string
@@ -17690,7 +17731,7 @@ func (p *FunServantMyBulkExecArgs)  ReadField4(ctx context.Context, iprot thrift
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]int64, 0, size)
+  tSlice := make([]int64, 0)
   p.HintId =  tSlice
   for i := 0; i < size; i ++ {
 var _elem211 int64
@@ -17712,7 +17753,7 @@ func (p *FunServantMyBulkExecArgs)  ReadField5(ctx context.Context, iprot thrift
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0, size)
+  tSlice := make([]string, 0)
   p.Sql =  tSlice
   for i := 0; i < size; i ++ {
 var _elem212 string
@@ -17734,14 +17775,14 @@ func (p *FunServantMyBulkExecArgs)  ReadField6(ctx context.Context, iprot thrift
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([][]string, 0, size)
+  tSlice := make([][]string, 0)
   p.Argv =  tSlice
   for i := 0; i < size; i ++ {
     _, size, err := iprot.ReadListBegin(ctx)
     if err != nil {
       return thrift.PrependError("error reading list begin: ", err)
     }
-    tSlice := make([]string, 0, size)
+    tSlice := make([]string, 0)
     _elem213 :=  tSlice
     for i := 0; i < size; i ++ {
 var _elem214 string
@@ -17768,7 +17809,7 @@ func (p *FunServantMyBulkExecArgs)  ReadField7(ctx context.Context, iprot thrift
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0, size)
+  tSlice := make([]string, 0)
   p.CacheKey =  tSlice
   for i := 0; i < size; i ++ {
 var _elem215 string
@@ -18209,7 +18250,7 @@ func (p *FunServantMyMergeArgs) Read(ctx context.Context, iprot thrift.TProtocol
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMyMergeArgs", "ReqCtx")
   }
   return nil
 }
@@ -18568,7 +18609,7 @@ func (p *FunServantMyEvictArgs) Read(ctx context.Context, iprot thrift.TProtocol
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantMyEvictArgs", "ReqCtx")
   }
   return nil
 }
@@ -18778,13 +18819,13 @@ func (p *FunServantKvdbSetArgs) Read(ctx context.Context, iprot thrift.TProtocol
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantKvdbSetArgs", "ReqCtx")
   }
   if !issetKey{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Key is not set"));
+    missingRequired(ctx, "FunServantKvdbSetArgs", "Key")
   }
   if !issetValue{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Value is not set"));
+    missingRequired(ctx, "FunServantKvdbSetArgs", "Value")
   }
   return nil
 }
@@ -19045,10 +19086,10 @@ func (p *FunServantKvdbGetArgs) Read(ctx context.Context, iprot thrift.TProtocol
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantKvdbGetArgs", "ReqCtx")
   }
   if !issetKey{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Key is not set"));
+    missingRequired(ctx, "FunServantKvdbGetArgs", "Key")
   }
   return nil
 }
@@ -19332,10 +19373,10 @@ func (p *FunServantKvdbDelArgs) Read(ctx context.Context, iprot thrift.TProtocol
     return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
   }
   if !issetReqCtx{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field ReqCtx is not set"));
+    missingRequired(ctx, "FunServantKvdbDelArgs", "ReqCtx")
   }
   if !issetKey{
-    return thrift.NewTProtocolExceptionWithType(thrift.INVALID_DATA, fmt.Errorf("Required field Key is not set"));
+    missingRequired(ctx, "FunServantKvdbDelArgs", "Key")
   }
   return nil
 }

@@ -41,6 +41,11 @@ class Context
             'isRequired' => false,
             'type' => TType::BOOL,
         ),
+        5 => array(
+            'var' => 'budgetMs',
+            'isRequired' => false,
+            'type' => TType::I32,
+        ),
     );
 
     /**
@@ -59,6 +64,10 @@ class Context
      * @var bool
      */
     public $sticky = null;
+    /**
+     * @var int
+     */
+    public $budgetMs = null;
 
     public function __construct($vals = null)
     {
@@ -74,6 +83,9 @@ class Context
             }
             if (isset($vals['sticky'])) {
                 $this->sticky = $vals['sticky'];
+            }
+            if (isset($vals['budgetMs'])) {
+                $this->budgetMs = $vals['budgetMs'];
             }
         }
     }
@@ -125,6 +137,13 @@ class Context
                         $xfer += $input->skip($ftype);
                     }
                     break;
+                case 5:
+                    if ($ftype == TType::I32) {
+                        $xfer += $input->readI32($this->budgetMs);
+                    } else {
+                        $xfer += $input->skip($ftype);
+                    }
+                    break;
                 default:
                     $xfer += $input->skip($ftype);
                     break;
@@ -157,6 +176,11 @@ class Context
         if ($this->sticky !== null) {
             $xfer += $output->writeFieldBegin('sticky', TType::BOOL, 4);
             $xfer += $output->writeBool($this->sticky);
+            $xfer += $output->writeFieldEnd();
+        }
+        if ($this->budgetMs !== null) {
+            $xfer += $output->writeFieldBegin('budgetMs', TType::I32, 5);
+            $xfer += $output->writeI32($this->budgetMs);
             $xfer += $output->writeFieldEnd();
         }
         $xfer += $output->writeFieldStop();

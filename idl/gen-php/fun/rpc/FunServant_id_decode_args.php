@@ -29,7 +29,7 @@ class FunServant_id_decode_args
         ),
         2 => array(
             'var' => 'id',
-            'isRequired' => true,
+            'isRequired' => false,
             'type' => TType::I64,
         ),
     );

@@ -29,7 +29,7 @@ class FunServant_id_next_with_tag_args
         ),
         2 => array(
             'var' => 'tag',
-            'isRequired' => true,
+            'isRequired' => false,
             'type' => TType::I16,
         ),
     );

@@ -3396,8 +3396,6 @@ class id_next_with_tag_args(object):
     def validate(self):
         if self.reqCtx is None:
             raise TProtocolException(message='Required field reqCtx is unset!')
-        if self.tag is None:
-            raise TProtocolException(message='Required field tag is unset!')
         return
 
     def __repr__(self):
@@ -3536,8 +3534,6 @@ class id_decode_args(object):
     def validate(self):
         if self.reqCtx is None:
             raise TProtocolException(message='Required field reqCtx is unset!')
-        if self.id is None:
-            raise TProtocolException(message='Required field id is unset!')
         return
 
     def __repr__(self):

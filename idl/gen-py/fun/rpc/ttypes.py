@@ -581,15 +581,17 @@ class Context(object):
      - reason
      - uid
      - sticky
+     - budgetMs
 
     """
 
 
-    def __init__(self, rid=None, reason=None, uid=None, sticky=None,):
+    def __init__(self, rid=None, reason=None, uid=None, sticky=None, budgetMs=None,):
         self.rid = rid
         self.reason = reason
         self.uid = uid
         self.sticky = sticky
+        self.budgetMs = budgetMs
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -620,6 +622,11 @@ class Context(object):
                     self.sticky = iprot.readBool()
                 else:
                     iprot.skip(ftype)
+            elif fid == 5:
+                if ftype == TType.I32:
+                    self.budgetMs = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -645,6 +652,10 @@ class Context(object):
         if self.sticky is not None:
             oprot.writeFieldBegin('sticky', TType.BOOL, 4)
             oprot.writeBool(self.sticky)
+            oprot.writeFieldEnd()
+        if self.budgetMs is not None:
+            oprot.writeFieldBegin('budgetMs', TType.I32, 5)
+            oprot.writeI32(self.budgetMs)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -755,6 +766,7 @@ Context.thrift_spec = (
     (2, TType.STRING, 'reason', 'UTF8', None, ),  # 2
     (3, TType.I64, 'uid', None, None, ),  # 3
     (4, TType.BOOL, 'sticky', None, None, ),  # 4
+    (5, TType.I32, 'budgetMs', None, None, ),  # 5
 )
 fix_spec(all_structs)
 del all_structs
