@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"strconv"
@@ -21,9 +22,28 @@ type Config struct {
 	// IdleTimeout closes a connection that sends nothing between calls for
 	// this long. Default 30s.
 	IdleTimeout time.Duration `toml:"idle_timeout"`
-	// IOTimeout bounds reading the rest of a call once it started, and
-	// writing its reply. Default 10s.
-	IOTimeout time.Duration `toml:"io_timeout"`
+	// ReadTimeout bounds reading the rest of a call once its first byte
+	// arrived. It does not run while the call is served. If zero, 10s.
+	ReadTimeout time.Duration `toml:"read_timeout"`
+	// WriteTimeout bounds writing one reply, armed when the reply starts
+	// going out; a client that does not read its reply for this long is
+	// cut off (and the lost reply logged). A reply gets between 7/8 of it
+	// and all of it (see replyWriter.arm). If zero, 10s.
+	WriteTimeout time.Duration `toml:"write_timeout"`
+	// CallTimeout is the deadline for running one call, carried in its
+	// context to every backend and peer call; a caller's Context.budgetMs
+	// lowers it, a servant's or pool's own call_timeout may lower it. Past
+	// it the call answers an error naming the call, the deadline and what
+	// it waited on, and the connection stays open. The engine hands it to
+	// the servants; no connection deadline runs while a call is served.
+	// Keep it below the clients' own timeout (5s for the PHP clients).
+	// If zero, 3s.
+	CallTimeout time.Duration `toml:"call_timeout"`
+	// IOTimeout is refused: it bounded reading, running and writing a call
+	// at once, and is replaced by read_timeout, call_timeout and
+	// write_timeout. A file that still sets it fails Validate, naming them,
+	// rather than have its value silently mean one of the three.
+	IOTimeout time.Duration `toml:"io_timeout,omitempty"`
 	// MaxMessageSize is the largest message a client may send, in bytes.
 	// Default 16 MiB.
 	MaxMessageSize int `toml:"max_message_size"`
@@ -37,6 +57,13 @@ type Config struct {
 	SlowCall time.Duration `toml:"slow_call"`
 }
 
+// The defaults of the timeouts whose zero means "the default".
+const (
+	DefaultReadTimeout  = 10 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+	DefaultCallTimeout  = 3 * time.Second
+)
+
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
@@ -44,7 +71,9 @@ func DefaultConfig() Config {
 		UnixSocketMode:         "0666",
 		MaxOutstandingSessions: 10000,
 		IdleTimeout:            30 * time.Second,
-		IOTimeout:              10 * time.Second,
+		ReadTimeout:            DefaultReadTimeout,
+		WriteTimeout:           DefaultWriteTimeout,
+		CallTimeout:            DefaultCallTimeout,
 		MaxMessageSize:         16 << 20,
 		BufferSize:             4096,
 		ShutdownTimeout:        10 * time.Second,
@@ -76,7 +105,9 @@ func (c Config) validateLimits() error {
 	}{
 		{"max_outstanding_sessions", c.MaxOutstandingSessions >= 1, c.MaxOutstandingSessions},
 		{"idle_timeout", c.IdleTimeout > 0, c.IdleTimeout},
-		{"io_timeout", c.IOTimeout > 0, c.IOTimeout},
+		{"read_timeout", c.ReadTimeout >= 0, c.ReadTimeout},
+		{"write_timeout", c.WriteTimeout >= 0, c.WriteTimeout},
+		{"call_timeout", c.CallTimeout >= 0, c.CallTimeout},
 		{"max_message_size", c.MaxMessageSize >= 1024 && c.MaxMessageSize <= 1<<30, c.MaxMessageSize},
 		{"buffer_size", c.BufferSize >= 512 && c.BufferSize <= 1<<20, c.BufferSize},
 		{"shutdown_timeout", c.ShutdownTimeout > 0, c.ShutdownTimeout},
@@ -87,7 +118,18 @@ func (c Config) validateLimits() error {
 			return fmt.Errorf("%s: invalid value %v", ch.key, ch.val)
 		}
 	}
+	if c.IOTimeout != 0 {
+		return fmt.Errorf("io_timeout: no longer supported; set read_timeout, call_timeout and write_timeout instead")
+	}
 	return nil
+}
+
+// WithDefaults returns c with every zero timeout replaced by its default.
+func (c Config) WithDefaults() Config {
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, DefaultReadTimeout)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultWriteTimeout)
+	c.CallTimeout = cmp.Or(c.CallTimeout, DefaultCallTimeout)
+	return c
 }
 
 func (c Config) socketMode() (uint32, error) {

@@ -63,12 +63,14 @@ type Engine struct {
 //
 // New turns off, process-wide, the connection watch that Thrift's generated
 // processors otherwise start per call (a goroutine and a ticker each, a
-// third of the cost of a small call): the engine bounds every call by
-// io_timeout instead.
+// third of the cost of a small call): the engine bounds reading a call by
+// read_timeout and writing its reply by write_timeout instead, and the
+// servants bound running it by the call's deadline.
 func New(cfg Config, processor thrift.TProcessor, log *slog.Logger) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
+	cfg = cfg.WithDefaults()
 	if thrift.ServerConnectivityCheckInterval != 0 {
 		// Written once, before any engine serves: later engines of the
 		// same process (cluster tests) only read it.

@@ -36,6 +36,7 @@ func writeEngineMetrics(w *bufio.Writer, s Snapshot) {
 	counter(w, "faed_protocol_errors_total", "Calls with unreadable arguments.", float64(s.ProtocolErrors))
 	counter(w, "faed_panics_total", "Recovered panics.", float64(s.Panics))
 	counter(w, "faed_slow_calls_total", "Calls slower than slow_call.", float64(s.SlowCalls))
+	counter(w, "faed_replies_lost_total", "Computed replies that could not be written to their client.", float64(s.RepliesLost))
 	fmt.Fprintf(w, "# HELP faed_missing_fields_total Required fields left out by callers and served as zero, by call and field.\n# TYPE faed_missing_fields_total counter\n")
 	for _, m := range s.MissingFields {
 		fmt.Fprintf(w, "faed_missing_fields_total{call=%q,field=%q} %d\n", m.Call, m.Field, m.Count)
@@ -49,6 +50,10 @@ func writeEngineMetrics(w *bufio.Writer, s Snapshot) {
 	fmt.Fprintf(w, "# HELP faed_call_errors_total Calls answered with an error, by method.\n# TYPE faed_call_errors_total counter\n")
 	for _, c := range s.PerCall {
 		fmt.Fprintf(w, "faed_call_errors_total{call=%q} %d\n", c.Name, c.Errors)
+	}
+	fmt.Fprintf(w, "# HELP faed_call_deadlines_total Calls answered past their deadline, by method.\n# TYPE faed_call_deadlines_total counter\n")
+	for _, c := range s.PerCall {
+		fmt.Fprintf(w, "faed_call_deadlines_total{call=%q} %d\n", c.Name, c.Deadlines)
 	}
 	fmt.Fprintf(w, "# HELP faed_call_latency_seconds Call latency, by method.\n# TYPE faed_call_latency_seconds summary\n")
 	for _, c := range s.PerCall {

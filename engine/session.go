@@ -37,7 +37,7 @@ type session struct {
 }
 
 func newSession(e *Engine, conn net.Conn) *session {
-	s := &session{e: e, conn: conn, t: newConnTransport(conn, e.cfg.BufferSize, e.cfg.MaxMessageSize)}
+	s := &session{e: e, conn: conn, t: newConnTransport(conn, e.cfg.BufferSize, e.cfg.MaxMessageSize, e.cfg.WriteTimeout)}
 	s.ctx = &callContext{Context: e.ctx, s: s}
 	return s
 }
@@ -85,8 +85,13 @@ func (s *session) setup() error {
 }
 
 // awaitCall waits up to the idle timeout for the first byte of the next
-// call, then marks the session busy and arms the I/O timeout for the call.
-// It reports false when the session should end.
+// call, then marks the session busy and arms the read timeout for the rest
+// of the call. It reports false when the session should end.
+//
+// The read deadline may pass while the handler runs: nothing reads then, so
+// it cuts nothing off, and the next awaitCall sets a new one. The write
+// timeout is armed by the reply itself (see replyWriter), so no connection
+// deadline bounds the handler; its deadline is the call's own, in its ctx.
 func (s *session) awaitCall() bool {
 	if s.t.r.Buffered() == 0 {
 		s.conn.SetReadDeadline(time.Now().Add(s.e.cfg.IdleTimeout))
@@ -97,7 +102,7 @@ func (s *session) awaitCall() bool {
 	if !s.state.CompareAndSwap(stateIdle, stateBusy) {
 		return false // a drain closed us while we waited
 	}
-	s.conn.SetDeadline(time.Now().Add(s.e.cfg.IOTimeout))
+	s.conn.SetReadDeadline(time.Now().Add(s.e.cfg.ReadTimeout))
 	return true
 }
 
@@ -151,12 +156,28 @@ func (s *session) serveCall() error {
 }
 
 // finish sends the reply of a counted call and says whether the session
-// goes on.
+// goes on. A reply that could not be written (the client stopped reading
+// past write_timeout, or hung up) is logged and counted: a computed answer
+// is never dropped silently.
 func (s *session) finish(ok bool, callErr thrift.TException) error {
-	if err := s.t.flushReply(); err != nil {
+	err := s.t.flushReply()
+	if werr := s.t.out.err; werr != nil {
+		s.replyLost(werr)
+		return werr
+	}
+	if err != nil {
 		return err
 	}
 	return s.callError(ok, callErr)
+}
+
+// replyLost logs a reply that never reached its client.
+func (s *session) replyLost(err error) {
+	s.e.stats.repliesLost.Inc(1)
+	if s.e.errLog.allow() {
+		s.e.log.Warn("reply not delivered", "call", s.call, "err", err, "remote", remote(s.conn),
+			"write_timeout", s.e.cfg.WriteTimeout)
+	}
 }
 
 // callError decides whether the outcome of a processor function ends the

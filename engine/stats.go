@@ -13,9 +13,11 @@ import (
 
 // callStats counts one call name. Updating it is a few atomic adds.
 type callStats struct {
-	calls   metrics.Counter
-	errors  metrics.Counter
-	latency histogram
+	calls  metrics.Counter
+	errors metrics.Counter
+	// deadlines counts the errors that were the call's deadline passing.
+	deadlines metrics.Counter
+	latency   histogram
 }
 
 // Stats are the engine's counters. Counters are go-metrics counters (one
@@ -33,6 +35,7 @@ type Stats struct {
 	protocolErrors metrics.Counter
 	panics         metrics.Counter
 	slowCalls      metrics.Counter
+	repliesLost    metrics.Counter
 	missing        missingFields
 
 	rates     [3]metrics.EWMA // 1, 5 and 15 minutes
@@ -49,20 +52,26 @@ func newStats(names []string) *Stats {
 		protocolErrors: metrics.NewCounter(),
 		panics:         metrics.NewCounter(),
 		slowCalls:      metrics.NewCounter(),
+		repliesLost:    metrics.NewCounter(),
 		rates:          [3]metrics.EWMA{metrics.NewEWMA1(), metrics.NewEWMA5(), metrics.NewEWMA15()},
 	}
 	for _, n := range names {
-		s.perCall[n] = &callStats{calls: metrics.NewCounter(), errors: metrics.NewCounter()}
+		s.perCall[n] = &callStats{calls: metrics.NewCounter(), errors: metrics.NewCounter(), deadlines: metrics.NewCounter()}
 	}
 	return s
 }
 
 // record counts one finished call. A declared exception (a cache miss, say)
-// is a normal answer, not an error.
+// is a normal answer, not an error. An error wrapping
+// context.DeadlineExceeded is the call's deadline passing: the servants
+// mark theirs so, and the engine knows no servant.
 func (c *callStats) record(elapsed time.Duration, err error) {
 	c.calls.Inc(1)
 	if err != nil && !isDeclared(err) {
 		c.errors.Inc(1)
+		if errors.Is(err, context.DeadlineExceeded) {
+			c.deadlines.Inc(1)
+		}
 	}
 	c.latency.record(elapsed)
 }
@@ -104,12 +113,14 @@ func (s *Stats) totalCalls() int64 {
 
 // CallSnapshot is the JSON view of one call name.
 type CallSnapshot struct {
-	Name   string  `json:"name"`
-	Count  int64   `json:"count"`
-	Errors int64   `json:"errors"`
-	P50us  float64 `json:"p50_us"`
-	P99us  float64 `json:"p99_us"`
-	MeanUs float64 `json:"mean_us"`
+	Name   string `json:"name"`
+	Count  int64  `json:"count"`
+	Errors int64  `json:"errors"`
+	// Deadlines counts the errors that were the call's deadline passing.
+	Deadlines int64   `json:"deadlines"`
+	P50us     float64 `json:"p50_us"`
+	P99us     float64 `json:"p99_us"`
+	MeanUs    float64 `json:"mean_us"`
 }
 
 // Snapshot is the JSON view of the engine's stats.
@@ -124,6 +135,11 @@ type Snapshot struct {
 	ProtocolErrors int64   `json:"protocol_errors"`
 	Panics         int64   `json:"panics"`
 	SlowCalls      int64   `json:"slow_calls"`
+	// Deadlines counts calls answered past their deadline, all calls.
+	Deadlines int64 `json:"deadlines"`
+	// RepliesLost counts computed replies that could not be written (the
+	// client stopped reading past write_timeout, or hung up); each is logged.
+	RepliesLost int64 `json:"replies_lost"`
 	// MissingFields counts required fields a caller left out, served as
 	// their zero value, by call and field.
 	MissingFields []MissingFieldSnapshot `json:"missing_fields"`
@@ -144,6 +160,7 @@ func (s *Stats) Snapshot() Snapshot {
 		ProtocolErrors: s.protocolErrors.Count(),
 		Panics:         s.panics.Count(),
 		SlowCalls:      s.slowCalls.Count(),
+		RepliesLost:    s.repliesLost.Count(),
 		MissingFields:  s.missing.snapshot(),
 		PerCall:        []CallSnapshot{},
 		QPS1m:          s.rates[0].Rate(),
@@ -157,6 +174,7 @@ func (s *Stats) Snapshot() Snapshot {
 		}
 		snap.Calls += cs.Count
 		snap.Errors += cs.Errors
+		snap.Deadlines += cs.Deadlines
 		snap.PerCall = append(snap.PerCall, cs)
 	}
 	sort.Slice(snap.PerCall, func(i, j int) bool { return snap.PerCall[i].Name < snap.PerCall[j].Name })
@@ -164,7 +182,7 @@ func (s *Stats) Snapshot() Snapshot {
 }
 
 func (c *callStats) snapshot(name string) CallSnapshot {
-	cs := CallSnapshot{Name: name, Count: c.calls.Count(), Errors: c.errors.Count()}
+	cs := CallSnapshot{Name: name, Count: c.calls.Count(), Errors: c.errors.Count(), Deadlines: c.deadlines.Count()}
 	q := c.latency.quantiles(0.50, 0.99)
 	cs.P50us, cs.P99us = micros(q[0]), micros(q[1])
 	if cs.Count > 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -21,6 +22,8 @@ type connTransport struct {
 	conn net.Conn
 	r    *bufio.Reader
 	w    *bufio.Writer
+	// out is what w flushes into; it arms the write timeout.
+	out replyWriter
 
 	// limit is the byte budget of one message; used is what the current
 	// message has consumed so far (reset by beginMessage).
@@ -33,17 +36,24 @@ type connTransport struct {
 	flushPending bool
 }
 
-func newConnTransport(conn net.Conn, bufSize, limit int) *connTransport {
-	return &connTransport{
+func newConnTransport(conn net.Conn, bufSize, limit int, writeTimeout time.Duration) *connTransport {
+	t := &connTransport{
 		conn:  conn,
 		r:     bufio.NewReaderSize(conn, bufSize),
-		w:     bufio.NewWriterSize(conn, bufSize),
 		limit: limit,
+		out:   replyWriter{conn: conn, timeout: writeTimeout},
 	}
+	t.w = bufio.NewWriterSize(&t.out, bufSize)
+	return t
 }
 
-// beginMessage resets the byte budget for the next incoming message.
-func (t *connTransport) beginMessage() { t.used = 0 }
+// beginMessage resets the byte budget for the next incoming message, and
+// lets the reply to it arm the write timeout afresh.
+func (t *connTransport) beginMessage() {
+	t.used = 0
+	t.out.armed = false
+	t.out.err = nil
+}
 
 // charge counts n consumed bytes against the budget.
 func (t *connTransport) charge(n int) error {
@@ -85,6 +95,44 @@ func (t *connTransport) IsOpen() bool                             { return true 
 func (t *connTransport) Close() error                             { return t.conn.Close() }
 func (t *connTransport) RemainingBytes() uint64                   { return uint64(max(t.limit-t.used, 0)) }
 func (t *connTransport) SetTConfiguration(*thrift.TConfiguration) {}
+
+// replyWriter is the connection as the write buffer sees it: the first
+// bytes of a reply to go out arm the write timeout, so it runs only while
+// a reply is being written, never while a call is served. Not safe for
+// concurrent use.
+type replyWriter struct {
+	conn     net.Conn
+	timeout  time.Duration
+	deadline time.Time // the write deadline last set on conn
+	armed    bool      // the current reply has armed it
+	err      error     // the first write error of the current reply
+}
+
+func (w *replyWriter) Write(p []byte) (int, error) {
+	if !w.armed {
+		w.arm()
+	}
+	n, err := w.conn.Write(p)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// arm gives the reply timeout from now. A deadline set by an earlier reply
+// is kept while it is 7/8 of timeout away or more: each SetWriteDeadline
+// modifies a runtime timer, and on a busy connection a fresh deadline would
+// move by microseconds per call. So a reply gets between 7/8 of timeout
+// and timeout, and the timer changes at most once per timeout/8.
+func (w *replyWriter) arm() {
+	w.armed = true
+	now := time.Now()
+	if w.deadline.Sub(now) >= w.timeout-w.timeout/8 {
+		return
+	}
+	w.deadline = now.Add(w.timeout)
+	w.conn.SetWriteDeadline(w.deadline)
+}
 
 // flushReply sends what the processor asked to flush.
 func (t *connTransport) flushReply() error {
