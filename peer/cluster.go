@@ -28,6 +28,7 @@ type Cluster struct {
 	self     string
 	members  *Membership
 	peers    *Peers
+	notices  *notices
 	received atomic.Uint64
 	close    sync.Once
 }
@@ -47,6 +48,7 @@ type Stats struct {
 	WorkerHeld      bool        `json:"worker_held"`
 	Received        uint64      `json:"received"` // sticky calls served for peers
 	Peers           []PeerStats `json:"peers"`
+	Notices         NoticeStats `json:"notices"`
 }
 
 // New returns a Cluster for cfg that has not contacted anyone yet. It fails
@@ -56,11 +58,11 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{self: cfg.self(), peers: NewPeers(cfg, log)}
-	m, err := newMembership(cfg, log, c.peers.retain)
+	m, err := newMembership(cfg, log, c.ringChanged)
 	if err != nil {
 		return nil, err
 	}
-	c.members = m
+	c.members, c.notices = m, newNotices(m, log)
 	return c, nil
 }
 
@@ -79,6 +81,7 @@ func (c *Cluster) Join(ctx context.Context) error { return c.members.Join(ctx) }
 func (c *Cluster) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { c.peers.Run(ctx) })
+	wg.Go(func() { c.notices.run(ctx) })
 	c.members.Run(ctx)
 	wg.Wait()
 }
@@ -121,12 +124,14 @@ func (c *Cluster) CountReceived() { c.received.Add(1) }
 // Stats returns the cluster's state as a Stats value (typed any so the admin
 // pages can take it through a small interface): ring version and members,
 // the stale flag with its reason and start, registrations and session
-// expiries, the worker id, calls received from peers, and per peer the calls
-// forwarded, their errors, and the pool and breaker state.
+// expiries, the worker id, calls received from peers, per peer the calls
+// forwarded, their errors, and the pool and breaker state, and the notices
+// published and received.
 func (c *Cluster) Stats() any {
 	s := c.members.Stats()
 	s.Received = c.received.Load()
 	s.Peers = c.peers.Stats()
+	s.Notices = c.notices.stats()
 	return s
 }
 
