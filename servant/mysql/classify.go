@@ -17,14 +17,22 @@ func IsRead(sql string) bool {
 		strings.EqualFold(w, "EXPLAIN")
 }
 
-// firstKeyword returns the first word of sql after its prelude, or "".
+// firstKeyword returns the first word of sql after its prelude, or "". IsRead
+// and checkSession both find the statement's keyword with it.
 func firstKeyword(sql string) string {
-	s := skipPrelude(sql)
+	w, _ := nextWord(sql)
+	return w
+}
+
+// nextWord returns the first word of s after its prelude (see skipPrelude),
+// or "" if something else comes first, and the text after that word.
+func nextWord(s string) (word, rest string) {
+	s = skipPrelude(s)
 	end := 0
 	for end < len(s) && isWordByte(s[end]) {
 		end++
 	}
-	return s[:end]
+	return s[:end], s[end:]
 }
 
 // skipPrelude drops leading whitespace, comments and opening parentheses.
@@ -33,7 +41,7 @@ func skipPrelude(s string) string {
 	for {
 		s = strings.TrimLeft(s, " \t\r\n\f\v(")
 		switch {
-		case strings.HasPrefix(s, "/*!"), strings.HasPrefix(s, "/*M!"):
+		case isExecutableComment(s):
 			return s
 		case strings.HasPrefix(s, "/*"):
 			end := strings.Index(s[2:], "*/")
@@ -51,6 +59,12 @@ func skipPrelude(s string) string {
 			return s
 		}
 	}
+}
+
+// isExecutableComment reports whether s opens a comment MySQL (/*! … */)
+// or MariaDB (/*M! … */) runs as code.
+func isExecutableComment(s string) bool {
+	return strings.HasPrefix(s, "/*!") || strings.HasPrefix(s, "/*M!")
 }
 
 // isDashComment reports whether s opens a "-- " comment: MySQL wants a
