@@ -6,7 +6,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 GOFILES := $(shell git ls-files '*.go' | grep -v '/gen-go/')
 
-.PHONY: build run test deps bench gen lint
+.PHONY: build run test deps bench soak gen lint
 
 # Build every command into bin/.
 build:
@@ -28,6 +28,10 @@ deps:
 # Compare faed with a raw echo server and a stock Thrift server, in one run.
 bench: build
 	scripts/bench.sh
+
+# Long load tests of the engine (FAED_SOAK=1; no -race, so the figures are real; make test runs them short).
+soak:
+	FAED_SOAK=1 go test -count=1 -timeout 10m -v -run '^TestLoad' ./engine
 
 # Regenerate the Go, PHP and Python stubs from idl/fun.thrift.
 gen:
