@@ -7,18 +7,31 @@ import (
 	"time"
 )
 
+// defaultCacheTTL is query_cache.ttl when it is zero.
+const defaultCacheTTL = time.Minute
+
 // queryCache holds Results by cacheKey, least recently used first out,
 // bounded by entries and by estimated bytes. It is safe for concurrent use.
 //
 // A read that misses reserves its key before it queries and fills it after;
 // a write or Evict of the key in between cancels the reservation, so the
 // fill, which may carry rows older than the write, is dropped.
+//
+// In a cluster only the key's owner may hold an entry: writes and evictions
+// of a key reach its owner alone, so a copy anywhere else would never be
+// evicted. owns says whether this node owns a key under the ring in use now;
+// get and fill consult it, and dropUnowned, run after every ring change,
+// removes what moved away. Because a fill checks owns under mu and
+// dropUnowned runs under mu after the new ring is in use, no entry for a key
+// that moved away survives the change, so none is served when the key comes
+// back.
 type queryCache struct {
 	maxItems int // 0: the cache is off
 	maxBytes int64
-	ttl      time.Duration // 0: entries do not expire
+	ttl      time.Duration
+	owns     func(key string) bool // nil: every key is ours
 
-	hits, misses, fills, drops, evictions atomic.Uint64
+	hits, misses, fills, drops, evictions, moved atomic.Uint64
 
 	// mu guards ll, items, pending, bytes and lastToken.
 	mu        sync.Mutex
@@ -33,19 +46,27 @@ type cacheEntry struct {
 	key     string
 	res     *Result
 	size    int64
-	expires time.Time // zero: never
+	expires time.Time
 }
 
 func newQueryCache(cfg CacheConfig) *queryCache {
+	ttl := cfg.TTL
+	if ttl == 0 {
+		ttl = defaultCacheTTL
+	}
 	return &queryCache{
-		maxItems: cfg.MaxItems, maxBytes: cfg.MaxBytes, ttl: cfg.TTL,
+		maxItems: cfg.MaxItems, maxBytes: cfg.MaxBytes, ttl: ttl,
 		ll: list.New(), items: map[string]*list.Element{}, pending: map[string]uint64{},
 	}
 }
 
-// get returns the Result cached under key, counting a hit or a miss.
+// ours reports whether this node owns key.
+func (c *queryCache) ours(key string) bool { return c.owns == nil || c.owns(key) }
+
+// get returns the Result cached under key, counting a hit or a miss. A key
+// another node owns always misses: the call reached us under an older ring.
 func (c *queryCache) get(key string) (*Result, bool) {
-	if c.maxItems == 0 {
+	if c.maxItems == 0 || !c.ours(key) {
 		c.misses.Add(1)
 		return nil, false
 	}
@@ -66,9 +87,10 @@ func (c *queryCache) get(key string) (*Result, bool) {
 }
 
 // reserve marks key as about to be filled and returns the token fill needs;
-// 0 means there is nothing to fill (no key, or the cache is off).
+// 0 means there is nothing to fill (no key, the cache is off, or another
+// node owns the key).
 func (c *queryCache) reserve(key string) uint64 {
-	if key == "" || c.maxItems == 0 {
+	if key == "" || c.maxItems == 0 || !c.ours(key) {
 		return 0
 	}
 	c.mu.Lock()
@@ -78,15 +100,16 @@ func (c *queryCache) reserve(key string) uint64 {
 	return c.lastToken
 }
 
-// settle ends a reservation: it stores r under key if err is nil and no
-// write, Evict or later reservation came in between, and drops it otherwise.
+// settle ends a reservation: it stores r under key if err is nil, no write,
+// Evict or later reservation came in between, and we still own the key; it
+// drops r otherwise.
 func (c *queryCache) settle(key string, token uint64, r *Result, err error) {
 	if token == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.pending[key] != token {
+	if c.pending[key] != token || !c.ours(key) {
 		c.drops.Add(1)
 		return
 	}
@@ -110,6 +133,31 @@ func (c *queryCache) evict(key string) {
 	}
 }
 
+// dropUnowned removes every entry, and cancels every reservation, whose key
+// this node does not own, and returns how many entries it removed. It holds
+// mu throughout: a fill cannot slip in between.
+func (c *queryCache) dropUnowned() int {
+	if c.owns == nil || c.maxItems == 0 {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for key := range c.pending {
+		if !c.owns(key) {
+			delete(c.pending, key)
+		}
+	}
+	n := 0
+	for key, el := range c.items {
+		if !c.owns(key) {
+			c.removeLocked(el)
+			n++
+		}
+	}
+	c.moved.Add(uint64(n))
+	return n
+}
+
 // addLocked stores r, then drops the least recently used entries until the
 // bounds hold. A result above an eighth of maxBytes is not stored: it would
 // push out many others.
@@ -122,10 +170,7 @@ func (c *queryCache) addLocked(key string, r *Result) {
 	if el, ok := c.items[key]; ok {
 		c.removeLocked(el)
 	}
-	e := &cacheEntry{key: key, res: r, size: size}
-	if c.ttl > 0 {
-		e.expires = time.Now().Add(c.ttl)
-	}
+	e := &cacheEntry{key: key, res: r, size: size, expires: time.Now().Add(c.ttl)}
 	c.items[key] = c.ll.PushFront(e)
 	c.bytes += size
 	c.fills.Add(1)
@@ -140,9 +185,7 @@ func (c *queryCache) removeLocked(el *list.Element) {
 	c.bytes -= e.size
 }
 
-func (c *queryCache) expiredLocked(e *cacheEntry) bool {
-	return !e.expires.IsZero() && time.Now().After(e.expires)
-}
+func (c *queryCache) expiredLocked(e *cacheEntry) bool { return time.Now().After(e.expires) }
 
 // CacheStats describes the query cache at one instant. Counters run from
 // New.
@@ -152,8 +195,9 @@ type CacheStats struct {
 	Hits      uint64 `json:"hits"`      // reads answered from the cache
 	Misses    uint64 `json:"misses"`    // reads with a cacheKey that went to the database
 	Fills     uint64 `json:"fills"`     // results stored
-	Drops     uint64 `json:"drops"`     // fills dropped: raced with a write or Evict, or too large
+	Drops     uint64 `json:"drops"`     // fills dropped: raced with a write or Evict, too large, or the key moved
 	Evictions uint64 `json:"evictions"` // entries dropped by a write or Evict
+	Moved     uint64 `json:"moved"`     // entries dropped because a ring change gave their key to another node
 }
 
 func (c *queryCache) stats() CacheStats {
@@ -163,5 +207,6 @@ func (c *queryCache) stats() CacheStats {
 	return CacheStats{
 		Items: items, Bytes: bytes, Hits: c.hits.Load(), Misses: c.misses.Load(),
 		Fills: c.fills.Load(), Drops: c.drops.Load(), Evictions: c.evictions.Load(),
+		Moved: c.moved.Load(),
 	}
 }

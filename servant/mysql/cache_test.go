@@ -130,3 +130,57 @@ func TestCacheOff(t *testing.T) {
 		t.Fatal("a disabled cache hit")
 	}
 }
+
+// TestCacheOwnership: in a cluster only the owner holds a key. A key another
+// node owns is neither served nor filled, and dropUnowned removes entries
+// and cancels fills of keys that moved away, keeping the others.
+func TestCacheOwnership(t *testing.T) {
+	mine := map[string]bool{"stay": true, "go": true, "pending": true}
+	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20})
+	c.owns = func(k string) bool { return mine[k] }
+	fill(c, "stay", oneRow("s"))
+	fill(c, "go", oneRow("g"))
+	fill(c, "theirs", oneRow("t"))
+	if _, ok := c.get("theirs"); ok {
+		t.Error("a key another node owns was filled and served")
+	}
+	token := c.reserve("pending")
+
+	mine["go"], mine["pending"] = false, false // the ring changed
+	if _, ok := c.get("go"); ok {
+		t.Error("an entry whose key moved away was served before the drop")
+	}
+	if n := c.dropUnowned(); n != 1 {
+		t.Errorf("dropUnowned removed %d entries, want 1", n)
+	}
+	c.settle("pending", token, oneRow("p"), nil)
+	mine["go"], mine["pending"] = true, true // and changed back
+	for _, tc := range []struct {
+		name string
+		key  string
+		hit  bool
+	}{
+		{"stayed", "stay", true},
+		{"moved away and back", "go", false},
+		{"filled across the change", "pending", false},
+	} {
+		if _, ok := c.get(tc.key); ok != tc.hit {
+			t.Errorf("%s: get(%q) hit = %v, want %v", tc.name, tc.key, ok, tc.hit)
+		}
+	}
+	if s := c.stats(); s.Moved != 1 || s.Items != 1 {
+		t.Errorf("stats %+v: want 1 moved, 1 item left", s)
+	}
+}
+
+func TestCacheTTLDefault(t *testing.T) {
+	if c := newQueryCache(CacheConfig{MaxItems: 1, MaxBytes: 1 << 20}); c.ttl != defaultCacheTTL || defaultCacheTTL <= 0 {
+		t.Errorf("ttl with query_cache.ttl zero = %v, want the default %v (entries always expire)", c.ttl, defaultCacheTTL)
+	}
+	if got := DefaultConfig().QueryCache.TTL; got != defaultCacheTTL {
+		t.Errorf("DefaultConfig().QueryCache.TTL = %v, want %v", got, defaultCacheTTL)
+	}
+	if got := DefaultConfig().Lookup.CacheTTL; got > time.Second {
+		t.Errorf("DefaultConfig().Lookup.CacheTTL = %v; lookup changes must show within 1s", got)
+	}
+}

@@ -49,6 +49,7 @@ type Client struct {
 	names   map[string]*counter // every name a call may give
 	lookup  *lookup             // nil when nothing is sharded
 	cache   *queryCache
+	cluster Cluster // nil: one node (see NewInCluster)
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -149,6 +150,7 @@ func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
 		for _, s := range c.servers {
+			s.stmts.close()
 			_ = s.db.Close()
 		}
 	})
@@ -212,7 +214,7 @@ func (c *Client) write(ctx context.Context, q call) (*Result, error) {
 	// After the write, not before: a read that filled in between is dropped.
 	c.cache.evict(q.cacheKey)
 	if c.lookup != nil && c.lookup.touches(srv.name, q.table, q.sql) {
-		c.lookup.purge()
+		err = c.lookupWritten(err)
 	}
 	return r, err
 }

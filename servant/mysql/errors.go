@@ -36,6 +36,12 @@ var (
 	ErrMergeRows = errors.New("mysql: merge where matches more than one row")
 	// ErrBulkLengths is wrapped when BulkExec's lists differ in length.
 	ErrBulkLengths = errors.New("mysql: bulk lists differ in length")
+	// ErrEvict is wrapped when BulkExec's statements ran but evicting their
+	// cacheKeys failed.
+	ErrEvict = errors.New("mysql: cache eviction failed")
+	// ErrLookupNotice is wrapped when a write to the lookup table ran but the
+	// other nodes could not be told to purge their cached lookup rows.
+	ErrLookupNotice = errors.New("mysql: lookup change not announced")
 	// ErrClosed is returned by calls made after Close.
 	ErrClosed = errors.New("mysql: client closed")
 )

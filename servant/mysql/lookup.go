@@ -13,6 +13,13 @@ import (
 
 // lookup finds the shard of an entity in the lookup table, through an LRU of
 // rows. It is safe for concurrent use.
+//
+// A cached row is trusted for ttl from the moment its read began, so a row
+// changed behind our back is seen within ttl of the change, however long the
+// read took. A write to the table through this node purges the whole cache
+// at once, and so does a notice from another node that wrote it (see
+// Cluster): which rows a statement changed is not known, and such writes are
+// rare (migrations).
 type lookup struct {
 	srv   *server // the lookup pool
 	sql   string  // SELECT shardId, shardLock FROM `table` WHERE entityId=?
@@ -59,10 +66,11 @@ func (l *lookup) find(ctx context.Context, id int64) (lookupRow, bool, error) {
 	l.mu.Lock()
 	gen := l.gen
 	l.mu.Unlock()
+	start := time.Now()
 	row, err := l.read(ctx, id)
 	if err == nil && !row.locked {
 		// A locked row is never cached, so clearing the lock works at once.
-		l.store(id, row, gen)
+		l.store(id, row, gen, start)
 	}
 	return row, false, err
 }
@@ -79,12 +87,13 @@ func (l *lookup) cached(id int64) (lookupRow, bool) {
 	return row, ok
 }
 
-// store caches row unless a purge happened since gen was read.
-func (l *lookup) store(id int64, row lookupRow, gen uint64) {
+// store caches row, read at start, unless a purge happened since gen was
+// read.
+func (l *lookup) store(id int64, row lookupRow, gen uint64, start time.Time) {
 	if l.cache == nil {
 		return
 	}
-	row.expires = time.Now().Add(l.ttl)
+	row.expires = start.Add(l.ttl)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.gen == gen {
@@ -141,7 +150,7 @@ func (l *lookup) purge() {
 // LookupStats describes the lookup cache at one instant.
 type LookupStats struct {
 	Items  int    `json:"items"`
-	Purges uint64 `json:"purges"` // writes to the lookup table seen through Query
+	Purges uint64 `json:"purges"` // writes to the lookup table through this node, and notices of others'
 }
 
 func (l *lookup) stats() LookupStats {

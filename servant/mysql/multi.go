@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -62,7 +63,7 @@ func concat(results []*Result) *Result {
 }
 
 // BulkExec runs statements (my_bulk_exec) one after another, in order, each
-// as Query would run it (routing, shard locks and cache eviction included),
+// as Query would run it (routing, shard locks and lookup purges included),
 // and returns the sum of the rows they affected. The lists are parallel:
 // statement i is sqls[i] on pools[i] with args[i], and so on; lists of
 // different lengths are an error wrapping ErrBulkLengths and nothing runs.
@@ -71,20 +72,52 @@ func concat(results []*Result) *Result {
 // pools and shards, which no transaction spans, so each commits on its own.
 // BulkExec stops at the first failure and returns the rows affected so far
 // with a *BulkError saying which statement failed and how many ran.
+//
+// The query cache is left to evict: once the statements ran, BulkExec calls
+// it once with the cacheKeys of the writes that ran or failed (each key
+// once, reads' keys left out), so that the caller can evict each key on its
+// owner. An evict that fails makes BulkExec fail too, with an error wrapping
+// ErrEvict beside any *BulkError: the statements ran, their entries may be
+// stale. A nil evict evicts here. Reads neither use nor fill the cache:
+// their rows are not returned.
 func (c *Client) BulkExec(ctx context.Context, pools, tables []string, hintIDs []int64, sqls []string,
-	args [][]string, cacheKeys []string) (int64, error) {
+	args [][]string, cacheKeys []string, evict func(cacheKeys []string) error) (int64, error) {
 	n := len(sqls)
 	if len(pools) != n || len(tables) != n || len(hintIDs) != n || len(args) != n || len(cacheKeys) != n {
 		return 0, fmt.Errorf("%w: pool %d, table %d, hintId %d, sql %d, argv %d, cacheKey %d",
 			ErrBulkLengths, len(pools), len(tables), len(hintIDs), n, len(args), len(cacheKeys))
 	}
-	var sum int64
-	for i := range n {
-		r, err := c.query(ctx, call{pools[i], tables[i], hintIDs[i], sqls[i], args[i], cacheKeys[i]})
+	sum, ran, err := c.bulkRun(ctx, pools, tables, hintIDs, sqls, args)
+	keys := bulkEvictions(sqls, cacheKeys, ran)
+	if len(keys) == 0 {
+		return sum, err
+	}
+	if evict == nil {
+		evict = c.evictAll
+	}
+	if eerr := evict(keys); eerr != nil {
+		err = errors.Join(err, fmt.Errorf("%w for %d cacheKey(s) after statements ran: %w", ErrEvict, len(keys), eerr))
+	}
+	return sum, err
+}
+
+// bulkRun runs the statements until one fails; ran counts those that ran or
+// failed.
+func (c *Client) bulkRun(ctx context.Context, pools, tables []string, hintIDs []int64, sqls []string,
+	args [][]string) (sum int64, ran int, err error) {
+	for i := range sqls {
+		r, err := c.query(ctx, call{pools[i], tables[i], hintIDs[i], sqls[i], args[i], ""})
 		if err != nil {
-			return sum, &BulkError{Ran: i, Total: n, Err: err}
+			return sum, i + 1, &BulkError{Ran: i, Total: len(sqls), Err: err}
 		}
 		sum += r.RowsAffected
 	}
-	return sum, nil
+	return sum, len(sqls), nil
+}
+
+func (c *Client) evictAll(keys []string) error {
+	for _, k := range keys {
+		c.Evict(k)
+	}
+	return nil
 }

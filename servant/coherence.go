@@ -1,0 +1,120 @@
+package servant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"faed/idl/gen-go/fun/rpc"
+)
+
+// This file keeps the caches coherent in a cluster (SPEC §3.6, §5.2):
+//   - the query cache and lcache hold a key only on its owner. my_evict and
+//     my_bulk_exec's evictions go to the owner (evict, evictAll); after a
+//     ring change each node drops the entries of keys it no longer owns, so
+//     none is served if the key comes back (ringChanged);
+//   - a write to the mysql lookup table through any node is announced
+//     through ZooKeeper, and every node purges its cached lookup rows on the
+//     notice (lookupTopic); rows changed directly in MariaDB are seen within
+//     lookup.cache_ttl.
+
+// Notices carries change notices between the nodes and tells this node of
+// ring changes; *peer.Cluster implements it.
+type Notices interface {
+	// Publish tells every node, this one included, that topic changed.
+	Publish(topic string) error
+	// Subscribe runs fn whenever topic is published by any node (and when
+	// a change may have been missed).
+	Subscribe(topic string, fn func())
+	// OnRingChange runs fn after each ring swap, before the next one.
+	OnRingChange(fn func())
+}
+
+// lookupTopic is the notice of a write to the mysql lookup table.
+const lookupTopic = "mysql.lookup"
+
+// maxEvictions bounds the evictions one my_bulk_exec sends at once.
+const maxEvictions = 8
+
+// followCluster subscribes the caches to n; nothing without a cluster. It
+// runs in New, before the node serves.
+func (s *FunServant) followCluster(n Notices) {
+	if n == nil || s.router == nil {
+		return
+	}
+	s.notices = n
+	if s.my != nil {
+		n.Subscribe(lookupTopic, s.my.PurgeLookup)
+	}
+	n.OnRingChange(s.ringChanged)
+}
+
+// ringChanged drops the cached entries of keys this node no longer owns.
+// It runs synchronously after each ring swap (see Notices.OnRingChange), so
+// an entry of a key that moved away is gone before the key can come back.
+func (s *FunServant) ringChanged() {
+	if s.my != nil {
+		s.my.DropUnowned()
+	}
+	if !s.cfg.LCacheLocal {
+		s.dropMovedLcache()
+	}
+}
+
+// dropMovedLcache deletes the lc_* entries of keys this node no longer
+// owns. An lc_set routed here by a node still on the old ring after the
+// drop stays until the LRU drops it; the vbucket hand-off will close that.
+func (s *FunServant) dropMovedLcache() {
+	var moved []string
+	s.cache.Range(func(key string, _ []byte) bool {
+		if _, self := s.router.Owner(key); !self {
+			moved = append(moved, key)
+		}
+		return true
+	})
+	for _, key := range moved {
+		_ = s.cache.Del(key) // a key Range returned is valid
+	}
+}
+
+// evictAll evicts each key on its owner, up to maxEvictions at once, and
+// returns every failure, each naming its key (and, through forward, the
+// owner that could not be reached).
+func (s *FunServant) evictAll(ctx context.Context, rc *rpc.Context, keys []string) error {
+	errs := make([]error, len(keys))
+	sem := make(chan struct{}, maxEvictions)
+	var wg sync.WaitGroup
+	for i, key := range keys {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := s.evict(ctx, rc, key); err != nil {
+				errs[i] = fmt.Errorf("cacheKey %q: %w", key, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// mysqlCluster is mysql.Cluster over the dispatcher's router and notices,
+// read at each call: New builds the mysql client before followCluster runs.
+type mysqlCluster struct{ s *FunServant }
+
+// Owns reports whether this node owns cacheKey; always without a cluster.
+func (m mysqlCluster) Owns(cacheKey string) bool {
+	if m.s.router == nil {
+		return true
+	}
+	_, self := m.s.router.Owner(cacheKey)
+	return self
+}
+
+// LookupChanged publishes lookupTopic; nothing without a cluster.
+func (m mysqlCluster) LookupChanged() error {
+	if m.s.notices == nil {
+		return nil
+	}
+	return m.s.notices.Publish(lookupTopic)
+}
