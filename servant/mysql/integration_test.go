@@ -412,7 +412,7 @@ func (e *env) testUserErrors(t *testing.T) {
 		errn uint16
 	}{
 		{"INSERT INTO item (name) VALUES ('a')", 1062},
-		{"SELEC 1", 1064},
+		{"SELECT FROM WHERE", 1064},
 		{"SELECT nocolumn FROM item", 1054},
 		{"SELECT * FROM notable", 1146},
 	}
