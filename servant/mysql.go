@@ -46,12 +46,16 @@ func (s *FunServant) MyQueryShards(ctx context.Context, rc *rpc.Context, pool, t
 }
 
 // MyBulkExec runs the statements in order, each on its own (no shared
-// transaction: they may span shards), stopping at the first error.
+// transaction: they may span shards), stopping at the first error; then it
+// evicts the cacheKeys of the writes on each key's owner. If an owner cannot
+// be reached the call fails naming it, although the statements ran.
 func (s *FunServant) MyBulkExec(ctx context.Context, rc *rpc.Context, pool, table []string, hintID []int64, sql []string, argv [][]string, cacheKey []string) (int64, error) {
 	if s.my == nil {
 		return 0, errNotConfigured("mysql")
 	}
-	n, err := s.my.BulkExec(ctx, pool, table, hintID, sql, argv, cacheKey)
+	n, err := s.my.BulkExec(ctx, pool, table, hintID, sql, argv, cacheKey, func(keys []string) error {
+		return s.evictAll(ctx, rc, keys)
+	})
 	return n, wrap("my_bulk_exec", err)
 }
 
@@ -68,11 +72,19 @@ func (s *FunServant) MyMerge(ctx context.Context, rc *rpc.Context, pool, table s
 	return &rpc.MysqlMergeResult_{Ok: ok, NewVal_: newVal}, nil
 }
 
-// MyEvict drops a query-cache entry.
+// MyEvict drops a query-cache entry on the key's owner.
 func (s *FunServant) MyEvict(ctx context.Context, rc *rpc.Context, cacheKey string) error {
 	if s.my == nil {
 		return errNotConfigured("mysql")
 	}
+	return s.evict(ctx, rc, cacheKey)
+}
+
+// evict drops cacheKey from its owner's query cache: the one routing path of
+// my_evict and my_bulk_exec's evictions. Evicting is idempotent, so an
+// unreachable owner is waited for as forward does; if it stays unreachable
+// the error names it.
+func (s *FunServant) evict(ctx context.Context, rc *rpc.Context, cacheKey string) error {
 	if addr := s.remote(rc, cacheKey); addr != "" {
 		err := s.forward(ctx, addr, rc, cacheKey, true, func(c rpc.FunServant, sc *rpc.Context) error {
 			return c.MyEvict(ctx, sc, cacheKey)

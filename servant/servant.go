@@ -93,6 +93,10 @@ type Options struct {
 	Log     *slog.Logger
 	// Router places key-owned calls in a cluster; nil on a one-node daemon.
 	Router Router
+	// Notices carries the cluster's change notices and ring changes, which
+	// keep the caches coherent (see followCluster); nil on a one-node
+	// daemon. *peer.Cluster is both Router and Notices.
+	Notices Notices
 }
 
 // FunServant implements the generated rpc.FunServant interface. Safe for
@@ -111,6 +115,7 @@ type FunServant struct {
 	mg      *mongodb.Client  // nil when not configured
 	my      *mysql.Client    // nil when not configured
 	mc      *memcache.Client // nil when not configured
+	notices Notices          // nil: no cluster
 }
 
 // New builds the servants cfg configures. Close releases them.
@@ -137,6 +142,7 @@ func New(cfg Config, opts Options) (*FunServant, error) {
 		s.Close()
 		return nil, err
 	}
+	s.followCluster(opts.Notices)
 	return s, nil
 }
 
@@ -154,7 +160,7 @@ func (s *FunServant) openBackends(cfg Config, log *slog.Logger) (err error) {
 		}
 	}
 	if cfg.MySQL.Configured() {
-		if s.my, err = mysql.New(cfg.MySQL); err != nil {
+		if s.my, err = mysql.NewInCluster(cfg.MySQL, mysqlCluster{s}); err != nil {
 			return err
 		}
 	}

@@ -150,7 +150,6 @@ func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
 		for _, s := range c.servers {
-			s.stmts.close()
 			_ = s.db.Close()
 		}
 	})

@@ -55,6 +55,16 @@ func startEnv(t *testing.T) *env {
 // client builds a Client on e's server, closed when the test ends.
 func (e *env) client(t *testing.T, change func(*Config)) *Client {
 	t.Helper()
+	c, err := New(e.config(change))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// config is the configuration of e's pools, with change applied.
+func (e *env) config(change func(*Config)) Config {
 	cfg := DefaultConfig()
 	pc := func(db string) PoolConfig {
 		return PoolConfig{Addr: e.m.Addr, User: "root", Database: db, MaxOpen: 16,
@@ -63,12 +73,7 @@ func (e *env) client(t *testing.T, change func(*Config)) *Client {
 	cfg.Pools = map[string]PoolConfig{"app": pc("app"), "lookup": pc("lookup"), "user1": pc("shard1"), "user2": pc("shard2")}
 	cfg.Lookup.Pool, cfg.Lookup.Sharded, cfg.Lookup.CacheTTL = "lookup", []string{"user"}, time.Hour
 	change(&cfg)
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return cfg
 }
 
 // exec runs statements as root outside the Client: changes the Client
@@ -323,14 +328,14 @@ func (e *env) testBulkExec(t *testing.T) {
 	sqls := []string{"INSERT INTO item (name) VALUES (?), (?)", "UPDATE item SET note = 'bulk' WHERE name IN (?, ?)",
 		"UPDATE profile SET name = ? WHERE uid = 1"}
 	args := [][]string{{"bulk1", "bulk2"}, {"bulk1", "bulk2"}, {"bulkuser"}}
-	n, err := e.c.BulkExec(ctx, pools, []string{"item", "item", "profile"}, []int64{0, 0, 1}, sqls, args, []string{"", "", ""})
+	n, err := e.c.BulkExec(ctx, pools, []string{"item", "item", "profile"}, []int64{0, 0, 1}, sqls, args, []string{"", "", ""}, nil)
 	if err != nil || n != 4 {
 		t.Fatalf("BulkExec = %d, %v; want 4 (2 inserted + 2 updated + 0)", n, err)
 	}
 	sqls = []string{"UPDATE item SET note = 'again' WHERE name = 'bulk1'", "INSERT INTO item (name) VALUES ('bulk2')",
 		"INSERT INTO item (name) VALUES ('bulk3')"}
 	n, err = e.c.BulkExec(ctx, []string{"app", "app", "app"}, []string{"", "", ""}, []int64{0, 0, 0}, sqls,
-		[][]string{nil, nil, nil}, []string{"", "", ""})
+		[][]string{nil, nil, nil}, []string{"", "", ""}, nil)
 	var be *BulkError
 	if !errors.As(err, &be) || be.Ran != 1 || be.Total != 3 || n != 1 || !strings.Contains(err.Error(), "1 ran before it") {
 		t.Fatalf("BulkExec with a duplicate second = %d, %v; want 1 and a BulkError with Ran 1", n, err)
@@ -342,7 +347,7 @@ func (e *env) testBulkExec(t *testing.T) {
 	if got := e.value(t, "SELECT COUNT(*) FROM app.item WHERE name = 'bulk3'"); got != "0" {
 		t.Errorf("the statement after the failure ran")
 	}
-	_, err = e.c.BulkExec(ctx, []string{"app"}, nil, []int64{0}, []string{"SELECT 1"}, [][]string{nil}, []string{""})
+	_, err = e.c.BulkExec(ctx, []string{"app"}, nil, []int64{0}, []string{"SELECT 1"}, [][]string{nil}, []string{""}, nil)
 	if !errors.Is(err, ErrBulkLengths) {
 		t.Errorf("unequal lists: %v, want ErrBulkLengths", err)
 	}

@@ -23,9 +23,8 @@ type PoolStats struct {
 	DB      sql.DBStats          `json:"db"`     // database/sql's pool: open, in use, idle, waits
 	Breaker pool.BreakerSnapshot `json:"breaker"`
 
-	Queries uint64         `json:"queries"`    // statements sent, or refused by the breaker
-	Errors  uint64         `json:"errors"`     // of those, the ones that failed
-	Stmts   StmtCacheStats `json:"stmt_cache"` // prepared statements, for calls with arguments
+	Queries uint64 `json:"queries"` // statements sent, or refused by the breaker
+	Errors  uint64 `json:"errors"`  // of those, the ones that failed
 
 	// query cache, for calls naming this pool
 	CacheHits   uint64 `json:"cache_hits"`
@@ -45,7 +44,7 @@ func (c *Client) Stats() Stats {
 		}
 		if s, ok := c.servers[name]; ok {
 			ps.Server, ps.DB, ps.Breaker = s.addr, s.db.Stats(), s.br.Snapshot()
-			ps.Queries, ps.Errors, ps.Stmts = s.queries.Load(), s.errors.Load(), s.stmts.stats()
+			ps.Queries, ps.Errors = s.queries.Load(), s.errors.Load()
 		}
 		st.Pools[name] = ps
 	}
