@@ -52,6 +52,16 @@
 // did: PHP code written for it compares column values with "NULL". The cost
 // is that a NULL column and a column holding the text "NULL" look alike;
 // callers who must tell them apart select IS NULL as a column of its own.
-// Values are sent as the text MySQL returns them in (the text protocol:
-// parameters are interpolated by the driver, see PoolConfig).
+// Values are sent as the text MySQL returns them in. A statement with
+// arguments runs as a server-side prepared statement (binary protocol), whose
+// values the driver turns back into the same text, but for FLOAT columns,
+// which come with float32's shortest digits rather than MySQL's six.
+//
+// # Sessions
+//
+// Connections are shared by every caller, so statements that would leave
+// session state on one (SET, USE, transactions, locks, user variables,
+// temporary tables, …) are refused with ErrSessionStatement, and each pool's
+// charset, collation, sql_mode, time_zone and autocommit are set on every new
+// connection (see PoolConfig and checkSession).
 package mysql
