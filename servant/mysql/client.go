@@ -150,6 +150,7 @@ func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
 		for _, s := range c.servers {
+			s.stmts.close()
 			_ = s.db.Close()
 		}
 	})

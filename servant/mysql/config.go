@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"faed/pool"
@@ -67,7 +68,41 @@ type PoolConfig struct {
 	// that a server that went away is noticed and one that came back closes
 	// the breaker without waiting for traffic. If zero, 30s.
 	PingInterval time.Duration `toml:"ping_interval"`
+
+	// The session every connection of the pool gets when it is opened. No
+	// statement may change it afterwards (see ErrSessionStatement), so every
+	// call sees the same one. autocommit is always on: each statement
+	// commits on its own (my_merge runs its own transaction).
+
+	// Charset is the connection charset (SET NAMES). If empty, utf8mb4.
+	Charset string `toml:"charset"`
+	// Collation is the connection collation, of Charset. If empty, the
+	// server's default collation of Charset.
+	Collation string `toml:"collation"`
+	// SQLMode is the session sql_mode, comma-separated. If empty,
+	// STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION
+	// (valid on MySQL 5.7 and 8 and on MariaDB). NO_BACKSLASH_ESCAPES and
+	// ANSI_QUOTES (also in ANSI, DB2, MAXDB, MSSQL, ORACLE, POSTGRESQL) are
+	// refused: the session check reads quotes the default way.
+	SQLMode string `toml:"sql_mode"`
+	// TimeZone is the session time_zone, e.g. "+00:00" or "SYSTEM" (named
+	// zones need the server's time zone tables). If empty, the server's
+	// global time_zone.
+	TimeZone string `toml:"time_zone"`
+	// StmtCacheSize bounds the prepared statements kept per pool, by SQL
+	// text, least recently used out first. A statement is prepared on each
+	// connection it runs on, so the server holds up to StmtCacheSize ×
+	// MaxOpen of them for this pool (MariaDB's and MySQL's
+	// max_prepared_stmt_count, 16382 by default, bounds all clients
+	// together). If zero, 128.
+	StmtCacheSize int `toml:"stmt_cache_size"`
 }
+
+// Session defaults (see PoolConfig).
+const (
+	defaultCharset = "utf8mb4"
+	defaultSQLMode = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+)
 
 // LookupConfig configures sharding by lookup table.
 type LookupConfig struct {
@@ -176,6 +211,31 @@ func (p PoolConfig) validate(ps *problems, prefix string) {
 		ps.add(prefix+"database", "is required")
 	}
 	p.validateLimits(ps, prefix)
+	p.validateSession(ps, prefix)
+}
+
+// validateSession checks the session keys, which go into SET statements
+// as they are: each is a word, or a list of them, and nothing else.
+func (p PoolConfig) validateSession(ps *problems, prefix string) {
+	word := func(key, v, extra string) {
+		if strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"+extra) != "" {
+			ps.add(prefix+key, "must be letters, digits, _ or %q only, got %q", extra, v)
+		}
+	}
+	word("charset", p.Charset, "")
+	word("collation", p.Collation, "")
+	word("sql_mode", p.SQLMode, ",")
+	word("time_zone", p.TimeZone, "+-:/")
+	for _, mode := range strings.Split(strings.ToUpper(p.SQLMode), ",") {
+		switch mode {
+		case "NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", "ANSI", "DB2", "MAXDB", "MSSQL", "ORACLE", "POSTGRESQL":
+			ps.add(prefix+"sql_mode", "%s is not supported: the session check reads quotes and "+
+				"backslashes the default way", mode)
+		}
+	}
+	if p.StmtCacheSize < 0 {
+		ps.add(prefix+"stmt_cache_size", "must not be negative, got %d", p.StmtCacheSize)
+	}
 }
 
 func (p PoolConfig) validateLimits(ps *problems, prefix string) {
@@ -222,6 +282,15 @@ func (p PoolConfig) withDefaults() PoolConfig {
 	def(&p.ReadTimeout, 30*time.Second)
 	def(&p.WriteTimeout, 30*time.Second)
 	def(&p.PingInterval, 30*time.Second)
+	if p.Charset == "" {
+		p.Charset = defaultCharset
+	}
+	if p.SQLMode == "" {
+		p.SQLMode = defaultSQLMode
+	}
+	if p.StmtCacheSize == 0 {
+		p.StmtCacheSize = 128
+	}
 	return p
 }
 

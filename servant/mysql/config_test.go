@@ -68,6 +68,20 @@ func TestValidate(t *testing.T) {
 		{"cache off needs no bytes", func(c *Config) { c.QueryCache = CacheConfig{} }, ""},
 		{"cache ttl negative", func(c *Config) { c.QueryCache.TTL = -1 }, "query_cache.ttl"},
 		{"breaker negative", func(c *Config) { c.Breaker.FailureThreshold = -1 }, "breaker: pool: failure_threshold"},
+		{"session keys", func(c *Config) {
+			setPool(c, "app", func(p *PoolConfig) {
+				p.Charset, p.Collation, p.SQLMode, p.TimeZone = "gbk", "gbk_chinese_ci", "STRICT_ALL_TABLES,NO_ZERO_DATE", "+08:00"
+			})
+		}, ""},
+		{"charset injection", func(c *Config) { setPool(c, "app", func(p *PoolConfig) { p.Charset = "utf8; SET x=1" }) }, "pools.app.charset"},
+		{"collation quote", func(c *Config) { setPool(c, "app", func(p *PoolConfig) { p.Collation = "a'b" }) }, "pools.app.collation"},
+		{"sql_mode quote", func(c *Config) { setPool(c, "app", func(p *PoolConfig) { p.SQLMode = "ANSI'" }) }, "pools.app.sql_mode"},
+		{"time_zone quote", func(c *Config) { setPool(c, "app", func(p *PoolConfig) { p.TimeZone = "'+00:00'" }) }, "pools.app.time_zone"},
+		{"no backslash escapes", func(c *Config) {
+			setPool(c, "app", func(p *PoolConfig) { p.SQLMode = "STRICT_ALL_TABLES,no_backslash_escapes" })
+		}, "pools.app.sql_mode: NO_BACKSLASH_ESCAPES is not supported"},
+		{"ansi quotes", func(c *Config) { setPool(c, "app", func(p *PoolConfig) { p.SQLMode = "ANSI" }) }, "ANSI is not supported"},
+		{"negative stmt_cache_size", func(c *Config) { setPool(c, "app", func(p *PoolConfig) { p.StmtCacheSize = -1 }) }, "pools.app.stmt_cache_size"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

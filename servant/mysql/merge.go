@@ -53,7 +53,10 @@ func (c *Client) Merge(ctx context.Context, pool, table string, hintID int64, wh
 	if err != nil {
 		return false, "", err
 	}
-	err = srv.do(func() error { return m.run(ctx, srv.db) })
+	if err := srv.check(m.selectSQL); err != nil { // where is the caller's SQL
+		return false, "", err
+	}
+	err = srv.do(func() error { return m.run(ctx, srv) })
 	return m.found && err == nil, m.newVal, err
 }
 
@@ -88,9 +91,17 @@ func newMerge(table, column, where, jsonValue string) (*merge, error) {
 	}, nil
 }
 
-// run reads, merges and writes in one transaction on db.
-func (m *merge) run(ctx context.Context, db *sql.DB) error {
-	tx, err := db.BeginTx(ctx, nil)
+// run reads, merges and writes in one transaction on srv.
+func (m *merge) run(ctx context.Context, srv *server) error {
+	// The UPDATE is prepared before the transaction holds a connection:
+	// preparing may need a second one, and waiting for it while holding
+	// the row lock can starve the pool (every connection in a Merge).
+	update, err := srv.stmts.get(ctx, m.updateSQL)
+	if err != nil {
+		return err
+	}
+	defer srv.stmts.release(update)
+	tx, err := srv.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -103,7 +114,7 @@ func (m *merge) run(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, m.updateSQL, merged); err != nil {
+	if _, err := tx.StmtContext(ctx, update.stmt).ExecContext(ctx, merged); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -22,13 +22,20 @@ type server struct {
 	db   *sql.DB
 	br   *pool.Breaker
 
+	stmts     *stmtCache
+	multibyte bool // cfg.Charset may hide an ASCII byte in a character (see checkSession)
+
 	queries, errors atomic.Uint64
 }
 
 // openServer builds the pool name; it does not connect.
 func openServer(name string, cfg PoolConfig, br *pool.Breaker) (*server, error) {
 	cfg = cfg.withDefaults()
-	conn, err := mysql.NewConnector(driverConfig(cfg))
+	dc, err := driverConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pools.%s: %w", name, err)
+	}
+	conn, err := mysql.NewConnector(dc)
 	if err != nil {
 		return nil, fmt.Errorf("pools.%s: %w", name, err)
 	}
@@ -37,20 +44,42 @@ func openServer(name string, cfg PoolConfig, br *pool.Breaker) (*server, error) 
 	db.SetMaxIdleConns(cfg.MaxIdle)
 	db.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
 	db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
-	return &server{name: name, addr: cfg.address(), cfg: cfg, db: db, br: br}, nil
+	return &server{name: name, addr: cfg.address(), cfg: cfg, db: db, br: br,
+		stmts: newStmtCache(db, cfg.StmtCacheSize), multibyte: hasASCIITrailBytes(cfg.Charset)}, nil
 }
 
-// driverConfig turns a pool's config into the driver's. Parameters are
-// interpolated by the driver (escaped for the connection's utf8mb4 charset)
-// rather than sent with prepared statements: one round trip instead of
-// three, and every value comes back as the text MySQL prints it in.
-func driverConfig(p PoolConfig) *mysql.Config {
+// driverConfig turns a pool's config (with its defaults) into the driver's.
+// Every new connection gets the pool's session: SET NAMES with the charset
+// and collation, then one SET of autocommit = 1, sql_mode and time_zone.
+// Arguments are never interpolated into the SQL text, where a charset the
+// escaping did not expect could turn a value into SQL: a statement with
+// arguments is prepared on the server (see stmtCache). Multi-statements
+// stay off, so a call is one statement.
+func driverConfig(p PoolConfig) (*mysql.Config, error) {
 	c := mysql.NewConfig()
 	c.User, c.Passwd = p.User, string(p.Password)
 	c.Net, c.Addr, c.DBName = "tcp", p.address(), p.Database
 	c.Timeout, c.ReadTimeout, c.WriteTimeout = p.DialTimeout, p.ReadTimeout, p.WriteTimeout
-	c.InterpolateParams = true
-	return c
+	c.InterpolateParams, c.MultiStatements = false, false
+	if err := c.Apply(mysql.Charset(p.Charset, p.Collation)); err != nil {
+		return nil, err
+	}
+	// Validate keeps the values to words, so quoting them is enough.
+	c.Params = map[string]string{"autocommit": "1", "sql_mode": "'" + p.SQLMode + "'"}
+	if p.TimeZone != "" {
+		c.Params["time_zone"] = "'" + p.TimeZone + "'"
+	}
+	return c, nil
+}
+
+// check refuses, naming the pool, a statement that would leave session
+// state on its connection (see checkSession). It runs before the breaker:
+// a refused statement never reaches the server.
+func (s *server) check(q string) error {
+	if err := checkSession(q, s.multibyte); err != nil {
+		return fmt.Errorf("pool %q: %w", s.name, err)
+	}
+	return nil
 }
 
 // do runs fn through the breaker, counts it, and names the pool and server
@@ -77,9 +106,12 @@ func (s *server) guard(fn func() error) error {
 
 // query runs a read and returns its rows.
 func (s *server) query(ctx context.Context, q string, args []any) (*Result, error) {
+	if err := s.check(q); err != nil {
+		return nil, err
+	}
 	var r *Result
 	err := s.do(func() error {
-		rows, err := s.db.QueryContext(ctx, q, args...)
+		rows, err := s.rows(ctx, q, args)
 		if err != nil {
 			return err
 		}
@@ -89,11 +121,43 @@ func (s *server) query(ctx context.Context, q string, args []any) (*Result, erro
 	return r, err
 }
 
+// rows runs q: as text when it has no arguments (nothing to bind, one round
+// trip), else through its cached prepared statement. The statement may be
+// released before rows is closed: database/sql closes a Stmt only after
+// the rows it returned.
+func (s *server) rows(ctx context.Context, q string, args []any) (*sql.Rows, error) {
+	if len(args) == 0 {
+		return s.db.QueryContext(ctx, q)
+	}
+	cs, err := s.stmts.get(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer s.stmts.release(cs)
+	return cs.stmt.QueryContext(ctx, args...)
+}
+
+// result executes q as rows runs it.
+func (s *server) result(ctx context.Context, q string, args []any) (sql.Result, error) {
+	if len(args) == 0 {
+		return s.db.ExecContext(ctx, q)
+	}
+	cs, err := s.stmts.get(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer s.stmts.release(cs)
+	return cs.stmt.ExecContext(ctx, args...)
+}
+
 // exec runs a write and returns the rows it affected and its insert id.
 func (s *server) exec(ctx context.Context, q string, args []any) (*Result, error) {
+	if err := s.check(q); err != nil {
+		return nil, err
+	}
 	r := &Result{}
 	err := s.do(func() error {
-		res, err := s.db.ExecContext(ctx, q, args...)
+		res, err := s.result(ctx, q, args)
 		if err != nil {
 			return err
 		}

@@ -23,8 +23,9 @@ type PoolStats struct {
 	DB      sql.DBStats          `json:"db"`     // database/sql's pool: open, in use, idle, waits
 	Breaker pool.BreakerSnapshot `json:"breaker"`
 
-	Queries uint64 `json:"queries"` // statements sent, or refused by the breaker
-	Errors  uint64 `json:"errors"`  // of those, the ones that failed
+	Queries uint64         `json:"queries"`    // statements sent, or refused by the breaker
+	Errors  uint64         `json:"errors"`     // of those, the ones that failed
+	Stmts   StmtCacheStats `json:"stmt_cache"` // prepared statements, for calls with arguments
 
 	// query cache, for calls naming this pool
 	CacheHits   uint64 `json:"cache_hits"`
@@ -44,7 +45,7 @@ func (c *Client) Stats() Stats {
 		}
 		if s, ok := c.servers[name]; ok {
 			ps.Server, ps.DB, ps.Breaker = s.addr, s.db.Stats(), s.br.Snapshot()
-			ps.Queries, ps.Errors = s.queries.Load(), s.errors.Load()
+			ps.Queries, ps.Errors, ps.Stmts = s.queries.Load(), s.errors.Load(), s.stmts.stats()
 		}
 		st.Pools[name] = ps
 	}
