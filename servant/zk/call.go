@@ -75,10 +75,50 @@ func classify(err error) error {
 
 // gaveUp explains why a call ended before ZooKeeper answered.
 func (c *Client) gaveUp(ctx context.Context) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("%w (timeout %s, session %s)", ErrTimeout, c.timeout, c.conn.State())
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return ctx.Err()
 	}
-	return ctx.Err()
+	c.mu.Lock()
+	server := c.server
+	c.mu.Unlock()
+	return &TimeoutError{Server: server, Timeout: c.timeout, State: c.conn.State().String()}
+}
+
+// TimeoutError is the error of a call that got no answer before its
+// context's deadline (Config.Timeout, or the caller's if sooner). It wraps
+// ErrTimeout, hence ErrUnavailable, and context.DeadlineExceeded.
+type TimeoutError struct {
+	Server  string        // the server last connected or tried
+	Timeout time.Duration // Config.Timeout
+	State   string        // the session state when the call gave up
+	// Write is "create" or "delete" when the request was a write: the
+	// library cannot withdraw it, so it may still be applied.
+	Write string
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("%v from %s (timeout %s, session %s)%s", ErrTimeout, e.Server, e.Timeout, e.State, e.note())
+}
+
+// WaitedOn names the server waited on, for the caller's deadline error:
+// "zookeeper 127.0.0.1:2181 (the create may still be applied)".
+func (e *TimeoutError) WaitedOn() string { return "zookeeper " + e.Server + e.note() }
+
+func (e *TimeoutError) Unwrap() []error { return []error{ErrTimeout, context.DeadlineExceeded} }
+
+func (e *TimeoutError) note() string {
+	if e.Write == "" {
+		return ""
+	}
+	return " (the " + e.Write + " may still be applied)"
+}
+
+// mayBeApplied marks a timed-out write as one ZooKeeper may still apply.
+func mayBeApplied(err error, op string) error {
+	if te, ok := errors.AsType[*TimeoutError](err); ok {
+		te.Write = op
+	}
+	return err
 }
 
 // dial opens a TCP connection to one ZooKeeper server. The library passes

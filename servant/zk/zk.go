@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +88,7 @@ func New(cfg Config, log *slog.Logger) (*Client, error) {
 		pending: make(chan struct{}, maxPending),
 		state:   zk.StateDisconnected,
 		since:   time.Now(),
+		server:  strings.Join(cfg.Servers, ","), // until the library names one
 	}
 	conn, _, err := zk.Connect(cfg.Servers, cfg.SessionTimeout,
 		zk.WithDialer(dial), zk.WithLogger(libLogger{c.log}), zk.WithLogInfo(false),
@@ -124,7 +126,7 @@ func (c *Client) Create(ctx context.Context, path, data string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	created, err := c.create(ctx, full, []byte(data))
-	return created, c.done(path, err)
+	return created, c.done(path, mayBeApplied(err, "create"))
 }
 
 // Children returns the names (not paths) of path's children, sorted. A
@@ -154,7 +156,7 @@ func (c *Client) Delete(ctx context.Context, path string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	deleted, err := c.delete(ctx, full)
-	return deleted, c.done(path, err)
+	return deleted, c.done(path, mayBeApplied(err, "delete"))
 }
 
 // begin counts a call and resolves its path.

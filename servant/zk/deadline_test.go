@@ -1,0 +1,35 @@
+package zk
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestTimeoutNamesTheServerAndAWriteThatMayStillApply(t *testing.T) {
+	addr := silentServer(t)
+	c := newTestClient(t, addr, "/fae/zk", 100*time.Millisecond)
+	ctx := context.Background()
+	_, createErr := c.Create(ctx, "/a", "x")
+	_, readErr := c.Children(ctx, "/")
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"create", createErr, "zookeeper " + addr + " (the create may still be applied)"},
+		{"children", readErr, "zookeeper " + addr},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			te, ok := errors.AsType[*TimeoutError](tt.err)
+			if !ok || !errors.Is(tt.err, context.DeadlineExceeded) || !errors.Is(tt.err, ErrTimeout) {
+				t.Fatalf("err = %v, want a *TimeoutError wrapping ErrTimeout and context.DeadlineExceeded", tt.err)
+			}
+			if got := te.WaitedOn(); got != tt.want {
+				t.Fatalf("WaitedOn() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
