@@ -11,24 +11,50 @@ import (
 	"net/http/pprof"
 	"runtime"
 	"time"
+
+	"faed/pool"
 )
 
 // AdminConfig holds the [http] section of faed's TOML file.
 type AdminConfig struct {
-	// Listen is the admin HTTP address. Default "127.0.0.1:9002": keep it
-	// on loopback or a private network, it can stop the daemon.
+	// Listen is the admin HTTP address. Default "127.0.0.1:9002". An
+	// address that is not loopback (127.0.0.0/8, ::1 or localhost) needs a
+	// token: the admin server can stop the daemon.
 	Listen string `toml:"listen"`
+	// Token, when set, is required on every changing endpoint (POST /stop
+	// and those to come) as "Authorization: Bearer <token>". At least 16
+	// printable ASCII characters without spaces; masked in GET /config.
+	// Default empty: no token, and then only requests addressed to a
+	// loopback host are answered.
+	Token pool.Secret `toml:"token"`
+	// TokenFile names a file holding the token (surrounding whitespace is
+	// trimmed), read at start, so the token stays out of the config file.
+	// Not both with Token. Default empty.
+	TokenFile string `toml:"token_file"`
 }
 
 // DefaultAdminConfig returns the documented defaults.
 func DefaultAdminConfig() AdminConfig { return AdminConfig{Listen: "127.0.0.1:9002"} }
 
-// Validate returns an error naming the bad key.
+// Validate returns an error naming the bad key. It reads TokenFile.
 func (c AdminConfig) Validate() error {
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return fmt.Errorf("listen: want host:port, got %q", c.Listen)
+	_, err := c.resolve()
+	return err
+}
+
+// resolve validates c and returns the token, "" when none is set.
+func (c AdminConfig) resolve() (token string, err error) {
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return "", fmt.Errorf("listen: want host:port, got %q", c.Listen)
 	}
-	return nil
+	if token, err = c.token(); err != nil {
+		return "", err
+	}
+	if token == "" && !isLoopbackHost(host) {
+		return "", fmt.Errorf("listen: %q is not a loopback address, so token or token_file must be set: anyone who reaches it could stop the daemon", c.Listen)
+	}
+	return token, nil
 }
 
 // AdminOptions wire the admin server to the rest of the daemon.
@@ -46,21 +72,29 @@ type AdminOptions struct {
 }
 
 // Admin is the operators' HTTP server: ping, stats, runtime, config,
-// Prometheus metrics, pprof and stop. Changing endpoints take POST; unknown
-// paths answer 404 with a JSON error.
+// Prometheus metrics, pprof and stop. Changing endpoints take POST and go
+// through changing (see admin_guard.go); unknown paths answer 404 with a
+// JSON error.
 type Admin struct {
 	cfg    AdminConfig
+	token  string // from Token or TokenFile; "" when none is set
+	csrf   *http.CrossOriginProtection
 	engine *Engine
 	opts   AdminOptions
 	ln     net.Listener
 	srv    *http.Server
 }
 
-// NewAdmin builds the admin server of e.
-func NewAdmin(cfg AdminConfig, e *Engine, opts AdminOptions) *Admin {
-	a := &Admin{cfg: cfg, engine: e, opts: opts}
+// NewAdmin builds the admin server of e. It reads cfg.TokenFile once, and
+// fails if cfg does not validate.
+func NewAdmin(cfg AdminConfig, e *Engine, opts AdminOptions) (*Admin, error) {
+	token, err := cfg.resolve()
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	a := &Admin{cfg: cfg, token: token, csrf: http.NewCrossOriginProtection(), engine: e, opts: opts}
 	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 5 * time.Second}
-	return a
+	return a, nil
 }
 
 func (a *Admin) routes() http.Handler {
@@ -70,13 +104,13 @@ func (a *Admin) routes() http.Handler {
 	mux.HandleFunc("GET /runtime", a.runtimeJSON)
 	mux.HandleFunc("GET /config", a.config)
 	mux.HandleFunc("GET /metrics", a.metrics)
-	mux.HandleFunc("POST /stop", a.stop)
+	mux.Handle("POST /stop", a.changing(a.stop))
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	return jsonErrors(mux)
+	return jsonErrors(a.addressedHere(mux))
 }
 
 // Listen opens the admin address.

@@ -10,9 +10,14 @@ import (
 	"time"
 )
 
-func startAdmin(t *testing.T, s *testServer, stopped chan struct{}) string {
+// startAdmin serves the admin server of s on cfg (listen defaults to a
+// free loopback port) and returns its base URL; stop is its Stop.
+func startAdmin(t *testing.T, s *testServer, cfg AdminConfig, stop func()) string {
 	t.Helper()
-	a := NewAdmin(AdminConfig{Listen: "127.0.0.1:0"}, s.e, AdminOptions{
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	a, err := NewAdmin(cfg, s.e, AdminOptions{
 		Version: "test",
 		Sections: map[string]func() any{"servant": func() any {
 			return map[string]any{
@@ -21,8 +26,11 @@ func startAdmin(t *testing.T, s *testServer, stopped chan struct{}) string {
 			}
 		}},
 		Config: func() []byte { return []byte("[engine]\n") },
-		Stop:   func() { close(stopped) },
+		Stop:   stop,
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := a.Listen(); err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +54,7 @@ func get(t *testing.T, method, url string) (int, string, string) {
 func TestAdminEndpoints(t *testing.T) {
 	s := startServer(t, nil)
 	stopped := make(chan struct{})
-	base := startAdmin(t, s, stopped)
+	base := startAdmin(t, s, AdminConfig{}, func() { close(stopped) })
 	c := dial(t, "tcp", s.tcp, KindBinary)
 	for range 5 {
 		c.LcGet(context.Background(), rc, "k")

@@ -26,12 +26,13 @@ const maxBody = 16 << 20
 // admin reads one node's admin HTTP server. Each request, from dialing to
 // the end of the body, is bounded by the http.Client's timeout.
 type admin struct {
-	addr string // host:port
-	http *http.Client
+	addr  string // host:port
+	token string // sent as a bearer token when not ""
+	http  *http.Client
 }
 
 func (e *env) adminClient() *admin {
-	return &admin{addr: e.admin, http: &http.Client{Timeout: e.timeout}}
+	return &admin{addr: e.admin, token: e.token, http: &http.Client{Timeout: e.timeout}}
 }
 
 // nodeStats is the part of GET /stats faectl reads.
@@ -46,6 +47,9 @@ func (a *admin) do(method, path string) ([]byte, error) {
 	req, err := http.NewRequest(method, "http://"+a.addr+path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", a.addr, err)
+	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
 	resp, err := a.http.Do(req)
 	if err != nil {

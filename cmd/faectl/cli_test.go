@@ -23,6 +23,7 @@ func TestCommandLine(t *testing.T) {
 		{"extra argument", []string{"members", "now"}, 2, `unexpected argument "now"`},
 		{"zero timeout", []string{"-timeout", "0s", "stats"}, 2, "-timeout must be positive"},
 		{"no samples", []string{"ring", "-samples", "0"}, 2, "-samples must be positive"},
+		{"missing token file", []string{"-token-file", "/nonexistent/faed.token", "stats"}, 1, "-token-file: open /nonexistent/faed.token"},
 		{"help", []string{"-h"}, 0, "commands:"},
 		{"command help", []string{"ring", "-h"}, 0, "-keys keys"},
 	}

@@ -42,6 +42,7 @@ type node struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has exited
 	log    *lockedBuffer
+	token  string // [http] token, if set before start
 }
 
 // startNode starts faed on a config of its own listeners plus extra TOML
@@ -93,9 +94,10 @@ func writeConfig(t *testing.T, path string, n *node, kvPath, extra string) {
 listen = ["tcp:%s", "unix:%s"]
 [http]
 listen = %q
+token = %q
 [servant.kvdb]
 path = %q
-%s`, n.TCP, n.Unix, n.HTTP, kvPath, extra)
+%s`, n.TCP, n.Unix, n.HTTP, n.token, kvPath, extra)
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	faectl [-admin host:port] [-timeout 3s] command [flags]
+//	faectl [-admin host:port] [-timeout 3s] [-token-file file] command [flags]
 //
 //	faectl ping [-addr tcp:host:port|unix:/path]   ping one node over Thrift
 //	faectl ping -all                               ping every member of -admin's cluster
@@ -14,8 +14,13 @@
 //	faectl stats [-json] [-top n]                  engine stats summary, or the raw JSON
 //	faectl stop -yes                               stop the node (POST /stop)
 //
-// The global flags may also follow the command's name. The exit status is 0
-// on success, 1 when the command failed and 2 for a bad command line.
+// The global flags may also follow the command's name. When the node has an
+// [http] token, give it with -token-file (a file holding it) or in the
+// FAED_ADMIN_TOKEN environment variable (-token-file wins); faectl sends it
+// as "Authorization: Bearer <token>" on every admin request. There is no
+// flag taking the token itself: other users could read it in ps. The exit
+// status is 0 on success, 1 when the command failed and 2 for a bad command
+// line.
 package main
 
 import (
@@ -24,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -34,6 +40,9 @@ const (
 	defaultTimeout = 3 * time.Second
 )
 
+// tokenEnv names the environment variable holding the admin token.
+const tokenEnv = "FAED_ADMIN_TOKEN"
+
 // errUsage marks a bad command line. The message and usage have already been
 // printed when it is returned.
 var errUsage = errors.New("usage")
@@ -42,8 +51,12 @@ var errUsage = errors.New("usage")
 type env struct {
 	admin   string        // admin HTTP address of the node, host:port
 	timeout time.Duration // bound on each network call
-	out     io.Writer
-	errOut  io.Writer
+	// tokenFile is -token-file; token is the admin token read from it, or
+	// from $FAED_ADMIN_TOKEN, "" for none.
+	tokenFile string
+	token     string
+	out       io.Writer
+	errOut    io.Writer
 }
 
 // command is one sub-command of faectl.
@@ -105,6 +118,7 @@ func (e *env) flagSet(name string) *flag.FlagSet {
 	fs.SetOutput(e.errOut)
 	fs.StringVar(&e.admin, "admin", e.admin, "admin HTTP `address` of the node")
 	fs.DurationVar(&e.timeout, "timeout", e.timeout, "bound on each network call")
+	fs.StringVar(&e.tokenFile, "token-file", e.tokenFile, "`file` holding the node's [http] token; without it, $"+tokenEnv+" is the token")
 	return fs
 }
 
@@ -123,19 +137,37 @@ func (e *env) parseFlags(fs *flag.FlagSet, args []string, moreArgs bool) error {
 	case e.timeout <= 0:
 		fmt.Fprintf(e.errOut, "%s: -timeout must be positive, got %v\n", fs.Name(), e.timeout)
 	default:
-		return nil
+		return e.loadToken()
 	}
 	fs.Usage()
 	return errUsage
 }
 
+// loadToken reads the admin token from -token-file, or else from the
+// environment.
+func (e *env) loadToken() error {
+	if e.tokenFile == "" {
+		e.token = strings.TrimSpace(os.Getenv(tokenEnv))
+		return nil
+	}
+	b, err := os.ReadFile(e.tokenFile)
+	if err != nil {
+		return fmt.Errorf("-token-file: %w", err)
+	}
+	if e.token = strings.TrimSpace(string(b)); e.token == "" {
+		return fmt.Errorf("-token-file: %s is empty", e.tokenFile)
+	}
+	return nil
+}
+
 func printUsage(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprintln(w, "usage: faectl [-admin host:port] [-timeout d] command [flags]")
+	fmt.Fprintln(w, "usage: faectl [-admin host:port] [-timeout d] [-token-file file] command [flags]")
 	fmt.Fprintln(w, "\ncommands:")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nglobal flags (also accepted after the command):")
 	fs.PrintDefaults()
-	fmt.Fprintln(w, "\nRun \"faectl command -h\" for a command's flags.")
+	fmt.Fprintf(w, "\nA node with an [http] token needs it: -token-file, or $%s.\n", tokenEnv)
+	fmt.Fprintln(w, "Run \"faectl command -h\" for a command's flags.")
 }

@@ -81,6 +81,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("[%s] %w", s.name, s.err))
 		}
 	}
+	errs = append(errs, checkZKRoots(c)) // across sections: see checks.go
 	return errors.Join(errs...)
 }
 

@@ -76,12 +76,14 @@ func background(f func(context.Context)) (stop func()) {
 	}
 }
 
-// serve runs the daemon until SIGTERM, SIGINT or POST /stop. Start-up order:
+// serve runs the daemon until SIGTERM, SIGINT or POST /stop; SIGHUP never
+// stops it. Start-up order:
 // claim the worker id, follow the cluster, build servants, listen, join.
 // Shut-down order (deferred, so it runs in reverse): leave the cluster,
 // drain calls (bounded by shutdown_timeout), stop the admin server, stop
 // the backends' background work, close the cluster, close the servants.
 func serve(cfg Config, log *slog.Logger) error {
+	defer onHangup(log)()
 	cluster, err := startCluster(cfg, log)
 	if err != nil {
 		return err
@@ -145,12 +147,15 @@ func startAdmin(cfg Config, eng *engine.Engine, funs *servant.FunServant, cluste
 	if cluster != nil {
 		sections["cluster"] = cluster.Stats
 	}
-	admin := engine.NewAdmin(cfg.HTTP, eng, engine.AdminOptions{
+	admin, err := engine.NewAdmin(cfg.HTTP, eng, engine.AdminOptions{
 		Version:  version,
 		Sections: sections,
 		Config:   cfg.effective,
 		Stop:     stop,
 	})
+	if err != nil {
+		return nil, err
+	}
 	if err := admin.Listen(); err != nil {
 		return nil, err
 	}
@@ -177,6 +182,26 @@ func drainOnSignal(sigCtx context.Context, cfg Config, eng *engine.Engine, clust
 	if err := eng.Shutdown(ctx); err != nil {
 		log.Warn("drain deadline passed; remaining connections closed", "timeout", cfg.Engine.ShutdownTimeout)
 	}
+}
+
+// onHangup catches SIGHUP, whose default action would kill the daemon on
+// the spot (no drain, no cluster leave, the unix socket left behind), and
+// logs that reload is not available yet; a later issue makes it reload the
+// configuration. The returned stop ends the logging; SIGHUP stays caught
+// (and is dropped) until the process exits, so a late one is harmless too.
+func onHangup(log *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	return background(func(ctx context.Context) {
+		for {
+			select {
+			case <-hup:
+				log.Warn("SIGHUP received: configuration reload is not available yet; still serving on the running configuration")
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
 }
 
 // nodeName identifies this node in ping replies and logs.
