@@ -42,6 +42,7 @@ type clusterOpts struct {
 	zookeeper      []string
 	sessionTimeout string // ZooKeeper session timeout, e.g. "2s"
 	firstWorker    int    // worker ids are firstWorker, firstWorker+1, ...
+	extra          string // more TOML for every node, after the cluster's
 }
 
 // nodeToml is the extra configuration of one node; startFaed fills in {{TCP}}.
@@ -60,7 +61,7 @@ zookeeper = [%s]
 root = %q
 session_timeout = %q
 advertise = "{{TCP}}"
-`, worker, strings.Join(quoted, ", "), clusterRoot, o.sessionTimeout)
+%s`, worker, strings.Join(quoted, ", "), clusterRoot, o.sessionTimeout, o.extra)
 }
 
 // startNodes starts n faed nodes with distinct worker ids, one after the

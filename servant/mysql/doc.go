@@ -23,13 +23,16 @@
 // on the lookup pool and the call goes to pool "user<shardId>". Lookup rows
 // are cached in an LRU. A cached row is dropped (the whole lookup cache is
 // purged) when a write goes through Query to the lookup pool and names the
-// lookup table, either as the table argument or in its SQL; a row changed any
-// other way is picked up within lookup.cache_ttl. Rows whose shardLock is set
-// are never cached, so clearing the lock takes effect at once. While
-// shardLock is set, writes for the entity fail with ErrShardLocked and reads
-// still go through. A tool moving an entity therefore sets shardLock through
-// Query (which purges at once), or waits cache_ttl after setting it any
-// other way, before it copies the entity's rows.
+// lookup table, either as the table argument or in its SQL; in a cluster
+// the write is announced (Cluster.LookupChanged) and the other nodes purge
+// theirs on the notice (PurgeLookup). A row changed any other way is picked
+// up within lookup.cache_ttl (1s by default), counted from when the cached
+// read began. Rows whose shardLock is set are never cached, so clearing the
+// lock takes effect at once. While shardLock is set, writes for the entity
+// fail with ErrShardLocked and reads still go through. A tool moving an
+// entity waits cache_ttl after setting shardLock (the notice is not
+// acknowledged by the other nodes, and writes already routed may still
+// land) before it copies the entity's rows.
 //
 // # Reads and writes
 //
@@ -44,7 +47,12 @@
 // A fill that raced with a write or Evict of the same key is discarded, so
 // the cache never keeps a result older than the last write through it. The
 // cache is bounded by entries and by bytes, and stores the Result itself, so
-// a hit returns exactly what the database returned.
+// a hit returns exactly what the database returned. Entries expire after
+// query_cache.ttl (60s by default) whether read or not. In a cluster
+// (NewInCluster) only the key's owner caches it: reads of keys owned
+// elsewhere bypass the cache, and DropUnowned, run after each ring change,
+// drops what moved away. BulkExec leaves its evictions to the caller, which
+// sends each to the key's owner.
 //
 // # NULL
 //
