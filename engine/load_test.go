@@ -42,20 +42,24 @@ import (
 // loadScale sizes one run of the load tests.
 type loadScale struct {
 	name string
-	// burst: conns clients at once against limit sessions, each making
-	// calls noops with pause between them, all done within burstWithin.
-	conns, limit, calls int
-	pause, burstWithin  time.Duration
+	// burst: rounds times, conns clients at once against limit sessions,
+	// each making calls noops with pause between them, a round done within
+	// roundWithin. Rounds, not longer sessions, make the soak long: a
+	// client waits in the backlog for about as long as its round runs, and
+	// the kernel stops retrying a SYN after about two minutes
+	// (tcp_syn_retries = 6), which would be a refusal, not a wait.
+	rounds, conns, limit, calls int
+	pause, roundWithin          time.Duration
 	// stall: stalled connections held open while one fresh client makes
 	// fresh noops, each on a new connection.
 	stalled, fresh int
 }
 
 var (
-	shortScale = loadScale{name: "short", conns: 10000, limit: 1000, calls: 2, pause: 5 * time.Millisecond,
-		burstWithin: 45 * time.Second, stalled: 3000, fresh: 300}
-	soakScale = loadScale{name: "soak", conns: 10000, limit: 1000, calls: 100, pause: time.Millisecond,
-		burstWithin: 5 * time.Minute, stalled: 3000, fresh: 5000}
+	shortScale = loadScale{name: "short", rounds: 1, conns: 10000, limit: 1000, calls: 2, pause: 5 * time.Millisecond,
+		roundWithin: 45 * time.Second, stalled: 3000, fresh: 300}
+	soakScale = loadScale{name: "soak", rounds: 6, conns: 10000, limit: 1000, calls: 20, pause: time.Millisecond,
+		roundWithin: 100 * time.Second, stalled: 3000, fresh: 5000}
 )
 
 func scaleForRun() loadScale {
@@ -74,40 +78,84 @@ func TestLoadBurstPastSessionLimitIsServedWhole(t *testing.T) {
 	call, reply := noopExchange(t)
 	active := watchPeak(&s.e.stats.sessionsActive)
 	var served peak // clients between their first reply and hanging up
-	res := burstResults{}
-	deadline := time.Now().Add(sc.burstWithin)
+	var res burstResults
+	var longest time.Duration
 	start := time.Now()
-	var wg sync.WaitGroup
-	for range sc.conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res.add(loadClient(s.tcp, sc, deadline, call, reply, &served))
-		}()
+	for range sc.rounds {
+		longest = max(longest, runBurst(s.tcp, sc, call, reply, &served, &res))
 	}
-	wg.Wait()
 	elapsed := time.Since(start)
 	serverPeak := active.stop()
 	snap := s.e.Stats().Snapshot()
-	t.Logf("%s: %d connections x %d noops, max_outstanding_sessions %d: served in %v; peak active sessions %d (clients in service at once %d); session_waits %d; dials that waited past 1s for the backlog %d, longest dial %v; dial errors %d, call errors %d; peak RSS %s",
-		sc.name, sc.conns, sc.calls, sc.limit, elapsed.Round(time.Millisecond), serverPeak, served.max.Load(),
-		snap.SessionWaits, served.slowDials.Load(), time.Duration(served.longestDialMicros.Load())*time.Microsecond, res.dialErrs.Load(), res.callErrs.Load(), peakRSS())
+	t.Logf("%s: %d x %d connections x %d noops, max_outstanding_sessions %d: served in %v (longest round %v); peak active sessions %d (clients in service at once %d); session_waits %d; dials that waited past 1s for the backlog %d, longest dial %v; dial errors %d, call errors %d; peak RSS %s",
+		sc.name, sc.rounds, sc.conns, sc.calls, sc.limit, elapsed.Round(time.Millisecond), longest.Round(time.Millisecond),
+		serverPeak, served.max.Load(), snap.SessionWaits, served.slowDials.Load(), served.longestDial(),
+		res.dialErrs.Load(), res.callErrs.Load(), peakRSS())
 	if err := res.err(); err != nil {
 		t.Fatal(err)
 	}
-	if n := callCount(s.e, "noop"); n != int64(sc.conns*sc.calls) {
-		t.Fatalf("server counted %d noops, want %d", n, sc.conns*sc.calls)
+	if n, want := callCount(s.e, "noop"), int64(sc.rounds*sc.conns*sc.calls); n != want {
+		t.Fatalf("server counted %d noops, want %d", n, want)
 	}
-	if snap.SessionsTotal != int64(sc.conns) {
-		t.Fatalf("server opened %d sessions, want %d", snap.SessionsTotal, sc.conns)
+	if n, want := snap.SessionsTotal, int64(sc.rounds*sc.conns); n != want {
+		t.Fatalf("server opened %d sessions, want %d", n, want)
 	}
-	if serverPeak > int64(sc.limit) || served.max.Load() > int64(sc.limit) {
-		t.Fatalf("limit %d exceeded: %d sessions active, %d clients in service at once", sc.limit, serverPeak, served.max.Load())
+	if serverPeak > int64(sc.limit) || served.max.Load() != int64(sc.limit) {
+		t.Fatalf("limit %d: %d sessions active at most, %d clients in service at once, want the limit exactly", sc.limit, serverPeak, served.max.Load())
 	}
 	if snap.SessionWaits < 1 {
 		t.Fatalf("session_waits = 0 for %d connections against a limit of %d: no back-pressure", sc.conns, sc.limit)
 	}
 	waitFor(t, "every session to end", func() bool { return s.e.stats.sessionsActive.Load() == 0 })
+}
+
+// runBurst starts sc.conns clients at once and returns when all are done.
+func runBurst(addr string, sc loadScale, call, reply []byte, served *peak, res *burstResults) time.Duration {
+	start := time.Now()
+	deadline := start.Add(sc.roundWithin)
+	full := newGate(sc.limit, served)
+	var wg sync.WaitGroup
+	for range sc.conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res.add(loadClient(addr, sc, deadline, call, reply, full))
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// gate opens once limit clients are in service at once. Clients served
+// before it opens hold their session until it does, so every slot is taken
+// and back-pressure happens whatever the machine's speed: on a loaded
+// machine clients arrive slowly enough that short sessions alone may never
+// fill the limit.
+type gate struct {
+	limit  int64
+	served *peak
+	open   chan struct{}
+	once   sync.Once
+}
+
+func newGate(limit int, served *peak) *gate {
+	return &gate{limit: int64(limit), served: served, open: make(chan struct{})}
+}
+
+// enter counts a client in service and waits, until deadline, for the gate
+// to open.
+func (g *gate) enter(deadline time.Time) error {
+	if g.served.enter() >= g.limit {
+		g.once.Do(func() { close(g.open) })
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-g.open:
+		return nil
+	case <-t.C:
+		return fmt.Errorf("the limit of %d sessions never filled: %d clients in service at most", g.limit, g.served.max.Load())
+	}
 }
 
 // Stalled connections hold their session slot until the idle or read timeout
@@ -176,16 +224,17 @@ func noopExchange(t *testing.T) (call, reply []byte) {
 var errDial = errors.New("dial")
 
 // loadClient makes sc.calls noops on one connection, pausing between them,
-// and hangs up. served counts it from its first reply until it hangs up, an
-// interval inside the server's session, so it can never pass the limit.
-func loadClient(addr string, sc loadScale, deadline time.Time, call, reply []byte, served *peak) error {
+// and hangs up. It is counted in service from its first reply until it hangs
+// up, an interval inside the server's session, so the count can never pass
+// the limit; it holds the session until the gate opens.
+func loadClient(addr string, sc loadScale, deadline time.Time, call, reply []byte, full *gate) error {
 	start := time.Now()
 	conn, err := (&net.Dialer{Deadline: deadline}).Dial("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errDial, err)
 	}
 	defer conn.Close()
-	served.dialed(time.Since(start))
+	full.served.dialed(time.Since(start))
 	conn.SetDeadline(deadline)
 	got := make([]byte, len(reply))
 	for i := range sc.calls {
@@ -196,8 +245,10 @@ func loadClient(addr string, sc loadScale, deadline time.Time, call, reply []byt
 			return fmt.Errorf("call %d of %d: %w", i+1, sc.calls, err)
 		}
 		if i == 0 {
-			served.enter()
-			defer served.leave() // runs before the deferred Close
+			defer full.served.leave() // runs before the deferred Close
+			if err := full.enter(deadline); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -282,6 +333,8 @@ func (r *burstResults) err() error {
 	if r.dialErrs.Load() == 0 && r.callErrs.Load() == 0 {
 		return nil
 	}
+	// A dial that timed out after about two minutes is the kernel giving
+	// up its SYN retries while the backlog stayed full.
 	return fmt.Errorf("%d dial errors and %d call errors (a client refused, reset or left without a reply); first: %w",
 		r.dialErrs.Load(), r.callErrs.Load(), errors.Join(r.first...))
 }
@@ -304,10 +357,16 @@ func (p *peak) dialed(d time.Duration) {
 	}
 }
 
-func (p *peak) enter() {
+func (p *peak) longestDial() time.Duration {
+	return time.Duration(p.longestDialMicros.Load()) * time.Microsecond
+}
+
+// enter counts one more inside and returns how many are.
+func (p *peak) enter() int64 {
 	n := p.now.Add(1)
 	for m := p.max.Load(); n > m && !p.max.CompareAndSwap(m, n); m = p.max.Load() {
 	}
+	return n
 }
 
 func (p *peak) leave() { p.now.Add(-1) }
