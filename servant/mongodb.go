@@ -1,6 +1,7 @@
 package servant
 
 import (
+	"cmp"
 	"context"
 	"errors"
 
@@ -17,7 +18,11 @@ func (s *FunServant) MgFindOne(ctx context.Context, rc *rpc.Context, pool, table
 	if s.mg == nil {
 		return nil, errNotConfigured("mongodb")
 	}
-	doc, err := s.mg.FindOne(ctx, pool, table, shardID, query, fields)
+	var doc []byte
+	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		doc, err = s.mg.FindOne(ctx, pool, table, shardID, query, fields)
+		return err
+	})
 	if err != nil {
 		return nil, mongoErr(err)
 	}
@@ -28,7 +33,11 @@ func (s *FunServant) MgFindAll(ctx context.Context, rc *rpc.Context, pool, table
 	if s.mg == nil {
 		return nil, errNotConfigured("mongodb")
 	}
-	docs, err := s.mg.FindAll(ctx, pool, table, shardID, query, fields, limit, skip, orderBy)
+	var docs [][]byte
+	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		docs, err = s.mg.FindAll(ctx, pool, table, shardID, query, fields, limit, skip, orderBy)
+		return err
+	})
 	if err != nil {
 		return nil, mongoErr(err)
 	}
@@ -41,7 +50,11 @@ func (s *FunServant) MgFindID(ctx context.Context, rc *rpc.Context, pool, table 
 	if s.mg == nil {
 		return nil, errNotConfigured("mongodb")
 	}
-	doc, err := s.mg.FindID(ctx, pool, table, shardID, id)
+	var doc []byte
+	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		doc, err = s.mg.FindID(ctx, pool, table, shardID, id)
+		return err
+	})
 	if errors.Is(err, mongodb.ErrNotFound) {
 		return []byte{}, nil
 	}
@@ -55,7 +68,11 @@ func (s *FunServant) MgCount(ctx context.Context, rc *rpc.Context, pool, table s
 	if s.mg == nil {
 		return 0, errNotConfigured("mongodb")
 	}
-	n, err := s.mg.Count(ctx, pool, table, shardID, query)
+	var n int32
+	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		n, err = s.mg.Count(ctx, pool, table, shardID, query)
+		return err
+	})
 	return n, mongoErr(err)
 }
 
@@ -63,7 +80,11 @@ func (s *FunServant) MgUpdate(ctx context.Context, rc *rpc.Context, pool, table 
 	if s.mg == nil {
 		return false, errNotConfigured("mongodb")
 	}
-	ok, err := s.mg.Update(ctx, pool, table, shardID, query, change)
+	var ok bool
+	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		ok, err = s.mg.Update(ctx, pool, table, shardID, query, change)
+		return err
+	})
 	return ok, mongoErr(err)
 }
 
@@ -71,7 +92,11 @@ func (s *FunServant) MgUpdateID(ctx context.Context, rc *rpc.Context, pool, tabl
 	if s.mg == nil {
 		return false, errNotConfigured("mongodb")
 	}
-	ok, err := s.mg.UpdateID(ctx, pool, table, shardID, id, change)
+	var ok bool
+	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		ok, err = s.mg.UpdateID(ctx, pool, table, shardID, id, change)
+		return err
+	})
 	return ok, mongoErr(err)
 }
 
@@ -79,7 +104,11 @@ func (s *FunServant) MgUpsert(ctx context.Context, rc *rpc.Context, pool, table 
 	if s.mg == nil {
 		return false, errNotConfigured("mongodb")
 	}
-	ok, err := s.mg.Upsert(ctx, pool, table, shardID, query, change)
+	var ok bool
+	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		ok, err = s.mg.Upsert(ctx, pool, table, shardID, query, change)
+		return err
+	})
 	return ok, mongoErr(err)
 }
 
@@ -87,7 +116,11 @@ func (s *FunServant) MgUpsertID(ctx context.Context, rc *rpc.Context, pool, tabl
 	if s.mg == nil {
 		return false, errNotConfigured("mongodb")
 	}
-	ok, err := s.mg.UpsertID(ctx, pool, table, shardID, id, change)
+	var ok bool
+	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		ok, err = s.mg.UpsertID(ctx, pool, table, shardID, id, change)
+		return err
+	})
 	return ok, mongoErr(err)
 }
 
@@ -95,7 +128,11 @@ func (s *FunServant) MgInsert(ctx context.Context, rc *rpc.Context, pool, table 
 	if s.mg == nil {
 		return false, errNotConfigured("mongodb")
 	}
-	ok, err := s.mg.Insert(ctx, pool, table, shardID, doc)
+	var ok bool
+	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		ok, err = s.mg.Insert(ctx, pool, table, shardID, doc)
+		return err
+	})
 	return ok, mongoErr(err)
 }
 
@@ -103,7 +140,11 @@ func (s *FunServant) MgInserts(ctx context.Context, rc *rpc.Context, pool, table
 	if s.mg == nil {
 		return false, errNotConfigured("mongodb")
 	}
-	ok, err := s.mg.Inserts(ctx, pool, table, shardID, docs)
+	var ok bool
+	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		ok, err = s.mg.Inserts(ctx, pool, table, shardID, docs)
+		return err
+	})
 	return ok, mongoErr(err)
 }
 
@@ -111,7 +152,11 @@ func (s *FunServant) MgDelete(ctx context.Context, rc *rpc.Context, pool, table 
 	if s.mg == nil {
 		return false, errNotConfigured("mongodb")
 	}
-	ok, err := s.mg.Delete(ctx, pool, table, shardID, query)
+	var ok bool
+	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		ok, err = s.mg.Delete(ctx, pool, table, shardID, query)
+		return err
+	})
 	return ok, mongoErr(err)
 }
 
@@ -119,11 +164,23 @@ func (s *FunServant) MgFindAndModify(ctx context.Context, rc *rpc.Context, pool,
 	if s.mg == nil {
 		return nil, errNotConfigured("mongodb")
 	}
-	doc, err := s.mg.FindAndModify(ctx, pool, table, shardID, query, change, upsert, remove, returnNew)
+	var doc []byte
+	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		doc, err = s.mg.FindAndModify(ctx, pool, table, shardID, query, change, upsert, remove, returnNew)
+		return err
+	})
 	if err != nil {
 		return nil, mongoErr(err)
 	}
 	return orEmpty(doc), nil
+}
+
+// mongo runs fn under the call's deadline, bounded too by the pool's
+// io_timeout (which servant/mongodb applies as well), so that the deadline
+// error names the bound that ended the call.
+func (s *FunServant) mongo(ctx context.Context, rc *rpc.Context, pool string, fn func(context.Context) error) error {
+	limit := cmp.Or(s.cfg.MongoDB.Pools[pool].IOTimeout, mongodb.DefaultIOTimeout)
+	return s.within(ctx, rc, limit, fn)
 }
 
 // mongoErr maps servant/mongodb's sentinels to the declared exceptions.

@@ -7,7 +7,8 @@ import (
 	"faed/servant/mysql"
 )
 
-// The my_* calls, passed through to servant/mysql. SQL NULL travels as the
+// The my_* calls, passed through to servant/mysql under the call's
+// deadline, which the driver honours through ctx. SQL NULL travels as the
 // string "NULL", as in the original.
 
 // MyQuery runs sql on the pool (the shard of hintId for a sharded pool);
@@ -31,7 +32,11 @@ func (s *FunServant) MyQuery(ctx context.Context, rc *rpc.Context, pool, table s
 			}
 		}
 	}
-	r, err := s.my.Query(ctx, pool, table, hintID, sql, argv, cacheKey)
+	var r *mysql.Result
+	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
+		r, err = s.my.Query(ctx, pool, table, hintID, sql, argv, cacheKey)
+		return err
+	})
 	return mysqlResult(r), wrap("my_query", err)
 }
 
@@ -41,7 +46,11 @@ func (s *FunServant) MyQueryShards(ctx context.Context, rc *rpc.Context, pool, t
 	if s.my == nil {
 		return nil, errNotConfigured("mysql")
 	}
-	r, err := s.my.QueryShards(ctx, pool, table, sql, argv)
+	var r *mysql.Result
+	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
+		r, err = s.my.QueryShards(ctx, pool, table, sql, argv)
+		return err
+	})
 	return mysqlResult(r), wrap("my_query_shards", err)
 }
 
@@ -53,8 +62,12 @@ func (s *FunServant) MyBulkExec(ctx context.Context, rc *rpc.Context, pool, tabl
 	if s.my == nil {
 		return 0, errNotConfigured("mysql")
 	}
-	n, err := s.my.BulkExec(ctx, pool, table, hintID, sql, argv, cacheKey, func(keys []string) error {
-		return s.evictAll(ctx, rc, keys)
+	var n int64
+	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
+		n, err = s.my.BulkExec(ctx, pool, table, hintID, sql, argv, cacheKey, func(keys []string) error {
+			return s.evictAll(ctx, rc, keys)
+		})
+		return err
 	})
 	return n, wrap("my_bulk_exec", err)
 }
@@ -65,7 +78,12 @@ func (s *FunServant) MyMerge(ctx context.Context, rc *rpc.Context, pool, table s
 	if s.my == nil {
 		return nil, errNotConfigured("mysql")
 	}
-	ok, newVal, err := s.my.Merge(ctx, pool, table, hintID, where, key, column, jsonValue)
+	var ok bool
+	var newVal string
+	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
+		ok, newVal, err = s.my.Merge(ctx, pool, table, hintID, where, key, column, jsonValue)
+		return err
+	})
 	if err != nil {
 		return nil, wrap("my_merge", err)
 	}

@@ -62,10 +62,16 @@ type callFunc func(c rpc.FunServant, sticky *rpc.Context) error
 // the new owner (errNowLocal if that is us); any other call answers an
 // error naming the owner.
 //
+// The whole of it, retry included, runs under the call's deadline, and each
+// attempt tells the owner what is left of it (Context.budgetMs). Past the
+// deadline it answers a DeadlineError naming the peer it waited on.
+//
 // The ring version is read before the first attempt, on the fast path too:
 // read after a failure, it could already include the very change the retry
 // waits for.
 func (s *FunServant) forward(ctx context.Context, addr string, rc *rpc.Context, key string, idempotent bool, call callFunc) error {
+	ctx, d, cancel := s.deadline(ctx, rc, 0)
+	defer cancel()
 	sticky := stickyCopy(rc)
 	version := s.router.RingVersion()
 	err := s.forwardOnce(ctx, addr, sticky, call)
@@ -73,21 +79,29 @@ func (s *FunServant) forward(ctx context.Context, addr string, rc *rpc.Context, 
 		return peerAnswer(addr, err)
 	}
 	if !idempotent || !s.awaitRingChange(ctx, version) {
-		return fmt.Errorf("owner %s of the key is unreachable: %w", addr, err)
+		return pastDeadline(ctx, d, fmt.Errorf("owner %s of the key is unreachable: %w", addr, err))
 	}
 	next := s.remote(rc, key)
 	if next == "" {
 		return errNowLocal
 	}
-	return peerAnswer(next, s.forwardOnce(ctx, next, sticky, call))
+	return pastDeadline(ctx, d, peerAnswer(next, s.forwardOnce(ctx, next, sticky, call)))
 }
 
+// forwardOnce makes one attempt on addr with what is left of ctx's
+// deadline as the owner's budget. An error that is not the owner's answer
+// names the peer waited on.
 func (s *FunServant) forwardOnce(ctx context.Context, addr string, sticky *rpc.Context, call callFunc) error {
-	return s.router.Forward(ctx, addr, func(c rpc.FunServant) error { return call(c, sticky) })
+	*sticky.BudgetMs = budgetLeft(ctx)
+	err := s.router.Forward(ctx, addr, func(c rpc.FunServant) error { return call(c, sticky) })
+	if err != nil && !reached(err) {
+		return &waitingFor{what: "peer " + addr, err: err}
+	}
+	return err
 }
 
 // awaitRingChange polls until the ring version moves past version; false
-// when it does not within the configured wait.
+// when it does not within the configured wait or before ctx's deadline.
 func (s *FunServant) awaitRingChange(ctx context.Context, version uint64) bool {
 	deadline := time.Now().Add(s.cfg.ForwardRetryWait)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
@@ -131,13 +145,16 @@ func isDeclared(err error) bool {
 }
 
 // stickyContext is a request context together with the flag its Sticky
-// field points to, so that a sticky copy costs one allocation, not two.
+// field points to and the budget its BudgetMs points to, so that a sticky
+// copy costs one allocation, not three.
 type stickyContext struct {
 	rpc.Context
-	on bool
+	on     bool
+	budget int32
 }
 
 // stickyCopy is rc marked "execute here": the owner never forwards it again.
+// Its BudgetMs is set by each attempt (see forwardOnce).
 // The copy's Sticky points into the same allocation; that interior pointer
 // keeps the whole stickyContext alive.
 func stickyCopy(rc *rpc.Context) *rpc.Context {
@@ -146,5 +163,6 @@ func stickyCopy(rc *rpc.Context) *rpc.Context {
 		c.Context = *rc
 	}
 	c.Sticky = &c.on
+	c.BudgetMs = &c.budget
 	return &c.Context
 }

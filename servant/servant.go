@@ -5,6 +5,7 @@
 package servant
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,7 +31,10 @@ type Config struct {
 	LCacheLocal bool `toml:"lcache_local"`
 	// ForwardRetryWait is how long an idempotent call whose owner cannot be
 	// reached waits for the ring to change before retrying once on the new
-	// owner. Default 15s (past ZooKeeper's default session timeout).
+	// owner, within the call's deadline: it must stay below call_timeout
+	// (faed -check refuses otherwise), so the retry catches an owner that
+	// left or was dropped quickly, not one ZooKeeper has yet to expire.
+	// Default 2s.
 	ForwardRetryWait time.Duration `toml:"forward_retry_wait"`
 
 	IDGen    idgen.Config    `toml:"idgen"`
@@ -46,7 +50,7 @@ type Config struct {
 // DefaultConfig returns every servant's documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		ForwardRetryWait: 15 * time.Second,
+		ForwardRetryWait: 2 * time.Second,
 		IDGen:            idgen.DefaultConfig(),
 		LCache:           lcache.DefaultConfig(),
 		Lock:             lock.DefaultConfig(),
@@ -93,6 +97,11 @@ type Options struct {
 	Log     *slog.Logger
 	// Router places key-owned calls in a cluster; nil on a one-node daemon.
 	Router Router
+	// CallTimeout is [engine] call_timeout: the deadline of every call that
+	// waits on a backend or a peer, unless the servant's or pool's own
+	// bound or the caller's budget is lower (see deadline). If zero,
+	// DefaultCallTimeout.
+	CallTimeout time.Duration
 	// Notices carries the cluster's change notices and ring changes, which
 	// keep the caches coherent (see followCluster); nil on a one-node
 	// daemon. *peer.Cluster is both Router and Notices.
@@ -106,16 +115,18 @@ type FunServant struct {
 	version string // for ping
 	node    string // for ping
 	router  Router // nil: every key is ours
-	start   time.Time
-	ids     *idgen.Generator
-	cache   *lcache.Cache
-	locks   *lock.Table
-	kv      *kvdb.DB
-	zk      *zk.Client       // nil when not configured
-	mg      *mongodb.Client  // nil when not configured
-	my      *mysql.Client    // nil when not configured
-	mc      *memcache.Client // nil when not configured
-	notices Notices          // nil: no cluster
+	// callTimeout is Options.CallTimeout, its default filled in.
+	callTimeout time.Duration
+	start       time.Time
+	ids         *idgen.Generator
+	cache       *lcache.Cache
+	locks       *lock.Table
+	kv          *kvdb.DB
+	zk          *zk.Client       // nil when not configured
+	mg          *mongodb.Client  // nil when not configured
+	my          *mysql.Client    // nil when not configured
+	mc          *memcache.Client // nil when not configured
+	notices     Notices          // nil: no cluster
 }
 
 // New builds the servants cfg configures. Close releases them.
@@ -138,6 +149,7 @@ func New(cfg Config, opts Options) (*FunServant, error) {
 	}
 	s := &FunServant{cfg: cfg, version: opts.Version, node: opts.Node, router: opts.Router, start: time.Now(),
 		ids: ids, cache: cache, locks: locks, kv: kv}
+	s.callTimeout = cmp.Or(opts.CallTimeout, DefaultCallTimeout)
 	if err := s.openBackends(cfg, opts.Log); err != nil {
 		s.Close()
 		return nil, err

@@ -232,7 +232,10 @@ func isMiss(err error) bool {
 // routing, and the crash of a key's owner, in that order.
 func TestClusterRouting(t *testing.T) {
 	zk := testserver.StartZooKeeper(t)
-	nodes := startNodes(t, clusterOpts{zookeeper: []string{zk.Addr}, sessionTimeout: "2s", firstWorker: 1}, 3)
+	// A crashed owner leaves the ring once its 2s session expires; the
+	// idempotent retry must fit that wait in the call's deadline.
+	nodes := startNodes(t, clusterOpts{zookeeper: []string{zk.Addr}, sessionTimeout: "2s", firstWorker: 1,
+		extra: "[engine]\ncall_timeout = \"8s\"\n[servant]\nforward_retry_wait = \"6s\"\n"}, 3)
 	var ring *peer.Ring
 	if !t.Run("converge", func(t *testing.T) { ring = waitRing(t, nodes, 10*time.Second) }) {
 		return

@@ -81,7 +81,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("[%s] %w", s.name, s.err))
 		}
 	}
-	errs = append(errs, checkZKRoots(c)) // across sections: see checks.go
+	errs = append(errs, checkZKRoots(c))  // across sections: see checks.go
+	errs = append(errs, checkTimeouts(c)) // across sections: see timeouts.go
 	return errors.Join(errs...)
 }
 

@@ -52,6 +52,21 @@ type daemon struct {
 	gone   chan struct{} // closed once the process has exited and its log is complete
 }
 
+// engineSection takes the keys of an [engine] table out of an extra TOML,
+// up to the next table, so that they join the launcher's own [engine]
+// table (TOML refuses a table defined twice).
+func engineSection(extra string) (keys, rest string) {
+	before, body, ok := strings.Cut("\n"+extra, "\n[engine]\n")
+	if !ok {
+		return "", extra
+	}
+	after := ""
+	if i := strings.Index(body, "\n["); i >= 0 {
+		body, after = body[:i+1], body[i+1:]
+	}
+	return body, before + "\n" + after
+}
+
 // startFaed writes a config (the extra TOML is appended, with {{TCP}}
 // replaced by the daemon's TCP address) into dir and starts faed on it,
 // returning once its admin port answers; it is killed in t.Cleanup if still
@@ -74,14 +89,16 @@ func launchFaed(t *testing.T, dir, extra string) *daemon {
 	t.Helper()
 	d := &daemon{dir: dir, TCP: freePort(t), HTTP: freePort(t), Unix: filepath.Join(dir, "faed.sock"), Log: &strings.Builder{}, exited: make(chan error, 1), gone: make(chan struct{})}
 	extra = strings.ReplaceAll(extra, "{{TCP}}", d.TCP)
+	engineKeys, extra := engineSection(extra)
 	cfg := fmt.Sprintf(`
 [engine]
 listen = ["tcp:%s", "unix:%s"]
+%s
 [http]
 listen = %q
 [servant.kvdb]
 path = %q
-%s`, d.TCP, d.Unix, d.HTTP, filepath.Join(dir, "kv.db"), extra)
+%s`, d.TCP, d.Unix, engineKeys, d.HTTP, filepath.Join(dir, "kv.db"), extra)
 	path := filepath.Join(dir, "faed.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -88,7 +88,7 @@ func serve(cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	opts := servant.Options{Version: version, Node: nodeName(cfg), Log: log}
+	opts := servant.Options{Version: version, Node: nodeName(cfg), Log: log, CallTimeout: cfg.Engine.WithDefaults().CallTimeout}
 	if cluster != nil {
 		defer cluster.Close()
 		defer background(cluster.Run)()
