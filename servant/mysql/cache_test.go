@@ -184,3 +184,33 @@ func TestCacheTTLDefault(t *testing.T) {
 		t.Errorf("DefaultConfig().Lookup.CacheTTL = %v; lookup changes must show within 1s", got)
 	}
 }
+
+// BenchmarkCacheDropUnowned measures the drop after a ring change over a
+// full default-sized cache (10,000 entries), a quarter of whose keys moved.
+// The ring's own lookup (tens of ns a key) comes on top.
+func BenchmarkCacheDropUnowned(b *testing.B) {
+	b.ReportAllocs()
+	keys := make([]string, 10_000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user:%d:profile", i)
+	}
+	c := newQueryCache(CacheConfig{MaxItems: len(keys), MaxBytes: 64 << 20})
+	for b.Loop() {
+		b.StopTimer()
+		c.owns = nil
+		for _, k := range keys {
+			fill(c, k, oneRow("v"))
+		}
+		c.owns = func(k string) bool { return fnv32(k)%4 != 0 } // a quarter moved
+		b.StartTimer()
+		c.dropUnowned()
+	}
+}
+
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return h
+}
