@@ -3,17 +3,51 @@ package servant
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"faed/idl/gen-go/fun/rpc"
 	"faed/servant/idgen"
 )
 
-// Ping reports version, node and uptime.
+// Ping answers in the original's format, which callers of its era parse:
+// "ver:<version>, build:<build>, myid:<idgen worker id>, uptime:<duration>",
+// the uptime as Go prints a time.Duration (e.g. 1h2m3.456789012s).
 func (s *FunServant) Ping(ctx context.Context, rc *rpc.Context) (string, error) {
-	up := time.Since(s.start).Truncate(time.Second)
-	return fmt.Sprintf("faed %s node %s uptime %s", s.version, s.node, up), nil
+	return fmt.Sprintf("ver:%s, build:%s, myid:%d, uptime:%s",
+		s.version, buildID(), s.cfg.IDGen.WorkerID, time.Since(s.start)), nil
 }
+
+// buildID names the commit the binary was built from, as the original's
+// build id did: the VCS revision Go stamps into a binary built inside a
+// checkout (cut to 12 hex digits, "-dirty" when the tree had changes), or
+// "unknown" (go test, go run, a build outside a checkout).
+var buildID = sync.OnceValue(func() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	rev, dirty := "", false
+	for _, kv := range info.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			rev = kv.Value
+		case "vcs.modified":
+			dirty = kv.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "unknown"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return rev
+})
 
 // Noop returns x.
 func (s *FunServant) Noop(ctx context.Context, x int32) (int32, error) { return x, nil }

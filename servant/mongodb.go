@@ -11,8 +11,9 @@ import (
 
 // The mg_* calls: BSON bytes in and out, passed through to servant/mongodb.
 // A degraded pool throws TMongoDegrade, a read-only pool throws
-// TMongoReadOnly on writes, mg_find_one and mg_find_and_modify throw
-// TMongoNotFound when nothing matches.
+// TMongoReadOnly on writes, mg_find_one throws TMongoNotFound when nothing
+// matches; mg_find_and_modify, which declares no exception, then answers an
+// empty document, as the original did.
 
 func (s *FunServant) MgFindOne(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query, fields []byte) ([]byte, error) {
 	if s.mg == nil {

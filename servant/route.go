@@ -43,7 +43,7 @@ func (s *FunServant) remote(rc *rpc.Context, key string) string {
 	if s.router == nil {
 		return ""
 	}
-	if rc != nil && rc.GetSticky() {
+	if reqContext(rc).GetSticky() {
 		s.router.CountReceived()
 		return ""
 	}
@@ -158,10 +158,7 @@ type stickyContext struct {
 // The copy's Sticky points into the same allocation; that interior pointer
 // keeps the whole stickyContext alive.
 func stickyCopy(rc *rpc.Context) *rpc.Context {
-	c := &stickyContext{on: true}
-	if rc != nil {
-		c.Context = *rc
-	}
+	c := &stickyContext{Context: *reqContext(rc), on: true}
 	c.Sticky = &c.on
 	c.BudgetMs = &c.budget
 	return &c.Context

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"faed/idl/gen-go/fun/rpc"
 	"faed/servant/idgen"
 	"faed/servant/kvdb"
 	"faed/servant/lcache"
@@ -91,9 +92,8 @@ func (c Config) Validate() error {
 
 // Options wire a FunServant to the rest of the daemon.
 type Options struct {
-	// Version and Node are reported by ping.
+	// Version is reported by ping.
 	Version string
-	Node    string
 	Log     *slog.Logger
 	// Router places key-owned calls in a cluster; nil on a one-node daemon.
 	Router Router
@@ -113,7 +113,6 @@ type Options struct {
 type FunServant struct {
 	cfg     Config
 	version string // for ping
-	node    string // for ping
 	router  Router // nil: every key is ours
 	// callTimeout is Options.CallTimeout, its default filled in.
 	callTimeout time.Duration
@@ -127,6 +126,18 @@ type FunServant struct {
 	my          *mysql.Client    // nil when not configured
 	mc          *memcache.Client // nil when not configured
 	notices     Notices          // nil: no cluster
+}
+
+// reqContext is the request context of a call: rc, or an empty Context
+// when the caller sent none. A missing required field is served as its zero
+// value, as the original faed served it, and for the reqCtx argument that
+// zero value is a nil pointer; every read of a call's context goes through
+// here so that nil reads as rid 0, reason "", uid 0, nothing optional set.
+func reqContext(rc *rpc.Context) *rpc.Context {
+	if rc == nil {
+		return &rpc.Context{}
+	}
+	return rc
 }
 
 // New builds the servants cfg configures. Close releases them.
@@ -147,7 +158,7 @@ func New(cfg Config, opts Options) (*FunServant, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &FunServant{cfg: cfg, version: opts.Version, node: opts.Node, router: opts.Router, start: time.Now(),
+	s := &FunServant{cfg: cfg, version: opts.Version, router: opts.Router, start: time.Now(),
 		ids: ids, cache: cache, locks: locks, kv: kv}
 	s.callTimeout = cmp.Or(opts.CallTimeout, DefaultCallTimeout)
 	if err := s.openBackends(cfg, opts.Log); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func newServant(t *testing.T) *FunServant {
 	cfg := DefaultConfig()
 	cfg.KVDB.Path = filepath.Join(t.TempDir(), "kv.db")
 	cfg.IDGen.WorkerID = 9
-	s, err := New(cfg, Options{Version: "test", Node: "n1", Log: slog.New(slog.DiscardHandler)})
+	s, err := New(cfg, Options{Version: "test", Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,11 +111,98 @@ func TestUnconfiguredServantsSaySo(t *testing.T) {
 	}
 }
 
-func TestPing(t *testing.T) {
+func TestPingAnswersInTheOriginalFormat(t *testing.T) {
 	s := newServant(t)
 	v, err := s.Ping(context.Background(), rc)
-	if err != nil || !strings.Contains(v, "test") || !strings.Contains(v, "n1") {
-		t.Fatalf("ping = %q, %v; want version and node", v, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`^ver:test, build:(\S+), myid:9, uptime:(\S+)$`).FindStringSubmatch(v)
+	if m == nil {
+		t.Fatalf("ping = %q; want \"ver:test, build:<build>, myid:9, uptime:<duration>\"", v)
+	}
+	if up, err := time.ParseDuration(m[2]); err != nil || up <= 0 {
+		t.Errorf("ping uptime %q: %v; want a positive Go duration", m[2], err)
+	}
+}
+
+// ownerElsewhere is a Router under which every key belongs to another node,
+// reached by calling owner directly.
+type ownerElsewhere struct {
+	owner rpc.FunServant
+	sent  []*rpc.Context // the contexts forwarded, in order
+}
+
+func (r *ownerElsewhere) Owner(string) (string, bool) { return "owner:1", false }
+func (r *ownerElsewhere) Forward(_ context.Context, _ string, fn func(rpc.FunServant) error) error {
+	return fn(contextRecorder{r.owner, &r.sent})
+}
+func (r *ownerElsewhere) RingVersion() uint64 { return 1 }
+func (r *ownerElsewhere) CountReceived()      {}
+func (r *ownerElsewhere) WorkerHeld() bool    { return true }
+
+// contextRecorder is a peer client that notes the context of each call it
+// passes on; only the calls TestMissingContextIsEmpty forwards are wrapped.
+type contextRecorder struct {
+	rpc.FunServant
+	sent *[]*rpc.Context
+}
+
+func (c contextRecorder) LcSet(ctx context.Context, rc *rpc.Context, key string, value []byte) (bool, error) {
+	*c.sent = append(*c.sent, rc)
+	return c.FunServant.LcSet(ctx, rc, key, value)
+}
+
+func (c contextRecorder) KvdbGet(ctx context.Context, rc *rpc.Context, key []byte) ([]byte, error) {
+	*c.sent = append(*c.sent, rc)
+	return c.FunServant.KvdbGet(ctx, rc, key)
+}
+
+// TestMissingContextIsEmpty calls with the nil *rpc.Context the generated
+// readers pass when a caller left reqCtx out: every call is served as if
+// the context were empty, on one node and when forwarded to the owner,
+// which receives an empty sticky context.
+func TestMissingContextIsEmpty(t *testing.T) {
+	ctx := context.Background()
+	owner := newServant(t)
+	alone := newServant(t)
+	router := &ownerElsewhere{owner: owner}
+	forwarder := newServant(t)
+	forwarder.router = router
+	for name, s := range map[string]*FunServant{"one node": alone, "forwarded": forwarder} {
+		t.Run(name, func(t *testing.T) {
+			key := "nil-ctx-" + strings.ReplaceAll(name, " ", "-")
+			calls := []struct {
+				name string
+				call func() error
+			}{
+				{"ping", func() error { _, err := s.Ping(ctx, nil); return err }},
+				{"id_next", func() error { _, err := s.IDNext(ctx, nil); return err }},
+				{"id_next_with_tag", func() error { _, err := s.IDNextWithTag(ctx, nil, 3); return err }},
+				{"id_decode", func() error { _, err := s.IDDecode(ctx, nil, 1<<22); return err }},
+				{"lc_set", func() error { _, err := s.LcSet(ctx, nil, key, []byte("v")); return err }},
+				{"lc_get", func() error { _, err := s.LcGet(ctx, nil, key); return err }},
+				{"lc_del", func() error { return s.LcDel(ctx, nil, key) }},
+				{"lock", func() error { _, err := s.Lock(ctx, nil, "r", key); return err }},
+				{"unlock", func() error { return s.Unlock(ctx, nil, "r", key) }},
+				{"kvdb_set", func() error { _, err := s.KvdbSet(ctx, nil, []byte(key), []byte("v")); return err }},
+				{"kvdb_get", func() error { _, err := s.KvdbGet(ctx, nil, []byte(key)); return err }},
+				{"kvdb_del", func() error { _, err := s.KvdbDel(ctx, nil, []byte(key)); return err }},
+			}
+			for _, c := range calls {
+				if err := c.call(); err != nil {
+					t.Errorf("%s without a context: %v", c.name, err)
+				}
+			}
+		})
+	}
+	if len(router.sent) != 2 {
+		t.Fatalf("the owner received %d recorded calls, want 2 (lc_set, kvdb_get)", len(router.sent))
+	}
+	for _, sent := range router.sent {
+		if sent == nil || !sent.GetSticky() || sent.Rid != 0 || sent.Reason != "" || sent.UID != 0 {
+			t.Errorf("forwarded context = %+v; want an empty context marked sticky", sent)
+		}
 	}
 }
 

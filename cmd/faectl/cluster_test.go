@@ -34,7 +34,7 @@ func TestCluster(t *testing.T) {
 		})
 	}
 	t.Run("members", func(t *testing.T) { testMembers(t, a, b) })
-	t.Run("ping -all", func(t *testing.T) { testPingAll(t, a, both) })
+	t.Run("ping -all", func(t *testing.T) { testPingAll(t, a, map[string]int{a.TCP: 1, b.TCP: 2}) })
 	t.Run("ring -keys", func(t *testing.T) { testRingKeys(t, a, b, both) })
 	t.Run("ping -all fails for a dead member", func(t *testing.T) { testDeadMember(t, a, b) })
 }
@@ -88,18 +88,21 @@ func testMembers(t *testing.T, a, b *node) {
 	}
 }
 
-func testPingAll(t *testing.T, a *node, both []string) {
+// testPingAll checks one line per member; workers maps each member to its
+// idgen worker id.
+func testPingAll(t *testing.T, a *node, workers map[string]int) {
 	out := mustRun(t, "-admin", a.HTTP, "ping", "-all")
 	t.Logf("faectl ping -all:\n%s", out)
-	if lines := strings.Count(out, "\n"); lines != 2 {
-		t.Errorf("ping -all printed %d lines, want 2:\n%s", lines, out)
+	if lines := strings.Count(out, "\n"); lines != len(workers) {
+		t.Errorf("ping -all printed %d lines, want %d:\n%s", lines, len(workers), out)
 	}
-	for _, m := range both {
+	for m, worker := range workers {
 		f := row(out, m)
-		// Each node names itself by its advertised address in its ping reply,
-		// so this proves the answer came from that member.
-		if len(f) < 4 || f[1] != "ok" || !strings.Contains(strings.Join(f[3:], " "), "node "+m) {
-			t.Errorf("ping -all: line for %s is %q; want ok and a reply from node %s\n%s", m, f, m, out)
+		// Each node reports its own worker id in its ping reply (myid, in
+		// the original's format), so this proves the answer came from m.
+		myid := fmt.Sprintf(", myid:%d,", worker)
+		if len(f) < 4 || f[1] != "ok" || !strings.Contains(strings.Join(f[3:], " "), myid) {
+			t.Errorf("ping -all: line for %s is %q; want ok and a reply with %q\n%s", m, f, myid, out)
 		}
 	}
 }

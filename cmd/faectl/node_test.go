@@ -20,8 +20,8 @@ func testPing(t *testing.T, n *node) {
 	for _, addr := range []string{"tcp:" + n.TCP, "unix:" + n.Unix, n.TCP} {
 		out := mustRun(t, "ping", "-addr", addr)
 		f := row(out, addr)
-		if len(f) < 4 || f[1] != "ok" || f[3] != "faed" || !strings.Contains(out, "uptime") {
-			t.Errorf("ping -addr %s printed %q; want %q ok <rtt> faed … uptime …", addr, out, addr)
+		if len(f) < 4 || f[1] != "ok" || !strings.HasPrefix(f[3], "ver:") || !strings.Contains(out, ", uptime:") {
+			t.Errorf("ping -addr %s printed %q; want %q ok <rtt> ver:…, build:…, myid:…, uptime:…", addr, out, addr)
 			continue
 		}
 		if rtt, err := time.ParseDuration(f[2]); err != nil || rtt <= 0 {

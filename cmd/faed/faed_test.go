@@ -236,7 +236,7 @@ func TestFullExampleConfigIsValid(t *testing.T) {
 func TestSigtermDrainsAndExitsZero(t *testing.T) {
 	d := startFaed(t, t.TempDir(), "")
 	c := goClient(t, "unix", d.Unix)
-	if v, err := c.Ping(context.Background(), rc); err != nil || !strings.Contains(v, "faed") {
+	if v, err := c.Ping(context.Background(), rc); err != nil || !strings.HasPrefix(v, "ver:") {
 		t.Fatalf("ping = %q, %v", v, err)
 	}
 	if err := d.stop(t, syscall.SIGTERM); err != nil {

@@ -88,7 +88,7 @@ func serve(cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	opts := servant.Options{Version: version, Node: nodeName(cfg), Log: log, CallTimeout: cfg.Engine.WithDefaults().CallTimeout}
+	opts := servant.Options{Version: version, Log: log, CallTimeout: cfg.Engine.WithDefaults().CallTimeout}
 	if cluster != nil {
 		defer cluster.Close()
 		defer background(cluster.Run)()
@@ -202,13 +202,4 @@ func onHangup(log *slog.Logger) (stop func()) {
 			}
 		}
 	})
-}
-
-// nodeName identifies this node in ping replies and logs.
-func nodeName(cfg Config) string {
-	if cfg.Cluster.Advertise != "" {
-		return cfg.Cluster.Advertise
-	}
-	host, _ := os.Hostname()
-	return host + "/" + cfg.Engine.Listen[0]
 }

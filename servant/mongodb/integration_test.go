@@ -255,8 +255,23 @@ func TestFindAndModify(t *testing.T) {
 	if got := fam(q, doc(t, "m", 9), false, false, true); !reflect.DeepEqual(got, map[string]any{"_id": int64(1), "m": int64(9)}) {
 		t.Errorf("plain change replaces: %v", got)
 	}
-	if _, err := c.FindAndModify(ctx, "game", "f", 0, doc(t, "_id", 2), inc, false, false, true); !errors.Is(err, ErrNotFound) {
-		t.Errorf("miss without upsert: %v, want ErrNotFound", err)
+	for _, miss := range []struct {
+		name                      string
+		change                    []byte
+		upsert, remove, returnNew bool
+	}{
+		{"update, returnNew", inc, false, false, true},
+		{"update, old document", inc, false, false, false},
+		{"replace", doc(t, "m", 1), false, false, true},
+		{"remove", nil, false, true, false},
+	} {
+		got, err := c.FindAndModify(ctx, "game", "f", 0, doc(t, "_id", 2), miss.change, miss.upsert, miss.remove, miss.returnNew)
+		if err != nil || len(decode(t, got)) != 0 {
+			t.Errorf("miss (%s) = %v, %v; want an empty document, as the original answered", miss.name, got, err)
+		}
+	}
+	if n := must(c.Count(ctx, "game", "f", 0, doc(t, "_id", 2)))(t); n != 0 {
+		t.Errorf("a miss without upsert left %d documents _id 2, want 0", n)
 	}
 	if got := fam(doc(t, "_id", 2), inc, true, false, true); got["n"] != int64(1) || got["_id"] != int64(2) {
 		t.Errorf("upsert with returnNew: %v, want {_id: 2, n: 1}", got)

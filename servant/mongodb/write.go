@@ -116,11 +116,12 @@ func (c *Client) Delete(ctx context.Context, pool, table string, shardID int32, 
 
 // FindAndModify atomically changes (or, with remove, deletes) the first
 // document matching query and returns it as it was before, or after the
-// change with returnNew. With upsert a missing document is inserted; if
-// returnNew is false there is then no old document, and the result is an
-// empty BSON document, as the original returned. change is ignored with
-// remove, which combines with neither upsert nor returnNew. No match
-// (without upsert) is ErrNotFound.
+// change with returnNew. With upsert a missing document is inserted. change
+// is ignored with remove, which combines with neither upsert nor returnNew.
+// When there is no document to return (no match without upsert, or an
+// upsert that inserted with returnNew false) the result is an empty BSON
+// document, as the original returned: mg_find_and_modify declares no
+// exception, so its callers cannot decode TMongoNotFound.
 func (c *Client) FindAndModify(ctx context.Context, pool, table string, shardID int32, query, change []byte,
 	upsert, remove, returnNew bool) ([]byte, error) {
 	q, ch, err := famArgs(table, query, change, upsert, remove, returnNew)
@@ -132,7 +133,7 @@ func (c *Client) FindAndModify(ctx context.Context, pool, table string, shardID 
 		out, err = findAndModify(ctx, coll, q, ch, upsert, remove, returnNew)
 		return err
 	})
-	if upsert && !returnNew && errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrNotFound) {
 		return append([]byte(nil), emptyDoc...), nil
 	}
 	return out, err

@@ -339,11 +339,10 @@ function checkMongo(Counted $fae, $ctx, string $run): void
     $old = unbson($fae->mg_find_and_modify($ctx, MG, $t, 0, bson(['_id' => 1]), $inc, false, false, false));
     same($old['score'], 15, 'mg_find_and_modify without returnNew: the document before');
     same(unbson($fae->mg_find_one($ctx, MG, $t, 0, bson(['_id' => 1]), ''))['score'], 20, 'score after two mg_find_and_modify');
-    // The IDL declares no TMongoNotFound for mg_find_and_modify (yet): a miss
-    // may come as either, but must say what happened.
-    expectThrow([TMongoNotFound::class, TApplicationException::class],
-        fn () => $fae->mg_find_and_modify($ctx, MG, $t, 0, bson(['_id' => 99]), $inc, false, false, true),
-        'mg_find_and_modify of a missing document', 'not found');
+    // mg_find_and_modify declares no exception: a miss answers an empty
+    // document, as the original did.
+    same(unbson($fae->mg_find_and_modify($ctx, MG, $t, 0, bson(['_id' => 99]), $inc, false, false, true)), [],
+        'mg_find_and_modify of a missing document: an empty document');
 
     expectThrow(TApplicationException::class, fn () => $fae->mg_insert($ctx, MG, $t, 0, bson(['_id' => 2])), 'mg_insert of a duplicate _id');
     expectThrow(TApplicationException::class, fn () => $fae->mg_find_one($ctx, MG, $t, 0, 'not bson', ''), 'mg_find_one with a query that is not BSON');

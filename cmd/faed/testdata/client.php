@@ -55,7 +55,9 @@ try {
     $run = 'php-' . getmypid() . "-$transport-";
 
     $pong = $fae->ping($ctx);
-    check(str_contains($pong, 'faed'), "ping = \"$pong\", want it to mention faed");
+    // The original's format: ver:<version>, build:<build>, myid:<worker id>, uptime:<duration>.
+    $ok = preg_match('/^ver:\S+, build:\S+, myid:(\d+), uptime:\S+$/', $pong, $m) === 1;
+    check($ok && ($worker === null || (int) $m[1] === $worker), "ping = \"$pong\", want \"ver:…, build:…, myid:" . ($worker ?? '…') . ', uptime:…"');
     check($fae->noop(-12345) === -12345, 'noop(-12345) did not echo');
 
     $id = $fae->id_next($ctx);

@@ -10,6 +10,7 @@ faed runs with, checked in decoded ids.
 
 import os
 import random
+import re
 import sys
 import time
 
@@ -75,7 +76,10 @@ def run(c, fae, transport, worker):
     run_id = "py-%d-%s-" % (os.getpid(), transport)
 
     pong = fae.ping(ctx)
-    c.check("faed" in pong, 'ping = "%s", want it to mention faed' % pong)
+    # The original's format: ver:<version>, build:<build>, myid:<worker id>, uptime:<duration>.
+    m = re.match(r"^ver:\S+, build:\S+, myid:(\d+), uptime:\S+$", pong)
+    c.check(m is not None and (worker is None or int(m.group(1)) == worker),
+            'ping = "%s", want "ver:..., build:..., myid:%s, uptime:..."' % (pong, "..." if worker is None else worker))
     c.check(fae.noop(-12345) == -12345, "noop(-12345) did not echo")
 
     ident = fae.id_next(ctx)
