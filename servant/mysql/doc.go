@@ -23,7 +23,8 @@
 // on the lookup pool and the call goes to pool "user<shardId>". Lookup rows
 // are cached in an LRU. A cached row is dropped (the whole lookup cache is
 // purged) when a write goes through Query to the lookup pool and names the
-// lookup table, either as the table argument or in its SQL; in a cluster
+// lookup table, either as the table argument or in its SQL (a plain INSERT
+// excepted: it only adds rows, and only rows found are cached); in a cluster
 // the write is announced (Cluster.LookupChanged) and the other nodes purge
 // theirs on the notice (PurgeLookup). A row changed any other way is picked
 // up within lookup.cache_ttl (1s by default), counted from when the cached

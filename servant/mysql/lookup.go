@@ -119,14 +119,24 @@ func (l *lookup) read(ctx context.Context, id int64) (lookupRow, error) {
 }
 
 // touches reports whether a write to pool with this table argument and SQL
-// may change the lookup table: it goes to the lookup pool and names the
-// table (case-insensitively) as its table argument or anywhere in its SQL.
+// may change a row of the lookup table: it goes to the lookup pool, names
+// the table (case-insensitively) as its table argument or anywhere in its
+// SQL, and is not a plain INSERT. Adding rows needs no purge, as only rows
+// found are cached, and skipping it keeps an entity's creation from purging
+// every node's lookup cache.
 func (l *lookup) touches(pool, table, sql string) bool {
-	if pool != l.srv.name {
+	if pool != l.srv.name || onlyAdds(sql) {
 		return false
 	}
 	return strings.EqualFold(bareTable(table), l.table) ||
 		strings.Contains(strings.ToLower(sql), l.table)
+}
+
+// onlyAdds reports whether sql can only add rows: its first keyword is
+// INSERT and it does not say DUPLICATE (as INSERT … ON DUPLICATE KEY UPDATE
+// does) anywhere. In doubt it answers false.
+func onlyAdds(sql string) bool {
+	return strings.EqualFold(firstKeyword(sql), "INSERT") && !strings.Contains(strings.ToUpper(sql), "DUPLICATE")
 }
 
 // bareTable returns "table" from "db.table" or "table".
