@@ -279,7 +279,9 @@ function checkMerge(Counted $fae, $ctx, string $run): void
 
 function checkMysqlErrors(Counted $fae, $ctx, string $a): void
 {
-    expectThrow(TApplicationException::class, fn () => my($fae, $ctx, 'SELEC * FROM item'), 'my_query with a syntax error', 'SQL syntax');
+    expectThrow(TApplicationException::class, fn () => my($fae, $ctx, 'SELEC * FROM item'), 'my_query with an unknown first keyword', 'SELEC is not allowed');
+    expectThrow(TApplicationException::class, fn () => my($fae, $ctx, 'SELECT * FORM item'), 'my_query with a syntax error', 'SQL syntax');
+    expectThrow(TApplicationException::class, fn () => my($fae, $ctx, 'SET NAMES gbk'), 'my_query changing the pooled session', 'SET is not allowed');
     same(my($fae, $ctx, 'SELECT 1 + 1 AS two')->rows, [['2']], 'my_query after the syntax error');
     expectThrow(TApplicationException::class, fn () => my($fae, $ctx, 'SELECT nope FROM item'), 'my_query of an unknown column', 'nope');
     expectThrow(TApplicationException::class, fn () => my($fae, $ctx, 'INSERT INTO item (name) VALUES (?)', [$a]), 'my_query of a duplicate key', 'Duplicate entry');
