@@ -70,29 +70,29 @@ type callFunc func(c rpc.FunServant, sticky *rpc.Context) error
 // read after a failure, it could already include the very change the retry
 // waits for.
 func (s *FunServant) forward(ctx context.Context, addr string, rc *rpc.Context, key string, idempotent bool, call callFunc) error {
-	ctx, d, cancel := s.deadline(ctx, rc, 0)
+	ctx, dl, cancel := s.deadline(ctx, rc, 0)
 	defer cancel()
 	sticky := stickyCopy(rc)
 	version := s.router.RingVersion()
-	err := s.forwardOnce(ctx, addr, sticky, call)
+	err := s.forwardOnce(ctx, dl, addr, sticky, call)
 	if err == nil || reached(err) {
 		return peerAnswer(addr, err)
 	}
 	if !idempotent || !s.awaitRingChange(ctx, version) {
-		return pastDeadline(ctx, d, fmt.Errorf("owner %s of the key is unreachable: %w", addr, err))
+		return pastDeadline(dl, fmt.Errorf("owner %s of the key is unreachable: %w", addr, err))
 	}
 	next := s.remote(rc, key)
 	if next == "" {
 		return errNowLocal
 	}
-	return pastDeadline(ctx, d, peerAnswer(next, s.forwardOnce(ctx, next, sticky, call)))
+	return pastDeadline(dl, peerAnswer(next, s.forwardOnce(ctx, dl, next, sticky, call)))
 }
 
-// forwardOnce makes one attempt on addr with what is left of ctx's
+// forwardOnce makes one attempt on addr with what is left of the call's
 // deadline as the owner's budget. An error that is not the owner's answer
 // names the peer waited on.
-func (s *FunServant) forwardOnce(ctx context.Context, addr string, sticky *rpc.Context, call callFunc) error {
-	*sticky.BudgetMs = budgetLeft(ctx)
+func (s *FunServant) forwardOnce(ctx context.Context, dl callDeadline, addr string, sticky *rpc.Context, call callFunc) error {
+	*sticky.BudgetMs = budgetLeft(dl)
 	err := s.router.Forward(ctx, addr, func(c rpc.FunServant) error { return call(c, sticky) })
 	if err != nil && !reached(err) {
 		return &waitingFor{what: "peer " + addr, err: err}

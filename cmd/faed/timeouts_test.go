@@ -299,4 +299,16 @@ func TestACallersBudgetLowersTheDeadline(t *testing.T) {
 		t.Fatalf("noop on the same connection: %v, %v", v, err)
 	}
 	t.Logf("budget 200ms answered in %v: %s", took, app.Error())
+
+	// A budget the caller chose blames no server: more budget-cut calls
+	// than the breaker's failure threshold leave the pool serving.
+	short := int32(50)
+	for i := range 8 {
+		if _, err := c.MyQuery(ctx, &rpc.Context{BudgetMs: &short}, "main", "", 0, "SELECT SLEEP(1)", nil, ""); err == nil {
+			t.Fatalf("budget-cut call %d: no error", i)
+		}
+	}
+	if r, err := c.MyQuery(ctx, rc, "main", "", 0, "SELECT 1", nil, ""); err != nil || len(r.Rows) != 1 {
+		t.Fatalf("SELECT 1 after budget-cut calls: %+v, %v; want the pool still serving", r, err)
+	}
 }

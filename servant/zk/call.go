@@ -75,28 +75,31 @@ func classify(err error) error {
 
 // gaveUp explains why a call ended before ZooKeeper answered.
 func (c *Client) gaveUp(ctx context.Context) error {
-	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return ctx.Err()
-	}
 	c.mu.Lock()
 	server := c.server
 	c.mu.Unlock()
-	return &TimeoutError{Server: server, Timeout: c.timeout, State: c.conn.State().String()}
+	return &TimeoutError{Server: server, Timeout: c.timeout, State: c.conn.State().String(), Cause: ctx.Err()}
 }
 
-// TimeoutError is the error of a call that got no answer before its
-// context's deadline (Config.Timeout, or the caller's if sooner). It wraps
-// ErrTimeout, hence ErrUnavailable, and context.DeadlineExceeded.
+// TimeoutError is the error of a call that ended before ZooKeeper answered:
+// its context's deadline passed (Config.Timeout, or the caller's if sooner;
+// then it wraps ErrTimeout, hence ErrUnavailable, and
+// context.DeadlineExceeded), or its caller gave up (it wraps
+// context.Canceled).
 type TimeoutError struct {
 	Server  string        // the server last connected or tried
 	Timeout time.Duration // Config.Timeout
 	State   string        // the session state when the call gave up
+	Cause   error         // the context's error
 	// Write is "create" or "delete" when the request was a write: the
 	// library cannot withdraw it, so it may still be applied.
 	Write string
 }
 
 func (e *TimeoutError) Error() string {
+	if !e.timedOut() {
+		return fmt.Sprintf("zk: gave up waiting for %s (session %s): %v%s", e.Server, e.State, e.Cause, e.note())
+	}
 	return fmt.Sprintf("%v from %s (timeout %s, session %s)%s", ErrTimeout, e.Server, e.Timeout, e.State, e.note())
 }
 
@@ -104,7 +107,14 @@ func (e *TimeoutError) Error() string {
 // "zookeeper 127.0.0.1:2181 (the create may still be applied)".
 func (e *TimeoutError) WaitedOn() string { return "zookeeper " + e.Server + e.note() }
 
-func (e *TimeoutError) Unwrap() []error { return []error{ErrTimeout, context.DeadlineExceeded} }
+func (e *TimeoutError) Unwrap() []error {
+	if e.timedOut() {
+		return []error{ErrTimeout, e.Cause}
+	}
+	return []error{e.Cause}
+}
+
+func (e *TimeoutError) timedOut() bool { return errors.Is(e.Cause, context.DeadlineExceeded) }
 
 func (e *TimeoutError) note() string {
 	if e.Write == "" {

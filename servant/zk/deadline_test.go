@@ -33,3 +33,21 @@ func TestTimeoutNamesTheServerAndAWriteThatMayStillApply(t *testing.T) {
 		})
 	}
 }
+
+func TestACallerGivingUpIsNoTimeout(t *testing.T) {
+	addr := silentServer(t)
+	c := newTestClient(t, addr, "/fae/zk", 10*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_, err := c.Create(ctx, "/a", "x")
+	te, ok := errors.AsType[*TimeoutError](err)
+	if !ok || !errors.Is(err, context.Canceled) || errors.Is(err, ErrTimeout) {
+		t.Fatalf("err = %v, want a *TimeoutError wrapping context.Canceled and not ErrTimeout", err)
+	}
+	if want := "zookeeper " + addr + " (the create may still be applied)"; te.WaitedOn() != want {
+		t.Fatalf("WaitedOn() = %q, want %q", te.WaitedOn(), want)
+	}
+	if s := c.Stats(); s.Timeouts != 0 {
+		t.Fatalf("a caller giving up counted %d timeouts", s.Timeouts)
+	}
+}
