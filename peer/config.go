@@ -31,7 +31,9 @@ type Config struct {
 	// of a cluster must use the same value. If zero, 160.
 	VirtualNodes int `toml:"virtual_nodes"`
 	// CallTimeout bounds each forwarded call, from sending the request to
-	// reading the answer. If zero, 3s.
+	// reading the answer, or the call's own deadline (in its ctx) if that
+	// is sooner. faed -check refuses one above [engine] call_timeout. If
+	// zero, 3s.
 	CallTimeout time.Duration `toml:"call_timeout"`
 	// Peer sizes and times the connection pool to each peer.
 	Peer pool.Config `toml:"peer_pool"`
