@@ -10,13 +10,18 @@ import (
 
 // The mc_* calls, passed through to servant/memcache with the original's
 // semantics: mc_get throws TCacheMissed on a miss, mc_add answers false when
-// the key exists, mc_delete false when it is missing.
+// the key exists, mc_delete false when it is missing. They run under the
+// call's deadline, which bounds the wait for a pooled connection and, when
+// sooner than the pool's io_timeout, each attempt's I/O.
 
 func (s *FunServant) McSet(ctx context.Context, rc *rpc.Context, pool, key string, value *rpc.TMemcacheData, expiration int32) (bool, error) {
 	if s.mc == nil {
 		return false, errNotConfigured("memcache")
 	}
-	if err := s.mc.Set(pool, key, value.Data, uint32(value.Flags), expiration); err != nil {
+	err := s.within(ctx, rc, 0, func(ctx context.Context) error {
+		return s.mc.Set(ctx, pool, key, value.Data, uint32(value.Flags), expiration)
+	})
+	if err != nil {
 		return false, wrap("mc_set", err)
 	}
 	return true, nil
@@ -26,7 +31,12 @@ func (s *FunServant) McGet(ctx context.Context, rc *rpc.Context, pool, key strin
 	if s.mc == nil {
 		return nil, errNotConfigured("memcache")
 	}
-	data, flags, err := s.mc.Get(pool, key)
+	var data []byte
+	var flags uint32
+	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
+		data, flags, err = s.mc.Get(ctx, pool, key)
+		return err
+	})
 	if err != nil {
 		return nil, wrap("mc_get", err)
 	}
@@ -37,7 +47,11 @@ func (s *FunServant) McAdd(ctx context.Context, rc *rpc.Context, pool, key strin
 	if s.mc == nil {
 		return false, errNotConfigured("memcache")
 	}
-	stored, err := s.mc.Add(pool, key, value.Data, uint32(value.Flags), expiration)
+	var stored bool
+	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
+		stored, err = s.mc.Add(ctx, pool, key, value.Data, uint32(value.Flags), expiration)
+		return err
+	})
 	return stored, wrap("mc_add", err)
 }
 
@@ -45,7 +59,11 @@ func (s *FunServant) McDelete(ctx context.Context, rc *rpc.Context, pool, key st
 	if s.mc == nil {
 		return false, errNotConfigured("memcache")
 	}
-	deleted, err := s.mc.Delete(pool, key)
+	var deleted bool
+	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
+		deleted, err = s.mc.Delete(ctx, pool, key)
+		return err
+	})
 	return deleted, wrap("mc_delete", err)
 }
 
@@ -56,7 +74,11 @@ func (s *FunServant) McIncrement(ctx context.Context, rc *rpc.Context, pool, key
 	if s.mc == nil {
 		return 0, errNotConfigured("memcache")
 	}
-	n, err := s.mc.Increment(pool, key, delta)
+	var n int64
+	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
+		n, err = s.mc.Increment(ctx, pool, key, delta)
+		return err
+	})
 	if errors.Is(err, memcache.ErrMiss) {
 		return 0, nil
 	}

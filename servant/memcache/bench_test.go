@@ -42,10 +42,10 @@ func BenchmarkGet(b *testing.B) {
 	pc.Pool.MaxOpen, pc.Pool.MaxIdle = benchCallers, benchCallers
 	c := newTestClient(b, pc)
 	value := make([]byte, 100)
-	if err := c.Set("p", "bench", value, 0, 0); err != nil {
+	if err := c.Set(context.Background(), "p", "bench", value, 0, 0); err != nil {
 		b.Fatal(err)
 	}
-	get := func() error { _, _, err := c.Get("p", "bench"); return err }
+	get := func() error { _, _, err := c.Get(context.Background(), "p", "bench"); return err }
 	b.Run("client", func(b *testing.B) { benchSerial(b, get) })
 	b.Run("client-64", func(b *testing.B) { benchCallers64(b, func() func() error { return get }) })
 	b.Run("floor-64", func(b *testing.B) {
@@ -127,7 +127,7 @@ func BenchmarkSet(b *testing.B) {
 	m := testserver.StartMemcached(b)
 	c := newTestClient(b, testPoolConfig(m.Addr))
 	value := make([]byte, 100)
-	benchSerial(b, func() error { return c.Set("p", "bench", value, 0, 0) })
+	benchSerial(b, func() error { return c.Set(context.Background(), "p", "bench", value, 0, 0) })
 }
 
 // BenchmarkGetInMemory measures the client's own cost of a get, from two
@@ -155,7 +155,7 @@ func BenchmarkGetInMemory(b *testing.B) {
 	defer measureCPU(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, _, err := c.Get("p", "bench"); err != nil {
+			if _, _, err := c.Get(context.Background(), "p", "bench"); err != nil {
 				b.Error(err)
 				return
 			}

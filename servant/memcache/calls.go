@@ -1,13 +1,15 @@
 package memcache
 
+import "context"
+
 // Set stores value under key with flags, expiring after exp seconds (or at
 // the Unix time exp, if above 30 days; 0 never).
-func (c *Client) Set(pool, key string, value []byte, flags uint32, exp int32) error {
+func (c *Client) Set(ctx context.Context, pool, key string, value []byte, flags uint32, exp int32) error {
 	p, err := c.lookup(pool, key)
 	if err != nil {
 		return err
 	}
-	_, err = writeAll(p, key, func(cn *conn) (bool, error) {
+	_, err = writeAll(ctx, p, key, func(cn *conn) (bool, error) {
 		return cn.store("set", key, value, flags, exp)
 	})
 	return err
@@ -15,23 +17,23 @@ func (c *Client) Set(pool, key string, value []byte, flags uint32, exp int32) er
 
 // Add stores value under key only if key is absent. It returns false, and no
 // error, when key exists.
-func (c *Client) Add(pool, key string, value []byte, flags uint32, exp int32) (stored bool, err error) {
+func (c *Client) Add(ctx context.Context, pool, key string, value []byte, flags uint32, exp int32) (stored bool, err error) {
 	p, err := c.lookup(pool, key)
 	if err != nil {
 		return false, err
 	}
-	return writeAll(p, key, func(cn *conn) (bool, error) {
+	return writeAll(ctx, p, key, func(cn *conn) (bool, error) {
 		return cn.store("add", key, value, flags, exp)
 	})
 }
 
 // Get returns key's value and flags, or ErrMiss.
-func (c *Client) Get(pool, key string) (value []byte, flags uint32, err error) {
+func (c *Client) Get(ctx context.Context, pool, key string) (value []byte, flags uint32, err error) {
 	p, err := c.lookup(pool, key)
 	if err != nil {
 		return nil, 0, err
 	}
-	it, err := readFirst(p, key, func(cn *conn) (item, error) {
+	it, err := readFirst(ctx, p, key, func(cn *conn) (item, error) {
 		v, f, err := cn.get(key)
 		return item{v, f}, err
 	})
@@ -44,12 +46,12 @@ type item struct {
 }
 
 // Delete removes key. It returns false, and no error, when key was missing.
-func (c *Client) Delete(pool, key string) (deleted bool, err error) {
+func (c *Client) Delete(ctx context.Context, pool, key string) (deleted bool, err error) {
 	p, err := c.lookup(pool, key)
 	if err != nil {
 		return false, err
 	}
-	return writeAll(p, key, func(cn *conn) (bool, error) { return cn.delete(key) })
+	return writeAll(ctx, p, key, func(cn *conn) (bool, error) { return cn.delete(key) })
 }
 
 // Increment adds delta to the decimal number stored under key and returns the
@@ -59,7 +61,7 @@ func (c *Client) Delete(pool, key string) (deleted bool, err error) {
 // dispatcher may answer 0, which PHP code tests as false, like the PHP
 // extension's false). A value that is not a number gives an error wrapping
 // ErrServer.
-func (c *Client) Increment(pool, key string, delta int64) (int64, error) {
+func (c *Client) Increment(ctx context.Context, pool, key string, delta int64) (int64, error) {
 	p, err := c.lookup(pool, key)
 	if err != nil {
 		return 0, err
@@ -68,17 +70,17 @@ func (c *Client) Increment(pool, key string, delta int64) (int64, error) {
 	if delta < 0 {
 		verb, n = "decr", -uint64(delta) // exact for math.MinInt64 too
 	}
-	v, err := writeAll(p, key, func(cn *conn) (uint64, error) { return cn.incrDecr(verb, key, n) })
+	v, err := writeAll(ctx, p, key, func(cn *conn) (uint64, error) { return cn.incrDecr(verb, key, n) })
 	return int64(v), err
 }
 
 // readFirst runs op on key's servers in order until one answers, and returns
 // that answer; when none answers, the primary's error.
-func readFirst[T any](p *namedPool, key string, op func(*conn) (T, error)) (T, error) {
+func readFirst[T any](ctx context.Context, p *namedPool, key string, op func(*conn) (T, error)) (T, error) {
 	var zero T
 	var first error
 	for _, i := range p.sel.pick(key) {
-		res, err := run(p.servers[i], op)
+		res, err := run(ctx, p.servers[i], op)
 		if answered(err) {
 			return res, err
 		}
@@ -91,12 +93,12 @@ func readFirst[T any](p *namedPool, key string, op func(*conn) (T, error)) (T, e
 
 // writeAll runs op on all of key's servers in order, and returns the first
 // answer; when none answers, the primary's error.
-func writeAll[T any](p *namedPool, key string, op func(*conn) (T, error)) (T, error) {
+func writeAll[T any](ctx context.Context, p *namedPool, key string, op func(*conn) (T, error)) (T, error) {
 	var res T
 	var first error
 	got := false
 	for _, i := range p.sel.pick(key) {
-		r, err := run(p.servers[i], op)
+		r, err := run(ctx, p.servers[i], op)
 		switch {
 		case got:
 		case answered(err):
@@ -109,9 +111,9 @@ func writeAll[T any](p *namedPool, key string, op func(*conn) (T, error)) (T, er
 }
 
 // run runs op on one server and returns its result.
-func run[T any](s *server, op func(*conn) (T, error)) (T, error) {
+func run[T any](ctx context.Context, s *server, op func(*conn) (T, error)) (T, error) {
 	var res T
-	err := s.do(func(cn *conn) error {
+	err := s.do(ctx, func(cn *conn) error {
 		var err error
 		res, err = op(cn)
 		return err

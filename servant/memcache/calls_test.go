@@ -2,6 +2,7 @@ package memcache
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math"
 	"strings"
@@ -28,10 +29,10 @@ func TestSetGet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := c.Set("p", tt.key, tt.value, tt.flags, 0); err != nil {
+			if err := c.Set(context.Background(), "p", tt.key, tt.value, tt.flags, 0); err != nil {
 				t.Fatalf("Set: %v", err)
 			}
-			v, f, err := c.Get("p", tt.key)
+			v, f, err := c.Get(context.Background(), "p", tt.key)
 			if err != nil || !bytes.Equal(v, tt.value) || f != tt.flags {
 				t.Fatalf("Get = %.40q, %d, %v; want %.40q, %d", v, f, err, tt.value, tt.flags)
 			}
@@ -46,7 +47,7 @@ func TestGetMiss(t *testing.T) {
 	_, addrs := startMemcached(t, 1)
 	c := newTestClient(t, testPoolConfig(addrs...))
 	for range 20 {
-		v, _, err := c.Get("p", "nothing-here")
+		v, _, err := c.Get(context.Background(), "p", "nothing-here")
 		if err != ErrMiss || v != nil {
 			t.Fatalf("Get of a missing key = %q, %v; want nil, ErrMiss", v, err)
 		}
@@ -62,13 +63,13 @@ func TestGetMiss(t *testing.T) {
 func TestAdd(t *testing.T) {
 	_, addrs := startMemcached(t, 1)
 	c := newTestClient(t, testPoolConfig(addrs...))
-	if ok, err := c.Add("p", "a", []byte("first"), 0, 0); !ok || err != nil {
+	if ok, err := c.Add(context.Background(), "p", "a", []byte("first"), 0, 0); !ok || err != nil {
 		t.Fatalf("Add of a new key = %v, %v; want true, nil", ok, err)
 	}
-	if ok, err := c.Add("p", "a", []byte("second"), 0, 0); ok || err != nil {
+	if ok, err := c.Add(context.Background(), "p", "a", []byte("second"), 0, 0); ok || err != nil {
 		t.Fatalf("Add of an existing key = %v, %v; want false, nil", ok, err)
 	}
-	if v, _, _ := c.Get("p", "a"); string(v) != "first" {
+	if v, _, _ := c.Get(context.Background(), "p", "a"); string(v) != "first" {
 		t.Errorf("after a refused Add the value is %q, want %q", v, "first")
 	}
 }
@@ -76,14 +77,14 @@ func TestAdd(t *testing.T) {
 func TestDelete(t *testing.T) {
 	_, addrs := startMemcached(t, 1)
 	c := newTestClient(t, testPoolConfig(addrs...))
-	if ok, err := c.Delete("p", "d"); ok || err != nil {
+	if ok, err := c.Delete(context.Background(), "p", "d"); ok || err != nil {
 		t.Fatalf("Delete of a missing key = %v, %v; want false, nil", ok, err)
 	}
-	c.Set("p", "d", []byte("v"), 0, 0)
-	if ok, err := c.Delete("p", "d"); !ok || err != nil {
+	c.Set(context.Background(), "p", "d", []byte("v"), 0, 0)
+	if ok, err := c.Delete(context.Background(), "p", "d"); !ok || err != nil {
 		t.Fatalf("Delete of a present key = %v, %v; want true, nil", ok, err)
 	}
-	if _, _, err := c.Get("p", "d"); err != ErrMiss {
+	if _, _, err := c.Get(context.Background(), "p", "d"); err != ErrMiss {
 		t.Errorf("Get after Delete = %v, want ErrMiss", err)
 	}
 }
@@ -91,18 +92,18 @@ func TestDelete(t *testing.T) {
 func TestIncrement(t *testing.T) {
 	_, addrs := startMemcached(t, 1)
 	c := newTestClient(t, testPoolConfig(addrs...))
-	if v, err := c.Increment("p", "n", 1); v != 0 || err != ErrMiss {
+	if v, err := c.Increment(context.Background(), "p", "n", 1); v != 0 || err != ErrMiss {
 		t.Fatalf("Increment of a missing key = %d, %v; want 0, ErrMiss", v, err)
 	}
-	if _, _, err := c.Get("p", "n"); err != ErrMiss {
+	if _, _, err := c.Get(context.Background(), "p", "n"); err != ErrMiss {
 		t.Fatalf("Increment created the missing key: Get = %v", err)
 	}
-	c.Set("p", "n", []byte("10"), 0, 0)
+	c.Set(context.Background(), "p", "n", []byte("10"), 0, 0)
 	steps := []struct {
 		delta, want int64
 	}{{5, 15}, {-3, 12}, {-100, 0}, {math.MaxInt64, math.MaxInt64}, {1, math.MinInt64}, {math.MinInt64, 0}}
 	for _, s := range steps {
-		if v, err := c.Increment("p", "n", s.delta); v != s.want || err != nil {
+		if v, err := c.Increment(context.Background(), "p", "n", s.delta); v != s.want || err != nil {
 			t.Fatalf("Increment(%d) = %d, %v; want %d", s.delta, v, err, s.want)
 		}
 	}
@@ -111,8 +112,8 @@ func TestIncrement(t *testing.T) {
 func TestIncrementNonNumeric(t *testing.T) {
 	_, addrs := startMemcached(t, 1)
 	c := newTestClient(t, testPoolConfig(addrs...))
-	c.Set("p", "s", []byte("abc"), 0, 0)
-	_, err := c.Increment("p", "s", 1)
+	c.Set(context.Background(), "p", "s", []byte("abc"), 0, 0)
+	_, err := c.Increment(context.Background(), "p", "s", 1)
 	if !errors.Is(err, ErrServer) || !strings.Contains(err.Error(), "non-numeric") {
 		t.Fatalf("Increment of text = %v, want an ErrServer about a non-numeric value", err)
 	}
@@ -124,11 +125,11 @@ func TestIncrementNonNumeric(t *testing.T) {
 func TestValueTooLarge(t *testing.T) {
 	_, addrs := startMemcached(t, 1)
 	c := newTestClient(t, testPoolConfig(addrs...))
-	err := c.Set("p", "big", make([]byte, 2<<20), 0, 0) // memcached's default item limit is 1 MB
+	err := c.Set(context.Background(), "p", "big", make([]byte, 2<<20), 0, 0) // memcached's default item limit is 1 MB
 	if !errors.Is(err, ErrServer) {
 		t.Fatalf("Set of 2 MB = %v, want an ErrServer", err)
 	}
-	if err := c.Set("p", "small", []byte("ok"), 0, 0); err != nil {
+	if err := c.Set(context.Background(), "p", "small", []byte("ok"), 0, 0); err != nil {
 		t.Fatalf("Set after a refused one: %v", err)
 	}
 	if st := serverStats(t, c, addrs[0]); st.Pool.BrokenCloses != 0 || st.Pool.Dials != 1 {
@@ -139,11 +140,11 @@ func TestValueTooLarge(t *testing.T) {
 func TestExpiration(t *testing.T) {
 	_, addrs := startMemcached(t, 1)
 	c := newTestClient(t, testPoolConfig(addrs...))
-	if err := c.Set("p", "brief", []byte("v"), 0, 1); err != nil {
+	if err := c.Set(context.Background(), "p", "brief", []byte("v"), 0, 1); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "key with exp 1 expires", func() error {
-		if _, _, err := c.Get("p", "brief"); err != ErrMiss {
+		if _, _, err := c.Get(context.Background(), "p", "brief"); err != ErrMiss {
 			return errors.New("still there")
 		}
 		return nil
@@ -153,12 +154,12 @@ func TestExpiration(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	_, addrs := startMemcached(t, 1)
 	c := newTestClient(t, testPoolConfig(addrs...))
-	_, _, err := c.Get("nope", "k")
+	_, _, err := c.Get(context.Background(), "nope", "k")
 	if !errors.Is(err, ErrUnknownPool) || err.Error() != `memcache: unknown pool "nope"` {
 		t.Errorf("unknown pool: %v", err)
 	}
 	for _, key := range []string{"", "a b", strings.Repeat("k", 251)} {
-		if err := c.Set("p", key, nil, 0, 0); !errors.Is(err, ErrBadKey) {
+		if err := c.Set(context.Background(), "p", key, nil, 0, 0); !errors.Is(err, ErrBadKey) {
 			t.Errorf("Set(%.20q) = %v, want ErrBadKey", key, err)
 		}
 	}
@@ -172,12 +173,12 @@ func TestConnectionBound(t *testing.T) {
 	pc := testPoolConfig(addrs...)
 	pc.Pool.MaxOpen, pc.Pool.MaxIdle = 2, 2
 	c := newTestClient(t, pc)
-	c.Set("p", "k", bytes.Repeat([]byte("v"), 64<<10), 0, 0)
+	c.Set(context.Background(), "p", "k", bytes.Repeat([]byte("v"), 64<<10), 0, 0)
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
 			for range 20 {
-				if _, _, err := c.Get("p", "k"); err != nil {
+				if _, _, err := c.Get(context.Background(), "p", "k"); err != nil {
 					t.Errorf("Get: %v", err)
 					return
 				}
@@ -197,8 +198,8 @@ func TestStats(t *testing.T) {
 	_, addrs := startMemcached(t, 2)
 	c := newTestClient(t, testPoolConfig(addrs...))
 	for i := range 50 {
-		c.Set("p", keyN("s", i), []byte("v"), 0, 0)
-		c.Get("p", keyN("s", i))
+		c.Set(context.Background(), "p", keyN("s", i), []byte("v"), 0, 0)
+		c.Get(context.Background(), "p", keyN("s", i))
 	}
 	ps := c.Stats()
 	if len(ps) != 1 || ps[0].Name != "p" || ps[0].Selection != "standard" || len(ps[0].Servers) != 2 {

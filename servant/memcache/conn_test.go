@@ -2,6 +2,7 @@ package memcache
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -146,7 +147,7 @@ func replyEach(reply string) func(c net.Conn) {
 func TestGarbledReplyClosesConnection(t *testing.T) {
 	addr := fakeServer(t, replyEach("BOGUS\r\n"))
 	c := newTestClient(t, testPoolConfig(addr))
-	_, _, err := c.Get("p", "k")
+	_, _, err := c.Get(context.Background(), "p", "k")
 	checkErr(t, err, "memcache: "+addr+`: protocol error: unexpected reply "BOGUS"`)
 	st := serverStats(t, c, addr)
 	if st.Pool.BrokenCloses != 1 || st.Errors != 1 || st.Pool.Breaker.ConsecutiveFailures != 1 {
@@ -159,7 +160,7 @@ func TestServerErrorKeepsConnection(t *testing.T) {
 	addr := fakeServer(t, replyEach("SERVER_ERROR out of memory storing object\r\n"))
 	c := newTestClient(t, testPoolConfig(addr))
 	for range 3 {
-		err := c.Set("p", "k", []byte("v"), 0, 0)
+		err := c.Set(context.Background(), "p", "k", []byte("v"), 0, 0)
 		if !errors.Is(err, ErrServer) {
 			t.Fatalf("Set = %v, want an error wrapping ErrServer", err)
 		}
@@ -179,7 +180,7 @@ func TestSilentServerHitsIOTimeout(t *testing.T) {
 	pc.IOTimeout = 150 * time.Millisecond
 	c := newTestClient(t, pc)
 	start := time.Now()
-	_, _, err := c.Get("p", "k")
+	_, _, err := c.Get(context.Background(), "p", "k")
 	took := time.Since(start)
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Get = %v, want a deadline error", err)

@@ -1,6 +1,7 @@
 package memcache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,7 +16,7 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	ms, addrs := startMemcached(t, 1)
 	addr := addrs[0]
 	c := newTestClient(t, testPoolConfig(addr))
-	if err := c.Set("p", "k", []byte("v"), 0, 0); err != nil {
+	if err := c.Set(context.Background(), "p", "k", []byte("v"), 0, 0); err != nil {
 		t.Fatal(err)
 	}
 
@@ -29,7 +30,7 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 
 	ms[0].Restart()
 	took := waitFor(t, testRetryInterval+3*time.Second, "calls succeed after the restart", func() error {
-		return c.Set("p", "k", []byte("again"), 0, 0)
+		return c.Set(context.Background(), "p", "k", []byte("again"), 0, 0)
 	})
 	t.Logf("calls succeeded %v after the restart (retry interval %v)", took, testRetryInterval)
 	br := serverStats(t, c, addr).Pool.Breaker
@@ -49,7 +50,7 @@ func busy(c *Client, workers int) (stop func()) {
 				case <-done:
 					return
 				default:
-					c.Get("p", "k")
+					c.Get(context.Background(), "p", "k")
 				}
 			}
 		})
@@ -62,7 +63,7 @@ func waitOpen(t *testing.T, c *Client) error {
 	t.Helper()
 	var openErr error
 	waitFor(t, 5*time.Second, "the breaker opens", func() error {
-		_, _, err := c.Get("p", "k")
+		_, _, err := c.Get(context.Background(), "p", "k")
 		if errors.Is(err, pool.ErrCircuitOpen) {
 			openErr = err
 			return nil
@@ -96,7 +97,7 @@ func checkFailsFast(t *testing.T, c *Client, addr string) {
 	var slowest time.Duration
 	for range 50 {
 		start := time.Now()
-		_, _, err := c.Get("p", "k")
+		_, _, err := c.Get(context.Background(), "p", "k")
 		slowest = max(slowest, time.Since(start))
 		if err == nil || !strings.Contains(err.Error(), addr) {
 			t.Fatalf("Get with the server down = %v, want an error naming %s", err, addr)
@@ -113,7 +114,7 @@ func TestHeartbeatDropsDeadConnections(t *testing.T) {
 	c := newTestClient(t, testPoolConfig(addrs...))
 	var wg sync.WaitGroup
 	for range 4 { // leave several idle connections
-		wg.Go(func() { c.Set("p", "k", []byte("v"), 0, 0) })
+		wg.Go(func() { c.Set(context.Background(), "p", "k", []byte("v"), 0, 0) })
 	}
 	wg.Wait()
 	ms[0].Restart()
@@ -123,7 +124,7 @@ func TestHeartbeatDropsDeadConnections(t *testing.T) {
 		}
 		return nil
 	})
-	if err := c.Set("p", "k", []byte("v"), 0, 0); err != nil {
+	if err := c.Set(context.Background(), "p", "k", []byte("v"), 0, 0); err != nil {
 		t.Fatalf("first call after the restart: %v", err)
 	}
 	if st := serverStats(t, c, addrs[0]); st.Errors != 0 {
@@ -139,7 +140,7 @@ func TestCloseEndsRunAndCalls(t *testing.T) {
 	}
 	ran := make(chan struct{})
 	go func() { c.Run(t.Context()); close(ran) }()
-	c.Set("p", "k", []byte("v"), 0, 0)
+	c.Set(context.Background(), "p", "k", []byte("v"), 0, 0)
 	c.Close()
 	c.Close() // idempotent
 	select {
@@ -147,7 +148,7 @@ func TestCloseEndsRunAndCalls(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after Close")
 	}
-	if _, _, err := c.Get("p", "k"); !errors.Is(err, pool.ErrClosed) {
+	if _, _, err := c.Get(context.Background(), "p", "k"); !errors.Is(err, pool.ErrClosed) {
 		t.Errorf("Get after Close = %v, want pool.ErrClosed", err)
 	}
 }

@@ -43,8 +43,10 @@ var (
 
 // Client serves calls on the configured pools. It is safe for concurrent use.
 // Every call blocks for at most, per server tried, the pool's WaitTimeout plus
-// DialTimeout plus IOTimeout; a call to a server whose breaker is open fails
-// at once.
+// DialTimeout plus IOTimeout, and no longer than its ctx: the wait for a
+// connection ends with ctx, and an attempt's I/O deadline is ctx's when that
+// is sooner than IOTimeout. A call to a server whose breaker is open fails at
+// once.
 type Client struct {
 	pools map[string]*namedPool // built by New, never changed
 }

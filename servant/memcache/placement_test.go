@@ -1,6 +1,7 @@
 package memcache
 
 import (
+	"context"
 	"fmt"
 	"hash/crc32"
 	"os/exec"
@@ -30,7 +31,7 @@ func TestStandardPlacement(t *testing.T) {
 	perServer := make([]int, len(addrs))
 	for _, key := range keys {
 		value := []byte("v-" + key)
-		if err := c.Set("p", key, value, 0, 0); err != nil {
+		if err := c.Set(context.Background(), "p", key, value, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		want := phpStandard(key, len(addrs))
@@ -55,7 +56,7 @@ func TestConsistentPlacement(t *testing.T) {
 	used := map[string]bool{}
 	for i := range 60 {
 		key, value := keyN("ring", i), []byte(keyN("v", i))
-		if err := c.Set("p", key, value, 0, 0); err != nil {
+		if err := c.Set(context.Background(), "p", key, value, 0, 0); err != nil {
 			t.Fatal(err)
 		}
 		servers, _ := c.Servers("p", key)

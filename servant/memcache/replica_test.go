@@ -1,6 +1,7 @@
 package memcache
 
 import (
+	"context"
 	"slices"
 	"testing"
 )
@@ -14,7 +15,7 @@ func TestReplicaWrites(t *testing.T) {
 			c := newTestClient(t, pc)
 			for i := range 30 {
 				key, value := keyN(sel, i), []byte(keyN("v", i))
-				if err := c.Set("p", key, value, 0, 0); err != nil {
+				if err := c.Set(context.Background(), "p", key, value, 0, 0); err != nil {
 					t.Fatal(err)
 				}
 				holders := checkHolders(t, c, addrs, key, value)
@@ -51,14 +52,14 @@ func TestReplicaWritesAllCalls(t *testing.T) {
 	pc := testPoolConfig(addrs...)
 	pc.Replicas = 2
 	c := newTestClient(t, pc)
-	if ok, err := c.Add("p", "n", []byte("5"), 0, 0); !ok || err != nil {
+	if ok, err := c.Add(context.Background(), "p", "n", []byte("5"), 0, 0); !ok || err != nil {
 		t.Fatalf("Add = %v, %v", ok, err)
 	}
-	if v, err := c.Increment("p", "n", -2); v != 3 || err != nil {
+	if v, err := c.Increment(context.Background(), "p", "n", -2); v != 3 || err != nil {
 		t.Fatalf("Increment = %d, %v", v, err)
 	}
 	checkHolders(t, c, addrs, "n", []byte("3"))
-	if ok, err := c.Delete("p", "n"); !ok || err != nil {
+	if ok, err := c.Delete(context.Background(), "p", "n"); !ok || err != nil {
 		t.Fatalf("Delete = %v, %v", ok, err)
 	}
 	for _, addr := range addrs {
@@ -78,7 +79,7 @@ func TestReplicaReadFallback(t *testing.T) {
 	for i := 0; len(keys) < 10; i++ {
 		if key := keyN("fb", i); phpStandard(key, 3) == 0 {
 			keys = append(keys, key)
-			if err := c.Set("p", key, []byte("v-"+key), 0, 0); err != nil {
+			if err := c.Set(context.Background(), "p", key, []byte("v-"+key), 0, 0); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -87,15 +88,15 @@ func TestReplicaReadFallback(t *testing.T) {
 
 	ms[0].Stop()
 	for _, key := range keys[1:] {
-		if v, _, err := c.Get("p", key); err != nil || string(v) != "v-"+key {
+		if v, _, err := c.Get(context.Background(), "p", key); err != nil || string(v) != "v-"+key {
 			t.Fatalf("Get(%q) with the primary down = %q, %v; want the replica's value", key, v, err)
 		}
 	}
 	// Writes go on too, to the replica, and reads see them.
-	if err := c.Set("p", keys[1], []byte("new"), 0, 0); err != nil {
+	if err := c.Set(context.Background(), "p", keys[1], []byte("new"), 0, 0); err != nil {
 		t.Fatalf("Set with the primary down: %v", err)
 	}
-	if v, _, err := c.Get("p", keys[1]); err != nil || string(v) != "new" {
+	if v, _, err := c.Get(context.Background(), "p", keys[1]); err != nil || string(v) != "new" {
 		t.Fatalf("Get after Set with the primary down = %q, %v", v, err)
 	}
 	if st := serverStats(t, c, addrs[0]); st.Errors == 0 {
@@ -111,7 +112,7 @@ func checkMissDoesNotFallBack(t *testing.T, c *Client, addrs []string, key strin
 		t.Fatal(err)
 	}
 	before := serverStats(t, c, addrs[1]).Calls
-	if _, _, err := c.Get("p", key); err != ErrMiss {
+	if _, _, err := c.Get(context.Background(), "p", key); err != ErrMiss {
 		t.Fatalf("Get of a key only the replica holds = %v, want ErrMiss from the primary", err)
 	}
 	if after := serverStats(t, c, addrs[1]).Calls; after != before {

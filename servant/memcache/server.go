@@ -35,33 +35,44 @@ func newServer(addr string, pc PoolConfig) (*server, error) {
 	return &server{addr: addr, timeout: pc.IOTimeout, conns: conns}, nil
 }
 
-// do runs fn on a pooled connection within the I/O timeout. The connection
-// goes back to the pool, or is closed if fn's error broke it; the breaker
-// hears of the outcome through the pool. If the connection proves stale (see
-// conn.stale), fn runs once more on a new one, and only that second outcome
-// counts. Errors come back naming the server, except ErrMiss, which is
-// returned as is.
-func (s *server) do(fn func(c *conn) error) error {
-	c, err := s.conns.Get(context.Background())
+// do runs fn on a pooled connection within the I/O timeout, or ctx's
+// deadline if that is sooner; waiting for a connection ends with ctx too.
+// The connection goes back to the pool, or is closed if fn's error broke
+// it; the breaker hears of the outcome through the pool. If the connection
+// proves stale (see conn.stale), fn runs once more on a new one, and only
+// that second outcome counts. Errors come back naming the server, except
+// ErrMiss, which is returned as is.
+func (s *server) do(ctx context.Context, fn func(c *conn) error) error {
+	c, err := s.conns.Get(ctx)
 	if err != nil {
 		return s.getFailed(err)
 	}
 	start := time.Now()
-	err = c.call(start.Add(s.timeout), fn)
+	err = c.call(s.deadline(ctx, start), fn)
 	if c.stale(err) {
-		return s.retry(c, start, fn)
+		return s.retry(ctx, c, start, fn)
 	}
 	return s.done(c, start, err)
 }
 
+// deadline bounds one attempt begun at now: the I/O timeout, or ctx's
+// deadline if sooner.
+func (s *server) deadline(ctx context.Context, now time.Time) time.Time {
+	d := now.Add(s.timeout)
+	if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
+		return cd
+	}
+	return d
+}
+
 // retry runs fn on a new connection in place of stale, whose failure the
 // breaker does not count.
-func (s *server) retry(stale *conn, start time.Time, fn func(c *conn) error) error {
-	c, err := s.conns.Redial(context.Background(), stale)
+func (s *server) retry(ctx context.Context, stale *conn, start time.Time, fn func(c *conn) error) error {
+	c, err := s.conns.Redial(ctx, stale)
 	if err != nil {
 		return s.getFailed(err)
 	}
-	return s.done(c, start, c.call(time.Now().Add(s.timeout), fn))
+	return s.done(c, start, c.call(s.deadline(ctx, time.Now()), fn))
 }
 
 // done hands c back with the outcome err of the call that began at start,

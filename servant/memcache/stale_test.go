@@ -2,6 +2,7 @@ package memcache
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -65,10 +66,10 @@ func TestRestartCallsSucceedAtOnce(t *testing.T) {
 		wg.Go(func() {
 			key := keyN("k", i)
 			for range 5 {
-				if err := c.Set("p", key, []byte("v"), 0, 0); err != nil {
+				if err := c.Set(context.Background(), "p", key, []byte("v"), 0, 0); err != nil {
 					t.Errorf("Set after the restart: %v", err)
 				}
-				if n, err := c.Increment("p", key+"n", 1); err != ErrMiss || n != 0 {
+				if n, err := c.Increment(context.Background(), "p", key+"n", 1); err != ErrMiss || n != 0 {
 					t.Errorf("Increment of a missing key after the restart = %d, %v; want 0, ErrMiss", n, err)
 				}
 			}
@@ -106,7 +107,7 @@ func doAtOnce(s *server, n int, op func(*conn) error) []error {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			errs[i] = s.do(func(cn *conn) error {
+			errs[i] = s.do(context.Background(), func(cn *conn) error {
 				if holding.Add(1) == int32(n) {
 					close(all)
 				}
@@ -152,8 +153,8 @@ func TestStaleOnlyWhenNothingCameBack(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			addr := fakeServer(t, replyThenClose(tt.replies...))
 			c := newTestClient(t, testPoolConfig(addr))
-			c.Get("p", "k") // dials; leaves the connection idle if it was answered
-			_, _, err := c.Get("p", "k")
+			c.Get(context.Background(), "p", "k") // dials; leaves the connection idle if it was answered
+			_, _, err := c.Get(context.Background(), "p", "k")
 			if tt.want == errAny && (err == nil || err == ErrMiss) || tt.want != errAny && !errors.Is(err, tt.want) {
 				t.Fatalf("second Get = %v, want %v", err, tt.want)
 			}
