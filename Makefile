@@ -21,6 +21,13 @@ test: deps
 	go vet ./...
 	FAED_REQUIRE_SERVERS=1 go test -race -count=1 -timeout 14m ./...
 
+# Fuzz the connection handler, each target for FUZZTIME; the corpus lives in engine/testdata/fuzz.
+FUZZTIME ?= 60s
+fuzz:
+	for t in FuzzBufferedBinary FuzzBufferedCompact FuzzFramedBinary FuzzFramedCompact; do \
+	  go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./engine; \
+	done
+
 # Install test dependencies (apt-get; only what is missing).
 deps:
 	scripts/install-deps.sh

@@ -68,10 +68,11 @@ func isNameByte(b byte) bool {
 
 // protocols builds the input and output protocol of a session for kind.
 // Both directions share the transport, so a framed reply goes out framed.
+// The input side bounds what a message decodes to by its bytes (budgetProtocol).
 func protocols(kind Kind, t *connTransport, cfg *thrift.TConfiguration) (in, out thrift.TProtocol) {
 	var trans thrift.TTransport = t
 	if kind == KindFramedBinary || kind == KindFramedCompact {
-		trans = thrift.NewTFramedTransportConf(t, cfg)
+		trans = newFramedTransport(t, int(cfg.GetMaxFrameSize()))
 	}
 	var p thrift.TProtocol
 	if kind == KindCompact || kind == KindFramedCompact {
@@ -79,5 +80,5 @@ func protocols(kind Kind, t *connTransport, cfg *thrift.TConfiguration) (in, out
 	} else {
 		p = thrift.NewTBinaryProtocolConf(trans, cfg)
 	}
-	return p, p
+	return newBudgetProtocol(p, t), p
 }

@@ -18,6 +18,13 @@ var errMessageTooLarge = errors.New("engine: message exceeds max_message_size")
 // writes over the connection, with a byte budget per incoming message so a
 // client can never make the daemon read (or allocate for) more than
 // max_message_size for one call. Not safe for concurrent use; a session owns it.
+//
+// RemainingBytes reports what the message may still read of that budget.
+// The protocols only use it to refuse a container header whose elements
+// could not fit in it, so it bounds what may still arrive, not what did,
+// and stays so on purpose: what is buffered would refuse a large legit
+// message still in flight, and what a message decodes to is bounded as it
+// arrives by budgetProtocol.
 type connTransport struct {
 	conn net.Conn
 	r    *bufio.Reader
