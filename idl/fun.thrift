@@ -27,6 +27,16 @@ exception TMongoReadOnly {
   11: optional string message
 }
 
+// TNotOwner (faed addition, between faed nodes): a node asked to serve a key
+// of a vbucket it does not hold as active answers with its map version and
+// the owner it knows; the forwarding faed refreshes its map and retries, so
+// the original caller never sees it.
+exception TNotOwner {
+  1: optional i64 mapVersion
+  2: optional string owner
+  11: optional string message
+}
+
 struct TMemcacheData {
   1: required binary data
   2: required i32 flags
@@ -53,6 +63,8 @@ struct MysqlMergeResult {
 //   budgetMs: the caller's remaining time budget in ms (faed addition); the
 //           call runs under the lower of it and the configured deadline, and
 //           a forwarding faed passes on what is left
+//   mapVersion: set by a forwarding faed: the version of the cluster map it
+//           routed by; a node with an older map refreshes before deciding
 // faed reads a message the way the original did: a field marked required
 // but missing is served as its zero value (and counted), so PHP code that
 // builds Context without uid keeps working.
@@ -62,6 +74,7 @@ struct Context {
   3: required i64 uid
   4: optional bool sticky
   5: optional i32 budgetMs
+  6: optional i64 mapVersion
 }
 
 service FunServant {
@@ -80,13 +93,17 @@ service FunServant {
 
   // LRU cache.
   bool lc_set(1: required Context reqCtx, 2: required string key, 3: required binary value)
+    throws (1: TNotOwner notOwner)
   binary lc_get(1: required Context reqCtx, 2: required string key)
-    throws (1: TCacheMissed miss)
+    throws (1: TCacheMissed miss, 2: TNotOwner notOwner)
   void lc_del(1: required Context reqCtx, 2: required string key)
+    throws (1: TNotOwner notOwner)
 
   // Cluster-wide try-lock; true if the key was free or its holder expired.
   bool lock(1: Context reqCtx, 2: string reason, 3: string key)
+    throws (1: TNotOwner notOwner)
   void unlock(1: Context reqCtx, 2: string reason, 3: string key)
+    throws (1: TNotOwner notOwner)
 
   // ZooKeeper, confined to the configured root.
   bool zk_create(1: required Context reqCtx, 2: required string path, 3: required string data)
@@ -151,6 +168,7 @@ service FunServant {
   // MySQL pools.
   MysqlResult my_query(1: required Context reqCtx, 2: string pool, 3: string table,
                        4: i64 hintId, 5: string sql, 6: list<string> argv, 7: string cacheKey)
+    throws (1: TNotOwner notOwner)
   MysqlResult my_query_shards(1: required Context reqCtx, 2: string pool, 3: string table,
                               4: string sql, 5: list<string> argv)
   i64 my_bulk_exec(1: required Context reqCtx, 2: list<string> pool, 3: list<string> table,
@@ -160,10 +178,13 @@ service FunServant {
                             4: i64 hintId, 5: string where, 6: string key, 7: string column,
                             8: string jsonValue)
   void my_evict(1: required Context reqCtx, 2: string cacheKey)
+    throws (1: TNotOwner notOwner)
 
   // Embedded persistent key-value store (faed addition).
   bool kvdb_set(1: required Context reqCtx, 2: required binary key, 3: required binary value)
+    throws (1: TNotOwner notOwner)
   binary kvdb_get(1: required Context reqCtx, 2: required binary key)
-    throws (1: TCacheMissed miss)
+    throws (1: TCacheMissed miss, 2: TNotOwner notOwner)
   bool kvdb_del(1: required Context reqCtx, 2: required binary key)
+    throws (1: TNotOwner notOwner)
 }

@@ -524,6 +524,234 @@ func (TMongoReadOnly) TExceptionType() thrift.TExceptionType {
 var _ thrift.TException = (*TMongoReadOnly)(nil)
 
 // Attributes:
+//  - MapVersion
+//  - Owner
+//  - Message
+type TNotOwner struct {
+  MapVersion *int64 `thrift:"mapVersion,1" db:"mapVersion" json:"mapVersion,omitempty"`
+  Owner *string `thrift:"owner,2" db:"owner" json:"owner,omitempty"`
+  // unused fields # 3 to 10
+  Message *string `thrift:"message,11" db:"message" json:"message,omitempty"`
+}
+
+func NewTNotOwner() *TNotOwner {
+  return &TNotOwner{}
+}
+
+var TNotOwner_MapVersion_DEFAULT int64
+func (p *TNotOwner) GetMapVersion() int64 {
+  if !p.IsSetMapVersion() {
+    return TNotOwner_MapVersion_DEFAULT
+  }
+return *p.MapVersion
+}
+var TNotOwner_Owner_DEFAULT string
+func (p *TNotOwner) GetOwner() string {
+  if !p.IsSetOwner() {
+    return TNotOwner_Owner_DEFAULT
+  }
+return *p.Owner
+}
+var TNotOwner_Message_DEFAULT string
+func (p *TNotOwner) GetMessage() string {
+  if !p.IsSetMessage() {
+    return TNotOwner_Message_DEFAULT
+  }
+return *p.Message
+}
+func (p *TNotOwner) IsSetMapVersion() bool {
+  return p.MapVersion != nil
+}
+
+func (p *TNotOwner) IsSetOwner() bool {
+  return p.Owner != nil
+}
+
+func (p *TNotOwner) IsSetMessage() bool {
+  return p.Message != nil
+}
+
+func (p *TNotOwner) Read(ctx context.Context, iprot thrift.TProtocol) error {
+  if _, err := iprot.ReadStructBegin(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+  }
+
+
+  for {
+    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+    if err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+    }
+    if fieldTypeId == thrift.STOP { break; }
+    switch fieldId {
+    case 1:
+      if fieldTypeId == thrift.I64 {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRING {
+        if err := p.ReadField2(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 11:
+      if fieldTypeId == thrift.STRING {
+        if err := p.ReadField11(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
+    }
+    if err := iprot.ReadFieldEnd(ctx); err != nil {
+      return err
+    }
+  }
+  if err := iprot.ReadStructEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+  }
+  return nil
+}
+
+func (p *TNotOwner)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadI64(ctx); err != nil {
+  return thrift.PrependError("error reading field 1: ", err)
+} else {
+  p.MapVersion = &v
+}
+  return nil
+}
+
+func (p *TNotOwner)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadString(ctx); err != nil {
+  return thrift.PrependError("error reading field 2: ", err)
+} else {
+  p.Owner = &v
+}
+  return nil
+}
+
+func (p *TNotOwner)  ReadField11(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadString(ctx); err != nil {
+  return thrift.PrependError("error reading field 11: ", err)
+} else {
+  p.Message = &v
+}
+  return nil
+}
+
+func (p *TNotOwner) Write(ctx context.Context, oprot thrift.TProtocol) error {
+  if err := oprot.WriteStructBegin(ctx, "TNotOwner"); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
+  if p != nil {
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
+    if err := p.writeField11(ctx, oprot); err != nil { return err }
+  }
+  if err := oprot.WriteFieldStop(ctx); err != nil {
+    return thrift.PrependError("write field stop error: ", err) }
+  if err := oprot.WriteStructEnd(ctx); err != nil {
+    return thrift.PrependError("write struct stop error: ", err) }
+  return nil
+}
+
+func (p *TNotOwner) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetMapVersion() {
+    if err := oprot.WriteFieldBegin(ctx, "mapVersion", thrift.I64, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:mapVersion: ", p), err) }
+    if err := oprot.WriteI64(ctx, int64(*p.MapVersion)); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T.mapVersion (1) field write error: ", p), err) }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:mapVersion: ", p), err) }
+  }
+  return err
+}
+
+func (p *TNotOwner) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "owner", thrift.STRING, 2); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:owner: ", p), err) }
+    if err := oprot.WriteString(ctx, string(*p.Owner)); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T.owner (2) field write error: ", p), err) }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:owner: ", p), err) }
+  }
+  return err
+}
+
+func (p *TNotOwner) writeField11(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetMessage() {
+    if err := oprot.WriteFieldBegin(ctx, "message", thrift.STRING, 11); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 11:message: ", p), err) }
+    if err := oprot.WriteString(ctx, string(*p.Message)); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T.message (11) field write error: ", p), err) }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 11:message: ", p), err) }
+  }
+  return err
+}
+
+func (p *TNotOwner) Equals(other *TNotOwner) bool {
+  if p == other {
+    return true
+  } else if p == nil || other == nil {
+    return false
+  }
+  if p.MapVersion != other.MapVersion {
+    if p.MapVersion == nil || other.MapVersion == nil {
+      return false
+    }
+    if (*p.MapVersion) != (*other.MapVersion) { return false }
+  }
+  if p.Owner != other.Owner {
+    if p.Owner == nil || other.Owner == nil {
+      return false
+    }
+    if (*p.Owner) != (*other.Owner) { return false }
+  }
+  if p.Message != other.Message {
+    if p.Message == nil || other.Message == nil {
+      return false
+    }
+    if (*p.Message) != (*other.Message) { return false }
+  }
+  return true
+}
+
+func (p *TNotOwner) String() string {
+  if p == nil {
+    return "<nil>"
+  }
+  return fmt.Sprintf("TNotOwner(%+v)", *p)
+}
+
+func (p *TNotOwner) Error() string {
+  return p.String()
+}
+
+func (TNotOwner) TExceptionType() thrift.TExceptionType {
+  return thrift.TExceptionTypeCompiled
+}
+
+var _ thrift.TException = (*TNotOwner)(nil)
+
+// Attributes:
 //  - Data
 //  - Flags
 type TMemcacheData struct {
@@ -1131,12 +1359,14 @@ func (p *MysqlMergeResult_) String() string {
 //  - UID
 //  - Sticky
 //  - BudgetMs
+//  - MapVersion
 type Context struct {
   Rid int64 `thrift:"rid,1,required" db:"rid" json:"rid"`
   Reason string `thrift:"reason,2,required" db:"reason" json:"reason"`
   UID int64 `thrift:"uid,3,required" db:"uid" json:"uid"`
   Sticky *bool `thrift:"sticky,4" db:"sticky" json:"sticky,omitempty"`
   BudgetMs *int32 `thrift:"budgetMs,5" db:"budgetMs" json:"budgetMs,omitempty"`
+  MapVersion *int64 `thrift:"mapVersion,6" db:"mapVersion" json:"mapVersion,omitempty"`
 }
 
 func NewContext() *Context {
@@ -1169,12 +1399,23 @@ func (p *Context) GetBudgetMs() int32 {
   }
 return *p.BudgetMs
 }
+var Context_MapVersion_DEFAULT int64
+func (p *Context) GetMapVersion() int64 {
+  if !p.IsSetMapVersion() {
+    return Context_MapVersion_DEFAULT
+  }
+return *p.MapVersion
+}
 func (p *Context) IsSetSticky() bool {
   return p.Sticky != nil
 }
 
 func (p *Context) IsSetBudgetMs() bool {
   return p.BudgetMs != nil
+}
+
+func (p *Context) IsSetMapVersion() bool {
+  return p.MapVersion != nil
 }
 
 func (p *Context) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -1239,6 +1480,16 @@ func (p *Context) Read(ctx context.Context, iprot thrift.TProtocol) error {
     case 5:
       if fieldTypeId == thrift.I32 {
         if err := p.ReadField5(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 6:
+      if fieldTypeId == thrift.I64 {
+        if err := p.ReadField6(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -1315,6 +1566,15 @@ func (p *Context)  ReadField5(ctx context.Context, iprot thrift.TProtocol) error
   return nil
 }
 
+func (p *Context)  ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadI64(ctx); err != nil {
+  return thrift.PrependError("error reading field 6: ", err)
+} else {
+  p.MapVersion = &v
+}
+  return nil
+}
+
 func (p *Context) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "Context"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
@@ -1324,6 +1584,7 @@ func (p *Context) Write(ctx context.Context, oprot thrift.TProtocol) error {
     if err := p.writeField3(ctx, oprot); err != nil { return err }
     if err := p.writeField4(ctx, oprot); err != nil { return err }
     if err := p.writeField5(ctx, oprot); err != nil { return err }
+    if err := p.writeField6(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -1386,6 +1647,18 @@ func (p *Context) writeField5(ctx context.Context, oprot thrift.TProtocol) (err 
   return err
 }
 
+func (p *Context) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetMapVersion() {
+    if err := oprot.WriteFieldBegin(ctx, "mapVersion", thrift.I64, 6); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:mapVersion: ", p), err) }
+    if err := oprot.WriteI64(ctx, int64(*p.MapVersion)); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T.mapVersion (6) field write error: ", p), err) }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 6:mapVersion: ", p), err) }
+  }
+  return err
+}
+
 func (p *Context) Equals(other *Context) bool {
   if p == other {
     return true
@@ -1406,6 +1679,12 @@ func (p *Context) Equals(other *Context) bool {
       return false
     }
     if (*p.BudgetMs) != (*other.BudgetMs) { return false }
+  }
+  if p.MapVersion != other.MapVersion {
+    if p.MapVersion == nil || other.MapVersion == nil {
+      return false
+    }
+    if (*p.MapVersion) != (*other.MapVersion) { return false }
   }
   return true
 }
@@ -1782,6 +2061,11 @@ func (p *FunServantClient) LcSet(ctx context.Context, reqCtx *Context, key strin
   if _err != nil {
     return
   }
+  switch {
+  case _result23.NotOwner!= nil:
+    return _r, _result23.NotOwner
+  }
+
   return _result23.GetSuccess(), nil
 }
 
@@ -1802,6 +2086,8 @@ func (p *FunServantClient) LcGet(ctx context.Context, reqCtx *Context, key strin
   switch {
   case _result26.Miss!= nil:
     return _r, _result26.Miss
+  case _result26.NotOwner!= nil:
+    return _r, _result26.NotOwner
   }
 
   return _result26.GetSuccess(), nil
@@ -1821,6 +2107,11 @@ func (p *FunServantClient) LcDel(ctx context.Context, reqCtx *Context, key strin
   if _err != nil {
     return
   }
+  switch {
+  case _result29.NotOwner!= nil:
+    return _result29.NotOwner
+  }
+
   return nil
 }
 
@@ -1840,6 +2131,11 @@ func (p *FunServantClient) Lock(ctx context.Context, reqCtx *Context, reason str
   if _err != nil {
     return
   }
+  switch {
+  case _result32.NotOwner!= nil:
+    return _r, _result32.NotOwner
+  }
+
   return _result32.GetSuccess(), nil
 }
 
@@ -1859,6 +2155,11 @@ func (p *FunServantClient) Unlock(ctx context.Context, reqCtx *Context, reason s
   if _err != nil {
     return
   }
+  switch {
+  case _result35.NotOwner!= nil:
+    return _result35.NotOwner
+  }
+
   return nil
 }
 
@@ -2434,6 +2735,11 @@ func (p *FunServantClient) MyQuery(ctx context.Context, reqCtx *Context, pool st
   if _err != nil {
     return
   }
+  switch {
+  case _result99.NotOwner!= nil:
+    return _r, _result99.NotOwner
+  }
+
   if _ret100 := _result99.GetSuccess(); _ret100 != nil {
     return _ret100, nil
   }
@@ -2539,6 +2845,11 @@ func (p *FunServantClient) MyEvict(ctx context.Context, reqCtx *Context, cacheKe
   if _err != nil {
     return
   }
+  switch {
+  case _result114.NotOwner!= nil:
+    return _result114.NotOwner
+  }
+
   return nil
 }
 
@@ -2558,6 +2869,11 @@ func (p *FunServantClient) KvdbSet(ctx context.Context, reqCtx *Context, key []b
   if _err != nil {
     return
   }
+  switch {
+  case _result117.NotOwner!= nil:
+    return _r, _result117.NotOwner
+  }
+
   return _result117.GetSuccess(), nil
 }
 
@@ -2578,6 +2894,8 @@ func (p *FunServantClient) KvdbGet(ctx context.Context, reqCtx *Context, key []b
   switch {
   case _result120.Miss!= nil:
     return _r, _result120.Miss
+  case _result120.NotOwner!= nil:
+    return _r, _result120.NotOwner
   }
 
   return _result120.GetSuccess(), nil
@@ -2597,6 +2915,11 @@ func (p *FunServantClient) KvdbDel(ctx context.Context, reqCtx *Context, key []b
   if _err != nil {
     return
   }
+  switch {
+  case _result123.NotOwner!= nil:
+    return _r, _result123.NotOwner
+  }
+
   return _result123.GetSuccess(), nil
 }
 
@@ -3177,26 +3500,31 @@ func (p *funServantProcessorLcSet) Process(ctx context.Context, seqId int32, ipr
   if retval, err2 := p.handler.LcSet(ctx, args.ReqCtx, args.Key, args.Value); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TNotOwner:
+      result.NotOwner = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc137 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_set: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "lc_set", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err136 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc137.Write(ctx, oprot); _write_err136 == nil && err2 != nil {
+        _write_err136 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err136 == nil && err2 != nil {
+        _write_err136 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err136 == nil && err2 != nil {
+        _write_err136 = thrift.WrapTException(err2)
+      }
+      if _write_err136 != nil {
+        return false, thrift.WrapTException(_write_err136)
+      }
+      return true, err
     }
-    _exc137 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_set: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "lc_set", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err136 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc137.Write(ctx, oprot); _write_err136 == nil && err2 != nil {
-      _write_err136 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err136 == nil && err2 != nil {
-      _write_err136 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err136 == nil && err2 != nil {
-      _write_err136 = thrift.WrapTException(err2)
-    }
-    if _write_err136 != nil {
-      return false, thrift.WrapTException(_write_err136)
-    }
-    return true, err
   } else {
     result.Success = &retval
   }
@@ -3270,6 +3598,8 @@ func (p *funServantProcessorLcGet) Process(ctx context.Context, seqId int32, ipr
     switch v := err2.(type) {
     case *TCacheMissed:
       result.Miss = v
+    case *TNotOwner:
+      result.NotOwner = v
     default:
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
@@ -3362,26 +3692,31 @@ func (p *funServantProcessorLcDel) Process(ctx context.Context, seqId int32, ipr
   if err2 := p.handler.LcDel(ctx, args.ReqCtx, args.Key); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TNotOwner:
+      result.NotOwner = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc141 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_del: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "lc_del", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err140 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc141.Write(ctx, oprot); _write_err140 == nil && err2 != nil {
+        _write_err140 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err140 == nil && err2 != nil {
+        _write_err140 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err140 == nil && err2 != nil {
+        _write_err140 = thrift.WrapTException(err2)
+      }
+      if _write_err140 != nil {
+        return false, thrift.WrapTException(_write_err140)
+      }
+      return true, err
     }
-    _exc141 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_del: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "lc_del", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err140 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc141.Write(ctx, oprot); _write_err140 == nil && err2 != nil {
-      _write_err140 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err140 == nil && err2 != nil {
-      _write_err140 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err140 == nil && err2 != nil {
-      _write_err140 = thrift.WrapTException(err2)
-    }
-    if _write_err140 != nil {
-      return false, thrift.WrapTException(_write_err140)
-    }
-    return true, err
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "lc_del", thrift.REPLY, seqId); err2 != nil {
@@ -3450,26 +3785,31 @@ func (p *funServantProcessorLock) Process(ctx context.Context, seqId int32, ipro
   if retval, err2 := p.handler.Lock(ctx, args.ReqCtx, args.Reason, args.Key); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TNotOwner:
+      result.NotOwner = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc143 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lock: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "lock", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err142 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc143.Write(ctx, oprot); _write_err142 == nil && err2 != nil {
+        _write_err142 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err142 == nil && err2 != nil {
+        _write_err142 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err142 == nil && err2 != nil {
+        _write_err142 = thrift.WrapTException(err2)
+      }
+      if _write_err142 != nil {
+        return false, thrift.WrapTException(_write_err142)
+      }
+      return true, err
     }
-    _exc143 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lock: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "lock", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err142 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc143.Write(ctx, oprot); _write_err142 == nil && err2 != nil {
-      _write_err142 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err142 == nil && err2 != nil {
-      _write_err142 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err142 == nil && err2 != nil {
-      _write_err142 = thrift.WrapTException(err2)
-    }
-    if _write_err142 != nil {
-      return false, thrift.WrapTException(_write_err142)
-    }
-    return true, err
   } else {
     result.Success = &retval
   }
@@ -3540,26 +3880,31 @@ func (p *funServantProcessorUnlock) Process(ctx context.Context, seqId int32, ip
   if err2 := p.handler.Unlock(ctx, args.ReqCtx, args.Reason, args.Key); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TNotOwner:
+      result.NotOwner = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc145 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing unlock: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "unlock", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err144 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc145.Write(ctx, oprot); _write_err144 == nil && err2 != nil {
+        _write_err144 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err144 == nil && err2 != nil {
+        _write_err144 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err144 == nil && err2 != nil {
+        _write_err144 = thrift.WrapTException(err2)
+      }
+      if _write_err144 != nil {
+        return false, thrift.WrapTException(_write_err144)
+      }
+      return true, err
     }
-    _exc145 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing unlock: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "unlock", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err144 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc145.Write(ctx, oprot); _write_err144 == nil && err2 != nil {
-      _write_err144 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err144 == nil && err2 != nil {
-      _write_err144 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err144 == nil && err2 != nil {
-      _write_err144 = thrift.WrapTException(err2)
-    }
-    if _write_err144 != nil {
-      return false, thrift.WrapTException(_write_err144)
-    }
-    return true, err
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "unlock", thrift.REPLY, seqId); err2 != nil {
@@ -5513,26 +5858,31 @@ func (p *funServantProcessorMyQuery) Process(ctx context.Context, seqId int32, i
   if retval, err2 := p.handler.MyQuery(ctx, args.ReqCtx, args.Pool, args.Table, args.HintId, args.Sql, args.Argv, args.CacheKey); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TNotOwner:
+      result.NotOwner = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc187 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_query: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "my_query", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err186 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc187.Write(ctx, oprot); _write_err186 == nil && err2 != nil {
+        _write_err186 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err186 == nil && err2 != nil {
+        _write_err186 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err186 == nil && err2 != nil {
+        _write_err186 = thrift.WrapTException(err2)
+      }
+      if _write_err186 != nil {
+        return false, thrift.WrapTException(_write_err186)
+      }
+      return true, err
     }
-    _exc187 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_query: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "my_query", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err186 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc187.Write(ctx, oprot); _write_err186 == nil && err2 != nil {
-      _write_err186 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err186 == nil && err2 != nil {
-      _write_err186 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err186 == nil && err2 != nil {
-      _write_err186 = thrift.WrapTException(err2)
-    }
-    if _write_err186 != nil {
-      return false, thrift.WrapTException(_write_err186)
-    }
-    return true, err
   } else {
     result.Success = retval
   }
@@ -5873,26 +6223,31 @@ func (p *funServantProcessorMyEvict) Process(ctx context.Context, seqId int32, i
   if err2 := p.handler.MyEvict(ctx, args.ReqCtx, args.CacheKey); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TNotOwner:
+      result.NotOwner = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc195 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_evict: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "my_evict", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err194 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc195.Write(ctx, oprot); _write_err194 == nil && err2 != nil {
+        _write_err194 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err194 == nil && err2 != nil {
+        _write_err194 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err194 == nil && err2 != nil {
+        _write_err194 = thrift.WrapTException(err2)
+      }
+      if _write_err194 != nil {
+        return false, thrift.WrapTException(_write_err194)
+      }
+      return true, err
     }
-    _exc195 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_evict: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "my_evict", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err194 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc195.Write(ctx, oprot); _write_err194 == nil && err2 != nil {
-      _write_err194 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err194 == nil && err2 != nil {
-      _write_err194 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err194 == nil && err2 != nil {
-      _write_err194 = thrift.WrapTException(err2)
-    }
-    if _write_err194 != nil {
-      return false, thrift.WrapTException(_write_err194)
-    }
-    return true, err
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "my_evict", thrift.REPLY, seqId); err2 != nil {
@@ -5961,26 +6316,31 @@ func (p *funServantProcessorKvdbSet) Process(ctx context.Context, seqId int32, i
   if retval, err2 := p.handler.KvdbSet(ctx, args.ReqCtx, args.Key, args.Value); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TNotOwner:
+      result.NotOwner = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc197 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_set: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "kvdb_set", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err196 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc197.Write(ctx, oprot); _write_err196 == nil && err2 != nil {
+        _write_err196 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err196 == nil && err2 != nil {
+        _write_err196 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err196 == nil && err2 != nil {
+        _write_err196 = thrift.WrapTException(err2)
+      }
+      if _write_err196 != nil {
+        return false, thrift.WrapTException(_write_err196)
+      }
+      return true, err
     }
-    _exc197 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_set: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "kvdb_set", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err196 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc197.Write(ctx, oprot); _write_err196 == nil && err2 != nil {
-      _write_err196 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err196 == nil && err2 != nil {
-      _write_err196 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err196 == nil && err2 != nil {
-      _write_err196 = thrift.WrapTException(err2)
-    }
-    if _write_err196 != nil {
-      return false, thrift.WrapTException(_write_err196)
-    }
-    return true, err
   } else {
     result.Success = &retval
   }
@@ -6054,6 +6414,8 @@ func (p *funServantProcessorKvdbGet) Process(ctx context.Context, seqId int32, i
     switch v := err2.(type) {
     case *TCacheMissed:
       result.Miss = v
+    case *TNotOwner:
+      result.NotOwner = v
     default:
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
@@ -6146,26 +6508,31 @@ func (p *funServantProcessorKvdbDel) Process(ctx context.Context, seqId int32, i
   if retval, err2 := p.handler.KvdbDel(ctx, args.ReqCtx, args.Key); err2 != nil {
     tickerCancel()
     err = thrift.WrapTException(err2)
-    if errors.Is(err2, thrift.ErrAbandonRequest) {
-      return false, thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TNotOwner:
+      result.NotOwner = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc201 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_del: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "kvdb_del", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err200 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc201.Write(ctx, oprot); _write_err200 == nil && err2 != nil {
+        _write_err200 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err200 == nil && err2 != nil {
+        _write_err200 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err200 == nil && err2 != nil {
+        _write_err200 = thrift.WrapTException(err2)
+      }
+      if _write_err200 != nil {
+        return false, thrift.WrapTException(_write_err200)
+      }
+      return true, err
     }
-    _exc201 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_del: " + err2.Error())
-    if err2 := oprot.WriteMessageBegin(ctx, "kvdb_del", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err200 = thrift.WrapTException(err2)
-    }
-    if err2 := _exc201.Write(ctx, oprot); _write_err200 == nil && err2 != nil {
-      _write_err200 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err200 == nil && err2 != nil {
-      _write_err200 = thrift.WrapTException(err2)
-    }
-    if err2 := oprot.Flush(ctx); _write_err200 == nil && err2 != nil {
-      _write_err200 = thrift.WrapTException(err2)
-    }
-    if _write_err200 != nil {
-      return false, thrift.WrapTException(_write_err200)
-    }
-    return true, err
   } else {
     result.Success = &retval
   }
@@ -7477,8 +7844,10 @@ func (p *FunServantLcSetArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - NotOwner
 type FunServantLcSetResult struct {
   Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+  NotOwner *TNotOwner `thrift:"notOwner,1" db:"notOwner" json:"notOwner,omitempty"`
 }
 
 func NewFunServantLcSetResult() *FunServantLcSetResult {
@@ -7492,8 +7861,19 @@ func (p *FunServantLcSetResult) GetSuccess() bool {
   }
 return *p.Success
 }
+var FunServantLcSetResult_NotOwner_DEFAULT *TNotOwner
+func (p *FunServantLcSetResult) GetNotOwner() *TNotOwner {
+  if !p.IsSetNotOwner() {
+    return FunServantLcSetResult_NotOwner_DEFAULT
+  }
+return p.NotOwner
+}
 func (p *FunServantLcSetResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantLcSetResult) IsSetNotOwner() bool {
+  return p.NotOwner != nil
 }
 
 func (p *FunServantLcSetResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -7512,6 +7892,16 @@ func (p *FunServantLcSetResult) Read(ctx context.Context, iprot thrift.TProtocol
     case 0:
       if fieldTypeId == thrift.BOOL {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -7543,11 +7933,20 @@ func (p *FunServantLcSetResult)  ReadField0(ctx context.Context, iprot thrift.TP
   return nil
 }
 
+func (p *FunServantLcSetResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.NotOwner = &TNotOwner{}
+  if err := p.NotOwner.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NotOwner), err)
+  }
+  return nil
+}
+
 func (p *FunServantLcSetResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "lc_set_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -7564,6 +7963,19 @@ func (p *FunServantLcSetResult) writeField0(ctx context.Context, oprot thrift.TP
     return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantLcSetResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNotOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "notOwner", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:notOwner: ", p), err) }
+    if err := p.NotOwner.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NotOwner), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:notOwner: ", p), err) }
   }
   return err
 }
@@ -7722,9 +8134,11 @@ func (p *FunServantLcGetArgs) String() string {
 // Attributes:
 //  - Success
 //  - Miss
+//  - NotOwner
 type FunServantLcGetResult struct {
   Success []byte `thrift:"success,0" db:"success" json:"success,omitempty"`
   Miss *TCacheMissed `thrift:"miss,1" db:"miss" json:"miss,omitempty"`
+  NotOwner *TNotOwner `thrift:"notOwner,2" db:"notOwner" json:"notOwner,omitempty"`
 }
 
 func NewFunServantLcGetResult() *FunServantLcGetResult {
@@ -7743,12 +8157,23 @@ func (p *FunServantLcGetResult) GetMiss() *TCacheMissed {
   }
 return p.Miss
 }
+var FunServantLcGetResult_NotOwner_DEFAULT *TNotOwner
+func (p *FunServantLcGetResult) GetNotOwner() *TNotOwner {
+  if !p.IsSetNotOwner() {
+    return FunServantLcGetResult_NotOwner_DEFAULT
+  }
+return p.NotOwner
+}
 func (p *FunServantLcGetResult) IsSetSuccess() bool {
   return p.Success != nil
 }
 
 func (p *FunServantLcGetResult) IsSetMiss() bool {
   return p.Miss != nil
+}
+
+func (p *FunServantLcGetResult) IsSetNotOwner() bool {
+  return p.NotOwner != nil
 }
 
 func (p *FunServantLcGetResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -7777,6 +8202,16 @@ func (p *FunServantLcGetResult) Read(ctx context.Context, iprot thrift.TProtocol
     case 1:
       if fieldTypeId == thrift.STRUCT {
         if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField2(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -7816,12 +8251,21 @@ func (p *FunServantLcGetResult)  ReadField1(ctx context.Context, iprot thrift.TP
   return nil
 }
 
+func (p *FunServantLcGetResult)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  p.NotOwner = &TNotOwner{}
+  if err := p.NotOwner.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NotOwner), err)
+  }
+  return nil
+}
+
 func (p *FunServantLcGetResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "lc_get_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
     if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -7851,6 +8295,19 @@ func (p *FunServantLcGetResult) writeField1(ctx context.Context, oprot thrift.TP
     }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 1:miss: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantLcGetResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNotOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "notOwner", thrift.STRUCT, 2); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:notOwner: ", p), err) }
+    if err := p.NotOwner.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NotOwner), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:notOwner: ", p), err) }
   }
   return err
 }
@@ -8006,11 +8463,25 @@ func (p *FunServantLcDelArgs) String() string {
   return fmt.Sprintf("FunServantLcDelArgs(%+v)", *p)
 }
 
+// Attributes:
+//  - NotOwner
 type FunServantLcDelResult struct {
+  NotOwner *TNotOwner `thrift:"notOwner,1" db:"notOwner" json:"notOwner,omitempty"`
 }
 
 func NewFunServantLcDelResult() *FunServantLcDelResult {
   return &FunServantLcDelResult{}
+}
+
+var FunServantLcDelResult_NotOwner_DEFAULT *TNotOwner
+func (p *FunServantLcDelResult) GetNotOwner() *TNotOwner {
+  if !p.IsSetNotOwner() {
+    return FunServantLcDelResult_NotOwner_DEFAULT
+  }
+return p.NotOwner
+}
+func (p *FunServantLcDelResult) IsSetNotOwner() bool {
+  return p.NotOwner != nil
 }
 
 func (p *FunServantLcDelResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -8025,8 +8496,21 @@ func (p *FunServantLcDelResult) Read(ctx context.Context, iprot thrift.TProtocol
       return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
     }
     if fieldTypeId == thrift.STOP { break; }
-    if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-      return err
+    switch fieldId {
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
     }
     if err := iprot.ReadFieldEnd(ctx); err != nil {
       return err
@@ -8038,16 +8522,38 @@ func (p *FunServantLcDelResult) Read(ctx context.Context, iprot thrift.TProtocol
   return nil
 }
 
+func (p *FunServantLcDelResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.NotOwner = &TNotOwner{}
+  if err := p.NotOwner.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NotOwner), err)
+  }
+  return nil
+}
+
 func (p *FunServantLcDelResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "lc_del_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
   if err := oprot.WriteStructEnd(ctx); err != nil {
     return thrift.PrependError("write struct stop error: ", err) }
   return nil
+}
+
+func (p *FunServantLcDelResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNotOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "notOwner", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:notOwner: ", p), err) }
+    if err := p.NotOwner.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NotOwner), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:notOwner: ", p), err) }
+  }
+  return err
 }
 
 func (p *FunServantLcDelResult) String() string {
@@ -8229,8 +8735,10 @@ func (p *FunServantLockArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - NotOwner
 type FunServantLockResult struct {
   Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+  NotOwner *TNotOwner `thrift:"notOwner,1" db:"notOwner" json:"notOwner,omitempty"`
 }
 
 func NewFunServantLockResult() *FunServantLockResult {
@@ -8244,8 +8752,19 @@ func (p *FunServantLockResult) GetSuccess() bool {
   }
 return *p.Success
 }
+var FunServantLockResult_NotOwner_DEFAULT *TNotOwner
+func (p *FunServantLockResult) GetNotOwner() *TNotOwner {
+  if !p.IsSetNotOwner() {
+    return FunServantLockResult_NotOwner_DEFAULT
+  }
+return p.NotOwner
+}
 func (p *FunServantLockResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantLockResult) IsSetNotOwner() bool {
+  return p.NotOwner != nil
 }
 
 func (p *FunServantLockResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -8264,6 +8783,16 @@ func (p *FunServantLockResult) Read(ctx context.Context, iprot thrift.TProtocol)
     case 0:
       if fieldTypeId == thrift.BOOL {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -8295,11 +8824,20 @@ func (p *FunServantLockResult)  ReadField0(ctx context.Context, iprot thrift.TPr
   return nil
 }
 
+func (p *FunServantLockResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.NotOwner = &TNotOwner{}
+  if err := p.NotOwner.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NotOwner), err)
+  }
+  return nil
+}
+
 func (p *FunServantLockResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "lock_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -8316,6 +8854,19 @@ func (p *FunServantLockResult) writeField0(ctx context.Context, oprot thrift.TPr
     return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantLockResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNotOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "notOwner", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:notOwner: ", p), err) }
+    if err := p.NotOwner.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NotOwner), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:notOwner: ", p), err) }
   }
   return err
 }
@@ -8497,11 +9048,25 @@ func (p *FunServantUnlockArgs) String() string {
   return fmt.Sprintf("FunServantUnlockArgs(%+v)", *p)
 }
 
+// Attributes:
+//  - NotOwner
 type FunServantUnlockResult struct {
+  NotOwner *TNotOwner `thrift:"notOwner,1" db:"notOwner" json:"notOwner,omitempty"`
 }
 
 func NewFunServantUnlockResult() *FunServantUnlockResult {
   return &FunServantUnlockResult{}
+}
+
+var FunServantUnlockResult_NotOwner_DEFAULT *TNotOwner
+func (p *FunServantUnlockResult) GetNotOwner() *TNotOwner {
+  if !p.IsSetNotOwner() {
+    return FunServantUnlockResult_NotOwner_DEFAULT
+  }
+return p.NotOwner
+}
+func (p *FunServantUnlockResult) IsSetNotOwner() bool {
+  return p.NotOwner != nil
 }
 
 func (p *FunServantUnlockResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -8516,8 +9081,21 @@ func (p *FunServantUnlockResult) Read(ctx context.Context, iprot thrift.TProtoco
       return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
     }
     if fieldTypeId == thrift.STOP { break; }
-    if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-      return err
+    switch fieldId {
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
     }
     if err := iprot.ReadFieldEnd(ctx); err != nil {
       return err
@@ -8529,16 +9107,38 @@ func (p *FunServantUnlockResult) Read(ctx context.Context, iprot thrift.TProtoco
   return nil
 }
 
+func (p *FunServantUnlockResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.NotOwner = &TNotOwner{}
+  if err := p.NotOwner.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NotOwner), err)
+  }
+  return nil
+}
+
 func (p *FunServantUnlockResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "unlock_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
   if err := oprot.WriteStructEnd(ctx); err != nil {
     return thrift.PrependError("write struct stop error: ", err) }
   return nil
+}
+
+func (p *FunServantUnlockResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNotOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "notOwner", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:notOwner: ", p), err) }
+    if err := p.NotOwner.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NotOwner), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:notOwner: ", p), err) }
+  }
+  return err
 }
 
 func (p *FunServantUnlockResult) String() string {
@@ -17048,8 +17648,10 @@ func (p *FunServantMyQueryArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - NotOwner
 type FunServantMyQueryResult struct {
   Success *MysqlResult_ `thrift:"success,0" db:"success" json:"success,omitempty"`
+  NotOwner *TNotOwner `thrift:"notOwner,1" db:"notOwner" json:"notOwner,omitempty"`
 }
 
 func NewFunServantMyQueryResult() *FunServantMyQueryResult {
@@ -17063,8 +17665,19 @@ func (p *FunServantMyQueryResult) GetSuccess() *MysqlResult_ {
   }
 return p.Success
 }
+var FunServantMyQueryResult_NotOwner_DEFAULT *TNotOwner
+func (p *FunServantMyQueryResult) GetNotOwner() *TNotOwner {
+  if !p.IsSetNotOwner() {
+    return FunServantMyQueryResult_NotOwner_DEFAULT
+  }
+return p.NotOwner
+}
 func (p *FunServantMyQueryResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantMyQueryResult) IsSetNotOwner() bool {
+  return p.NotOwner != nil
 }
 
 func (p *FunServantMyQueryResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -17083,6 +17696,16 @@ func (p *FunServantMyQueryResult) Read(ctx context.Context, iprot thrift.TProtoc
     case 0:
       if fieldTypeId == thrift.STRUCT {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -17113,11 +17736,20 @@ func (p *FunServantMyQueryResult)  ReadField0(ctx context.Context, iprot thrift.
   return nil
 }
 
+func (p *FunServantMyQueryResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.NotOwner = &TNotOwner{}
+  if err := p.NotOwner.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NotOwner), err)
+  }
+  return nil
+}
+
 func (p *FunServantMyQueryResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "my_query_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -17135,6 +17767,19 @@ func (p *FunServantMyQueryResult) writeField0(ctx context.Context, oprot thrift.
     }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantMyQueryResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNotOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "notOwner", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:notOwner: ", p), err) }
+    if err := p.NotOwner.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NotOwner), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:notOwner: ", p), err) }
   }
   return err
 }
@@ -18673,11 +19318,25 @@ func (p *FunServantMyEvictArgs) String() string {
   return fmt.Sprintf("FunServantMyEvictArgs(%+v)", *p)
 }
 
+// Attributes:
+//  - NotOwner
 type FunServantMyEvictResult struct {
+  NotOwner *TNotOwner `thrift:"notOwner,1" db:"notOwner" json:"notOwner,omitempty"`
 }
 
 func NewFunServantMyEvictResult() *FunServantMyEvictResult {
   return &FunServantMyEvictResult{}
+}
+
+var FunServantMyEvictResult_NotOwner_DEFAULT *TNotOwner
+func (p *FunServantMyEvictResult) GetNotOwner() *TNotOwner {
+  if !p.IsSetNotOwner() {
+    return FunServantMyEvictResult_NotOwner_DEFAULT
+  }
+return p.NotOwner
+}
+func (p *FunServantMyEvictResult) IsSetNotOwner() bool {
+  return p.NotOwner != nil
 }
 
 func (p *FunServantMyEvictResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -18692,8 +19351,21 @@ func (p *FunServantMyEvictResult) Read(ctx context.Context, iprot thrift.TProtoc
       return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
     }
     if fieldTypeId == thrift.STOP { break; }
-    if err := iprot.Skip(ctx, fieldTypeId); err != nil {
-      return err
+    switch fieldId {
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
     }
     if err := iprot.ReadFieldEnd(ctx); err != nil {
       return err
@@ -18705,16 +19377,38 @@ func (p *FunServantMyEvictResult) Read(ctx context.Context, iprot thrift.TProtoc
   return nil
 }
 
+func (p *FunServantMyEvictResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.NotOwner = &TNotOwner{}
+  if err := p.NotOwner.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NotOwner), err)
+  }
+  return nil
+}
+
 func (p *FunServantMyEvictResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "my_evict_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
   if err := oprot.WriteStructEnd(ctx); err != nil {
     return thrift.PrependError("write struct stop error: ", err) }
   return nil
+}
+
+func (p *FunServantMyEvictResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNotOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "notOwner", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:notOwner: ", p), err) }
+    if err := p.NotOwner.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NotOwner), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:notOwner: ", p), err) }
+  }
+  return err
 }
 
 func (p *FunServantMyEvictResult) String() string {
@@ -18911,8 +19605,10 @@ func (p *FunServantKvdbSetArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - NotOwner
 type FunServantKvdbSetResult struct {
   Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+  NotOwner *TNotOwner `thrift:"notOwner,1" db:"notOwner" json:"notOwner,omitempty"`
 }
 
 func NewFunServantKvdbSetResult() *FunServantKvdbSetResult {
@@ -18926,8 +19622,19 @@ func (p *FunServantKvdbSetResult) GetSuccess() bool {
   }
 return *p.Success
 }
+var FunServantKvdbSetResult_NotOwner_DEFAULT *TNotOwner
+func (p *FunServantKvdbSetResult) GetNotOwner() *TNotOwner {
+  if !p.IsSetNotOwner() {
+    return FunServantKvdbSetResult_NotOwner_DEFAULT
+  }
+return p.NotOwner
+}
 func (p *FunServantKvdbSetResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantKvdbSetResult) IsSetNotOwner() bool {
+  return p.NotOwner != nil
 }
 
 func (p *FunServantKvdbSetResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -18946,6 +19653,16 @@ func (p *FunServantKvdbSetResult) Read(ctx context.Context, iprot thrift.TProtoc
     case 0:
       if fieldTypeId == thrift.BOOL {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -18977,11 +19694,20 @@ func (p *FunServantKvdbSetResult)  ReadField0(ctx context.Context, iprot thrift.
   return nil
 }
 
+func (p *FunServantKvdbSetResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.NotOwner = &TNotOwner{}
+  if err := p.NotOwner.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NotOwner), err)
+  }
+  return nil
+}
+
 func (p *FunServantKvdbSetResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "kvdb_set_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -18998,6 +19724,19 @@ func (p *FunServantKvdbSetResult) writeField0(ctx context.Context, oprot thrift.
     return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantKvdbSetResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNotOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "notOwner", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:notOwner: ", p), err) }
+    if err := p.NotOwner.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NotOwner), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:notOwner: ", p), err) }
   }
   return err
 }
@@ -19156,9 +19895,11 @@ func (p *FunServantKvdbGetArgs) String() string {
 // Attributes:
 //  - Success
 //  - Miss
+//  - NotOwner
 type FunServantKvdbGetResult struct {
   Success []byte `thrift:"success,0" db:"success" json:"success,omitempty"`
   Miss *TCacheMissed `thrift:"miss,1" db:"miss" json:"miss,omitempty"`
+  NotOwner *TNotOwner `thrift:"notOwner,2" db:"notOwner" json:"notOwner,omitempty"`
 }
 
 func NewFunServantKvdbGetResult() *FunServantKvdbGetResult {
@@ -19177,12 +19918,23 @@ func (p *FunServantKvdbGetResult) GetMiss() *TCacheMissed {
   }
 return p.Miss
 }
+var FunServantKvdbGetResult_NotOwner_DEFAULT *TNotOwner
+func (p *FunServantKvdbGetResult) GetNotOwner() *TNotOwner {
+  if !p.IsSetNotOwner() {
+    return FunServantKvdbGetResult_NotOwner_DEFAULT
+  }
+return p.NotOwner
+}
 func (p *FunServantKvdbGetResult) IsSetSuccess() bool {
   return p.Success != nil
 }
 
 func (p *FunServantKvdbGetResult) IsSetMiss() bool {
   return p.Miss != nil
+}
+
+func (p *FunServantKvdbGetResult) IsSetNotOwner() bool {
+  return p.NotOwner != nil
 }
 
 func (p *FunServantKvdbGetResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -19211,6 +19963,16 @@ func (p *FunServantKvdbGetResult) Read(ctx context.Context, iprot thrift.TProtoc
     case 1:
       if fieldTypeId == thrift.STRUCT {
         if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField2(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -19250,12 +20012,21 @@ func (p *FunServantKvdbGetResult)  ReadField1(ctx context.Context, iprot thrift.
   return nil
 }
 
+func (p *FunServantKvdbGetResult)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  p.NotOwner = &TNotOwner{}
+  if err := p.NotOwner.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NotOwner), err)
+  }
+  return nil
+}
+
 func (p *FunServantKvdbGetResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "kvdb_get_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
     if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -19285,6 +20056,19 @@ func (p *FunServantKvdbGetResult) writeField1(ctx context.Context, oprot thrift.
     }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 1:miss: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantKvdbGetResult) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNotOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "notOwner", thrift.STRUCT, 2); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:notOwner: ", p), err) }
+    if err := p.NotOwner.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NotOwner), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:notOwner: ", p), err) }
   }
   return err
 }
@@ -19442,8 +20226,10 @@ func (p *FunServantKvdbDelArgs) String() string {
 
 // Attributes:
 //  - Success
+//  - NotOwner
 type FunServantKvdbDelResult struct {
   Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+  NotOwner *TNotOwner `thrift:"notOwner,1" db:"notOwner" json:"notOwner,omitempty"`
 }
 
 func NewFunServantKvdbDelResult() *FunServantKvdbDelResult {
@@ -19457,8 +20243,19 @@ func (p *FunServantKvdbDelResult) GetSuccess() bool {
   }
 return *p.Success
 }
+var FunServantKvdbDelResult_NotOwner_DEFAULT *TNotOwner
+func (p *FunServantKvdbDelResult) GetNotOwner() *TNotOwner {
+  if !p.IsSetNotOwner() {
+    return FunServantKvdbDelResult_NotOwner_DEFAULT
+  }
+return p.NotOwner
+}
 func (p *FunServantKvdbDelResult) IsSetSuccess() bool {
   return p.Success != nil
+}
+
+func (p *FunServantKvdbDelResult) IsSetNotOwner() bool {
+  return p.NotOwner != nil
 }
 
 func (p *FunServantKvdbDelResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -19477,6 +20274,16 @@ func (p *FunServantKvdbDelResult) Read(ctx context.Context, iprot thrift.TProtoc
     case 0:
       if fieldTypeId == thrift.BOOL {
         if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -19508,11 +20315,20 @@ func (p *FunServantKvdbDelResult)  ReadField0(ctx context.Context, iprot thrift.
   return nil
 }
 
+func (p *FunServantKvdbDelResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.NotOwner = &TNotOwner{}
+  if err := p.NotOwner.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NotOwner), err)
+  }
+  return nil
+}
+
 func (p *FunServantKvdbDelResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "kvdb_del_result"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
   if p != nil {
     if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -19529,6 +20345,19 @@ func (p *FunServantKvdbDelResult) writeField0(ctx context.Context, oprot thrift.
     return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
     if err := oprot.WriteFieldEnd(ctx); err != nil {
       return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantKvdbDelResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNotOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "notOwner", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:notOwner: ", p), err) }
+    if err := p.NotOwner.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NotOwner), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:notOwner: ", p), err) }
   }
   return err
 }

@@ -46,6 +46,11 @@ class Context
             'isRequired' => false,
             'type' => TType::I32,
         ),
+        6 => array(
+            'var' => 'mapVersion',
+            'isRequired' => false,
+            'type' => TType::I64,
+        ),
     );
 
     /**
@@ -68,6 +73,10 @@ class Context
      * @var int
      */
     public $budgetMs = null;
+    /**
+     * @var int
+     */
+    public $mapVersion = null;
 
     public function __construct($vals = null)
     {
@@ -86,6 +95,9 @@ class Context
             }
             if (isset($vals['budgetMs'])) {
                 $this->budgetMs = $vals['budgetMs'];
+            }
+            if (isset($vals['mapVersion'])) {
+                $this->mapVersion = $vals['mapVersion'];
             }
         }
     }
@@ -144,6 +156,13 @@ class Context
                         $xfer += $input->skip($ftype);
                     }
                     break;
+                case 6:
+                    if ($ftype == TType::I64) {
+                        $xfer += $input->readI64($this->mapVersion);
+                    } else {
+                        $xfer += $input->skip($ftype);
+                    }
+                    break;
                 default:
                     $xfer += $input->skip($ftype);
                     break;
@@ -181,6 +200,11 @@ class Context
         if ($this->budgetMs !== null) {
             $xfer += $output->writeFieldBegin('budgetMs', TType::I32, 5);
             $xfer += $output->writeI32($this->budgetMs);
+            $xfer += $output->writeFieldEnd();
+        }
+        if ($this->mapVersion !== null) {
+            $xfer += $output->writeFieldBegin('mapVersion', TType::I64, 6);
+            $xfer += $output->writeI64($this->mapVersion);
             $xfer += $output->writeFieldEnd();
         }
         $xfer += $output->writeFieldStop();

@@ -385,6 +385,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
         if ($result->success !== null) {
             return $result->success;
         }
+        if ($result->notOwner !== null) {
+            throw $result->notOwner;
+        }
         throw new \Exception("lc_set failed: unknown result");
     }
 
@@ -448,6 +451,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
         if ($result->miss !== null) {
             throw $result->miss;
         }
+        if ($result->notOwner !== null) {
+            throw $result->notOwner;
+        }
         throw new \Exception("lc_get failed: unknown result");
     }
 
@@ -504,6 +510,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
             $result = new \fun\rpc\FunServant_lc_del_result();
             $result->read($this->input_);
             $this->input_->readMessageEnd();
+        }
+        if ($result->notOwner !== null) {
+            throw $result->notOwner;
         }
         return;
     }
@@ -566,6 +575,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
         if ($result->success !== null) {
             return $result->success;
         }
+        if ($result->notOwner !== null) {
+            throw $result->notOwner;
+        }
         throw new \Exception("lock failed: unknown result");
     }
 
@@ -623,6 +635,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
             $result = new \fun\rpc\FunServant_unlock_result();
             $result->read($this->input_);
             $this->input_->readMessageEnd();
+        }
+        if ($result->notOwner !== null) {
+            throw $result->notOwner;
         }
         return;
     }
@@ -2018,6 +2033,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
         if ($result->success !== null) {
             return $result->success;
         }
+        if ($result->notOwner !== null) {
+            throw $result->notOwner;
+        }
         throw new \Exception("my_query failed: unknown result");
     }
 
@@ -2269,6 +2287,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
             $result->read($this->input_);
             $this->input_->readMessageEnd();
         }
+        if ($result->notOwner !== null) {
+            throw $result->notOwner;
+        }
         return;
     }
 
@@ -2329,6 +2350,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
         }
         if ($result->success !== null) {
             return $result->success;
+        }
+        if ($result->notOwner !== null) {
+            throw $result->notOwner;
         }
         throw new \Exception("kvdb_set failed: unknown result");
     }
@@ -2393,6 +2417,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
         if ($result->miss !== null) {
             throw $result->miss;
         }
+        if ($result->notOwner !== null) {
+            throw $result->notOwner;
+        }
         throw new \Exception("kvdb_get failed: unknown result");
     }
 
@@ -2452,6 +2479,9 @@ class FunServantClient implements \fun\rpc\FunServantIf
         }
         if ($result->success !== null) {
             return $result->success;
+        }
+        if ($result->notOwner !== null) {
+            throw $result->notOwner;
         }
         throw new \Exception("kvdb_del failed: unknown result");
     }

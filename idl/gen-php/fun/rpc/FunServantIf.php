@@ -50,6 +50,7 @@ interface FunServantIf
      * @param string $key
      * @param string $value
      * @return bool
+     * @throws \fun\rpc\TNotOwner
      */
     public function lc_set(\fun\rpc\Context $reqCtx, $key, $value);
     /**
@@ -57,11 +58,13 @@ interface FunServantIf
      * @param string $key
      * @return string
      * @throws \fun\rpc\TCacheMissed
+     * @throws \fun\rpc\TNotOwner
      */
     public function lc_get(\fun\rpc\Context $reqCtx, $key);
     /**
      * @param \fun\rpc\Context $reqCtx
      * @param string $key
+     * @throws \fun\rpc\TNotOwner
      */
     public function lc_del(\fun\rpc\Context $reqCtx, $key);
     /**
@@ -69,12 +72,14 @@ interface FunServantIf
      * @param string $reason
      * @param string $key
      * @return bool
+     * @throws \fun\rpc\TNotOwner
      */
     public function lock(\fun\rpc\Context $reqCtx, $reason, $key);
     /**
      * @param \fun\rpc\Context $reqCtx
      * @param string $reason
      * @param string $key
+     * @throws \fun\rpc\TNotOwner
      */
     public function unlock(\fun\rpc\Context $reqCtx, $reason, $key);
     /**
@@ -289,6 +294,7 @@ interface FunServantIf
      * @param string[] $argv
      * @param string $cacheKey
      * @return \fun\rpc\MysqlResult
+     * @throws \fun\rpc\TNotOwner
      */
     public function my_query(\fun\rpc\Context $reqCtx, $pool, $table, $hintId, $sql, array $argv, $cacheKey);
     /**
@@ -326,6 +332,7 @@ interface FunServantIf
     /**
      * @param \fun\rpc\Context $reqCtx
      * @param string $cacheKey
+     * @throws \fun\rpc\TNotOwner
      */
     public function my_evict(\fun\rpc\Context $reqCtx, $cacheKey);
     /**
@@ -333,6 +340,7 @@ interface FunServantIf
      * @param string $key
      * @param string $value
      * @return bool
+     * @throws \fun\rpc\TNotOwner
      */
     public function kvdb_set(\fun\rpc\Context $reqCtx, $key, $value);
     /**
@@ -340,12 +348,14 @@ interface FunServantIf
      * @param string $key
      * @return string
      * @throws \fun\rpc\TCacheMissed
+     * @throws \fun\rpc\TNotOwner
      */
     public function kvdb_get(\fun\rpc\Context $reqCtx, $key);
     /**
      * @param \fun\rpc\Context $reqCtx
      * @param string $key
      * @return bool
+     * @throws \fun\rpc\TNotOwner
      */
     public function kvdb_del(\fun\rpc\Context $reqCtx, $key);
 }

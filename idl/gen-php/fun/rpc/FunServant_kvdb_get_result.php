@@ -32,6 +32,12 @@ class FunServant_kvdb_get_result
             'type' => TType::STRUCT,
             'class' => '\fun\rpc\TCacheMissed',
         ),
+        2 => array(
+            'var' => 'notOwner',
+            'isRequired' => false,
+            'type' => TType::STRUCT,
+            'class' => '\fun\rpc\TNotOwner',
+        ),
     );
 
     /**
@@ -42,6 +48,10 @@ class FunServant_kvdb_get_result
      * @var \fun\rpc\TCacheMissed
      */
     public $miss = null;
+    /**
+     * @var \fun\rpc\TNotOwner
+     */
+    public $notOwner = null;
 
     public function __construct($vals = null)
     {
@@ -51,6 +61,9 @@ class FunServant_kvdb_get_result
             }
             if (isset($vals['miss'])) {
                 $this->miss = $vals['miss'];
+            }
+            if (isset($vals['notOwner'])) {
+                $this->notOwner = $vals['notOwner'];
             }
         }
     }
@@ -89,6 +102,14 @@ class FunServant_kvdb_get_result
                         $xfer += $input->skip($ftype);
                     }
                     break;
+                case 2:
+                    if ($ftype == TType::STRUCT) {
+                        $this->notOwner = new \fun\rpc\TNotOwner();
+                        $xfer += $this->notOwner->read($input);
+                    } else {
+                        $xfer += $input->skip($ftype);
+                    }
+                    break;
                 default:
                     $xfer += $input->skip($ftype);
                     break;
@@ -111,6 +132,11 @@ class FunServant_kvdb_get_result
         if ($this->miss !== null) {
             $xfer += $output->writeFieldBegin('miss', TType::STRUCT, 1);
             $xfer += $this->miss->write($output);
+            $xfer += $output->writeFieldEnd();
+        }
+        if ($this->notOwner !== null) {
+            $xfer += $output->writeFieldBegin('notOwner', TType::STRUCT, 2);
+            $xfer += $this->notOwner->write($output);
             $xfer += $output->writeFieldEnd();
         }
         $xfer += $output->writeFieldStop();

@@ -26,18 +26,31 @@ class FunServant_lock_result
             'isRequired' => false,
             'type' => TType::BOOL,
         ),
+        1 => array(
+            'var' => 'notOwner',
+            'isRequired' => false,
+            'type' => TType::STRUCT,
+            'class' => '\fun\rpc\TNotOwner',
+        ),
     );
 
     /**
      * @var bool
      */
     public $success = null;
+    /**
+     * @var \fun\rpc\TNotOwner
+     */
+    public $notOwner = null;
 
     public function __construct($vals = null)
     {
         if (is_array($vals)) {
             if (isset($vals['success'])) {
                 $this->success = $vals['success'];
+            }
+            if (isset($vals['notOwner'])) {
+                $this->notOwner = $vals['notOwner'];
             }
         }
     }
@@ -68,6 +81,14 @@ class FunServant_lock_result
                         $xfer += $input->skip($ftype);
                     }
                     break;
+                case 1:
+                    if ($ftype == TType::STRUCT) {
+                        $this->notOwner = new \fun\rpc\TNotOwner();
+                        $xfer += $this->notOwner->read($input);
+                    } else {
+                        $xfer += $input->skip($ftype);
+                    }
+                    break;
                 default:
                     $xfer += $input->skip($ftype);
                     break;
@@ -85,6 +106,11 @@ class FunServant_lock_result
         if ($this->success !== null) {
             $xfer += $output->writeFieldBegin('success', TType::BOOL, 0);
             $xfer += $output->writeBool($this->success);
+            $xfer += $output->writeFieldEnd();
+        }
+        if ($this->notOwner !== null) {
+            $xfer += $output->writeFieldBegin('notOwner', TType::STRUCT, 1);
+            $xfer += $this->notOwner->write($output);
             $xfer += $output->writeFieldEnd();
         }
         $xfer += $output->writeFieldStop();

@@ -21,11 +21,26 @@ class FunServant_my_evict_result
     static public $isValidate = false;
 
     static public $_TSPEC = array(
+        1 => array(
+            'var' => 'notOwner',
+            'isRequired' => false,
+            'type' => TType::STRUCT,
+            'class' => '\fun\rpc\TNotOwner',
+        ),
     );
 
+    /**
+     * @var \fun\rpc\TNotOwner
+     */
+    public $notOwner = null;
 
-    public function __construct()
+    public function __construct($vals = null)
     {
+        if (is_array($vals)) {
+            if (isset($vals['notOwner'])) {
+                $this->notOwner = $vals['notOwner'];
+            }
+        }
     }
 
     public function getName()
@@ -47,6 +62,14 @@ class FunServant_my_evict_result
                 break;
             }
             switch ($fid) {
+                case 1:
+                    if ($ftype == TType::STRUCT) {
+                        $this->notOwner = new \fun\rpc\TNotOwner();
+                        $xfer += $this->notOwner->read($input);
+                    } else {
+                        $xfer += $input->skip($ftype);
+                    }
+                    break;
                 default:
                     $xfer += $input->skip($ftype);
                     break;
@@ -61,6 +84,11 @@ class FunServant_my_evict_result
     {
         $xfer = 0;
         $xfer += $output->writeStructBegin('FunServant_my_evict_result');
+        if ($this->notOwner !== null) {
+            $xfer += $output->writeFieldBegin('notOwner', TType::STRUCT, 1);
+            $xfer += $this->notOwner->write($output);
+            $xfer += $output->writeFieldEnd();
+        }
         $xfer += $output->writeFieldStop();
         $xfer += $output->writeStructEnd();
         return $xfer;

@@ -27,18 +27,31 @@ class FunServant_my_query_result
             'type' => TType::STRUCT,
             'class' => '\fun\rpc\MysqlResult',
         ),
+        1 => array(
+            'var' => 'notOwner',
+            'isRequired' => false,
+            'type' => TType::STRUCT,
+            'class' => '\fun\rpc\TNotOwner',
+        ),
     );
 
     /**
      * @var \fun\rpc\MysqlResult
      */
     public $success = null;
+    /**
+     * @var \fun\rpc\TNotOwner
+     */
+    public $notOwner = null;
 
     public function __construct($vals = null)
     {
         if (is_array($vals)) {
             if (isset($vals['success'])) {
                 $this->success = $vals['success'];
+            }
+            if (isset($vals['notOwner'])) {
+                $this->notOwner = $vals['notOwner'];
             }
         }
     }
@@ -70,6 +83,14 @@ class FunServant_my_query_result
                         $xfer += $input->skip($ftype);
                     }
                     break;
+                case 1:
+                    if ($ftype == TType::STRUCT) {
+                        $this->notOwner = new \fun\rpc\TNotOwner();
+                        $xfer += $this->notOwner->read($input);
+                    } else {
+                        $xfer += $input->skip($ftype);
+                    }
+                    break;
                 default:
                     $xfer += $input->skip($ftype);
                     break;
@@ -90,6 +111,11 @@ class FunServant_my_query_result
             }
             $xfer += $output->writeFieldBegin('success', TType::STRUCT, 0);
             $xfer += $this->success->write($output);
+            $xfer += $output->writeFieldEnd();
+        }
+        if ($this->notOwner !== null) {
+            $xfer += $output->writeFieldBegin('notOwner', TType::STRUCT, 1);
+            $xfer += $this->notOwner->write($output);
             $xfer += $output->writeFieldEnd();
         }
         $xfer += $output->writeFieldStop();

@@ -647,6 +647,8 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.notOwner is not None:
+            raise result.notOwner
         raise TApplicationException(TApplicationException.MISSING_RESULT, "lc_set failed: unknown result")
 
     def lc_get(self, reqCtx, key):
@@ -683,6 +685,8 @@ class Client(Iface):
             return result.success
         if result.miss is not None:
             raise result.miss
+        if result.notOwner is not None:
+            raise result.notOwner
         raise TApplicationException(TApplicationException.MISSING_RESULT, "lc_get failed: unknown result")
 
     def lc_del(self, reqCtx, key):
@@ -715,6 +719,8 @@ class Client(Iface):
         result = lc_del_result()
         result.read(iprot)
         iprot.readMessageEnd()
+        if result.notOwner is not None:
+            raise result.notOwner
         return
 
     def lock(self, reqCtx, reason, key):
@@ -751,6 +757,8 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.notOwner is not None:
+            raise result.notOwner
         raise TApplicationException(TApplicationException.MISSING_RESULT, "lock failed: unknown result")
 
     def unlock(self, reqCtx, reason, key):
@@ -785,6 +793,8 @@ class Client(Iface):
         result = unlock_result()
         result.read(iprot)
         iprot.readMessageEnd()
+        if result.notOwner is not None:
+            raise result.notOwner
         return
 
     def zk_create(self, reqCtx, path, data):
@@ -1675,6 +1685,8 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.notOwner is not None:
+            raise result.notOwner
         raise TApplicationException(TApplicationException.MISSING_RESULT, "my_query failed: unknown result")
 
     def my_query_shards(self, reqCtx, pool, table, sql, argv):
@@ -1837,6 +1849,8 @@ class Client(Iface):
         result = my_evict_result()
         result.read(iprot)
         iprot.readMessageEnd()
+        if result.notOwner is not None:
+            raise result.notOwner
         return
 
     def kvdb_set(self, reqCtx, key, value):
@@ -1873,6 +1887,8 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.notOwner is not None:
+            raise result.notOwner
         raise TApplicationException(TApplicationException.MISSING_RESULT, "kvdb_set failed: unknown result")
 
     def kvdb_get(self, reqCtx, key):
@@ -1909,6 +1925,8 @@ class Client(Iface):
             return result.success
         if result.miss is not None:
             raise result.miss
+        if result.notOwner is not None:
+            raise result.notOwner
         raise TApplicationException(TApplicationException.MISSING_RESULT, "kvdb_get failed: unknown result")
 
     def kvdb_del(self, reqCtx, key):
@@ -1943,6 +1961,8 @@ class Client(Iface):
         iprot.readMessageEnd()
         if result.success is not None:
             return result.success
+        if result.notOwner is not None:
+            raise result.notOwner
         raise TApplicationException(TApplicationException.MISSING_RESULT, "kvdb_del failed: unknown result")
 
 
@@ -2135,6 +2155,9 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TNotOwner as notOwner:
+            msg_type = TMessageType.REPLY
+            result.notOwner = notOwner
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2161,6 +2184,9 @@ class Processor(Iface, TProcessor):
         except TCacheMissed as miss:
             msg_type = TMessageType.REPLY
             result.miss = miss
+        except TNotOwner as notOwner:
+            msg_type = TMessageType.REPLY
+            result.notOwner = notOwner
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2184,6 +2210,9 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TNotOwner as notOwner:
+            msg_type = TMessageType.REPLY
+            result.notOwner = notOwner
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2207,6 +2236,9 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TNotOwner as notOwner:
+            msg_type = TMessageType.REPLY
+            result.notOwner = notOwner
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2230,6 +2262,9 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TNotOwner as notOwner:
+            msg_type = TMessageType.REPLY
+            result.notOwner = notOwner
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2782,6 +2817,9 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TNotOwner as notOwner:
+            msg_type = TMessageType.REPLY
+            result.notOwner = notOwner
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2874,6 +2912,9 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TNotOwner as notOwner:
+            msg_type = TMessageType.REPLY
+            result.notOwner = notOwner
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2897,6 +2938,9 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TNotOwner as notOwner:
+            msg_type = TMessageType.REPLY
+            result.notOwner = notOwner
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2923,6 +2967,9 @@ class Processor(Iface, TProcessor):
         except TCacheMissed as miss:
             msg_type = TMessageType.REPLY
             result.miss = miss
+        except TNotOwner as notOwner:
+            msg_type = TMessageType.REPLY
+            result.notOwner = notOwner
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -2946,6 +2993,9 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.REPLY
         except TTransport.TTransportException:
             raise
+        except TNotOwner as notOwner:
+            msg_type = TMessageType.REPLY
+            result.notOwner = notOwner
         except TApplicationException as ex:
             logging.exception('TApplication exception in handler')
             msg_type = TMessageType.EXCEPTION
@@ -3720,12 +3770,14 @@ class lc_set_result(object):
     """
     Attributes:
      - success
+     - notOwner
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, notOwner=None,):
         self.success = success
+        self.notOwner = notOwner
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -3741,6 +3793,11 @@ class lc_set_result(object):
                     self.success = iprot.readBool()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.notOwner = TNotOwner.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -3754,6 +3811,10 @@ class lc_set_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.BOOL, 0)
             oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.notOwner is not None:
+            oprot.writeFieldBegin('notOwner', TType.STRUCT, 1)
+            self.notOwner.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -3774,6 +3835,7 @@ class lc_set_result(object):
 all_structs.append(lc_set_result)
 lc_set_result.thrift_spec = (
     (0, TType.BOOL, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 1
 )
 
 
@@ -3861,13 +3923,15 @@ class lc_get_result(object):
     Attributes:
      - success
      - miss
+     - notOwner
 
     """
 
 
-    def __init__(self, success=None, miss=None,):
+    def __init__(self, success=None, miss=None, notOwner=None,):
         self.success = success
         self.miss = miss
+        self.notOwner = notOwner
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -3888,6 +3952,11 @@ class lc_get_result(object):
                     self.miss = TCacheMissed.read(iprot)
                 else:
                     iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.notOwner = TNotOwner.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -3905,6 +3974,10 @@ class lc_get_result(object):
         if self.miss is not None:
             oprot.writeFieldBegin('miss', TType.STRUCT, 1)
             self.miss.write(oprot)
+            oprot.writeFieldEnd()
+        if self.notOwner is not None:
+            oprot.writeFieldBegin('notOwner', TType.STRUCT, 2)
+            self.notOwner.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -3926,6 +3999,7 @@ all_structs.append(lc_get_result)
 lc_get_result.thrift_spec = (
     (0, TType.STRING, 'success', 'BINARY', None, ),  # 0
     (1, TType.STRUCT, 'miss', [TCacheMissed, None], None, ),  # 1
+    (2, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 2
 )
 
 
@@ -4009,7 +4083,15 @@ lc_del_args.thrift_spec = (
 
 
 class lc_del_result(object):
+    """
+    Attributes:
+     - notOwner
 
+    """
+
+
+    def __init__(self, notOwner=None,):
+        self.notOwner = notOwner
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -4020,6 +4102,11 @@ class lc_del_result(object):
             (fname, ftype, fid) = iprot.readFieldBegin()
             if ftype == TType.STOP:
                 break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.notOwner = TNotOwner.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -4030,6 +4117,10 @@ class lc_del_result(object):
             oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
             return
         oprot.writeStructBegin('lc_del_result')
+        if self.notOwner is not None:
+            oprot.writeFieldBegin('notOwner', TType.STRUCT, 1)
+            self.notOwner.write(oprot)
+            oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
 
@@ -4048,6 +4139,8 @@ class lc_del_result(object):
         return not (self == other)
 all_structs.append(lc_del_result)
 lc_del_result.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 1
 )
 
 
@@ -4142,12 +4235,14 @@ class lock_result(object):
     """
     Attributes:
      - success
+     - notOwner
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, notOwner=None,):
         self.success = success
+        self.notOwner = notOwner
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -4163,6 +4258,11 @@ class lock_result(object):
                     self.success = iprot.readBool()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.notOwner = TNotOwner.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -4176,6 +4276,10 @@ class lock_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.BOOL, 0)
             oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.notOwner is not None:
+            oprot.writeFieldBegin('notOwner', TType.STRUCT, 1)
+            self.notOwner.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -4196,6 +4300,7 @@ class lock_result(object):
 all_structs.append(lock_result)
 lock_result.thrift_spec = (
     (0, TType.BOOL, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 1
 )
 
 
@@ -4287,7 +4392,15 @@ unlock_args.thrift_spec = (
 
 
 class unlock_result(object):
+    """
+    Attributes:
+     - notOwner
 
+    """
+
+
+    def __init__(self, notOwner=None,):
+        self.notOwner = notOwner
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -4298,6 +4411,11 @@ class unlock_result(object):
             (fname, ftype, fid) = iprot.readFieldBegin()
             if ftype == TType.STOP:
                 break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.notOwner = TNotOwner.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -4308,6 +4426,10 @@ class unlock_result(object):
             oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
             return
         oprot.writeStructBegin('unlock_result')
+        if self.notOwner is not None:
+            oprot.writeFieldBegin('notOwner', TType.STRUCT, 1)
+            self.notOwner.write(oprot)
+            oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
 
@@ -4326,6 +4448,8 @@ class unlock_result(object):
         return not (self == other)
 all_structs.append(unlock_result)
 unlock_result.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 1
 )
 
 
@@ -8307,12 +8431,14 @@ class my_query_result(object):
     """
     Attributes:
      - success
+     - notOwner
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, notOwner=None,):
         self.success = success
+        self.notOwner = notOwner
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -8329,6 +8455,11 @@ class my_query_result(object):
                     self.success.read(iprot)
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.notOwner = TNotOwner.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -8342,6 +8473,10 @@ class my_query_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.STRUCT, 0)
             self.success.write(oprot)
+            oprot.writeFieldEnd()
+        if self.notOwner is not None:
+            oprot.writeFieldBegin('notOwner', TType.STRUCT, 1)
+            self.notOwner.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -8362,6 +8497,7 @@ class my_query_result(object):
 all_structs.append(my_query_result)
 my_query_result.thrift_spec = (
     (0, TType.STRUCT, 'success', [MysqlResult, None], None, ),  # 0
+    (1, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 1
 )
 
 
@@ -9091,7 +9227,15 @@ my_evict_args.thrift_spec = (
 
 
 class my_evict_result(object):
+    """
+    Attributes:
+     - notOwner
 
+    """
+
+
+    def __init__(self, notOwner=None,):
+        self.notOwner = notOwner
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -9102,6 +9246,11 @@ class my_evict_result(object):
             (fname, ftype, fid) = iprot.readFieldBegin()
             if ftype == TType.STOP:
                 break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.notOwner = TNotOwner.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -9112,6 +9261,10 @@ class my_evict_result(object):
             oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
             return
         oprot.writeStructBegin('my_evict_result')
+        if self.notOwner is not None:
+            oprot.writeFieldBegin('notOwner', TType.STRUCT, 1)
+            self.notOwner.write(oprot)
+            oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
 
@@ -9130,6 +9283,8 @@ class my_evict_result(object):
         return not (self == other)
 all_structs.append(my_evict_result)
 my_evict_result.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 1
 )
 
 
@@ -9230,12 +9385,14 @@ class kvdb_set_result(object):
     """
     Attributes:
      - success
+     - notOwner
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, notOwner=None,):
         self.success = success
+        self.notOwner = notOwner
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -9251,6 +9408,11 @@ class kvdb_set_result(object):
                     self.success = iprot.readBool()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.notOwner = TNotOwner.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -9264,6 +9426,10 @@ class kvdb_set_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.BOOL, 0)
             oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.notOwner is not None:
+            oprot.writeFieldBegin('notOwner', TType.STRUCT, 1)
+            self.notOwner.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -9284,6 +9450,7 @@ class kvdb_set_result(object):
 all_structs.append(kvdb_set_result)
 kvdb_set_result.thrift_spec = (
     (0, TType.BOOL, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 1
 )
 
 
@@ -9371,13 +9538,15 @@ class kvdb_get_result(object):
     Attributes:
      - success
      - miss
+     - notOwner
 
     """
 
 
-    def __init__(self, success=None, miss=None,):
+    def __init__(self, success=None, miss=None, notOwner=None,):
         self.success = success
         self.miss = miss
+        self.notOwner = notOwner
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -9398,6 +9567,11 @@ class kvdb_get_result(object):
                     self.miss = TCacheMissed.read(iprot)
                 else:
                     iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.notOwner = TNotOwner.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -9415,6 +9589,10 @@ class kvdb_get_result(object):
         if self.miss is not None:
             oprot.writeFieldBegin('miss', TType.STRUCT, 1)
             self.miss.write(oprot)
+            oprot.writeFieldEnd()
+        if self.notOwner is not None:
+            oprot.writeFieldBegin('notOwner', TType.STRUCT, 2)
+            self.notOwner.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -9436,6 +9614,7 @@ all_structs.append(kvdb_get_result)
 kvdb_get_result.thrift_spec = (
     (0, TType.STRING, 'success', 'BINARY', None, ),  # 0
     (1, TType.STRUCT, 'miss', [TCacheMissed, None], None, ),  # 1
+    (2, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 2
 )
 
 
@@ -9522,12 +9701,14 @@ class kvdb_del_result(object):
     """
     Attributes:
      - success
+     - notOwner
 
     """
 
 
-    def __init__(self, success=None,):
+    def __init__(self, success=None, notOwner=None,):
         self.success = success
+        self.notOwner = notOwner
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -9543,6 +9724,11 @@ class kvdb_del_result(object):
                     self.success = iprot.readBool()
                 else:
                     iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.notOwner = TNotOwner.read(iprot)
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -9556,6 +9742,10 @@ class kvdb_del_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.BOOL, 0)
             oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.notOwner is not None:
+            oprot.writeFieldBegin('notOwner', TType.STRUCT, 1)
+            self.notOwner.write(oprot)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -9576,6 +9766,7 @@ class kvdb_del_result(object):
 all_structs.append(kvdb_del_result)
 kvdb_del_result.thrift_spec = (
     (0, TType.BOOL, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 1
 )
 fix_spec(all_structs)
 del all_structs

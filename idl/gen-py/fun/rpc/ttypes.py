@@ -308,6 +308,105 @@ class TMongoReadOnly(TException):
         return not (self == other)
 
 
+class TNotOwner(TException):
+    """
+    Attributes:
+     - mapVersion
+     - owner
+     - message
+
+    """
+
+
+    def __init__(self, mapVersion=None, owner=None, message=None,):
+        super(TNotOwner, self).__setattr__('mapVersion', mapVersion)
+        super(TNotOwner, self).__setattr__('owner', owner)
+        super(TNotOwner, self).__setattr__('message', message)
+
+    def __setattr__(self, *args):
+        raise TypeError("can't modify immutable instance")
+
+    def __delattr__(self, *args):
+        raise TypeError("can't modify immutable instance")
+
+    def __hash__(self):
+        return hash(self.__class__) ^ hash((self.mapVersion, self.owner, self.message, ))
+
+    @classmethod
+    def read(cls, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and cls.thrift_spec is not None:
+            return iprot._fast_decode(None, iprot, [cls, cls.thrift_spec])
+        iprot.readStructBegin()
+        mapVersion = None
+        owner = None
+        message = None
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.I64:
+                    mapVersion = iprot.readI64()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRING:
+                    owner = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 11:
+                if ftype == TType.STRING:
+                    message = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+        return cls(
+            mapVersion=mapVersion,
+            owner=owner,
+            message=message,
+        )
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('TNotOwner')
+        if self.mapVersion is not None:
+            oprot.writeFieldBegin('mapVersion', TType.I64, 1)
+            oprot.writeI64(self.mapVersion)
+            oprot.writeFieldEnd()
+        if self.owner is not None:
+            oprot.writeFieldBegin('owner', TType.STRING, 2)
+            oprot.writeString(self.owner.encode('utf-8') if sys.version_info[0] == 2 else self.owner)
+            oprot.writeFieldEnd()
+        if self.message is not None:
+            oprot.writeFieldBegin('message', TType.STRING, 11)
+            oprot.writeString(self.message.encode('utf-8') if sys.version_info[0] == 2 else self.message)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __str__(self):
+        return repr(self)
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+
+
 class TMemcacheData(object):
     """
     Attributes:
@@ -582,16 +681,18 @@ class Context(object):
      - uid
      - sticky
      - budgetMs
+     - mapVersion
 
     """
 
 
-    def __init__(self, rid=None, reason=None, uid=None, sticky=None, budgetMs=None,):
+    def __init__(self, rid=None, reason=None, uid=None, sticky=None, budgetMs=None, mapVersion=None,):
         self.rid = rid
         self.reason = reason
         self.uid = uid
         self.sticky = sticky
         self.budgetMs = budgetMs
+        self.mapVersion = mapVersion
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -627,6 +728,11 @@ class Context(object):
                     self.budgetMs = iprot.readI32()
                 else:
                     iprot.skip(ftype)
+            elif fid == 6:
+                if ftype == TType.I64:
+                    self.mapVersion = iprot.readI64()
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -656,6 +762,10 @@ class Context(object):
         if self.budgetMs is not None:
             oprot.writeFieldBegin('budgetMs', TType.I32, 5)
             oprot.writeI32(self.budgetMs)
+            oprot.writeFieldEnd()
+        if self.mapVersion is not None:
+            oprot.writeFieldBegin('mapVersion', TType.I64, 6)
+            oprot.writeI64(self.mapVersion)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -739,6 +849,21 @@ TMongoReadOnly.thrift_spec = (
     None,  # 10
     (11, TType.STRING, 'message', 'UTF8', None, ),  # 11
 )
+all_structs.append(TNotOwner)
+TNotOwner.thrift_spec = (
+    None,  # 0
+    (1, TType.I64, 'mapVersion', None, None, ),  # 1
+    (2, TType.STRING, 'owner', 'UTF8', None, ),  # 2
+    None,  # 3
+    None,  # 4
+    None,  # 5
+    None,  # 6
+    None,  # 7
+    None,  # 8
+    None,  # 9
+    None,  # 10
+    (11, TType.STRING, 'message', 'UTF8', None, ),  # 11
+)
 all_structs.append(TMemcacheData)
 TMemcacheData.thrift_spec = (
     None,  # 0
@@ -767,6 +892,7 @@ Context.thrift_spec = (
     (3, TType.I64, 'uid', None, None, ),  # 3
     (4, TType.BOOL, 'sticky', None, None, ),  # 4
     (5, TType.I32, 'budgetMs', None, None, ),  # 5
+    (6, TType.I64, 'mapVersion', None, None, ),  # 6
 )
 fix_spec(all_structs)
 del all_structs
