@@ -1,0 +1,5 @@
+//go:build !race
+
+package vbucket
+
+const raceEnabled = false
