@@ -116,7 +116,6 @@ func TestSmallClusters(t *testing.T) {
 				rng.Shuffle(len(members), func(i, j int) { members[i], members[j] = members[j], members[i] })
 				members = members[:1+rng.IntN(6)]
 				p := NewPlan(m, members)
-				t.Logf("n=%d r=%d members %v", n, r, members)
 				checkBalanced(t, p.Target, members)
 				m = p.Target
 			}
