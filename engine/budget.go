@@ -112,6 +112,29 @@ func (p *budgetProtocol) value(slot int) error {
 // smallSlice is the capacity up to which append doubles a slice.
 const smallSlice = 256
 
+// ContainerCapacity answers the generated readers (rpc.ContainerCapacity)
+// how much of the container just opened to pre-allocate: as much of its
+// announced size as half of what is left of the budget can pay for now,
+// charged at once. A legit
+// container is then allocated once at its real size instead of growing
+// through appends, which is what lets a dense message of short values stay
+// within the factor; a header that lies gets what the bytes received so far
+// pay for and no more, and its appends are charged as they grow past it.
+func (p *budgetProtocol) ContainerCapacity(size, slot int) int {
+	top := len(p.open) - 1
+	if top < 0 || !p.open[top].container || slot <= 0 || size <= 0 {
+		return 0
+	}
+	slot += slot / 8 // size-class rounding, as value charges it
+	// Half of what is left, so that a header that lies leaves room for
+	// the rest of its message's decoding within the bound.
+	left := (memFactor*p.t.used + memSlack - p.charged) / 2
+	n := min(size, max(left, 0)/slot)
+	p.charged += n * slot
+	p.open[top].cap = n
+	return n
+}
+
 func (p *budgetProtocol) push(container bool) {
 	p.open = append(p.open, openValue{container: container})
 }
@@ -227,7 +250,7 @@ func (p *budgetProtocol) ReadString(ctx context.Context) (string, error) {
 		err = p.value(slotString)
 	}
 	if err == nil {
-		err = p.charge(bytesCost(len(v), 2))
+		err = p.charge(stringCost(len(v)))
 	}
 	return v, err
 }
@@ -256,6 +279,17 @@ func bytesCost(n, copies int) int {
 		return copies * ((n + 7) &^ 7)
 	}
 	return 2*n + (copies-1)*n
+}
+
+// stringCost is what the protocols allocate reading a string of n bytes:
+// under 64 bytes it is read into the protocol's own buffer and copied once
+// into the string (a 1-byte string is not allocated at all); longer, its
+// bytes are read into a buffer and copied (see bytesCost).
+func stringCost(n int) int {
+	if n < 64 {
+		return bytesCost(n, 1)
+	}
+	return bytesCost(n, 2)
 }
 
 // scalar charges a scalar of size bytes once it was read.

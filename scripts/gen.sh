@@ -7,8 +7,10 @@
 # way a daemon facing any client must (SPEC §1):
 #  - containers no longer pre-allocate the size a message announces: a
 #    31-byte message announcing 16M elements would otherwise allocate
-#    hundreds of MB before a single element arrived. Slices grow by append as
-#    elements are actually read.
+#    hundreds of MB before a single element arrived. They ask the reading
+#    protocol how much of it to pre-allocate (rpc.ContainerCapacity; faed's
+#    engine answers what the bytes received so far can pay for) and grow by
+#    append past that.
 #  - a field marked required but missing is served as its zero value, as the
 #    original faed's Thrift 0.9.2 readers did, and reported to the reading
 #    context (rpc.MissingFieldCounter) so operators can find such callers;
@@ -28,7 +30,7 @@ rm -f "$out/gen-py/__init__.py"
 
 gogen=$out/gen-go/fun/rpc
 perl -0pi -e '
-  s/make\((\[\][\w\[\]]+), 0, size\)/make($1, 0)/g;
+  s/make\((\[\]([\w\[\]]+)), 0, size\)/make([]$2, 0, containerCapacity[$2](iprot, size))/g;
 ' "$gogen/fun.go"
 # Required-field checks: remember the struct whose Read method we are in.
 perl -pi -e '
@@ -37,7 +39,7 @@ perl -pi -e '
     $_ = "$1missingRequired(ctx, \"$strct\", \"$2\")\n";
   }
 ' "$gogen/fun.go"
-if grep -q 'make(\[\][^)]*, size)\|Required field' "$gogen/fun.go"; then
+if grep -q 'make(\[\][^()]*, size)\|Required field' "$gogen/fun.go"; then
   echo "gen.sh: post-processing left a pre-allocation or a required-field check in $gogen/fun.go" >&2
   exit 1
 fi
@@ -46,7 +48,12 @@ cat > "$gogen/lenient.go" <<'GO'
 
 package rpc
 
-import "context"
+import (
+	"context"
+	"unsafe"
+
+	"github.com/apache/thrift/lib/go/thrift"
+)
 
 // MissingFieldCounter is implemented by a context.Context that wants to hear
 // of fields the IDL marks required but a message left out. The readers of
@@ -60,6 +67,27 @@ func missingRequired(ctx context.Context, strct, field string) {
 	if c, ok := ctx.(MissingFieldCounter); ok {
 		c.MissingRequiredField(strct, field)
 	}
+}
+
+// ContainerCapacity is implemented by a protocol that decides how much of a
+// container's announced size the readers of this package pre-allocate:
+// called right after ReadListBegin or ReadSetBegin, with the size it
+// returned and the bytes one element takes in the slice. The readers grow
+// the container by append past that capacity.
+type ContainerCapacity interface {
+	ContainerCapacity(size, slot int) int
+}
+
+// defaultCapacity is what a reader pre-allocates when its protocol does not
+// say: enough for small containers, nothing a lying header can inflate.
+const defaultCapacity = 16
+
+func containerCapacity[T any](p thrift.TProtocol, size int) int {
+	if c, ok := p.(ContainerCapacity); ok {
+		var elem T
+		return c.ContainerCapacity(size, int(unsafe.Sizeof(elem)))
+	}
+	return min(size, defaultCapacity)
 }
 GO
 gofmt -w "$gogen/lenient.go"

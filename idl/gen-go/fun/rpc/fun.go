@@ -1042,7 +1042,7 @@ func (p *MysqlResult_)  ReadField3(ctx context.Context, iprot thrift.TProtocol) 
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0)
+  tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Cols =  tSlice
   for i := 0; i < size; i ++ {
 var _elem0 string
@@ -1064,14 +1064,14 @@ func (p *MysqlResult_)  ReadField4(ctx context.Context, iprot thrift.TProtocol) 
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([][]string, 0)
+  tSlice := make([][]string, 0, containerCapacity[[]string](iprot, size))
   p.Rows =  tSlice
   for i := 0; i < size; i ++ {
     _, size, err := iprot.ReadListBegin(ctx)
     if err != nil {
       return thrift.PrependError("error reading list begin: ", err)
     }
-    tSlice := make([]string, 0)
+    tSlice := make([]string, 0, containerCapacity[string](iprot, size))
     _elem1 :=  tSlice
     for i := 0; i < size; i ++ {
 var _elem2 string
@@ -7600,7 +7600,7 @@ func (p *FunServantIDDecodeResult)  ReadField0(ctx context.Context, iprot thrift
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]int64, 0)
+  tSlice := make([]int64, 0, containerCapacity[int64](iprot, size))
   p.Success =  tSlice
   for i := 0; i < size; i ++ {
 var _elem202 int64
@@ -9639,7 +9639,7 @@ func (p *FunServantZkChildrenResult)  ReadField0(ctx context.Context, iprot thri
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0)
+  tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Success =  tSlice
   for i := 0; i < size; i ++ {
 var _elem203 string
@@ -12368,7 +12368,7 @@ func (p *FunServantMgFindAllArgs)  ReadField9(ctx context.Context, iprot thrift.
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0)
+  tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.OrderBy =  tSlice
   for i := 0; i < size; i ++ {
 var _elem204 string
@@ -12597,7 +12597,7 @@ func (p *FunServantMgFindAllResult)  ReadField0(ctx context.Context, iprot thrif
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([][]byte, 0)
+  tSlice := make([][]byte, 0, containerCapacity[[]byte](iprot, size))
   p.Success =  tSlice
   for i := 0; i < size; i ++ {
 var _elem205 []byte
@@ -15955,7 +15955,7 @@ func (p *FunServantMgInsertsArgs)  ReadField5(ctx context.Context, iprot thrift.
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([][]byte, 0)
+  tSlice := make([][]byte, 0, containerCapacity[[]byte](iprot, size))
   p.Docs =  tSlice
   for i := 0; i < size; i ++ {
 var _elem206 []byte
@@ -17515,7 +17515,7 @@ func (p *FunServantMyQueryArgs)  ReadField6(ctx context.Context, iprot thrift.TP
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0)
+  tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Argv =  tSlice
   for i := 0; i < size; i ++ {
 var _elem207 string
@@ -17959,7 +17959,7 @@ func (p *FunServantMyQueryShardsArgs)  ReadField5(ctx context.Context, iprot thr
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0)
+  tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Argv =  tSlice
   for i := 0; i < size; i ++ {
 var _elem208 string
@@ -18332,7 +18332,7 @@ func (p *FunServantMyBulkExecArgs)  ReadField2(ctx context.Context, iprot thrift
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0)
+  tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Pool =  tSlice
   for i := 0; i < size; i ++ {
 var _elem209 string
@@ -18354,7 +18354,7 @@ func (p *FunServantMyBulkExecArgs)  ReadField3(ctx context.Context, iprot thrift
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0)
+  tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Table =  tSlice
   for i := 0; i < size; i ++ {
 var _elem210 string
@@ -18376,7 +18376,7 @@ func (p *FunServantMyBulkExecArgs)  ReadField4(ctx context.Context, iprot thrift
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]int64, 0)
+  tSlice := make([]int64, 0, containerCapacity[int64](iprot, size))
   p.HintId =  tSlice
   for i := 0; i < size; i ++ {
 var _elem211 int64
@@ -18398,7 +18398,7 @@ func (p *FunServantMyBulkExecArgs)  ReadField5(ctx context.Context, iprot thrift
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0)
+  tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Sql =  tSlice
   for i := 0; i < size; i ++ {
 var _elem212 string
@@ -18420,14 +18420,14 @@ func (p *FunServantMyBulkExecArgs)  ReadField6(ctx context.Context, iprot thrift
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([][]string, 0)
+  tSlice := make([][]string, 0, containerCapacity[[]string](iprot, size))
   p.Argv =  tSlice
   for i := 0; i < size; i ++ {
     _, size, err := iprot.ReadListBegin(ctx)
     if err != nil {
       return thrift.PrependError("error reading list begin: ", err)
     }
-    tSlice := make([]string, 0)
+    tSlice := make([]string, 0, containerCapacity[string](iprot, size))
     _elem213 :=  tSlice
     for i := 0; i < size; i ++ {
 var _elem214 string
@@ -18454,7 +18454,7 @@ func (p *FunServantMyBulkExecArgs)  ReadField7(ctx context.Context, iprot thrift
   if err != nil {
     return thrift.PrependError("error reading list begin: ", err)
   }
-  tSlice := make([]string, 0)
+  tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.CacheKey =  tSlice
   for i := 0; i < size; i ++ {
 var _elem215 string

@@ -2,7 +2,12 @@
 
 package rpc
 
-import "context"
+import (
+	"context"
+	"unsafe"
+
+	"github.com/apache/thrift/lib/go/thrift"
+)
 
 // MissingFieldCounter is implemented by a context.Context that wants to hear
 // of fields the IDL marks required but a message left out. The readers of
@@ -16,4 +21,25 @@ func missingRequired(ctx context.Context, strct, field string) {
 	if c, ok := ctx.(MissingFieldCounter); ok {
 		c.MissingRequiredField(strct, field)
 	}
+}
+
+// ContainerCapacity is implemented by a protocol that decides how much of a
+// container's announced size the readers of this package pre-allocate:
+// called right after ReadListBegin or ReadSetBegin, with the size it
+// returned and the bytes one element takes in the slice. The readers grow
+// the container by append past that capacity.
+type ContainerCapacity interface {
+	ContainerCapacity(size, slot int) int
+}
+
+// defaultCapacity is what a reader pre-allocates when its protocol does not
+// say: enough for small containers, nothing a lying header can inflate.
+const defaultCapacity = 16
+
+func containerCapacity[T any](p thrift.TProtocol, size int) int {
+	if c, ok := p.(ContainerCapacity); ok {
+		var elem T
+		return c.ContainerCapacity(size, int(unsafe.Sizeof(elem)))
+	}
+	return min(size, defaultCapacity)
 }
