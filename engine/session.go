@@ -77,7 +77,9 @@ func (s *session) setup() error {
 		return err
 	}
 	if kind == KindFramedBinary || kind == KindFramedCompact {
-		// The framed transport reads ahead and bounds each frame itself.
+		// The framed transport bounds each frame by max_message_size
+		// itself; a frame's header may announce the next message before
+		// this one's budget is reset.
 		s.t.limit = math.MaxInt
 	}
 	s.in, s.out = protocols(kind, s.t, s.e.tconf)
@@ -225,6 +227,7 @@ const maxEchoedName = 256
 func (s *session) unknownMethod(name string, seq int32) error {
 	s.e.stats.unknownCalls.Inc(1)
 	if err := s.in.Skip(s.e.ctx, thrift.STRUCT); err != nil {
+		s.e.stats.protocolErrors.Inc(1)
 		return err
 	}
 	if err := s.in.ReadMessageEnd(s.e.ctx); err != nil {
