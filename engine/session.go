@@ -78,8 +78,7 @@ func (s *session) setup() error {
 	}
 	if kind == KindFramedBinary || kind == KindFramedCompact {
 		// The framed transport bounds each frame by max_message_size
-		// itself; a frame's header may announce the next message before
-		// this one's budget is reset.
+		// itself.
 		s.t.limit = math.MaxInt
 	}
 	s.in, s.out = protocols(kind, s.t, s.e.tconf)
