@@ -17,7 +17,10 @@ type Config struct {
 	// UnixSocketMode is the octal file mode of unix sockets. Default "0666".
 	UnixSocketMode string `toml:"unix_socket_mode"`
 	// MaxOutstandingSessions bounds open connections; past it, accepting
-	// waits (back-pressure) instead of dropping. Default 10000.
+	// waits (back-pressure) instead of dropping. Waiting clients sit in the
+	// kernel's listen backlog (net.core.somaxconn): past that, TCP clients
+	// retry their SYN, unix-socket clients are refused with EAGAIN.
+	// Default 10000.
 	MaxOutstandingSessions int `toml:"max_outstanding_sessions"`
 	// IdleTimeout closes a connection that sends nothing between calls for
 	// this long. Default 30s.
