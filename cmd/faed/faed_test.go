@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,9 +48,29 @@ type daemon struct {
 	TCP    string // host:port of the Thrift TCP listener
 	Unix   string // path of the unix socket
 	HTTP   string // host:port of the admin server
-	Log    *strings.Builder
+	Log    *logBuffer
 	exited chan error
 	gone   chan struct{} // closed once the process has exited and its log is complete
+}
+
+// logBuffer is a child's log, appended by the goroutine reading its stderr
+// and read by tests while the child runs.
+type logBuffer struct {
+	// mu guards b.
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) WriteString(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // engineSection takes the keys of an [engine] table out of an extra TOML,
@@ -87,7 +108,7 @@ func startFaed(t *testing.T, dir, extra string) *daemon {
 // launchFaed is startFaed without waiting for the daemon to serve.
 func launchFaed(t *testing.T, dir, extra string) *daemon {
 	t.Helper()
-	d := &daemon{dir: dir, TCP: freePort(t), HTTP: freePort(t), Unix: filepath.Join(dir, "faed.sock"), Log: &strings.Builder{}, exited: make(chan error, 1), gone: make(chan struct{})}
+	d := &daemon{dir: dir, TCP: freePort(t), HTTP: freePort(t), Unix: filepath.Join(dir, "faed.sock"), Log: &logBuffer{}, exited: make(chan error, 1), gone: make(chan struct{})}
 	extra = strings.ReplaceAll(extra, "{{TCP}}", d.TCP)
 	engineKeys, extra := engineSection(extra)
 	cfg := fmt.Sprintf(`
