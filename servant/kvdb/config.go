@@ -2,9 +2,19 @@ package kvdb
 
 import (
 	"fmt"
+	"log/slog"
 
 	"go.etcd.io/bbolt"
 )
+
+// DefaultVBuckets is the vbucket count when Config.VBuckets is zero.
+const DefaultVBuckets = 1024
+
+// maxVBuckets is the most vbuckets the 2-byte key prefix can name.
+const maxVBuckets = 1 << 16
+
+// maxKeyLimit caps max_key_bytes: bbolt's key limit less the vbucket prefix.
+const maxKeyLimit = bbolt.MaxKeySize - prefixLen
 
 // maxValueLimit caps max_value_bytes: a value is held in memory whole, in
 // the request, in the transaction and in the reply.
@@ -24,6 +34,16 @@ type Config struct {
 	// MaxValueBytes is the largest value accepted, in bytes (1–1 GiB).
 	// Default 1 MiB.
 	MaxValueBytes int `toml:"max_value_bytes"`
+
+	// VBuckets is the cluster's vbucket count (1–65536), which keys are
+	// grouped by on disk; faed sets it from the cluster configuration, not
+	// from this section. A file keeps the count it was written with: Open
+	// refuses a file written with another one. If zero, DefaultVBuckets.
+	VBuckets int `toml:"-"`
+
+	// Log receives the one-time layout migration's report. If nil,
+	// slog.Default().
+	Log *slog.Logger `toml:"-"`
 }
 
 // DefaultConfig returns the documented defaults (the TOML file is decoded on top of it).
@@ -37,11 +57,30 @@ func (c Config) Validate() error {
 	if c.Path == "" {
 		return fmt.Errorf("path: must not be empty")
 	}
-	if c.MaxKeyBytes < 1 || c.MaxKeyBytes > bbolt.MaxKeySize {
-		return fmt.Errorf("max_key_bytes: must be between 1 and %d, got %d", bbolt.MaxKeySize, c.MaxKeyBytes)
+	if c.MaxKeyBytes < 1 || c.MaxKeyBytes > maxKeyLimit {
+		return fmt.Errorf("max_key_bytes: must be between 1 and %d, got %d", maxKeyLimit, c.MaxKeyBytes)
 	}
 	if c.MaxValueBytes < 1 || c.MaxValueBytes > maxValueLimit {
 		return fmt.Errorf("max_value_bytes: must be between 1 and %d, got %d", maxValueLimit, c.MaxValueBytes)
 	}
+	if c.VBuckets < 0 || c.VBuckets > maxVBuckets {
+		return fmt.Errorf("vbuckets: must be between 1 and %d (0: %d), got %d", maxVBuckets, DefaultVBuckets, c.VBuckets)
+	}
 	return nil
+}
+
+// vbuckets returns VBuckets or its default.
+func (c Config) vbuckets() int {
+	if c.VBuckets == 0 {
+		return DefaultVBuckets
+	}
+	return c.VBuckets
+}
+
+// log returns Log or its default.
+func (c Config) log() *slog.Logger {
+	if c.Log == nil {
+		return slog.Default()
+	}
+	return c.Log
 }

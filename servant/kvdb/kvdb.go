@@ -1,6 +1,44 @@
 // Package kvdb is faed's persistent key-value store: one bbolt B-tree file
-// on local disk. It knows nothing of peers or vbuckets; the dispatcher
-// routes keys to their owner and uses Range to hand data over.
+// on local disk, its keys grouped by vbucket so a vbucket's keys are one
+// range of the file. It knows nothing of peers or of who owns a vbucket;
+// the dispatcher routes keys to their owner and moves vbuckets.
+//
+// # Moving a vbucket
+//
+// Every servant package that holds owner-routed state (kvdb, lock, lcache,
+// the mysql query cache) offers the same calls, so a mover treats them
+// alike; only the entry differs:
+//
+//	VBucket(key) int                       the key's vbucket: crc32.ChecksumIEEE(key) % VBuckets
+//	Export(vb, after, Limit) (Batch, error) vb's entries with keys after the cursor, in byte order
+//	Import(Batch) error                    stores a batch exported from another node
+//	Drop(vb) (int, error)                  removes vb's entries, answers how many
+//	VBucketStats(vb) VBucketStats          vb's entries and bytes, for progress
+//
+// An empty cursor starts at vb's first key; Batch.Cursor continues after the
+// batch, and Batch.Done says nothing followed it. A batch holds at least one
+// entry and otherwise at most Limit.Keys entries and Limit.Bytes bytes.
+// Export reads without stopping writers and is not a snapshot: keys written
+// meanwhile ahead of the cursor are seen, behind it are not.
+//
+// kvdb alone also tracks changes, since it alone is too large to copy while
+// writes wait: StartTracking(vb) records every Set, Del and Import in vb
+// from then on; TakeChanges hands over and forgets what was recorded so far,
+// ExportChanges reads those keys' current values (or their absence) into a
+// batch, and EndTracking stops. A move is: StartTracking, Export every batch
+// to the new owner while serving, TakeChanges/ExportChanges until the tail
+// is small, fence writes to vb (the dispatcher's job), EndTracking and
+// ExportChanges of the rest, flip the map, then Drop on the old owner.
+//
+// # Layout
+//
+// One bucket "vb" holds every pair under its key prefixed with its vbucket
+// (2 bytes, big-endian), and bucket "meta" records the vbucket count. A
+// file from before vbuckets (bucket "kv", keys bare) is migrated once at
+// Open; see migrate.go. A bucket per vbucket measured the same for Get and
+// for a vbucket's scan (100,000 keys, 1024 vbuckets), but costs a bucket
+// header per vbucket and pages per vbucket once it outgrows inlining; the
+// prefix keeps the file's size independent of the vbucket count.
 package kvdb
 
 import (
@@ -27,10 +65,12 @@ const (
 	// gather into the next batch anyway.
 	batchDelay = time.Millisecond
 
-	// rangeChunk is how many pairs Range copies per read transaction.
-	rangeChunk = 256
-
-	bucketName = "kv"
+	// dataBucket holds every pair, keyed by vbucket prefix + key.
+	dataBucket = "vb"
+	// metaBucket holds the layout's parameters (metaVBuckets).
+	metaBucket = "meta"
+	// metaVBuckets is the vbucket count, 4 bytes big-endian.
+	metaVBuckets = "vbuckets"
 )
 
 var (
@@ -46,6 +86,15 @@ var (
 	ErrLocked = errors.New("kvdb: database file locked")
 	// ErrClosed is returned by calls on a closed DB.
 	ErrClosed = errors.New("kvdb: closed")
+	// ErrVBucketCount is returned by Open for a file written with another
+	// vbucket count.
+	ErrVBucketCount = errors.New("kvdb: file has another vbucket count")
+	// ErrVBucket is returned for a vbucket out of range, or an imported
+	// key that is not in its batch's vbucket.
+	ErrVBucket = errors.New("kvdb: wrong vbucket")
+	// ErrTracking is returned by StartTracking of a vbucket already
+	// tracked, and by Drop of a tracked vbucket (its move is not over).
+	ErrTracking = errors.New("kvdb: vbucket is tracked")
 )
 
 // DB is an open store. It is safe for concurrent use. Writes are durable
@@ -53,12 +102,14 @@ var (
 type DB struct {
 	bolt     *bbolt.DB
 	path     string
-	bucket   []byte
+	vbuckets int
 	maxKey   int
 	maxValue int
 	closed   atomic.Bool
 
 	keys, sets, gets, dels atomic.Int64
+
+	tracks tracker
 }
 
 // Stats counts a DB's content and activity since Open.
@@ -87,23 +138,25 @@ func Open(cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("kvdb: open %s: %w", cfg.Path, err)
 	}
 	b.MaxBatchDelay = batchDelay
-	db := &DB{bolt: b, path: cfg.Path, bucket: []byte(bucketName),
+	db := &DB{bolt: b, path: cfg.Path, vbuckets: cfg.vbuckets(),
 		maxKey: cfg.MaxKeyBytes, maxValue: cfg.MaxValueBytes}
-	if err := db.init(); err != nil {
+	if err := db.init(cfg); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("kvdb: open %s: %w", cfg.Path, err)
 	}
 	return db, nil
 }
 
-// init creates the bucket and counts the keys already stored.
-func (db *DB) init() error {
+// init brings the file to the vbucket layout and counts the keys stored.
+func (db *DB) init(cfg Config) error {
+	if err := db.migrate(cfg.log()); err != nil {
+		return err
+	}
 	return db.bolt.Update(func(tx *bbolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(db.bucket)
-		if err != nil {
+		if err := db.checkLayout(tx); err != nil {
 			return err
 		}
-		db.keys.Store(int64(b.Stats().KeyN))
+		db.keys.Store(int64(tx.Bucket([]byte(dataBucket)).Stats().KeyN))
 		return nil
 	})
 }
@@ -117,17 +170,20 @@ func (db *DB) Set(key, value []byte) error {
 	if len(value) > db.maxValue {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrValueTooLarge, len(value), db.maxValue)
 	}
+	vb := db.VBucket(key)
+	stored := storedKey(vb, key)
 	// Batch may run the function more than once; only the last run commits.
 	var created bool
 	err := db.bolt.Batch(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(db.bucket)
-		_, found := lookup(b, key)
+		b := tx.Bucket([]byte(dataBucket))
+		_, found := lookup(b, stored)
 		created = !found
-		return b.Put(key, value)
+		return b.Put(stored, value)
 	})
 	if err != nil {
 		return db.wrap("set", err)
 	}
+	db.tracks.record(vb, key, false)
 	db.sets.Add(1)
 	if created {
 		db.keys.Add(1)
@@ -142,9 +198,10 @@ func (db *DB) Get(key []byte) ([]byte, error) {
 	}
 	var value []byte
 	var found bool
+	stored := storedKey(db.VBucket(key), key)
 	err := db.bolt.View(func(tx *bbolt.Tx) error {
 		var v []byte
-		v, found = lookup(tx.Bucket(db.bucket), key)
+		v, found = lookup(tx.Bucket([]byte(dataBucket)), stored)
 		// v points into the mmap and is valid only inside the transaction.
 		value = append(make([]byte, 0, len(v)), v...)
 		return nil
@@ -165,16 +222,19 @@ func (db *DB) Del(key []byte) (existed bool, err error) {
 	if err := db.checkKey(key); err != nil {
 		return false, err
 	}
+	vb := db.VBucket(key)
+	stored := storedKey(vb, key)
 	err = db.bolt.Batch(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(db.bucket)
-		if _, existed = lookup(b, key); !existed {
+		b := tx.Bucket([]byte(dataBucket))
+		if _, existed = lookup(b, stored); !existed {
 			return nil
 		}
-		return b.Delete(key)
+		return b.Delete(stored)
 	})
 	if err != nil {
 		return false, db.wrap("del", err)
 	}
+	db.tracks.record(vb, key, true)
 	if existed {
 		db.dels.Add(1)
 		db.keys.Add(-1)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -36,8 +35,15 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"defaults", func(*Config) {}, ""},
 		{"empty path", func(c *Config) { c.Path = "" }, "path: must not be empty"},
-		{"zero key bytes", func(c *Config) { c.MaxKeyBytes = 0 }, "max_key_bytes: must be between 1 and 32768, got 0"},
-		{"key past bbolt", func(c *Config) { c.MaxKeyBytes = 32769 }, "max_key_bytes: must be between 1 and 32768, got 32769"},
+		{"zero key bytes", func(c *Config) { c.MaxKeyBytes = 0 }, "max_key_bytes: must be between 1 and 32766, got 0"},
+		{"longest key", func(c *Config) { c.MaxKeyBytes = 32766 }, ""},
+		{"key past bbolt", func(c *Config) { c.MaxKeyBytes = 32767 }, "max_key_bytes: must be between 1 and 32766, got 32767"},
+		{"default vbuckets", func(c *Config) { c.VBuckets = 0 }, ""},
+		{"most vbuckets", func(c *Config) { c.VBuckets = 65536 }, ""},
+		{"too many vbuckets", func(c *Config) { c.VBuckets = 65537 },
+			"vbuckets: must be between 1 and 65536 (0: 1024), got 65537"},
+		{"negative vbuckets", func(c *Config) { c.VBuckets = -1 },
+			"vbuckets: must be between 1 and 65536 (0: 1024), got -1"},
 		{"zero value bytes", func(c *Config) { c.MaxValueBytes = 0 },
 			"max_value_bytes: must be between 1 and 1073741824, got 0"},
 	}
@@ -188,85 +194,6 @@ func TestDel(t *testing.T) {
 	}
 }
 
-func TestRange(t *testing.T) {
-	db := openDB(t, testConfig(t))
-	const n = 3*rangeChunk + 7 // crosses chunk boundaries
-	for i := range n {
-		mustSet(t, db, fmt.Sprintf("k%04d", i), fmt.Sprintf("v%d", i))
-	}
-	mustSet(t, db, "a", "before")
-	mustSet(t, db, "z", "after")
-	tests := []struct {
-		name       string
-		start, end []byte
-		want       int
-		first      string
-		last       string
-	}{
-		{"everything", nil, nil, n + 2, "a", "z"},
-		{"prefix range", []byte("k"), []byte("l"), n, "k0000", fmt.Sprintf("k%04d", n-1)},
-		{"start inclusive end exclusive", []byte("k0010"), []byte("k0020"), 10, "k0010", "k0019"},
-		{"open end", []byte("k0700"), nil, n - 700 + 1, "k0700", "z"},
-		{"one chunk exactly", []byte("k0000"), []byte(fmt.Sprintf("k%04d", rangeChunk)), rangeChunk,
-			"k0000", fmt.Sprintf("k%04d", rangeChunk-1)},
-		{"empty", []byte("m"), []byte("n"), 0, "", ""},
-		{"inverted", []byte("z"), []byte("a"), 0, "", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			keys := collect(t, db, tt.start, tt.end)
-			if len(keys) != tt.want {
-				t.Fatalf("Range saw %d keys, want %d", len(keys), tt.want)
-			}
-			if len(keys) > 0 && (keys[0] != tt.first || keys[len(keys)-1] != tt.last) {
-				t.Fatalf("Range ran %s..%s, want %s..%s", keys[0], keys[len(keys)-1], tt.first, tt.last)
-			}
-		})
-	}
-}
-
-// collect ranges over [start, end), checks order and values, returns keys.
-func collect(t *testing.T, db *DB, start, end []byte) []string {
-	t.Helper()
-	var keys []string
-	err := db.Range(start, end, func(k, v []byte) bool {
-		if len(keys) > 0 && keys[len(keys)-1] >= string(k) {
-			t.Errorf("Range out of order: %q after %q", k, keys[len(keys)-1])
-		}
-		if strings.HasPrefix(string(k), "k") && string(v) != fmt.Sprintf("v%d", atoi(k[1:])) {
-			t.Errorf("Range %q = %q", k, v)
-			return false
-		}
-		keys = append(keys, string(k))
-		return true
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
-}
-
-func atoi(b []byte) int {
-	n, _ := strconv.Atoi(string(b))
-	return n
-}
-
-func TestRangeStopsAndAllowsWrites(t *testing.T) {
-	db := openDB(t, testConfig(t))
-	for i := range 10 {
-		mustSet(t, db, fmt.Sprintf("k%d", i), "v")
-	}
-	calls := 0
-	err := db.Range(nil, nil, func(k, _ []byte) bool {
-		calls++
-		mustSet(t, db, "copy-"+string(k), "v") // fn may write
-		return calls < 3
-	})
-	if err != nil || calls != 3 {
-		t.Fatalf("Range = %v after %d calls, want stop after 3", err, calls)
-	}
-}
-
 func TestConcurrentSets(t *testing.T) {
 	db := openDB(t, testConfig(t))
 	const writers, each = 16, 50
@@ -327,7 +254,10 @@ func TestClose(t *testing.T) {
 		{"set", func() error { return db.Set([]byte("k"), nil) }},
 		{"get", func() error { _, err := db.Get([]byte("k")); return err }},
 		{"del", func() error { _, err := db.Del([]byte("k")); return err }},
-		{"range", func() error { return db.Range(nil, nil, func(k, v []byte) bool { return true }) }},
+		{"export", func() error { _, err := db.Export(0, nil, Limit{}); return err }},
+		{"import", func() error { return db.Import(Batch{VBucket: 0}) }},
+		{"drop", func() error { _, err := db.Drop(0); return err }},
+		{"vbucket stats", func() error { _, err := db.VBucketStats(0); return err }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
