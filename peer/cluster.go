@@ -29,6 +29,7 @@ type Cluster struct {
 	members  *Membership
 	peers    *Peers
 	notices  *notices
+	changes  *changes // wakes the waiters of Changed
 	received atomic.Uint64
 	close    sync.Once
 }
@@ -57,8 +58,8 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Cluster{self: cfg.self(), peers: NewPeers(cfg, log)}
-	m, err := newMembership(cfg, log, c.ringChanged)
+	c := &Cluster{self: cfg.self(), peers: NewPeers(cfg, log), changes: newChanges()}
+	m, err := newMembership(cfg, log, c.ringSwapped)
 	if err != nil {
 		return nil, err
 	}
@@ -101,11 +102,13 @@ func (c *Cluster) Close() {
 // Ring returns the current ring; never nil.
 func (c *Cluster) Ring() *Ring { return c.members.Ring() }
 
-// Owner returns the address of the member that owns key, and whether that is
-// this node. It does not allocate.
-func (c *Cluster) Owner(key string) (addr string, self bool) {
-	addr = c.members.Ring().Owner(key)
-	return addr, addr == c.self
+// Owner returns the address of the member that owns key, whether that is
+// this node, and the version of the ring that says so (see Changed). It does
+// not allocate.
+func (c *Cluster) Owner(key string) (addr string, self bool, version uint64) {
+	r := c.members.Ring()
+	addr = r.Owner(key)
+	return addr, addr == c.self, r.Version
 }
 
 // Forward runs fn against the member at addr (from Owner), as Peers.Do does.

@@ -101,6 +101,7 @@ func TestZooKeeperCluster(t *testing.T) {
 		{"session expiry", testSessionExpiry},
 		{"worker id", testWorkerID},
 		{"forward to the owner", testForwardToOwner},
+		{"changed wakes on a ring swap", testChangedWakes},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -115,16 +116,16 @@ func testConvergeAndLeave(t *testing.T, zkAddrs []string, root string) {
 	waitConverged(t, cs, addrs...)
 	for i := range 1000 {
 		key := fmt.Sprintf("key-%d", i)
-		owner, _ := cs[0].Owner(key)
+		owner, _, _ := cs[0].Owner(key)
 		for _, c := range cs[1:] {
-			if got, _ := c.Owner(key); got != owner {
+			if got, _, _ := c.Owner(key); got != owner {
 				t.Fatalf("%s says %s owns %q; %s says %s", c.self, got, key, cs[0].self, owner)
 			}
 		}
 	}
 	cs[2].Leave()
 	waitConverged(t, cs, addrs[:2]...) // the leaver follows the ring too
-	if _, self := cs[2].Owner("any"); self {
+	if _, self, _ := cs[2].Owner("any"); self {
 		t.Errorf("a node that left still owns keys")
 	}
 	if err := cs[2].Join(context.Background()); err == nil {
@@ -248,7 +249,7 @@ func testForwardToOwner(t *testing.T, zkAddrs []string, root string) {
 func keyOwnedBy(t *testing.T, c *Cluster, addr string) string {
 	t.Helper()
 	for i := range 1000 {
-		if owner, _ := c.Owner(fmt.Sprint("k", i)); owner == addr {
+		if owner, _, _ := c.Owner(fmt.Sprint("k", i)); owner == addr {
 			return fmt.Sprint("k", i)
 		}
 	}
@@ -324,7 +325,7 @@ func TestOneNodeCluster(t *testing.T) {
 	if err := c.ClaimWorker(1); err != nil || !c.WorkerHeld() {
 		t.Fatalf("ClaimWorker: %v (held %v)", err, c.WorkerHeld())
 	}
-	if addr, self := c.Owner("k"); addr != "self" || !self {
+	if addr, self, _ := c.Owner("k"); addr != "self" || !self {
 		t.Fatalf("Owner = %q, %v; want self, true", addr, self)
 	}
 	s := stats(c)
@@ -332,7 +333,7 @@ func TestOneNodeCluster(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 	c.Leave()
-	if _, self := c.Owner("k"); !self {
+	if _, self, _ := c.Owner("k"); !self {
 		t.Fatalf("a one-node cluster stopped owning keys after Leave")
 	}
 }

@@ -2,6 +2,7 @@ package servant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -62,10 +63,13 @@ func (s *FunServant) IDNextWithTag(ctx context.Context, rc *rpc.Context, tag int
 	return s.nextID("id_next_with_tag", tag)
 }
 
+// errWorkerNotHeld refuses ids while another live node might hold our worker id.
+var errWorkerNotHeld = errors.New("idgen: worker id is not held in ZooKeeper (session lost?); refusing ids that could collide")
+
 // nextID refuses ids while, in a cluster, our worker id is not held: another
 // live node could then be issuing the same ids.
 func (s *FunServant) nextID(call string, tag int16) (int64, error) {
-	if s.router != nil && !s.router.WorkerHeld() {
+	if s.worker != nil && !s.worker.WorkerHeld() {
 		return 0, errWorkerNotHeld
 	}
 	id, err := s.ids.Next(tag)
@@ -81,44 +85,79 @@ func (s *FunServant) IDDecode(ctx context.Context, rc *rpc.Context, id int64) ([
 	return []int64{p.UnixMs, p.Tag, p.WorkerID, p.Seq}, nil
 }
 
-// lcacheOwner is remote() for lc_* calls, which a switch can keep node-local.
-func (s *FunServant) lcacheOwner(rc *rpc.Context, key string) string {
+// The routed calls below are each one route (route.go): key, placement,
+// the local function, the same call on the owner's client.
+
+// lcPlacement is retryable, or here when lcache_local keeps lc_* calls on
+// the node they reach.
+func (s *FunServant) lcPlacement() placement {
 	if s.cfg.LCacheLocal {
-		return ""
+		return here
 	}
-	return s.remote(rc, key)
+	return retryable
 }
 
 // LcSet stores value under key in the LRU cache of the key's owner.
 func (s *FunServant) LcSet(ctx context.Context, rc *rpc.Context, key string, value []byte) (bool, error) {
-	if addr := s.lcacheOwner(rc, key); addr != "" {
-		var ok bool
-		err := s.forward(ctx, addr, rc, key, true, func(c rpc.FunServant, sc *rpc.Context) (err error) {
-			ok, err = c.LcSet(ctx, sc, key, value)
-			return err
-		})
-		if err != errNowLocal {
-			return ok, err
-		}
-	}
-	if err := s.cache.Set(key, value); err != nil {
+	return route(s, ctx, rc, key, s.lcPlacement(), s.lcSet, peerLcSet, keyValue[string]{key, value})
+}
+
+// LcGet reads key from the owner's LRU cache; a miss throws TCacheMissed.
+func (s *FunServant) LcGet(ctx context.Context, rc *rpc.Context, key string) ([]byte, error) {
+	return route(s, ctx, rc, key, s.lcPlacement(), s.lcGet, rpc.FunServant.LcGet, key)
+}
+
+// LcDel drops key from the owner's LRU cache.
+func (s *FunServant) LcDel(ctx context.Context, rc *rpc.Context, key string) error {
+	return errOnly(route(s, ctx, rc, key, s.lcPlacement(), s.lcDel, peerLcDel, key))
+}
+
+// Lock takes key on its owner if it is free or its holder expired. Not
+// retried when the owner is unreachable: the first attempt may have taken it.
+func (s *FunServant) Lock(ctx context.Context, rc *rpc.Context, reason string, key string) (bool, error) {
+	return route(s, ctx, rc, key, once, s.lock, peerLock, lockArgs{reason, key})
+}
+
+// Unlock releases key on its owner.
+func (s *FunServant) Unlock(ctx context.Context, rc *rpc.Context, reason string, key string) error {
+	return errOnly(route(s, ctx, rc, key, retryable, s.unlock, peerUnlock, lockArgs{reason, key}))
+}
+
+// KvdbSet stores value under key on the owner's disk; durable when it
+// returns true.
+func (s *FunServant) KvdbSet(ctx context.Context, rc *rpc.Context, key []byte, value []byte) (bool, error) {
+	return route(s, ctx, rc, string(key), retryable, s.kvdbSet, peerKvdbSet, keyValue[[]byte]{key, value})
+}
+
+// KvdbGet reads key from its owner; a missing key throws TCacheMissed.
+func (s *FunServant) KvdbGet(ctx context.Context, rc *rpc.Context, key []byte) ([]byte, error) {
+	return route(s, ctx, rc, string(key), retryable, s.kvdbGet, rpc.FunServant.KvdbGet, key)
+}
+
+// KvdbDel deletes key on its owner and reports whether it existed.
+func (s *FunServant) KvdbDel(ctx context.Context, rc *rpc.Context, key []byte) (bool, error) {
+	return route(s, ctx, rc, string(key), retryable, s.kvdbDel, rpc.FunServant.KvdbDel, key)
+}
+
+// keyValue and lockArgs carry the arguments of routed calls that take more
+// than one.
+type keyValue[K string | []byte] struct {
+	key   K
+	value []byte
+}
+
+type lockArgs struct{ reason, key string }
+
+// The local halves of the routed calls: what runs on the key's owner.
+
+func (s *FunServant) lcSet(_ context.Context, a keyValue[string]) (bool, error) {
+	if err := s.cache.Set(a.key, a.value); err != nil {
 		return false, wrap("lc_set", err)
 	}
 	return true, nil
 }
 
-// LcGet reads key from the owner's LRU cache; a miss throws TCacheMissed.
-func (s *FunServant) LcGet(ctx context.Context, rc *rpc.Context, key string) ([]byte, error) {
-	if addr := s.lcacheOwner(rc, key); addr != "" {
-		var v []byte
-		err := s.forward(ctx, addr, rc, key, true, func(c rpc.FunServant, sc *rpc.Context) (err error) {
-			v, err = c.LcGet(ctx, sc, key)
-			return err
-		})
-		if err != errNowLocal {
-			return v, err
-		}
-	}
+func (s *FunServant) lcGet(_ context.Context, key string) ([]byte, error) {
 	v, err := s.cache.Get(key)
 	if err != nil {
 		return nil, wrap("lc_get", err)
@@ -126,78 +165,27 @@ func (s *FunServant) LcGet(ctx context.Context, rc *rpc.Context, key string) ([]
 	return orEmpty(v), nil
 }
 
-// LcDel drops key from the owner's LRU cache.
-func (s *FunServant) LcDel(ctx context.Context, rc *rpc.Context, key string) error {
-	if addr := s.lcacheOwner(rc, key); addr != "" {
-		err := s.forward(ctx, addr, rc, key, true, func(c rpc.FunServant, sc *rpc.Context) error {
-			return c.LcDel(ctx, sc, key)
-		})
-		if err != errNowLocal {
-			return err
-		}
-	}
-	return wrap("lc_del", s.cache.Del(key))
+func (s *FunServant) lcDel(_ context.Context, key string) (struct{}, error) {
+	return struct{}{}, wrap("lc_del", s.cache.Del(key))
 }
 
-// Lock takes key on its owner if it is free or its holder expired. Not
-// retried when the owner is unreachable: the first attempt may have taken it.
-func (s *FunServant) Lock(ctx context.Context, rc *rpc.Context, reason string, key string) (bool, error) {
-	if addr := s.remote(rc, key); addr != "" {
-		var ok bool
-		err := s.forward(ctx, addr, rc, key, false, func(c rpc.FunServant, sc *rpc.Context) (err error) {
-			ok, err = c.Lock(ctx, sc, reason, key)
-			return err
-		})
-		return ok, err
-	}
-	ok, err := s.locks.TryLock(key)
+func (s *FunServant) lock(_ context.Context, a lockArgs) (bool, error) {
+	ok, err := s.locks.TryLock(a.key)
 	return ok, wrap("lock", err)
 }
 
-// Unlock releases key on its owner.
-func (s *FunServant) Unlock(ctx context.Context, rc *rpc.Context, reason string, key string) error {
-	if addr := s.remote(rc, key); addr != "" {
-		err := s.forward(ctx, addr, rc, key, true, func(c rpc.FunServant, sc *rpc.Context) error {
-			return c.Unlock(ctx, sc, reason, key)
-		})
-		if err != errNowLocal {
-			return err
-		}
-	}
-	return wrap("unlock", s.locks.Unlock(key))
+func (s *FunServant) unlock(_ context.Context, a lockArgs) (struct{}, error) {
+	return struct{}{}, wrap("unlock", s.locks.Unlock(a.key))
 }
 
-// KvdbSet stores value under key on the owner's disk; durable when it
-// returns true.
-func (s *FunServant) KvdbSet(ctx context.Context, rc *rpc.Context, key []byte, value []byte) (bool, error) {
-	if addr := s.remote(rc, string(key)); addr != "" {
-		var ok bool
-		err := s.forward(ctx, addr, rc, string(key), true, func(c rpc.FunServant, sc *rpc.Context) (err error) {
-			ok, err = c.KvdbSet(ctx, sc, key, value)
-			return err
-		})
-		if err != errNowLocal {
-			return ok, err
-		}
-	}
-	if err := s.kv.Set(key, value); err != nil {
+func (s *FunServant) kvdbSet(_ context.Context, a keyValue[[]byte]) (bool, error) {
+	if err := s.kv.Set(a.key, a.value); err != nil {
 		return false, wrap("kvdb_set", err)
 	}
 	return true, nil
 }
 
-// KvdbGet reads key from its owner; a missing key throws TCacheMissed.
-func (s *FunServant) KvdbGet(ctx context.Context, rc *rpc.Context, key []byte) ([]byte, error) {
-	if addr := s.remote(rc, string(key)); addr != "" {
-		var v []byte
-		err := s.forward(ctx, addr, rc, string(key), true, func(c rpc.FunServant, sc *rpc.Context) (err error) {
-			v, err = c.KvdbGet(ctx, sc, key)
-			return err
-		})
-		if err != errNowLocal {
-			return v, err
-		}
-	}
+func (s *FunServant) kvdbGet(_ context.Context, key []byte) ([]byte, error) {
 	v, err := s.kv.Get(key)
 	if err != nil {
 		return nil, wrap("kvdb_get", err)
@@ -205,18 +193,30 @@ func (s *FunServant) KvdbGet(ctx context.Context, rc *rpc.Context, key []byte) (
 	return orEmpty(v), nil
 }
 
-// KvdbDel deletes key on its owner and reports whether it existed.
-func (s *FunServant) KvdbDel(ctx context.Context, rc *rpc.Context, key []byte) (bool, error) {
-	if addr := s.remote(rc, string(key)); addr != "" {
-		var ok bool
-		err := s.forward(ctx, addr, rc, string(key), true, func(c rpc.FunServant, sc *rpc.Context) (err error) {
-			ok, err = c.KvdbDel(ctx, sc, key)
-			return err
-		})
-		if err != errNowLocal {
-			return ok, err
-		}
-	}
+func (s *FunServant) kvdbDel(_ context.Context, key []byte) (bool, error) {
 	ok, err := s.kv.Del(key)
 	return ok, wrap("kvdb_del", err)
+}
+
+// The peer halves that are not a method expression of rpc.FunServant: the
+// same call on the owner's client c, with the forwarding context fc.
+
+func peerLcSet(c rpc.FunServant, ctx context.Context, fc *rpc.Context, a keyValue[string]) (bool, error) {
+	return c.LcSet(ctx, fc, a.key, a.value)
+}
+
+func peerLcDel(c rpc.FunServant, ctx context.Context, fc *rpc.Context, key string) (struct{}, error) {
+	return struct{}{}, c.LcDel(ctx, fc, key)
+}
+
+func peerLock(c rpc.FunServant, ctx context.Context, fc *rpc.Context, a lockArgs) (bool, error) {
+	return c.Lock(ctx, fc, a.reason, a.key)
+}
+
+func peerUnlock(c rpc.FunServant, ctx context.Context, fc *rpc.Context, a lockArgs) (struct{}, error) {
+	return struct{}{}, c.Unlock(ctx, fc, a.reason, a.key)
+}
+
+func peerKvdbSet(c rpc.FunServant, ctx context.Context, fc *rpc.Context, a keyValue[[]byte]) (bool, error) {
+	return c.KvdbSet(ctx, fc, a.key, a.value)
 }

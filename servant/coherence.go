@@ -68,7 +68,7 @@ func (s *FunServant) ringChanged() {
 func (s *FunServant) dropMovedLcache() {
 	var moved []string
 	s.cache.Range(func(key string, _ []byte) bool {
-		if _, self := s.router.Owner(key); !self {
+		if _, self, _ := s.router.Owner(key); !self {
 			moved = append(moved, key)
 		}
 		return true
@@ -107,7 +107,7 @@ func (m mysqlCluster) Owns(cacheKey string) bool {
 	if m.s.router == nil {
 		return true
 	}
-	_, self := m.s.router.Owner(cacheKey)
+	_, self, _ := m.s.router.Owner(cacheKey)
 	return self
 }
 

@@ -82,14 +82,12 @@ func TestPastDeadlineWordsTheError(t *testing.T) {
 
 // budgetRouter owns no key and records what each forwarded lc_get carried.
 type budgetRouter struct {
+	staticRing
 	stall  bool  // Forward waits for ctx to end and fails
 	budget int32 // the last forwarded Context.budgetMs
 }
 
-func (r *budgetRouter) Owner(string) (string, bool) { return "10.0.0.2:9001", false }
-func (r *budgetRouter) RingVersion() uint64         { return 1 }
-func (r *budgetRouter) CountReceived()              {}
-func (r *budgetRouter) WorkerHeld() bool            { return true }
+func (r *budgetRouter) Owner(string) (string, bool, uint64) { return "10.0.0.2:9001", false, 1 }
 
 func (r *budgetRouter) Forward(ctx context.Context, addr string, fn func(rpc.FunServant) error) error {
 	if r.stall {

@@ -18,26 +18,40 @@ func (s *FunServant) MyQuery(ctx context.Context, rc *rpc.Context, pool, table s
 	if s.my == nil {
 		return nil, errNotConfigured("mysql")
 	}
-	if cacheKey != "" {
-		// The cacheKey's owner keeps that entry, so every node reads and
-		// evicts one coherent copy. Only reads are retried elsewhere.
-		if addr := s.remote(rc, cacheKey); addr != "" {
-			var r *rpc.MysqlResult_
-			err := s.forward(ctx, addr, rc, cacheKey, mysql.IsRead(sql), func(c rpc.FunServant, sc *rpc.Context) (err error) {
-				r, err = c.MyQuery(ctx, sc, pool, table, hintID, sql, argv, cacheKey)
-				return err
-			})
-			if err != errNowLocal {
-				return r, err
-			}
-		}
+	a := queryArgs{rc, pool, table, hintID, sql, argv, cacheKey}
+	if cacheKey == "" {
+		return s.myQuery(ctx, a)
 	}
+	// The cacheKey's owner keeps that entry, so every node reads and evicts
+	// one coherent copy. Only reads are retried elsewhere.
+	p := once
+	if mysql.IsRead(sql) {
+		p = retryable
+	}
+	return route(s, ctx, rc, cacheKey, p, s.myQuery, peerMyQuery, a)
+}
+
+// queryArgs are my_query's arguments, for route.
+type queryArgs struct {
+	rc          *rpc.Context
+	pool, table string
+	hintID      int64
+	sql         string
+	argv        []string
+	cacheKey    string
+}
+
+func (s *FunServant) myQuery(ctx context.Context, a queryArgs) (*rpc.MysqlResult_, error) {
 	var r *mysql.Result
-	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
-		r, err = s.my.Query(ctx, pool, table, hintID, sql, argv, cacheKey)
+	err := s.within(ctx, a.rc, 0, func(ctx context.Context) (err error) {
+		r, err = s.my.Query(ctx, a.pool, a.table, a.hintID, a.sql, a.argv, a.cacheKey)
 		return err
 	})
 	return mysqlResult(r), wrap("my_query", err)
+}
+
+func peerMyQuery(c rpc.FunServant, ctx context.Context, fc *rpc.Context, a queryArgs) (*rpc.MysqlResult_, error) {
+	return c.MyQuery(ctx, fc, a.pool, a.table, a.hintID, a.sql, a.argv, a.cacheKey)
 }
 
 // MyQueryShards runs sql on every shard of pool, rows concatenated in
@@ -103,16 +117,16 @@ func (s *FunServant) MyEvict(ctx context.Context, rc *rpc.Context, cacheKey stri
 // unreachable owner is waited for as forward does; if it stays unreachable
 // the error names it.
 func (s *FunServant) evict(ctx context.Context, rc *rpc.Context, cacheKey string) error {
-	if addr := s.remote(rc, cacheKey); addr != "" {
-		err := s.forward(ctx, addr, rc, cacheKey, true, func(c rpc.FunServant, sc *rpc.Context) error {
-			return c.MyEvict(ctx, sc, cacheKey)
-		})
-		if err != errNowLocal {
-			return err
-		}
-	}
+	return errOnly(route(s, ctx, rc, cacheKey, retryable, s.myEvict, peerMyEvict, cacheKey))
+}
+
+func (s *FunServant) myEvict(_ context.Context, cacheKey string) (struct{}, error) {
 	s.my.Evict(cacheKey)
-	return nil
+	return struct{}{}, nil
+}
+
+func peerMyEvict(c rpc.FunServant, ctx context.Context, fc *rpc.Context, cacheKey string) (struct{}, error) {
+	return struct{}{}, c.MyEvict(ctx, fc, cacheKey)
 }
 
 func mysqlResult(r *mysql.Result) *rpc.MysqlResult_ {

@@ -97,6 +97,9 @@ type Options struct {
 	Log     *slog.Logger
 	// Router places key-owned calls in a cluster; nil on a one-node daemon.
 	Router Router
+	// Worker says whether this node holds its idgen worker id in
+	// ZooKeeper; nil on a one-node daemon, where it always does.
+	Worker Worker
 	// CallTimeout is [engine] call_timeout: the deadline of every call that
 	// waits on a backend or a peer, unless the servant's or pool's own
 	// bound or the caller's budget is lower (see deadline). If zero,
@@ -108,12 +111,20 @@ type Options struct {
 	Notices Notices
 }
 
+// Worker says whether the idgen worker id is held; *peer.Cluster implements
+// it.
+type Worker interface {
+	WorkerHeld() bool
+}
+
 // FunServant implements the generated rpc.FunServant interface. Safe for
 // concurrent use: every servant below it is.
 type FunServant struct {
 	cfg     Config
 	version string // for ping
 	router  Router // nil: every key is ours
+	worker  Worker // nil: the worker id is ours
+	routing routeStats
 	// callTimeout is Options.CallTimeout, its default filled in.
 	callTimeout time.Duration
 	start       time.Time
@@ -158,7 +169,7 @@ func New(cfg Config, opts Options) (*FunServant, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &FunServant{cfg: cfg, version: opts.Version, router: opts.Router, start: time.Now(),
+	s := &FunServant{cfg: cfg, version: opts.Version, router: opts.Router, worker: opts.Worker, start: time.Now(),
 		ids: ids, cache: cache, locks: locks, kv: kv}
 	s.callTimeout = cmp.Or(opts.CallTimeout, DefaultCallTimeout)
 	if err := s.openBackends(cfg, opts.Log); err != nil {
@@ -245,6 +256,9 @@ func (s *FunServant) Stats() any {
 		"lcache": s.cache.Stats(),
 		"lock":   s.locks.Stats(),
 		"kvdb":   s.kv.Stats(),
+	}
+	if s.router != nil {
+		out["routing"] = s.routing.stats()
 	}
 	if s.zk != nil {
 		out["zk"] = s.zk.Stats()

@@ -19,7 +19,7 @@ var _ rpc.FunServant = (*FunServant)(nil)
 
 var rc = &rpc.Context{Rid: 1, Reason: "test", UID: 2}
 
-func newServant(t *testing.T) *FunServant {
+func newServant(t testing.TB) *FunServant {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.KVDB.Path = filepath.Join(t.TempDir(), "kv.db")
@@ -126,20 +126,24 @@ func TestPingAnswersInTheOriginalFormat(t *testing.T) {
 	}
 }
 
+// staticRing is the part of a test Router whose ring never changes.
+type staticRing struct{}
+
+func (staticRing) Changed() (uint64, <-chan struct{}) { return 1, nil }
+func (staticRing) CountReceived()                     {}
+
 // ownerElsewhere is a Router under which every key belongs to another node,
 // reached by calling owner directly.
 type ownerElsewhere struct {
+	staticRing
 	owner rpc.FunServant
 	sent  []*rpc.Context // the contexts forwarded, in order
 }
 
-func (r *ownerElsewhere) Owner(string) (string, bool) { return "owner:1", false }
+func (r *ownerElsewhere) Owner(string) (string, bool, uint64) { return "owner:1", false, 1 }
 func (r *ownerElsewhere) Forward(_ context.Context, _ string, fn func(rpc.FunServant) error) error {
 	return fn(contextRecorder{r.owner, &r.sent})
 }
-func (r *ownerElsewhere) RingVersion() uint64 { return 1 }
-func (r *ownerElsewhere) CountReceived()      {}
-func (r *ownerElsewhere) WorkerHeld() bool    { return true }
 
 // contextRecorder is a peer client that notes the context of each call it
 // passes on; only the calls TestMissingContextIsEmpty forwards are wrapped.

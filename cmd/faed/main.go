@@ -92,7 +92,7 @@ func serve(cfg Config, log *slog.Logger) error {
 	if cluster != nil {
 		defer cluster.Close()
 		defer background(cluster.Run)()
-		opts.Router, opts.Notices = cluster, cluster
+		opts.Router, opts.Worker, opts.Notices = cluster, cluster, cluster
 	}
 	funs, err := servant.New(cfg.Servant, opts)
 	if err != nil {

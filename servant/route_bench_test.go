@@ -1,0 +1,86 @@
+package servant
+
+import (
+	"context"
+	"testing"
+
+	"faed/idl/gen-go/fun/rpc"
+)
+
+// BenchmarkRouted measures the routed calls on the local fast path, with no
+// cluster and with a Router that says this node owns every key: the routing
+// decision should cost no allocation there. "forwarded" is the path to an
+// owner elsewhere, a servant called in-process.
+func BenchmarkRouted(b *testing.B) {
+	ctx := context.Background()
+	calls := []struct {
+		name string
+		call func(s *FunServant) error
+	}{
+		{"lc_get", func(s *FunServant) error { _, err := s.LcGet(ctx, rc, "bench-key"); return err }},
+		{"lc_set", func(s *FunServant) error { _, err := s.LcSet(ctx, rc, "bench-key", benchValue); return err }},
+		{"kvdb_get", func(s *FunServant) error { _, err := s.KvdbGet(ctx, rc, benchKey); return err }},
+		{"lock_unlock", func(s *FunServant) error {
+			if _, err := s.Lock(ctx, rc, "bench", "bench-lock"); err != nil {
+				return err
+			}
+			return s.Unlock(ctx, rc, "bench", "bench-lock")
+		}},
+	}
+	for _, setup := range benchSetups(b) {
+		for _, c := range calls {
+			b.Run(setup.name+"/"+c.name, func(b *testing.B) {
+				s := setup.s
+				if _, err := s.KvdbSet(ctx, rc, benchKey, benchValue); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.LcSet(ctx, rc, "bench-key", benchValue); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.call(s); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+var (
+	benchKey   = []byte("bench-key")
+	benchValue = []byte("bench-value")
+)
+
+type benchSetup struct {
+	name string
+	s    *FunServant
+}
+
+// benchSetups are the three placements BenchmarkRouted measures.
+func benchSetups(b *testing.B) []benchSetup {
+	one := newServant(b)
+	owned := newServant(b)
+	owned.router = &fakeRouter{self: true}
+	forwarder := newServant(b)
+	forwarder.router = &fakeRouter{owner: newServant(b)}
+	return []benchSetup{{"one_node", one}, {"owned_here", owned}, {"forwarded", forwarder}}
+}
+
+// fakeRouter owns every key (self) or forwards each to owner, in-process.
+type fakeRouter struct {
+	staticRing
+	self  bool
+	owner rpc.FunServant
+}
+
+func (r *fakeRouter) Owner(string) (string, bool, uint64) {
+	if r.self {
+		return "self:1", true, 1
+	}
+	return "owner:1", false, 1
+}
+func (r *fakeRouter) Forward(_ context.Context, _ string, fn func(rpc.FunServant) error) error {
+	return fn(r.owner)
+}
