@@ -54,6 +54,29 @@ struct MysqlMergeResult {
   2: required string newVal
 }
 
+// The hand-off of a vbucket between faed nodes (faed addition, SPEC §5.3;
+// only the coordinator calls vb_*). One item of a vbucket's state:
+//   kvdb:       key, value; no value: the key was deleted (a tail change)
+//   locks:      key, ttlMs = what is left of the holder's lease
+//   lcache:     key, value
+//   queryCache: key, value = the MysqlResult in Thrift binary, ttlMs left
+struct VBucketItem {
+  1: binary key
+  2: optional binary value
+  3: optional i64 ttlMs
+}
+
+// A batch of one vbucket's state, as vb_pull returns and vb_push applies it.
+struct VBucketBatch {
+  1: i32 vbucket
+  2: list<VBucketItem> kvdb
+  3: list<VBucketItem> locks
+  4: list<VBucketItem> lcache
+  5: list<VBucketItem> queryCache
+  6: binary cursor
+  7: bool more
+}
+
 // Context travels with every call but noop.
 //   rid:    per web request id chosen by the client
 //   reason: what the caller is doing, e.g. "controller.action"
@@ -186,5 +209,26 @@ service FunServant {
   binary kvdb_get(1: required Context reqCtx, 2: required binary key)
     throws (1: TCacheMissed miss, 2: TNotOwner notOwner)
   bool kvdb_del(1: required Context reqCtx, 2: required binary key)
+    throws (1: TNotOwner notOwner)
+
+  // The hand-off of a vbucket (faed addition, between faed nodes only).
+  // vb_pull reads vbucket's state on its source. step 1: a snapshot page of
+  // the kvdb keys after cursor (the first page starts recording changes),
+  // `more` while pages remain; 2: the kvdb changes since the last pull;
+  // 3: after the fence of planVersion is in force here (waited for), the
+  // last changes, the held locks and the cache entries, and the recording
+  // ends; 4: abort: the recording ends, nothing is returned.
+  VBucketBatch vb_pull(1: required Context reqCtx, 2: i32 vbucket, 3: i32 step,
+                       4: binary cursor, 5: i64 planVersion)
+    throws (1: TNotOwner notOwner)
+  // vb_push applies a batch on the move's destination, atomically per
+  // batch; refused unless this node's plan (at least planVersion) moves the
+  // vbucket here.
+  bool vb_push(1: required Context reqCtx, 2: VBucketBatch batch, 3: i64 planVersion)
+    throws (1: TNotOwner notOwner)
+  // vb_drop drops this node's state of a vbucket its map (at least
+  // mapVersion) neither gives it nor moves to it; the number of kvdb keys
+  // dropped.
+  i64 vb_drop(1: required Context reqCtx, 2: i32 vbucket, 3: i64 mapVersion)
     throws (1: TNotOwner notOwner)
 }

@@ -30,7 +30,7 @@ rm -f "$out/gen-py/__init__.py"
 
 gogen=$out/gen-go/fun/rpc
 perl -0pi -e '
-  s/make\((\[\]([\w\[\]]+)), 0, size\)/make([]$2, 0, containerCapacity[$2](iprot, size))/g;
+  s/make\((\[\]([\w\[\]*]+)), 0, size\)/make([]$2, 0, containerCapacity[$2](iprot, size))/g;
 ' "$gogen/fun.go"
 # Required-field checks: remember the struct whose Read method we are in.
 perl -pi -e '

@@ -128,3 +128,15 @@ func (h *stockHandler) Ping(context.Context, *rpc.Context) (string, error) { ret
 func (h *stockHandler) LcGet(context.Context, *rpc.Context, string) ([]byte, error) {
 	return h.value, nil
 }
+
+func (h *stockHandler) VbPull(context.Context, *rpc.Context, int32, int32, []byte, int64) (*rpc.VBucketBatch, error) {
+	return nil, errStock
+}
+
+func (h *stockHandler) VbPush(context.Context, *rpc.Context, *rpc.VBucketBatch, int64) (bool, error) {
+	return false, errStock
+}
+
+func (h *stockHandler) VbDrop(context.Context, *rpc.Context, int32, int64) (int64, error) {
+	return 0, errStock
+}

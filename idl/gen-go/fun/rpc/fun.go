@@ -1354,6 +1354,621 @@ func (p *MysqlMergeResult_) String() string {
 }
 
 // Attributes:
+//  - Key
+//  - Value
+//  - TtlMs
+type VBucketItem struct {
+  Key []byte `thrift:"key,1" db:"key" json:"key"`
+  Value []byte `thrift:"value,2" db:"value" json:"value,omitempty"`
+  TtlMs *int64 `thrift:"ttlMs,3" db:"ttlMs" json:"ttlMs,omitempty"`
+}
+
+func NewVBucketItem() *VBucketItem {
+  return &VBucketItem{}
+}
+
+
+func (p *VBucketItem) GetKey() []byte {
+  return p.Key
+}
+var VBucketItem_Value_DEFAULT []byte
+
+func (p *VBucketItem) GetValue() []byte {
+  return p.Value
+}
+var VBucketItem_TtlMs_DEFAULT int64
+func (p *VBucketItem) GetTtlMs() int64 {
+  if !p.IsSetTtlMs() {
+    return VBucketItem_TtlMs_DEFAULT
+  }
+return *p.TtlMs
+}
+func (p *VBucketItem) IsSetValue() bool {
+  return p.Value != nil
+}
+
+func (p *VBucketItem) IsSetTtlMs() bool {
+  return p.TtlMs != nil
+}
+
+func (p *VBucketItem) Read(ctx context.Context, iprot thrift.TProtocol) error {
+  if _, err := iprot.ReadStructBegin(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+  }
+
+
+  for {
+    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+    if err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+    }
+    if fieldTypeId == thrift.STOP { break; }
+    switch fieldId {
+    case 1:
+      if fieldTypeId == thrift.STRING {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRING {
+        if err := p.ReadField2(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 3:
+      if fieldTypeId == thrift.I64 {
+        if err := p.ReadField3(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
+    }
+    if err := iprot.ReadFieldEnd(ctx); err != nil {
+      return err
+    }
+  }
+  if err := iprot.ReadStructEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+  }
+  return nil
+}
+
+func (p *VBucketItem)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadBinary(ctx); err != nil {
+  return thrift.PrependError("error reading field 1: ", err)
+} else {
+  p.Key = v
+}
+  return nil
+}
+
+func (p *VBucketItem)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadBinary(ctx); err != nil {
+  return thrift.PrependError("error reading field 2: ", err)
+} else {
+  p.Value = v
+}
+  return nil
+}
+
+func (p *VBucketItem)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadI64(ctx); err != nil {
+  return thrift.PrependError("error reading field 3: ", err)
+} else {
+  p.TtlMs = &v
+}
+  return nil
+}
+
+func (p *VBucketItem) Write(ctx context.Context, oprot thrift.TProtocol) error {
+  if err := oprot.WriteStructBegin(ctx, "VBucketItem"); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
+  if p != nil {
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
+    if err := p.writeField3(ctx, oprot); err != nil { return err }
+  }
+  if err := oprot.WriteFieldStop(ctx); err != nil {
+    return thrift.PrependError("write field stop error: ", err) }
+  if err := oprot.WriteStructEnd(ctx); err != nil {
+    return thrift.PrependError("write struct stop error: ", err) }
+  return nil
+}
+
+func (p *VBucketItem) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "key", thrift.STRING, 1); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:key: ", p), err) }
+  if err := oprot.WriteBinary(ctx, p.Key); err != nil {
+  return thrift.PrependError(fmt.Sprintf("%T.key (1) field write error: ", p), err) }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:key: ", p), err) }
+  return err
+}
+
+func (p *VBucketItem) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetValue() {
+    if err := oprot.WriteFieldBegin(ctx, "value", thrift.STRING, 2); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:value: ", p), err) }
+    if err := oprot.WriteBinary(ctx, p.Value); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T.value (2) field write error: ", p), err) }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 2:value: ", p), err) }
+  }
+  return err
+}
+
+func (p *VBucketItem) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetTtlMs() {
+    if err := oprot.WriteFieldBegin(ctx, "ttlMs", thrift.I64, 3); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:ttlMs: ", p), err) }
+    if err := oprot.WriteI64(ctx, int64(*p.TtlMs)); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T.ttlMs (3) field write error: ", p), err) }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 3:ttlMs: ", p), err) }
+  }
+  return err
+}
+
+func (p *VBucketItem) Equals(other *VBucketItem) bool {
+  if p == other {
+    return true
+  } else if p == nil || other == nil {
+    return false
+  }
+  if bytes.Compare(p.Key, other.Key) != 0 { return false }
+  if bytes.Compare(p.Value, other.Value) != 0 { return false }
+  if p.TtlMs != other.TtlMs {
+    if p.TtlMs == nil || other.TtlMs == nil {
+      return false
+    }
+    if (*p.TtlMs) != (*other.TtlMs) { return false }
+  }
+  return true
+}
+
+func (p *VBucketItem) String() string {
+  if p == nil {
+    return "<nil>"
+  }
+  return fmt.Sprintf("VBucketItem(%+v)", *p)
+}
+
+// Attributes:
+//  - Vbucket
+//  - Kvdb
+//  - Locks
+//  - Lcache
+//  - QueryCache
+//  - Cursor
+//  - More
+type VBucketBatch struct {
+  Vbucket int32 `thrift:"vbucket,1" db:"vbucket" json:"vbucket"`
+  Kvdb []*VBucketItem `thrift:"kvdb,2" db:"kvdb" json:"kvdb"`
+  Locks []*VBucketItem `thrift:"locks,3" db:"locks" json:"locks"`
+  Lcache []*VBucketItem `thrift:"lcache,4" db:"lcache" json:"lcache"`
+  QueryCache []*VBucketItem `thrift:"queryCache,5" db:"queryCache" json:"queryCache"`
+  Cursor []byte `thrift:"cursor,6" db:"cursor" json:"cursor"`
+  More bool `thrift:"more,7" db:"more" json:"more"`
+}
+
+func NewVBucketBatch() *VBucketBatch {
+  return &VBucketBatch{}
+}
+
+
+func (p *VBucketBatch) GetVbucket() int32 {
+  return p.Vbucket
+}
+
+func (p *VBucketBatch) GetKvdb() []*VBucketItem {
+  return p.Kvdb
+}
+
+func (p *VBucketBatch) GetLocks() []*VBucketItem {
+  return p.Locks
+}
+
+func (p *VBucketBatch) GetLcache() []*VBucketItem {
+  return p.Lcache
+}
+
+func (p *VBucketBatch) GetQueryCache() []*VBucketItem {
+  return p.QueryCache
+}
+
+func (p *VBucketBatch) GetCursor() []byte {
+  return p.Cursor
+}
+
+func (p *VBucketBatch) GetMore() bool {
+  return p.More
+}
+func (p *VBucketBatch) Read(ctx context.Context, iprot thrift.TProtocol) error {
+  if _, err := iprot.ReadStructBegin(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+  }
+
+
+  for {
+    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+    if err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+    }
+    if fieldTypeId == thrift.STOP { break; }
+    switch fieldId {
+    case 1:
+      if fieldTypeId == thrift.I32 {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.LIST {
+        if err := p.ReadField2(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 3:
+      if fieldTypeId == thrift.LIST {
+        if err := p.ReadField3(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 4:
+      if fieldTypeId == thrift.LIST {
+        if err := p.ReadField4(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 5:
+      if fieldTypeId == thrift.LIST {
+        if err := p.ReadField5(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 6:
+      if fieldTypeId == thrift.STRING {
+        if err := p.ReadField6(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 7:
+      if fieldTypeId == thrift.BOOL {
+        if err := p.ReadField7(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
+    }
+    if err := iprot.ReadFieldEnd(ctx); err != nil {
+      return err
+    }
+  }
+  if err := iprot.ReadStructEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+  }
+  return nil
+}
+
+func (p *VBucketBatch)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadI32(ctx); err != nil {
+  return thrift.PrependError("error reading field 1: ", err)
+} else {
+  p.Vbucket = v
+}
+  return nil
+}
+
+func (p *VBucketBatch)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  _, size, err := iprot.ReadListBegin(ctx)
+  if err != nil {
+    return thrift.PrependError("error reading list begin: ", err)
+  }
+  tSlice := make([]*VBucketItem, 0, containerCapacity[*VBucketItem](iprot, size))
+  p.Kvdb =  tSlice
+  for i := 0; i < size; i ++ {
+    _elem6 := &VBucketItem{}
+    if err := _elem6.Read(ctx, iprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem6), err)
+    }
+    p.Kvdb = append(p.Kvdb, _elem6)
+  }
+  if err := iprot.ReadListEnd(ctx); err != nil {
+    return thrift.PrependError("error reading list end: ", err)
+  }
+  return nil
+}
+
+func (p *VBucketBatch)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+  _, size, err := iprot.ReadListBegin(ctx)
+  if err != nil {
+    return thrift.PrependError("error reading list begin: ", err)
+  }
+  tSlice := make([]*VBucketItem, 0, containerCapacity[*VBucketItem](iprot, size))
+  p.Locks =  tSlice
+  for i := 0; i < size; i ++ {
+    _elem7 := &VBucketItem{}
+    if err := _elem7.Read(ctx, iprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem7), err)
+    }
+    p.Locks = append(p.Locks, _elem7)
+  }
+  if err := iprot.ReadListEnd(ctx); err != nil {
+    return thrift.PrependError("error reading list end: ", err)
+  }
+  return nil
+}
+
+func (p *VBucketBatch)  ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+  _, size, err := iprot.ReadListBegin(ctx)
+  if err != nil {
+    return thrift.PrependError("error reading list begin: ", err)
+  }
+  tSlice := make([]*VBucketItem, 0, containerCapacity[*VBucketItem](iprot, size))
+  p.Lcache =  tSlice
+  for i := 0; i < size; i ++ {
+    _elem8 := &VBucketItem{}
+    if err := _elem8.Read(ctx, iprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem8), err)
+    }
+    p.Lcache = append(p.Lcache, _elem8)
+  }
+  if err := iprot.ReadListEnd(ctx); err != nil {
+    return thrift.PrependError("error reading list end: ", err)
+  }
+  return nil
+}
+
+func (p *VBucketBatch)  ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+  _, size, err := iprot.ReadListBegin(ctx)
+  if err != nil {
+    return thrift.PrependError("error reading list begin: ", err)
+  }
+  tSlice := make([]*VBucketItem, 0, containerCapacity[*VBucketItem](iprot, size))
+  p.QueryCache =  tSlice
+  for i := 0; i < size; i ++ {
+    _elem9 := &VBucketItem{}
+    if err := _elem9.Read(ctx, iprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", _elem9), err)
+    }
+    p.QueryCache = append(p.QueryCache, _elem9)
+  }
+  if err := iprot.ReadListEnd(ctx); err != nil {
+    return thrift.PrependError("error reading list end: ", err)
+  }
+  return nil
+}
+
+func (p *VBucketBatch)  ReadField6(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadBinary(ctx); err != nil {
+  return thrift.PrependError("error reading field 6: ", err)
+} else {
+  p.Cursor = v
+}
+  return nil
+}
+
+func (p *VBucketBatch)  ReadField7(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadBool(ctx); err != nil {
+  return thrift.PrependError("error reading field 7: ", err)
+} else {
+  p.More = v
+}
+  return nil
+}
+
+func (p *VBucketBatch) Write(ctx context.Context, oprot thrift.TProtocol) error {
+  if err := oprot.WriteStructBegin(ctx, "VBucketBatch"); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
+  if p != nil {
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
+    if err := p.writeField3(ctx, oprot); err != nil { return err }
+    if err := p.writeField4(ctx, oprot); err != nil { return err }
+    if err := p.writeField5(ctx, oprot); err != nil { return err }
+    if err := p.writeField6(ctx, oprot); err != nil { return err }
+    if err := p.writeField7(ctx, oprot); err != nil { return err }
+  }
+  if err := oprot.WriteFieldStop(ctx); err != nil {
+    return thrift.PrependError("write field stop error: ", err) }
+  if err := oprot.WriteStructEnd(ctx); err != nil {
+    return thrift.PrependError("write struct stop error: ", err) }
+  return nil
+}
+
+func (p *VBucketBatch) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "vbucket", thrift.I32, 1); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:vbucket: ", p), err) }
+  if err := oprot.WriteI32(ctx, int32(p.Vbucket)); err != nil {
+  return thrift.PrependError(fmt.Sprintf("%T.vbucket (1) field write error: ", p), err) }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:vbucket: ", p), err) }
+  return err
+}
+
+func (p *VBucketBatch) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "kvdb", thrift.LIST, 2); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:kvdb: ", p), err) }
+  if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Kvdb)); err != nil {
+    return thrift.PrependError("error writing list begin: ", err)
+  }
+  for _, v := range p.Kvdb {
+    if err := v.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+    }
+  }
+  if err := oprot.WriteListEnd(ctx); err != nil {
+    return thrift.PrependError("error writing list end: ", err)
+  }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:kvdb: ", p), err) }
+  return err
+}
+
+func (p *VBucketBatch) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "locks", thrift.LIST, 3); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:locks: ", p), err) }
+  if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Locks)); err != nil {
+    return thrift.PrependError("error writing list begin: ", err)
+  }
+  for _, v := range p.Locks {
+    if err := v.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+    }
+  }
+  if err := oprot.WriteListEnd(ctx); err != nil {
+    return thrift.PrependError("error writing list end: ", err)
+  }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 3:locks: ", p), err) }
+  return err
+}
+
+func (p *VBucketBatch) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "lcache", thrift.LIST, 4); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:lcache: ", p), err) }
+  if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.Lcache)); err != nil {
+    return thrift.PrependError("error writing list begin: ", err)
+  }
+  for _, v := range p.Lcache {
+    if err := v.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+    }
+  }
+  if err := oprot.WriteListEnd(ctx); err != nil {
+    return thrift.PrependError("error writing list end: ", err)
+  }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 4:lcache: ", p), err) }
+  return err
+}
+
+func (p *VBucketBatch) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "queryCache", thrift.LIST, 5); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:queryCache: ", p), err) }
+  if err := oprot.WriteListBegin(ctx, thrift.STRUCT, len(p.QueryCache)); err != nil {
+    return thrift.PrependError("error writing list begin: ", err)
+  }
+  for _, v := range p.QueryCache {
+    if err := v.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", v), err)
+    }
+  }
+  if err := oprot.WriteListEnd(ctx); err != nil {
+    return thrift.PrependError("error writing list end: ", err)
+  }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 5:queryCache: ", p), err) }
+  return err
+}
+
+func (p *VBucketBatch) writeField6(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "cursor", thrift.STRING, 6); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 6:cursor: ", p), err) }
+  if err := oprot.WriteBinary(ctx, p.Cursor); err != nil {
+  return thrift.PrependError(fmt.Sprintf("%T.cursor (6) field write error: ", p), err) }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 6:cursor: ", p), err) }
+  return err
+}
+
+func (p *VBucketBatch) writeField7(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "more", thrift.BOOL, 7); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 7:more: ", p), err) }
+  if err := oprot.WriteBool(ctx, bool(p.More)); err != nil {
+  return thrift.PrependError(fmt.Sprintf("%T.more (7) field write error: ", p), err) }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 7:more: ", p), err) }
+  return err
+}
+
+func (p *VBucketBatch) Equals(other *VBucketBatch) bool {
+  if p == other {
+    return true
+  } else if p == nil || other == nil {
+    return false
+  }
+  if p.Vbucket != other.Vbucket { return false }
+  if len(p.Kvdb) != len(other.Kvdb) { return false }
+  for i, _tgt := range p.Kvdb {
+    _src10 := other.Kvdb[i]
+    if !_tgt.Equals(_src10) { return false }
+  }
+  if len(p.Locks) != len(other.Locks) { return false }
+  for i, _tgt := range p.Locks {
+    _src11 := other.Locks[i]
+    if !_tgt.Equals(_src11) { return false }
+  }
+  if len(p.Lcache) != len(other.Lcache) { return false }
+  for i, _tgt := range p.Lcache {
+    _src12 := other.Lcache[i]
+    if !_tgt.Equals(_src12) { return false }
+  }
+  if len(p.QueryCache) != len(other.QueryCache) { return false }
+  for i, _tgt := range p.QueryCache {
+    _src13 := other.QueryCache[i]
+    if !_tgt.Equals(_src13) { return false }
+  }
+  if bytes.Compare(p.Cursor, other.Cursor) != 0 { return false }
+  if p.More != other.More { return false }
+  return true
+}
+
+func (p *VBucketBatch) String() string {
+  if p == nil {
+    return "<nil>"
+  }
+  return fmt.Sprintf("VBucketBatch(%+v)", *p)
+}
+
+// Attributes:
 //  - Rid
 //  - Reason
 //  - UID
@@ -1929,6 +2544,23 @@ type FunServant interface {
   //  - ReqCtx
   //  - Key
   KvdbDel(ctx context.Context, reqCtx *Context, key []byte) (_r bool, _err error)
+  // Parameters:
+  //  - ReqCtx
+  //  - Vbucket
+  //  - Step
+  //  - Cursor
+  //  - PlanVersion
+  VbPull(ctx context.Context, reqCtx *Context, vbucket int32, step int32, cursor []byte, planVersion int64) (_r *VBucketBatch, _err error)
+  // Parameters:
+  //  - ReqCtx
+  //  - Batch
+  //  - PlanVersion
+  VbPush(ctx context.Context, reqCtx *Context, batch *VBucketBatch, planVersion int64) (_r bool, _err error)
+  // Parameters:
+  //  - ReqCtx
+  //  - Vbucket
+  //  - MapVersion
+  VbDrop(ctx context.Context, reqCtx *Context, vbucket int32, mapVersion int64) (_r int64, _err error)
 }
 
 type FunServantClient struct {
@@ -1969,80 +2601,80 @@ func (p *FunServantClient) SetLastResponseMeta_(meta thrift.ResponseMeta) {
 // Parameters:
 //  - ReqCtx
 func (p *FunServantClient) Ping(ctx context.Context, reqCtx *Context) (_r string, _err error) {
-  var _args6 FunServantPingArgs
-  _args6.ReqCtx = reqCtx
-  var _result8 FunServantPingResult
-  var _meta7 thrift.ResponseMeta
-  _meta7, _err = p.Client_().Call(ctx, "ping", &_args6, &_result8)
-  p.SetLastResponseMeta_(_meta7)
+  var _args14 FunServantPingArgs
+  _args14.ReqCtx = reqCtx
+  var _result16 FunServantPingResult
+  var _meta15 thrift.ResponseMeta
+  _meta15, _err = p.Client_().Call(ctx, "ping", &_args14, &_result16)
+  p.SetLastResponseMeta_(_meta15)
   if _err != nil {
     return
   }
-  return _result8.GetSuccess(), nil
+  return _result16.GetSuccess(), nil
 }
 
 // Parameters:
 //  - X
 func (p *FunServantClient) Noop(ctx context.Context, x int32) (_r int32, _err error) {
-  var _args9 FunServantNoopArgs
-  _args9.X = x
-  var _result11 FunServantNoopResult
-  var _meta10 thrift.ResponseMeta
-  _meta10, _err = p.Client_().Call(ctx, "noop", &_args9, &_result11)
-  p.SetLastResponseMeta_(_meta10)
+  var _args17 FunServantNoopArgs
+  _args17.X = x
+  var _result19 FunServantNoopResult
+  var _meta18 thrift.ResponseMeta
+  _meta18, _err = p.Client_().Call(ctx, "noop", &_args17, &_result19)
+  p.SetLastResponseMeta_(_meta18)
   if _err != nil {
     return
   }
-  return _result11.GetSuccess(), nil
+  return _result19.GetSuccess(), nil
 }
 
 // Parameters:
 //  - ReqCtx
 func (p *FunServantClient) IDNext(ctx context.Context, reqCtx *Context) (_r int64, _err error) {
-  var _args12 FunServantIDNextArgs
-  _args12.ReqCtx = reqCtx
-  var _result14 FunServantIDNextResult
-  var _meta13 thrift.ResponseMeta
-  _meta13, _err = p.Client_().Call(ctx, "id_next", &_args12, &_result14)
-  p.SetLastResponseMeta_(_meta13)
+  var _args20 FunServantIDNextArgs
+  _args20.ReqCtx = reqCtx
+  var _result22 FunServantIDNextResult
+  var _meta21 thrift.ResponseMeta
+  _meta21, _err = p.Client_().Call(ctx, "id_next", &_args20, &_result22)
+  p.SetLastResponseMeta_(_meta21)
   if _err != nil {
     return
   }
-  return _result14.GetSuccess(), nil
+  return _result22.GetSuccess(), nil
 }
 
 // Parameters:
 //  - ReqCtx
 //  - Tag
 func (p *FunServantClient) IDNextWithTag(ctx context.Context, reqCtx *Context, tag int16) (_r int64, _err error) {
-  var _args15 FunServantIDNextWithTagArgs
-  _args15.ReqCtx = reqCtx
-  _args15.Tag = tag
-  var _result17 FunServantIDNextWithTagResult
-  var _meta16 thrift.ResponseMeta
-  _meta16, _err = p.Client_().Call(ctx, "id_next_with_tag", &_args15, &_result17)
-  p.SetLastResponseMeta_(_meta16)
+  var _args23 FunServantIDNextWithTagArgs
+  _args23.ReqCtx = reqCtx
+  _args23.Tag = tag
+  var _result25 FunServantIDNextWithTagResult
+  var _meta24 thrift.ResponseMeta
+  _meta24, _err = p.Client_().Call(ctx, "id_next_with_tag", &_args23, &_result25)
+  p.SetLastResponseMeta_(_meta24)
   if _err != nil {
     return
   }
-  return _result17.GetSuccess(), nil
+  return _result25.GetSuccess(), nil
 }
 
 // Parameters:
 //  - ReqCtx
 //  - ID
 func (p *FunServantClient) IDDecode(ctx context.Context, reqCtx *Context, id int64) (_r []int64, _err error) {
-  var _args18 FunServantIDDecodeArgs
-  _args18.ReqCtx = reqCtx
-  _args18.ID = id
-  var _result20 FunServantIDDecodeResult
-  var _meta19 thrift.ResponseMeta
-  _meta19, _err = p.Client_().Call(ctx, "id_decode", &_args18, &_result20)
-  p.SetLastResponseMeta_(_meta19)
+  var _args26 FunServantIDDecodeArgs
+  _args26.ReqCtx = reqCtx
+  _args26.ID = id
+  var _result28 FunServantIDDecodeResult
+  var _meta27 thrift.ResponseMeta
+  _meta27, _err = p.Client_().Call(ctx, "id_decode", &_args26, &_result28)
+  p.SetLastResponseMeta_(_meta27)
   if _err != nil {
     return
   }
-  return _result20.GetSuccess(), nil
+  return _result28.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2050,66 +2682,66 @@ func (p *FunServantClient) IDDecode(ctx context.Context, reqCtx *Context, id int
 //  - Key
 //  - Value
 func (p *FunServantClient) LcSet(ctx context.Context, reqCtx *Context, key string, value []byte) (_r bool, _err error) {
-  var _args21 FunServantLcSetArgs
-  _args21.ReqCtx = reqCtx
-  _args21.Key = key
-  _args21.Value = value
-  var _result23 FunServantLcSetResult
-  var _meta22 thrift.ResponseMeta
-  _meta22, _err = p.Client_().Call(ctx, "lc_set", &_args21, &_result23)
-  p.SetLastResponseMeta_(_meta22)
+  var _args29 FunServantLcSetArgs
+  _args29.ReqCtx = reqCtx
+  _args29.Key = key
+  _args29.Value = value
+  var _result31 FunServantLcSetResult
+  var _meta30 thrift.ResponseMeta
+  _meta30, _err = p.Client_().Call(ctx, "lc_set", &_args29, &_result31)
+  p.SetLastResponseMeta_(_meta30)
   if _err != nil {
     return
   }
   switch {
-  case _result23.NotOwner!= nil:
-    return _r, _result23.NotOwner
+  case _result31.NotOwner!= nil:
+    return _r, _result31.NotOwner
   }
 
-  return _result23.GetSuccess(), nil
+  return _result31.GetSuccess(), nil
 }
 
 // Parameters:
 //  - ReqCtx
 //  - Key
 func (p *FunServantClient) LcGet(ctx context.Context, reqCtx *Context, key string) (_r []byte, _err error) {
-  var _args24 FunServantLcGetArgs
-  _args24.ReqCtx = reqCtx
-  _args24.Key = key
-  var _result26 FunServantLcGetResult
-  var _meta25 thrift.ResponseMeta
-  _meta25, _err = p.Client_().Call(ctx, "lc_get", &_args24, &_result26)
-  p.SetLastResponseMeta_(_meta25)
+  var _args32 FunServantLcGetArgs
+  _args32.ReqCtx = reqCtx
+  _args32.Key = key
+  var _result34 FunServantLcGetResult
+  var _meta33 thrift.ResponseMeta
+  _meta33, _err = p.Client_().Call(ctx, "lc_get", &_args32, &_result34)
+  p.SetLastResponseMeta_(_meta33)
   if _err != nil {
     return
   }
   switch {
-  case _result26.Miss!= nil:
-    return _r, _result26.Miss
-  case _result26.NotOwner!= nil:
-    return _r, _result26.NotOwner
+  case _result34.Miss!= nil:
+    return _r, _result34.Miss
+  case _result34.NotOwner!= nil:
+    return _r, _result34.NotOwner
   }
 
-  return _result26.GetSuccess(), nil
+  return _result34.GetSuccess(), nil
 }
 
 // Parameters:
 //  - ReqCtx
 //  - Key
 func (p *FunServantClient) LcDel(ctx context.Context, reqCtx *Context, key string) (_err error) {
-  var _args27 FunServantLcDelArgs
-  _args27.ReqCtx = reqCtx
-  _args27.Key = key
-  var _result29 FunServantLcDelResult
-  var _meta28 thrift.ResponseMeta
-  _meta28, _err = p.Client_().Call(ctx, "lc_del", &_args27, &_result29)
-  p.SetLastResponseMeta_(_meta28)
+  var _args35 FunServantLcDelArgs
+  _args35.ReqCtx = reqCtx
+  _args35.Key = key
+  var _result37 FunServantLcDelResult
+  var _meta36 thrift.ResponseMeta
+  _meta36, _err = p.Client_().Call(ctx, "lc_del", &_args35, &_result37)
+  p.SetLastResponseMeta_(_meta36)
   if _err != nil {
     return
   }
   switch {
-  case _result29.NotOwner!= nil:
-    return _result29.NotOwner
+  case _result37.NotOwner!= nil:
+    return _result37.NotOwner
   }
 
   return nil
@@ -2120,23 +2752,23 @@ func (p *FunServantClient) LcDel(ctx context.Context, reqCtx *Context, key strin
 //  - Reason
 //  - Key
 func (p *FunServantClient) Lock(ctx context.Context, reqCtx *Context, reason string, key string) (_r bool, _err error) {
-  var _args30 FunServantLockArgs
-  _args30.ReqCtx = reqCtx
-  _args30.Reason = reason
-  _args30.Key = key
-  var _result32 FunServantLockResult
-  var _meta31 thrift.ResponseMeta
-  _meta31, _err = p.Client_().Call(ctx, "lock", &_args30, &_result32)
-  p.SetLastResponseMeta_(_meta31)
+  var _args38 FunServantLockArgs
+  _args38.ReqCtx = reqCtx
+  _args38.Reason = reason
+  _args38.Key = key
+  var _result40 FunServantLockResult
+  var _meta39 thrift.ResponseMeta
+  _meta39, _err = p.Client_().Call(ctx, "lock", &_args38, &_result40)
+  p.SetLastResponseMeta_(_meta39)
   if _err != nil {
     return
   }
   switch {
-  case _result32.NotOwner!= nil:
-    return _r, _result32.NotOwner
+  case _result40.NotOwner!= nil:
+    return _r, _result40.NotOwner
   }
 
-  return _result32.GetSuccess(), nil
+  return _result40.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2144,20 +2776,20 @@ func (p *FunServantClient) Lock(ctx context.Context, reqCtx *Context, reason str
 //  - Reason
 //  - Key
 func (p *FunServantClient) Unlock(ctx context.Context, reqCtx *Context, reason string, key string) (_err error) {
-  var _args33 FunServantUnlockArgs
-  _args33.ReqCtx = reqCtx
-  _args33.Reason = reason
-  _args33.Key = key
-  var _result35 FunServantUnlockResult
-  var _meta34 thrift.ResponseMeta
-  _meta34, _err = p.Client_().Call(ctx, "unlock", &_args33, &_result35)
-  p.SetLastResponseMeta_(_meta34)
+  var _args41 FunServantUnlockArgs
+  _args41.ReqCtx = reqCtx
+  _args41.Reason = reason
+  _args41.Key = key
+  var _result43 FunServantUnlockResult
+  var _meta42 thrift.ResponseMeta
+  _meta42, _err = p.Client_().Call(ctx, "unlock", &_args41, &_result43)
+  p.SetLastResponseMeta_(_meta42)
   if _err != nil {
     return
   }
   switch {
-  case _result35.NotOwner!= nil:
-    return _result35.NotOwner
+  case _result43.NotOwner!= nil:
+    return _result43.NotOwner
   }
 
   return nil
@@ -2168,52 +2800,52 @@ func (p *FunServantClient) Unlock(ctx context.Context, reqCtx *Context, reason s
 //  - Path
 //  - Data
 func (p *FunServantClient) ZkCreate(ctx context.Context, reqCtx *Context, path string, data string) (_r bool, _err error) {
-  var _args36 FunServantZkCreateArgs
-  _args36.ReqCtx = reqCtx
-  _args36.Path = path
-  _args36.Data = data
-  var _result38 FunServantZkCreateResult
-  var _meta37 thrift.ResponseMeta
-  _meta37, _err = p.Client_().Call(ctx, "zk_create", &_args36, &_result38)
-  p.SetLastResponseMeta_(_meta37)
+  var _args44 FunServantZkCreateArgs
+  _args44.ReqCtx = reqCtx
+  _args44.Path = path
+  _args44.Data = data
+  var _result46 FunServantZkCreateResult
+  var _meta45 thrift.ResponseMeta
+  _meta45, _err = p.Client_().Call(ctx, "zk_create", &_args44, &_result46)
+  p.SetLastResponseMeta_(_meta45)
   if _err != nil {
     return
   }
-  return _result38.GetSuccess(), nil
+  return _result46.GetSuccess(), nil
 }
 
 // Parameters:
 //  - ReqCtx
 //  - Path
 func (p *FunServantClient) ZkChildren(ctx context.Context, reqCtx *Context, path string) (_r []string, _err error) {
-  var _args39 FunServantZkChildrenArgs
-  _args39.ReqCtx = reqCtx
-  _args39.Path = path
-  var _result41 FunServantZkChildrenResult
-  var _meta40 thrift.ResponseMeta
-  _meta40, _err = p.Client_().Call(ctx, "zk_children", &_args39, &_result41)
-  p.SetLastResponseMeta_(_meta40)
+  var _args47 FunServantZkChildrenArgs
+  _args47.ReqCtx = reqCtx
+  _args47.Path = path
+  var _result49 FunServantZkChildrenResult
+  var _meta48 thrift.ResponseMeta
+  _meta48, _err = p.Client_().Call(ctx, "zk_children", &_args47, &_result49)
+  p.SetLastResponseMeta_(_meta48)
   if _err != nil {
     return
   }
-  return _result41.GetSuccess(), nil
+  return _result49.GetSuccess(), nil
 }
 
 // Parameters:
 //  - ReqCtx
 //  - Path
 func (p *FunServantClient) ZkDel(ctx context.Context, reqCtx *Context, path string) (_r bool, _err error) {
-  var _args42 FunServantZkDelArgs
-  _args42.ReqCtx = reqCtx
-  _args42.Path = path
-  var _result44 FunServantZkDelResult
-  var _meta43 thrift.ResponseMeta
-  _meta43, _err = p.Client_().Call(ctx, "zk_del", &_args42, &_result44)
-  p.SetLastResponseMeta_(_meta43)
+  var _args50 FunServantZkDelArgs
+  _args50.ReqCtx = reqCtx
+  _args50.Path = path
+  var _result52 FunServantZkDelResult
+  var _meta51 thrift.ResponseMeta
+  _meta51, _err = p.Client_().Call(ctx, "zk_del", &_args50, &_result52)
+  p.SetLastResponseMeta_(_meta51)
   if _err != nil {
     return
   }
-  return _result44.GetSuccess(), nil
+  return _result52.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2223,20 +2855,20 @@ func (p *FunServantClient) ZkDel(ctx context.Context, reqCtx *Context, path stri
 //  - Value
 //  - Expiration
 func (p *FunServantClient) McSet(ctx context.Context, reqCtx *Context, pool string, key string, value *TMemcacheData, expiration int32) (_r bool, _err error) {
-  var _args45 FunServantMcSetArgs
-  _args45.ReqCtx = reqCtx
-  _args45.Pool = pool
-  _args45.Key = key
-  _args45.Value = value
-  _args45.Expiration = expiration
-  var _result47 FunServantMcSetResult
-  var _meta46 thrift.ResponseMeta
-  _meta46, _err = p.Client_().Call(ctx, "mc_set", &_args45, &_result47)
-  p.SetLastResponseMeta_(_meta46)
+  var _args53 FunServantMcSetArgs
+  _args53.ReqCtx = reqCtx
+  _args53.Pool = pool
+  _args53.Key = key
+  _args53.Value = value
+  _args53.Expiration = expiration
+  var _result55 FunServantMcSetResult
+  var _meta54 thrift.ResponseMeta
+  _meta54, _err = p.Client_().Call(ctx, "mc_set", &_args53, &_result55)
+  p.SetLastResponseMeta_(_meta54)
   if _err != nil {
     return
   }
-  return _result47.GetSuccess(), nil
+  return _result55.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2244,24 +2876,24 @@ func (p *FunServantClient) McSet(ctx context.Context, reqCtx *Context, pool stri
 //  - Pool
 //  - Key
 func (p *FunServantClient) McGet(ctx context.Context, reqCtx *Context, pool string, key string) (_r *TMemcacheData, _err error) {
-  var _args48 FunServantMcGetArgs
-  _args48.ReqCtx = reqCtx
-  _args48.Pool = pool
-  _args48.Key = key
-  var _result50 FunServantMcGetResult
-  var _meta49 thrift.ResponseMeta
-  _meta49, _err = p.Client_().Call(ctx, "mc_get", &_args48, &_result50)
-  p.SetLastResponseMeta_(_meta49)
+  var _args56 FunServantMcGetArgs
+  _args56.ReqCtx = reqCtx
+  _args56.Pool = pool
+  _args56.Key = key
+  var _result58 FunServantMcGetResult
+  var _meta57 thrift.ResponseMeta
+  _meta57, _err = p.Client_().Call(ctx, "mc_get", &_args56, &_result58)
+  p.SetLastResponseMeta_(_meta57)
   if _err != nil {
     return
   }
   switch {
-  case _result50.Miss!= nil:
-    return _r, _result50.Miss
+  case _result58.Miss!= nil:
+    return _r, _result58.Miss
   }
 
-  if _ret51 := _result50.GetSuccess(); _ret51 != nil {
-    return _ret51, nil
+  if _ret59 := _result58.GetSuccess(); _ret59 != nil {
+    return _ret59, nil
   }
   return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "mc_get failed: unknown result")
 }
@@ -2273,20 +2905,20 @@ func (p *FunServantClient) McGet(ctx context.Context, reqCtx *Context, pool stri
 //  - Value
 //  - Expiration
 func (p *FunServantClient) McAdd(ctx context.Context, reqCtx *Context, pool string, key string, value *TMemcacheData, expiration int32) (_r bool, _err error) {
-  var _args52 FunServantMcAddArgs
-  _args52.ReqCtx = reqCtx
-  _args52.Pool = pool
-  _args52.Key = key
-  _args52.Value = value
-  _args52.Expiration = expiration
-  var _result54 FunServantMcAddResult
-  var _meta53 thrift.ResponseMeta
-  _meta53, _err = p.Client_().Call(ctx, "mc_add", &_args52, &_result54)
-  p.SetLastResponseMeta_(_meta53)
+  var _args60 FunServantMcAddArgs
+  _args60.ReqCtx = reqCtx
+  _args60.Pool = pool
+  _args60.Key = key
+  _args60.Value = value
+  _args60.Expiration = expiration
+  var _result62 FunServantMcAddResult
+  var _meta61 thrift.ResponseMeta
+  _meta61, _err = p.Client_().Call(ctx, "mc_add", &_args60, &_result62)
+  p.SetLastResponseMeta_(_meta61)
   if _err != nil {
     return
   }
-  return _result54.GetSuccess(), nil
+  return _result62.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2294,18 +2926,18 @@ func (p *FunServantClient) McAdd(ctx context.Context, reqCtx *Context, pool stri
 //  - Pool
 //  - Key
 func (p *FunServantClient) McDelete(ctx context.Context, reqCtx *Context, pool string, key string) (_r bool, _err error) {
-  var _args55 FunServantMcDeleteArgs
-  _args55.ReqCtx = reqCtx
-  _args55.Pool = pool
-  _args55.Key = key
-  var _result57 FunServantMcDeleteResult
-  var _meta56 thrift.ResponseMeta
-  _meta56, _err = p.Client_().Call(ctx, "mc_delete", &_args55, &_result57)
-  p.SetLastResponseMeta_(_meta56)
+  var _args63 FunServantMcDeleteArgs
+  _args63.ReqCtx = reqCtx
+  _args63.Pool = pool
+  _args63.Key = key
+  var _result65 FunServantMcDeleteResult
+  var _meta64 thrift.ResponseMeta
+  _meta64, _err = p.Client_().Call(ctx, "mc_delete", &_args63, &_result65)
+  p.SetLastResponseMeta_(_meta64)
   if _err != nil {
     return
   }
-  return _result57.GetSuccess(), nil
+  return _result65.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2314,19 +2946,19 @@ func (p *FunServantClient) McDelete(ctx context.Context, reqCtx *Context, pool s
 //  - Key
 //  - Delta
 func (p *FunServantClient) McIncrement(ctx context.Context, reqCtx *Context, pool string, key string, delta int64) (_r int64, _err error) {
-  var _args58 FunServantMcIncrementArgs
-  _args58.ReqCtx = reqCtx
-  _args58.Pool = pool
-  _args58.Key = key
-  _args58.Delta = delta
-  var _result60 FunServantMcIncrementResult
-  var _meta59 thrift.ResponseMeta
-  _meta59, _err = p.Client_().Call(ctx, "mc_increment", &_args58, &_result60)
-  p.SetLastResponseMeta_(_meta59)
+  var _args66 FunServantMcIncrementArgs
+  _args66.ReqCtx = reqCtx
+  _args66.Pool = pool
+  _args66.Key = key
+  _args66.Delta = delta
+  var _result68 FunServantMcIncrementResult
+  var _meta67 thrift.ResponseMeta
+  _meta67, _err = p.Client_().Call(ctx, "mc_increment", &_args66, &_result68)
+  p.SetLastResponseMeta_(_meta67)
   if _err != nil {
     return
   }
-  return _result60.GetSuccess(), nil
+  return _result68.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2337,28 +2969,28 @@ func (p *FunServantClient) McIncrement(ctx context.Context, reqCtx *Context, poo
 //  - Query
 //  - Fields
 func (p *FunServantClient) MgFindOne(ctx context.Context, reqCtx *Context, pool string, table string, shardId int32, query []byte, fields []byte) (_r []byte, _err error) {
-  var _args61 FunServantMgFindOneArgs
-  _args61.ReqCtx = reqCtx
-  _args61.Pool = pool
-  _args61.Table = table
-  _args61.ShardId = shardId
-  _args61.Query = query
-  _args61.Fields = fields
-  var _result63 FunServantMgFindOneResult
-  var _meta62 thrift.ResponseMeta
-  _meta62, _err = p.Client_().Call(ctx, "mg_find_one", &_args61, &_result63)
-  p.SetLastResponseMeta_(_meta62)
+  var _args69 FunServantMgFindOneArgs
+  _args69.ReqCtx = reqCtx
+  _args69.Pool = pool
+  _args69.Table = table
+  _args69.ShardId = shardId
+  _args69.Query = query
+  _args69.Fields = fields
+  var _result71 FunServantMgFindOneResult
+  var _meta70 thrift.ResponseMeta
+  _meta70, _err = p.Client_().Call(ctx, "mg_find_one", &_args69, &_result71)
+  p.SetLastResponseMeta_(_meta70)
   if _err != nil {
     return
   }
   switch {
-  case _result63.Nf!= nil:
-    return _r, _result63.Nf
-  case _result63.Degrade!= nil:
-    return _r, _result63.Degrade
+  case _result71.Nf!= nil:
+    return _r, _result71.Nf
+  case _result71.Degrade!= nil:
+    return _r, _result71.Degrade
   }
 
-  return _result63.GetSuccess(), nil
+  return _result71.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2372,29 +3004,29 @@ func (p *FunServantClient) MgFindOne(ctx context.Context, reqCtx *Context, pool 
 //  - Skip
 //  - OrderBy
 func (p *FunServantClient) MgFindAll(ctx context.Context, reqCtx *Context, pool string, table string, shardId int32, query []byte, fields []byte, limit int32, skip int32, orderBy []string) (_r [][]byte, _err error) {
-  var _args64 FunServantMgFindAllArgs
-  _args64.ReqCtx = reqCtx
-  _args64.Pool = pool
-  _args64.Table = table
-  _args64.ShardId = shardId
-  _args64.Query = query
-  _args64.Fields = fields
-  _args64.Limit = limit
-  _args64.Skip = skip
-  _args64.OrderBy = orderBy
-  var _result66 FunServantMgFindAllResult
-  var _meta65 thrift.ResponseMeta
-  _meta65, _err = p.Client_().Call(ctx, "mg_find_all", &_args64, &_result66)
-  p.SetLastResponseMeta_(_meta65)
+  var _args72 FunServantMgFindAllArgs
+  _args72.ReqCtx = reqCtx
+  _args72.Pool = pool
+  _args72.Table = table
+  _args72.ShardId = shardId
+  _args72.Query = query
+  _args72.Fields = fields
+  _args72.Limit = limit
+  _args72.Skip = skip
+  _args72.OrderBy = orderBy
+  var _result74 FunServantMgFindAllResult
+  var _meta73 thrift.ResponseMeta
+  _meta73, _err = p.Client_().Call(ctx, "mg_find_all", &_args72, &_result74)
+  p.SetLastResponseMeta_(_meta73)
   if _err != nil {
     return
   }
   switch {
-  case _result66.Degrade!= nil:
-    return _r, _result66.Degrade
+  case _result74.Degrade!= nil:
+    return _r, _result74.Degrade
   }
 
-  return _result66.GetSuccess(), nil
+  return _result74.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2404,25 +3036,25 @@ func (p *FunServantClient) MgFindAll(ctx context.Context, reqCtx *Context, pool 
 //  - ShardId
 //  - ID
 func (p *FunServantClient) MgFindID(ctx context.Context, reqCtx *Context, pool string, table string, shardId int32, id []byte) (_r []byte, _err error) {
-  var _args67 FunServantMgFindIDArgs
-  _args67.ReqCtx = reqCtx
-  _args67.Pool = pool
-  _args67.Table = table
-  _args67.ShardId = shardId
-  _args67.ID = id
-  var _result69 FunServantMgFindIDResult
-  var _meta68 thrift.ResponseMeta
-  _meta68, _err = p.Client_().Call(ctx, "mg_find_id", &_args67, &_result69)
-  p.SetLastResponseMeta_(_meta68)
+  var _args75 FunServantMgFindIDArgs
+  _args75.ReqCtx = reqCtx
+  _args75.Pool = pool
+  _args75.Table = table
+  _args75.ShardId = shardId
+  _args75.ID = id
+  var _result77 FunServantMgFindIDResult
+  var _meta76 thrift.ResponseMeta
+  _meta76, _err = p.Client_().Call(ctx, "mg_find_id", &_args75, &_result77)
+  p.SetLastResponseMeta_(_meta76)
   if _err != nil {
     return
   }
   switch {
-  case _result69.Degrade!= nil:
-    return _r, _result69.Degrade
+  case _result77.Degrade!= nil:
+    return _r, _result77.Degrade
   }
 
-  return _result69.GetSuccess(), nil
+  return _result77.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2432,25 +3064,25 @@ func (p *FunServantClient) MgFindID(ctx context.Context, reqCtx *Context, pool s
 //  - ShardId
 //  - Query
 func (p *FunServantClient) MgCount(ctx context.Context, reqCtx *Context, pool string, table string, shardId int32, query []byte) (_r int32, _err error) {
-  var _args70 FunServantMgCountArgs
-  _args70.ReqCtx = reqCtx
-  _args70.Pool = pool
-  _args70.Table = table
-  _args70.ShardId = shardId
-  _args70.Query = query
-  var _result72 FunServantMgCountResult
-  var _meta71 thrift.ResponseMeta
-  _meta71, _err = p.Client_().Call(ctx, "mg_count", &_args70, &_result72)
-  p.SetLastResponseMeta_(_meta71)
+  var _args78 FunServantMgCountArgs
+  _args78.ReqCtx = reqCtx
+  _args78.Pool = pool
+  _args78.Table = table
+  _args78.ShardId = shardId
+  _args78.Query = query
+  var _result80 FunServantMgCountResult
+  var _meta79 thrift.ResponseMeta
+  _meta79, _err = p.Client_().Call(ctx, "mg_count", &_args78, &_result80)
+  p.SetLastResponseMeta_(_meta79)
   if _err != nil {
     return
   }
   switch {
-  case _result72.Degrade!= nil:
-    return _r, _result72.Degrade
+  case _result80.Degrade!= nil:
+    return _r, _result80.Degrade
   }
 
-  return _result72.GetSuccess(), nil
+  return _result80.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2461,28 +3093,28 @@ func (p *FunServantClient) MgCount(ctx context.Context, reqCtx *Context, pool st
 //  - Query
 //  - Change
 func (p *FunServantClient) MgUpdate(ctx context.Context, reqCtx *Context, pool string, table string, shardId int32, query []byte, change []byte) (_r bool, _err error) {
-  var _args73 FunServantMgUpdateArgs
-  _args73.ReqCtx = reqCtx
-  _args73.Pool = pool
-  _args73.Table = table
-  _args73.ShardId = shardId
-  _args73.Query = query
-  _args73.Change = change
-  var _result75 FunServantMgUpdateResult
-  var _meta74 thrift.ResponseMeta
-  _meta74, _err = p.Client_().Call(ctx, "mg_update", &_args73, &_result75)
-  p.SetLastResponseMeta_(_meta74)
+  var _args81 FunServantMgUpdateArgs
+  _args81.ReqCtx = reqCtx
+  _args81.Pool = pool
+  _args81.Table = table
+  _args81.ShardId = shardId
+  _args81.Query = query
+  _args81.Change = change
+  var _result83 FunServantMgUpdateResult
+  var _meta82 thrift.ResponseMeta
+  _meta82, _err = p.Client_().Call(ctx, "mg_update", &_args81, &_result83)
+  p.SetLastResponseMeta_(_meta82)
   if _err != nil {
     return
   }
   switch {
-  case _result75.Degrade!= nil:
-    return _r, _result75.Degrade
-  case _result75.ReadOnly!= nil:
-    return _r, _result75.ReadOnly
+  case _result83.Degrade!= nil:
+    return _r, _result83.Degrade
+  case _result83.ReadOnly!= nil:
+    return _r, _result83.ReadOnly
   }
 
-  return _result75.GetSuccess(), nil
+  return _result83.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2493,28 +3125,28 @@ func (p *FunServantClient) MgUpdate(ctx context.Context, reqCtx *Context, pool s
 //  - ID
 //  - Change
 func (p *FunServantClient) MgUpdateID(ctx context.Context, reqCtx *Context, pool string, table string, shardId int32, id int32, change []byte) (_r bool, _err error) {
-  var _args76 FunServantMgUpdateIDArgs
-  _args76.ReqCtx = reqCtx
-  _args76.Pool = pool
-  _args76.Table = table
-  _args76.ShardId = shardId
-  _args76.ID = id
-  _args76.Change = change
-  var _result78 FunServantMgUpdateIDResult
-  var _meta77 thrift.ResponseMeta
-  _meta77, _err = p.Client_().Call(ctx, "mg_update_id", &_args76, &_result78)
-  p.SetLastResponseMeta_(_meta77)
+  var _args84 FunServantMgUpdateIDArgs
+  _args84.ReqCtx = reqCtx
+  _args84.Pool = pool
+  _args84.Table = table
+  _args84.ShardId = shardId
+  _args84.ID = id
+  _args84.Change = change
+  var _result86 FunServantMgUpdateIDResult
+  var _meta85 thrift.ResponseMeta
+  _meta85, _err = p.Client_().Call(ctx, "mg_update_id", &_args84, &_result86)
+  p.SetLastResponseMeta_(_meta85)
   if _err != nil {
     return
   }
   switch {
-  case _result78.Degrade!= nil:
-    return _r, _result78.Degrade
-  case _result78.ReadOnly!= nil:
-    return _r, _result78.ReadOnly
+  case _result86.Degrade!= nil:
+    return _r, _result86.Degrade
+  case _result86.ReadOnly!= nil:
+    return _r, _result86.ReadOnly
   }
 
-  return _result78.GetSuccess(), nil
+  return _result86.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2525,28 +3157,28 @@ func (p *FunServantClient) MgUpdateID(ctx context.Context, reqCtx *Context, pool
 //  - Query
 //  - Change
 func (p *FunServantClient) MgUpsert(ctx context.Context, reqCtx *Context, pool string, table string, shardId int32, query []byte, change []byte) (_r bool, _err error) {
-  var _args79 FunServantMgUpsertArgs
-  _args79.ReqCtx = reqCtx
-  _args79.Pool = pool
-  _args79.Table = table
-  _args79.ShardId = shardId
-  _args79.Query = query
-  _args79.Change = change
-  var _result81 FunServantMgUpsertResult
-  var _meta80 thrift.ResponseMeta
-  _meta80, _err = p.Client_().Call(ctx, "mg_upsert", &_args79, &_result81)
-  p.SetLastResponseMeta_(_meta80)
+  var _args87 FunServantMgUpsertArgs
+  _args87.ReqCtx = reqCtx
+  _args87.Pool = pool
+  _args87.Table = table
+  _args87.ShardId = shardId
+  _args87.Query = query
+  _args87.Change = change
+  var _result89 FunServantMgUpsertResult
+  var _meta88 thrift.ResponseMeta
+  _meta88, _err = p.Client_().Call(ctx, "mg_upsert", &_args87, &_result89)
+  p.SetLastResponseMeta_(_meta88)
   if _err != nil {
     return
   }
   switch {
-  case _result81.Degrade!= nil:
-    return _r, _result81.Degrade
-  case _result81.ReadOnly!= nil:
-    return _r, _result81.ReadOnly
+  case _result89.Degrade!= nil:
+    return _r, _result89.Degrade
+  case _result89.ReadOnly!= nil:
+    return _r, _result89.ReadOnly
   }
 
-  return _result81.GetSuccess(), nil
+  return _result89.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2557,28 +3189,28 @@ func (p *FunServantClient) MgUpsert(ctx context.Context, reqCtx *Context, pool s
 //  - ID
 //  - Change
 func (p *FunServantClient) MgUpsertID(ctx context.Context, reqCtx *Context, pool string, table string, shardId int32, id int32, change []byte) (_r bool, _err error) {
-  var _args82 FunServantMgUpsertIDArgs
-  _args82.ReqCtx = reqCtx
-  _args82.Pool = pool
-  _args82.Table = table
-  _args82.ShardId = shardId
-  _args82.ID = id
-  _args82.Change = change
-  var _result84 FunServantMgUpsertIDResult
-  var _meta83 thrift.ResponseMeta
-  _meta83, _err = p.Client_().Call(ctx, "mg_upsert_id", &_args82, &_result84)
-  p.SetLastResponseMeta_(_meta83)
+  var _args90 FunServantMgUpsertIDArgs
+  _args90.ReqCtx = reqCtx
+  _args90.Pool = pool
+  _args90.Table = table
+  _args90.ShardId = shardId
+  _args90.ID = id
+  _args90.Change = change
+  var _result92 FunServantMgUpsertIDResult
+  var _meta91 thrift.ResponseMeta
+  _meta91, _err = p.Client_().Call(ctx, "mg_upsert_id", &_args90, &_result92)
+  p.SetLastResponseMeta_(_meta91)
   if _err != nil {
     return
   }
   switch {
-  case _result84.Degrade!= nil:
-    return _r, _result84.Degrade
-  case _result84.ReadOnly!= nil:
-    return _r, _result84.ReadOnly
+  case _result92.Degrade!= nil:
+    return _r, _result92.Degrade
+  case _result92.ReadOnly!= nil:
+    return _r, _result92.ReadOnly
   }
 
-  return _result84.GetSuccess(), nil
+  return _result92.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2588,27 +3220,27 @@ func (p *FunServantClient) MgUpsertID(ctx context.Context, reqCtx *Context, pool
 //  - ShardId
 //  - Doc
 func (p *FunServantClient) MgInsert(ctx context.Context, reqCtx *Context, pool string, table string, shardId int32, doc []byte) (_r bool, _err error) {
-  var _args85 FunServantMgInsertArgs
-  _args85.ReqCtx = reqCtx
-  _args85.Pool = pool
-  _args85.Table = table
-  _args85.ShardId = shardId
-  _args85.Doc = doc
-  var _result87 FunServantMgInsertResult
-  var _meta86 thrift.ResponseMeta
-  _meta86, _err = p.Client_().Call(ctx, "mg_insert", &_args85, &_result87)
-  p.SetLastResponseMeta_(_meta86)
+  var _args93 FunServantMgInsertArgs
+  _args93.ReqCtx = reqCtx
+  _args93.Pool = pool
+  _args93.Table = table
+  _args93.ShardId = shardId
+  _args93.Doc = doc
+  var _result95 FunServantMgInsertResult
+  var _meta94 thrift.ResponseMeta
+  _meta94, _err = p.Client_().Call(ctx, "mg_insert", &_args93, &_result95)
+  p.SetLastResponseMeta_(_meta94)
   if _err != nil {
     return
   }
   switch {
-  case _result87.Degrade!= nil:
-    return _r, _result87.Degrade
-  case _result87.ReadOnly!= nil:
-    return _r, _result87.ReadOnly
+  case _result95.Degrade!= nil:
+    return _r, _result95.Degrade
+  case _result95.ReadOnly!= nil:
+    return _r, _result95.ReadOnly
   }
 
-  return _result87.GetSuccess(), nil
+  return _result95.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2618,27 +3250,27 @@ func (p *FunServantClient) MgInsert(ctx context.Context, reqCtx *Context, pool s
 //  - ShardId
 //  - Docs
 func (p *FunServantClient) MgInserts(ctx context.Context, reqCtx *Context, pool string, table string, shardId int32, docs [][]byte) (_r bool, _err error) {
-  var _args88 FunServantMgInsertsArgs
-  _args88.ReqCtx = reqCtx
-  _args88.Pool = pool
-  _args88.Table = table
-  _args88.ShardId = shardId
-  _args88.Docs = docs
-  var _result90 FunServantMgInsertsResult
-  var _meta89 thrift.ResponseMeta
-  _meta89, _err = p.Client_().Call(ctx, "mg_inserts", &_args88, &_result90)
-  p.SetLastResponseMeta_(_meta89)
+  var _args96 FunServantMgInsertsArgs
+  _args96.ReqCtx = reqCtx
+  _args96.Pool = pool
+  _args96.Table = table
+  _args96.ShardId = shardId
+  _args96.Docs = docs
+  var _result98 FunServantMgInsertsResult
+  var _meta97 thrift.ResponseMeta
+  _meta97, _err = p.Client_().Call(ctx, "mg_inserts", &_args96, &_result98)
+  p.SetLastResponseMeta_(_meta97)
   if _err != nil {
     return
   }
   switch {
-  case _result90.Degrade!= nil:
-    return _r, _result90.Degrade
-  case _result90.ReadOnly!= nil:
-    return _r, _result90.ReadOnly
+  case _result98.Degrade!= nil:
+    return _r, _result98.Degrade
+  case _result98.ReadOnly!= nil:
+    return _r, _result98.ReadOnly
   }
 
-  return _result90.GetSuccess(), nil
+  return _result98.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2648,27 +3280,27 @@ func (p *FunServantClient) MgInserts(ctx context.Context, reqCtx *Context, pool 
 //  - ShardId
 //  - Query
 func (p *FunServantClient) MgDelete(ctx context.Context, reqCtx *Context, pool string, table string, shardId int32, query []byte) (_r bool, _err error) {
-  var _args91 FunServantMgDeleteArgs
-  _args91.ReqCtx = reqCtx
-  _args91.Pool = pool
-  _args91.Table = table
-  _args91.ShardId = shardId
-  _args91.Query = query
-  var _result93 FunServantMgDeleteResult
-  var _meta92 thrift.ResponseMeta
-  _meta92, _err = p.Client_().Call(ctx, "mg_delete", &_args91, &_result93)
-  p.SetLastResponseMeta_(_meta92)
+  var _args99 FunServantMgDeleteArgs
+  _args99.ReqCtx = reqCtx
+  _args99.Pool = pool
+  _args99.Table = table
+  _args99.ShardId = shardId
+  _args99.Query = query
+  var _result101 FunServantMgDeleteResult
+  var _meta100 thrift.ResponseMeta
+  _meta100, _err = p.Client_().Call(ctx, "mg_delete", &_args99, &_result101)
+  p.SetLastResponseMeta_(_meta100)
   if _err != nil {
     return
   }
   switch {
-  case _result93.Degrade!= nil:
-    return _r, _result93.Degrade
-  case _result93.ReadOnly!= nil:
-    return _r, _result93.ReadOnly
+  case _result101.Degrade!= nil:
+    return _r, _result101.Degrade
+  case _result101.ReadOnly!= nil:
+    return _r, _result101.ReadOnly
   }
 
-  return _result93.GetSuccess(), nil
+  return _result101.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2682,33 +3314,33 @@ func (p *FunServantClient) MgDelete(ctx context.Context, reqCtx *Context, pool s
 //  - Remove
 //  - ReturnNew
 func (p *FunServantClient) MgFindAndModify(ctx context.Context, reqCtx *Context, pool string, table string, shardId int32, query []byte, change []byte, upsert bool, remove bool, returnNew bool) (_r []byte, _err error) {
-  var _args94 FunServantMgFindAndModifyArgs
-  _args94.ReqCtx = reqCtx
-  _args94.Pool = pool
-  _args94.Table = table
-  _args94.ShardId = shardId
-  _args94.Query = query
-  _args94.Change = change
-  _args94.Upsert = upsert
-  _args94.Remove = remove
-  _args94.ReturnNew = returnNew
-  var _result96 FunServantMgFindAndModifyResult
-  var _meta95 thrift.ResponseMeta
-  _meta95, _err = p.Client_().Call(ctx, "mg_find_and_modify", &_args94, &_result96)
-  p.SetLastResponseMeta_(_meta95)
+  var _args102 FunServantMgFindAndModifyArgs
+  _args102.ReqCtx = reqCtx
+  _args102.Pool = pool
+  _args102.Table = table
+  _args102.ShardId = shardId
+  _args102.Query = query
+  _args102.Change = change
+  _args102.Upsert = upsert
+  _args102.Remove = remove
+  _args102.ReturnNew = returnNew
+  var _result104 FunServantMgFindAndModifyResult
+  var _meta103 thrift.ResponseMeta
+  _meta103, _err = p.Client_().Call(ctx, "mg_find_and_modify", &_args102, &_result104)
+  p.SetLastResponseMeta_(_meta103)
   if _err != nil {
     return
   }
   switch {
-  case _result96.Degrade!= nil:
-    return _r, _result96.Degrade
-  case _result96.ReadOnly!= nil:
-    return _r, _result96.ReadOnly
-  case _result96.Nf!= nil:
-    return _r, _result96.Nf
+  case _result104.Degrade!= nil:
+    return _r, _result104.Degrade
+  case _result104.ReadOnly!= nil:
+    return _r, _result104.ReadOnly
+  case _result104.Nf!= nil:
+    return _r, _result104.Nf
   }
 
-  return _result96.GetSuccess(), nil
+  return _result104.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2720,28 +3352,28 @@ func (p *FunServantClient) MgFindAndModify(ctx context.Context, reqCtx *Context,
 //  - Argv
 //  - CacheKey
 func (p *FunServantClient) MyQuery(ctx context.Context, reqCtx *Context, pool string, table string, hintId int64, sql string, argv []string, cacheKey string) (_r *MysqlResult_, _err error) {
-  var _args97 FunServantMyQueryArgs
-  _args97.ReqCtx = reqCtx
-  _args97.Pool = pool
-  _args97.Table = table
-  _args97.HintId = hintId
-  _args97.Sql = sql
-  _args97.Argv = argv
-  _args97.CacheKey = cacheKey
-  var _result99 FunServantMyQueryResult
-  var _meta98 thrift.ResponseMeta
-  _meta98, _err = p.Client_().Call(ctx, "my_query", &_args97, &_result99)
-  p.SetLastResponseMeta_(_meta98)
+  var _args105 FunServantMyQueryArgs
+  _args105.ReqCtx = reqCtx
+  _args105.Pool = pool
+  _args105.Table = table
+  _args105.HintId = hintId
+  _args105.Sql = sql
+  _args105.Argv = argv
+  _args105.CacheKey = cacheKey
+  var _result107 FunServantMyQueryResult
+  var _meta106 thrift.ResponseMeta
+  _meta106, _err = p.Client_().Call(ctx, "my_query", &_args105, &_result107)
+  p.SetLastResponseMeta_(_meta106)
   if _err != nil {
     return
   }
   switch {
-  case _result99.NotOwner!= nil:
-    return _r, _result99.NotOwner
+  case _result107.NotOwner!= nil:
+    return _r, _result107.NotOwner
   }
 
-  if _ret100 := _result99.GetSuccess(); _ret100 != nil {
-    return _ret100, nil
+  if _ret108 := _result107.GetSuccess(); _ret108 != nil {
+    return _ret108, nil
   }
   return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "my_query failed: unknown result")
 }
@@ -2753,21 +3385,21 @@ func (p *FunServantClient) MyQuery(ctx context.Context, reqCtx *Context, pool st
 //  - Sql
 //  - Argv
 func (p *FunServantClient) MyQueryShards(ctx context.Context, reqCtx *Context, pool string, table string, sql string, argv []string) (_r *MysqlResult_, _err error) {
-  var _args101 FunServantMyQueryShardsArgs
-  _args101.ReqCtx = reqCtx
-  _args101.Pool = pool
-  _args101.Table = table
-  _args101.Sql = sql
-  _args101.Argv = argv
-  var _result103 FunServantMyQueryShardsResult
-  var _meta102 thrift.ResponseMeta
-  _meta102, _err = p.Client_().Call(ctx, "my_query_shards", &_args101, &_result103)
-  p.SetLastResponseMeta_(_meta102)
+  var _args109 FunServantMyQueryShardsArgs
+  _args109.ReqCtx = reqCtx
+  _args109.Pool = pool
+  _args109.Table = table
+  _args109.Sql = sql
+  _args109.Argv = argv
+  var _result111 FunServantMyQueryShardsResult
+  var _meta110 thrift.ResponseMeta
+  _meta110, _err = p.Client_().Call(ctx, "my_query_shards", &_args109, &_result111)
+  p.SetLastResponseMeta_(_meta110)
   if _err != nil {
     return
   }
-  if _ret104 := _result103.GetSuccess(); _ret104 != nil {
-    return _ret104, nil
+  if _ret112 := _result111.GetSuccess(); _ret112 != nil {
+    return _ret112, nil
   }
   return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "my_query_shards failed: unknown result")
 }
@@ -2781,22 +3413,22 @@ func (p *FunServantClient) MyQueryShards(ctx context.Context, reqCtx *Context, p
 //  - Argv
 //  - CacheKey
 func (p *FunServantClient) MyBulkExec(ctx context.Context, reqCtx *Context, pool []string, table []string, hintId []int64, sql []string, argv [][]string, cacheKey []string) (_r int64, _err error) {
-  var _args105 FunServantMyBulkExecArgs
-  _args105.ReqCtx = reqCtx
-  _args105.Pool = pool
-  _args105.Table = table
-  _args105.HintId = hintId
-  _args105.Sql = sql
-  _args105.Argv = argv
-  _args105.CacheKey = cacheKey
-  var _result107 FunServantMyBulkExecResult
-  var _meta106 thrift.ResponseMeta
-  _meta106, _err = p.Client_().Call(ctx, "my_bulk_exec", &_args105, &_result107)
-  p.SetLastResponseMeta_(_meta106)
+  var _args113 FunServantMyBulkExecArgs
+  _args113.ReqCtx = reqCtx
+  _args113.Pool = pool
+  _args113.Table = table
+  _args113.HintId = hintId
+  _args113.Sql = sql
+  _args113.Argv = argv
+  _args113.CacheKey = cacheKey
+  var _result115 FunServantMyBulkExecResult
+  var _meta114 thrift.ResponseMeta
+  _meta114, _err = p.Client_().Call(ctx, "my_bulk_exec", &_args113, &_result115)
+  p.SetLastResponseMeta_(_meta114)
   if _err != nil {
     return
   }
-  return _result107.GetSuccess(), nil
+  return _result115.GetSuccess(), nil
 }
 
 // Parameters:
@@ -2809,24 +3441,24 @@ func (p *FunServantClient) MyBulkExec(ctx context.Context, reqCtx *Context, pool
 //  - Column
 //  - JsonValue
 func (p *FunServantClient) MyMerge(ctx context.Context, reqCtx *Context, pool string, table string, hintId int64, where string, key string, column string, jsonValue string) (_r *MysqlMergeResult_, _err error) {
-  var _args108 FunServantMyMergeArgs
-  _args108.ReqCtx = reqCtx
-  _args108.Pool = pool
-  _args108.Table = table
-  _args108.HintId = hintId
-  _args108.Where = where
-  _args108.Key = key
-  _args108.Column = column
-  _args108.JsonValue = jsonValue
-  var _result110 FunServantMyMergeResult
-  var _meta109 thrift.ResponseMeta
-  _meta109, _err = p.Client_().Call(ctx, "my_merge", &_args108, &_result110)
-  p.SetLastResponseMeta_(_meta109)
+  var _args116 FunServantMyMergeArgs
+  _args116.ReqCtx = reqCtx
+  _args116.Pool = pool
+  _args116.Table = table
+  _args116.HintId = hintId
+  _args116.Where = where
+  _args116.Key = key
+  _args116.Column = column
+  _args116.JsonValue = jsonValue
+  var _result118 FunServantMyMergeResult
+  var _meta117 thrift.ResponseMeta
+  _meta117, _err = p.Client_().Call(ctx, "my_merge", &_args116, &_result118)
+  p.SetLastResponseMeta_(_meta117)
   if _err != nil {
     return
   }
-  if _ret111 := _result110.GetSuccess(); _ret111 != nil {
-    return _ret111, nil
+  if _ret119 := _result118.GetSuccess(); _ret119 != nil {
+    return _ret119, nil
   }
   return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "my_merge failed: unknown result")
 }
@@ -2835,19 +3467,19 @@ func (p *FunServantClient) MyMerge(ctx context.Context, reqCtx *Context, pool st
 //  - ReqCtx
 //  - CacheKey
 func (p *FunServantClient) MyEvict(ctx context.Context, reqCtx *Context, cacheKey string) (_err error) {
-  var _args112 FunServantMyEvictArgs
-  _args112.ReqCtx = reqCtx
-  _args112.CacheKey = cacheKey
-  var _result114 FunServantMyEvictResult
-  var _meta113 thrift.ResponseMeta
-  _meta113, _err = p.Client_().Call(ctx, "my_evict", &_args112, &_result114)
-  p.SetLastResponseMeta_(_meta113)
+  var _args120 FunServantMyEvictArgs
+  _args120.ReqCtx = reqCtx
+  _args120.CacheKey = cacheKey
+  var _result122 FunServantMyEvictResult
+  var _meta121 thrift.ResponseMeta
+  _meta121, _err = p.Client_().Call(ctx, "my_evict", &_args120, &_result122)
+  p.SetLastResponseMeta_(_meta121)
   if _err != nil {
     return
   }
   switch {
-  case _result114.NotOwner!= nil:
-    return _result114.NotOwner
+  case _result122.NotOwner!= nil:
+    return _result122.NotOwner
   }
 
   return nil
@@ -2858,69 +3490,148 @@ func (p *FunServantClient) MyEvict(ctx context.Context, reqCtx *Context, cacheKe
 //  - Key
 //  - Value
 func (p *FunServantClient) KvdbSet(ctx context.Context, reqCtx *Context, key []byte, value []byte) (_r bool, _err error) {
-  var _args115 FunServantKvdbSetArgs
-  _args115.ReqCtx = reqCtx
-  _args115.Key = key
-  _args115.Value = value
-  var _result117 FunServantKvdbSetResult
-  var _meta116 thrift.ResponseMeta
-  _meta116, _err = p.Client_().Call(ctx, "kvdb_set", &_args115, &_result117)
-  p.SetLastResponseMeta_(_meta116)
+  var _args123 FunServantKvdbSetArgs
+  _args123.ReqCtx = reqCtx
+  _args123.Key = key
+  _args123.Value = value
+  var _result125 FunServantKvdbSetResult
+  var _meta124 thrift.ResponseMeta
+  _meta124, _err = p.Client_().Call(ctx, "kvdb_set", &_args123, &_result125)
+  p.SetLastResponseMeta_(_meta124)
   if _err != nil {
     return
   }
   switch {
-  case _result117.NotOwner!= nil:
-    return _r, _result117.NotOwner
+  case _result125.NotOwner!= nil:
+    return _r, _result125.NotOwner
   }
 
-  return _result117.GetSuccess(), nil
+  return _result125.GetSuccess(), nil
 }
 
 // Parameters:
 //  - ReqCtx
 //  - Key
 func (p *FunServantClient) KvdbGet(ctx context.Context, reqCtx *Context, key []byte) (_r []byte, _err error) {
-  var _args118 FunServantKvdbGetArgs
-  _args118.ReqCtx = reqCtx
-  _args118.Key = key
-  var _result120 FunServantKvdbGetResult
-  var _meta119 thrift.ResponseMeta
-  _meta119, _err = p.Client_().Call(ctx, "kvdb_get", &_args118, &_result120)
-  p.SetLastResponseMeta_(_meta119)
+  var _args126 FunServantKvdbGetArgs
+  _args126.ReqCtx = reqCtx
+  _args126.Key = key
+  var _result128 FunServantKvdbGetResult
+  var _meta127 thrift.ResponseMeta
+  _meta127, _err = p.Client_().Call(ctx, "kvdb_get", &_args126, &_result128)
+  p.SetLastResponseMeta_(_meta127)
   if _err != nil {
     return
   }
   switch {
-  case _result120.Miss!= nil:
-    return _r, _result120.Miss
-  case _result120.NotOwner!= nil:
-    return _r, _result120.NotOwner
+  case _result128.Miss!= nil:
+    return _r, _result128.Miss
+  case _result128.NotOwner!= nil:
+    return _r, _result128.NotOwner
   }
 
-  return _result120.GetSuccess(), nil
+  return _result128.GetSuccess(), nil
 }
 
 // Parameters:
 //  - ReqCtx
 //  - Key
 func (p *FunServantClient) KvdbDel(ctx context.Context, reqCtx *Context, key []byte) (_r bool, _err error) {
-  var _args121 FunServantKvdbDelArgs
-  _args121.ReqCtx = reqCtx
-  _args121.Key = key
-  var _result123 FunServantKvdbDelResult
-  var _meta122 thrift.ResponseMeta
-  _meta122, _err = p.Client_().Call(ctx, "kvdb_del", &_args121, &_result123)
-  p.SetLastResponseMeta_(_meta122)
+  var _args129 FunServantKvdbDelArgs
+  _args129.ReqCtx = reqCtx
+  _args129.Key = key
+  var _result131 FunServantKvdbDelResult
+  var _meta130 thrift.ResponseMeta
+  _meta130, _err = p.Client_().Call(ctx, "kvdb_del", &_args129, &_result131)
+  p.SetLastResponseMeta_(_meta130)
   if _err != nil {
     return
   }
   switch {
-  case _result123.NotOwner!= nil:
-    return _r, _result123.NotOwner
+  case _result131.NotOwner!= nil:
+    return _r, _result131.NotOwner
   }
 
-  return _result123.GetSuccess(), nil
+  return _result131.GetSuccess(), nil
+}
+
+// Parameters:
+//  - ReqCtx
+//  - Vbucket
+//  - Step
+//  - Cursor
+//  - PlanVersion
+func (p *FunServantClient) VbPull(ctx context.Context, reqCtx *Context, vbucket int32, step int32, cursor []byte, planVersion int64) (_r *VBucketBatch, _err error) {
+  var _args132 FunServantVbPullArgs
+  _args132.ReqCtx = reqCtx
+  _args132.Vbucket = vbucket
+  _args132.Step = step
+  _args132.Cursor = cursor
+  _args132.PlanVersion = planVersion
+  var _result134 FunServantVbPullResult
+  var _meta133 thrift.ResponseMeta
+  _meta133, _err = p.Client_().Call(ctx, "vb_pull", &_args132, &_result134)
+  p.SetLastResponseMeta_(_meta133)
+  if _err != nil {
+    return
+  }
+  switch {
+  case _result134.NotOwner!= nil:
+    return _r, _result134.NotOwner
+  }
+
+  if _ret135 := _result134.GetSuccess(); _ret135 != nil {
+    return _ret135, nil
+  }
+  return nil, thrift.NewTApplicationException(thrift.MISSING_RESULT, "vb_pull failed: unknown result")
+}
+
+// Parameters:
+//  - ReqCtx
+//  - Batch
+//  - PlanVersion
+func (p *FunServantClient) VbPush(ctx context.Context, reqCtx *Context, batch *VBucketBatch, planVersion int64) (_r bool, _err error) {
+  var _args136 FunServantVbPushArgs
+  _args136.ReqCtx = reqCtx
+  _args136.Batch = batch
+  _args136.PlanVersion = planVersion
+  var _result138 FunServantVbPushResult
+  var _meta137 thrift.ResponseMeta
+  _meta137, _err = p.Client_().Call(ctx, "vb_push", &_args136, &_result138)
+  p.SetLastResponseMeta_(_meta137)
+  if _err != nil {
+    return
+  }
+  switch {
+  case _result138.NotOwner!= nil:
+    return _r, _result138.NotOwner
+  }
+
+  return _result138.GetSuccess(), nil
+}
+
+// Parameters:
+//  - ReqCtx
+//  - Vbucket
+//  - MapVersion
+func (p *FunServantClient) VbDrop(ctx context.Context, reqCtx *Context, vbucket int32, mapVersion int64) (_r int64, _err error) {
+  var _args139 FunServantVbDropArgs
+  _args139.ReqCtx = reqCtx
+  _args139.Vbucket = vbucket
+  _args139.MapVersion = mapVersion
+  var _result141 FunServantVbDropResult
+  var _meta140 thrift.ResponseMeta
+  _meta140, _err = p.Client_().Call(ctx, "vb_drop", &_args139, &_result141)
+  p.SetLastResponseMeta_(_meta140)
+  if _err != nil {
+    return
+  }
+  switch {
+  case _result141.NotOwner!= nil:
+    return _r, _result141.NotOwner
+  }
+
+  return _result141.GetSuccess(), nil
 }
 
 type FunServantProcessor struct {
@@ -2943,46 +3654,49 @@ func (p *FunServantProcessor) ProcessorMap() map[string]thrift.TProcessorFunctio
 
 func NewFunServantProcessor(handler FunServant) *FunServantProcessor {
 
-  self124 := &FunServantProcessor{handler:handler, processorMap:make(map[string]thrift.TProcessorFunction)}
-  self124.processorMap["ping"] = &funServantProcessorPing{handler:handler}
-  self124.processorMap["noop"] = &funServantProcessorNoop{handler:handler}
-  self124.processorMap["id_next"] = &funServantProcessorIDNext{handler:handler}
-  self124.processorMap["id_next_with_tag"] = &funServantProcessorIDNextWithTag{handler:handler}
-  self124.processorMap["id_decode"] = &funServantProcessorIDDecode{handler:handler}
-  self124.processorMap["lc_set"] = &funServantProcessorLcSet{handler:handler}
-  self124.processorMap["lc_get"] = &funServantProcessorLcGet{handler:handler}
-  self124.processorMap["lc_del"] = &funServantProcessorLcDel{handler:handler}
-  self124.processorMap["lock"] = &funServantProcessorLock{handler:handler}
-  self124.processorMap["unlock"] = &funServantProcessorUnlock{handler:handler}
-  self124.processorMap["zk_create"] = &funServantProcessorZkCreate{handler:handler}
-  self124.processorMap["zk_children"] = &funServantProcessorZkChildren{handler:handler}
-  self124.processorMap["zk_del"] = &funServantProcessorZkDel{handler:handler}
-  self124.processorMap["mc_set"] = &funServantProcessorMcSet{handler:handler}
-  self124.processorMap["mc_get"] = &funServantProcessorMcGet{handler:handler}
-  self124.processorMap["mc_add"] = &funServantProcessorMcAdd{handler:handler}
-  self124.processorMap["mc_delete"] = &funServantProcessorMcDelete{handler:handler}
-  self124.processorMap["mc_increment"] = &funServantProcessorMcIncrement{handler:handler}
-  self124.processorMap["mg_find_one"] = &funServantProcessorMgFindOne{handler:handler}
-  self124.processorMap["mg_find_all"] = &funServantProcessorMgFindAll{handler:handler}
-  self124.processorMap["mg_find_id"] = &funServantProcessorMgFindID{handler:handler}
-  self124.processorMap["mg_count"] = &funServantProcessorMgCount{handler:handler}
-  self124.processorMap["mg_update"] = &funServantProcessorMgUpdate{handler:handler}
-  self124.processorMap["mg_update_id"] = &funServantProcessorMgUpdateID{handler:handler}
-  self124.processorMap["mg_upsert"] = &funServantProcessorMgUpsert{handler:handler}
-  self124.processorMap["mg_upsert_id"] = &funServantProcessorMgUpsertID{handler:handler}
-  self124.processorMap["mg_insert"] = &funServantProcessorMgInsert{handler:handler}
-  self124.processorMap["mg_inserts"] = &funServantProcessorMgInserts{handler:handler}
-  self124.processorMap["mg_delete"] = &funServantProcessorMgDelete{handler:handler}
-  self124.processorMap["mg_find_and_modify"] = &funServantProcessorMgFindAndModify{handler:handler}
-  self124.processorMap["my_query"] = &funServantProcessorMyQuery{handler:handler}
-  self124.processorMap["my_query_shards"] = &funServantProcessorMyQueryShards{handler:handler}
-  self124.processorMap["my_bulk_exec"] = &funServantProcessorMyBulkExec{handler:handler}
-  self124.processorMap["my_merge"] = &funServantProcessorMyMerge{handler:handler}
-  self124.processorMap["my_evict"] = &funServantProcessorMyEvict{handler:handler}
-  self124.processorMap["kvdb_set"] = &funServantProcessorKvdbSet{handler:handler}
-  self124.processorMap["kvdb_get"] = &funServantProcessorKvdbGet{handler:handler}
-  self124.processorMap["kvdb_del"] = &funServantProcessorKvdbDel{handler:handler}
-return self124
+  self142 := &FunServantProcessor{handler:handler, processorMap:make(map[string]thrift.TProcessorFunction)}
+  self142.processorMap["ping"] = &funServantProcessorPing{handler:handler}
+  self142.processorMap["noop"] = &funServantProcessorNoop{handler:handler}
+  self142.processorMap["id_next"] = &funServantProcessorIDNext{handler:handler}
+  self142.processorMap["id_next_with_tag"] = &funServantProcessorIDNextWithTag{handler:handler}
+  self142.processorMap["id_decode"] = &funServantProcessorIDDecode{handler:handler}
+  self142.processorMap["lc_set"] = &funServantProcessorLcSet{handler:handler}
+  self142.processorMap["lc_get"] = &funServantProcessorLcGet{handler:handler}
+  self142.processorMap["lc_del"] = &funServantProcessorLcDel{handler:handler}
+  self142.processorMap["lock"] = &funServantProcessorLock{handler:handler}
+  self142.processorMap["unlock"] = &funServantProcessorUnlock{handler:handler}
+  self142.processorMap["zk_create"] = &funServantProcessorZkCreate{handler:handler}
+  self142.processorMap["zk_children"] = &funServantProcessorZkChildren{handler:handler}
+  self142.processorMap["zk_del"] = &funServantProcessorZkDel{handler:handler}
+  self142.processorMap["mc_set"] = &funServantProcessorMcSet{handler:handler}
+  self142.processorMap["mc_get"] = &funServantProcessorMcGet{handler:handler}
+  self142.processorMap["mc_add"] = &funServantProcessorMcAdd{handler:handler}
+  self142.processorMap["mc_delete"] = &funServantProcessorMcDelete{handler:handler}
+  self142.processorMap["mc_increment"] = &funServantProcessorMcIncrement{handler:handler}
+  self142.processorMap["mg_find_one"] = &funServantProcessorMgFindOne{handler:handler}
+  self142.processorMap["mg_find_all"] = &funServantProcessorMgFindAll{handler:handler}
+  self142.processorMap["mg_find_id"] = &funServantProcessorMgFindID{handler:handler}
+  self142.processorMap["mg_count"] = &funServantProcessorMgCount{handler:handler}
+  self142.processorMap["mg_update"] = &funServantProcessorMgUpdate{handler:handler}
+  self142.processorMap["mg_update_id"] = &funServantProcessorMgUpdateID{handler:handler}
+  self142.processorMap["mg_upsert"] = &funServantProcessorMgUpsert{handler:handler}
+  self142.processorMap["mg_upsert_id"] = &funServantProcessorMgUpsertID{handler:handler}
+  self142.processorMap["mg_insert"] = &funServantProcessorMgInsert{handler:handler}
+  self142.processorMap["mg_inserts"] = &funServantProcessorMgInserts{handler:handler}
+  self142.processorMap["mg_delete"] = &funServantProcessorMgDelete{handler:handler}
+  self142.processorMap["mg_find_and_modify"] = &funServantProcessorMgFindAndModify{handler:handler}
+  self142.processorMap["my_query"] = &funServantProcessorMyQuery{handler:handler}
+  self142.processorMap["my_query_shards"] = &funServantProcessorMyQueryShards{handler:handler}
+  self142.processorMap["my_bulk_exec"] = &funServantProcessorMyBulkExec{handler:handler}
+  self142.processorMap["my_merge"] = &funServantProcessorMyMerge{handler:handler}
+  self142.processorMap["my_evict"] = &funServantProcessorMyEvict{handler:handler}
+  self142.processorMap["kvdb_set"] = &funServantProcessorKvdbSet{handler:handler}
+  self142.processorMap["kvdb_get"] = &funServantProcessorKvdbGet{handler:handler}
+  self142.processorMap["kvdb_del"] = &funServantProcessorKvdbDel{handler:handler}
+  self142.processorMap["vb_pull"] = &funServantProcessorVbPull{handler:handler}
+  self142.processorMap["vb_push"] = &funServantProcessorVbPush{handler:handler}
+  self142.processorMap["vb_drop"] = &funServantProcessorVbDrop{handler:handler}
+return self142
 }
 
 func (p *FunServantProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -2993,12 +3707,12 @@ func (p *FunServantProcessor) Process(ctx context.Context, iprot, oprot thrift.T
   }
   iprot.Skip(ctx, thrift.STRUCT)
   iprot.ReadMessageEnd(ctx)
-  x125 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function " + name)
+  x143 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function " + name)
   oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-  x125.Write(ctx, oprot)
+  x143.Write(ctx, oprot)
   oprot.WriteMessageEnd(ctx)
   oprot.Flush(ctx)
-  return false, x125
+  return false, x143
 
 }
 
@@ -3007,7 +3721,7 @@ type funServantProcessorPing struct {
 }
 
 func (p *funServantProcessorPing) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err126 error
+  var _write_err144 error
   args := FunServantPingArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -3053,21 +3767,21 @@ func (p *funServantProcessorPing) Process(ctx context.Context, seqId int32, ipro
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc127 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing ping: " + err2.Error())
+    _exc145 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing ping: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "ping", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err126 = thrift.WrapTException(err2)
+      _write_err144 = thrift.WrapTException(err2)
     }
-    if err2 := _exc127.Write(ctx, oprot); _write_err126 == nil && err2 != nil {
-      _write_err126 = thrift.WrapTException(err2)
+    if err2 := _exc145.Write(ctx, oprot); _write_err144 == nil && err2 != nil {
+      _write_err144 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err126 == nil && err2 != nil {
-      _write_err126 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err144 == nil && err2 != nil {
+      _write_err144 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err126 == nil && err2 != nil {
-      _write_err126 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err144 == nil && err2 != nil {
+      _write_err144 = thrift.WrapTException(err2)
     }
-    if _write_err126 != nil {
-      return false, thrift.WrapTException(_write_err126)
+    if _write_err144 != nil {
+      return false, thrift.WrapTException(_write_err144)
     }
     return true, err
   } else {
@@ -3075,19 +3789,19 @@ func (p *funServantProcessorPing) Process(ctx context.Context, seqId int32, ipro
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "ping", thrift.REPLY, seqId); err2 != nil {
-    _write_err126 = thrift.WrapTException(err2)
+    _write_err144 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err126 == nil && err2 != nil {
-    _write_err126 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err144 == nil && err2 != nil {
+    _write_err144 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err126 == nil && err2 != nil {
-    _write_err126 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err144 == nil && err2 != nil {
+    _write_err144 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err126 == nil && err2 != nil {
-    _write_err126 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err144 == nil && err2 != nil {
+    _write_err144 = thrift.WrapTException(err2)
   }
-  if _write_err126 != nil {
-    return false, thrift.WrapTException(_write_err126)
+  if _write_err144 != nil {
+    return false, thrift.WrapTException(_write_err144)
   }
   return true, err
 }
@@ -3097,7 +3811,7 @@ type funServantProcessorNoop struct {
 }
 
 func (p *funServantProcessorNoop) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err128 error
+  var _write_err146 error
   args := FunServantNoopArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -3143,21 +3857,21 @@ func (p *funServantProcessorNoop) Process(ctx context.Context, seqId int32, ipro
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc129 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing noop: " + err2.Error())
+    _exc147 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing noop: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "noop", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err128 = thrift.WrapTException(err2)
+      _write_err146 = thrift.WrapTException(err2)
     }
-    if err2 := _exc129.Write(ctx, oprot); _write_err128 == nil && err2 != nil {
-      _write_err128 = thrift.WrapTException(err2)
+    if err2 := _exc147.Write(ctx, oprot); _write_err146 == nil && err2 != nil {
+      _write_err146 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err128 == nil && err2 != nil {
-      _write_err128 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err146 == nil && err2 != nil {
+      _write_err146 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err128 == nil && err2 != nil {
-      _write_err128 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err146 == nil && err2 != nil {
+      _write_err146 = thrift.WrapTException(err2)
     }
-    if _write_err128 != nil {
-      return false, thrift.WrapTException(_write_err128)
+    if _write_err146 != nil {
+      return false, thrift.WrapTException(_write_err146)
     }
     return true, err
   } else {
@@ -3165,19 +3879,19 @@ func (p *funServantProcessorNoop) Process(ctx context.Context, seqId int32, ipro
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "noop", thrift.REPLY, seqId); err2 != nil {
-    _write_err128 = thrift.WrapTException(err2)
+    _write_err146 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err128 == nil && err2 != nil {
-    _write_err128 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err146 == nil && err2 != nil {
+    _write_err146 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err128 == nil && err2 != nil {
-    _write_err128 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err146 == nil && err2 != nil {
+    _write_err146 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err128 == nil && err2 != nil {
-    _write_err128 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err146 == nil && err2 != nil {
+    _write_err146 = thrift.WrapTException(err2)
   }
-  if _write_err128 != nil {
-    return false, thrift.WrapTException(_write_err128)
+  if _write_err146 != nil {
+    return false, thrift.WrapTException(_write_err146)
   }
   return true, err
 }
@@ -3187,7 +3901,7 @@ type funServantProcessorIDNext struct {
 }
 
 func (p *funServantProcessorIDNext) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err130 error
+  var _write_err148 error
   args := FunServantIDNextArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -3233,21 +3947,21 @@ func (p *funServantProcessorIDNext) Process(ctx context.Context, seqId int32, ip
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc131 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_next: " + err2.Error())
+    _exc149 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_next: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "id_next", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err130 = thrift.WrapTException(err2)
+      _write_err148 = thrift.WrapTException(err2)
     }
-    if err2 := _exc131.Write(ctx, oprot); _write_err130 == nil && err2 != nil {
-      _write_err130 = thrift.WrapTException(err2)
+    if err2 := _exc149.Write(ctx, oprot); _write_err148 == nil && err2 != nil {
+      _write_err148 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err130 == nil && err2 != nil {
-      _write_err130 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err148 == nil && err2 != nil {
+      _write_err148 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err130 == nil && err2 != nil {
-      _write_err130 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err148 == nil && err2 != nil {
+      _write_err148 = thrift.WrapTException(err2)
     }
-    if _write_err130 != nil {
-      return false, thrift.WrapTException(_write_err130)
+    if _write_err148 != nil {
+      return false, thrift.WrapTException(_write_err148)
     }
     return true, err
   } else {
@@ -3255,19 +3969,19 @@ func (p *funServantProcessorIDNext) Process(ctx context.Context, seqId int32, ip
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "id_next", thrift.REPLY, seqId); err2 != nil {
-    _write_err130 = thrift.WrapTException(err2)
+    _write_err148 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err130 == nil && err2 != nil {
-    _write_err130 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err148 == nil && err2 != nil {
+    _write_err148 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err130 == nil && err2 != nil {
-    _write_err130 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err148 == nil && err2 != nil {
+    _write_err148 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err130 == nil && err2 != nil {
-    _write_err130 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err148 == nil && err2 != nil {
+    _write_err148 = thrift.WrapTException(err2)
   }
-  if _write_err130 != nil {
-    return false, thrift.WrapTException(_write_err130)
+  if _write_err148 != nil {
+    return false, thrift.WrapTException(_write_err148)
   }
   return true, err
 }
@@ -3277,7 +3991,7 @@ type funServantProcessorIDNextWithTag struct {
 }
 
 func (p *funServantProcessorIDNextWithTag) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err132 error
+  var _write_err150 error
   args := FunServantIDNextWithTagArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -3323,21 +4037,21 @@ func (p *funServantProcessorIDNextWithTag) Process(ctx context.Context, seqId in
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc133 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_next_with_tag: " + err2.Error())
+    _exc151 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_next_with_tag: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "id_next_with_tag", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err132 = thrift.WrapTException(err2)
+      _write_err150 = thrift.WrapTException(err2)
     }
-    if err2 := _exc133.Write(ctx, oprot); _write_err132 == nil && err2 != nil {
-      _write_err132 = thrift.WrapTException(err2)
+    if err2 := _exc151.Write(ctx, oprot); _write_err150 == nil && err2 != nil {
+      _write_err150 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err132 == nil && err2 != nil {
-      _write_err132 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err150 == nil && err2 != nil {
+      _write_err150 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err132 == nil && err2 != nil {
-      _write_err132 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err150 == nil && err2 != nil {
+      _write_err150 = thrift.WrapTException(err2)
     }
-    if _write_err132 != nil {
-      return false, thrift.WrapTException(_write_err132)
+    if _write_err150 != nil {
+      return false, thrift.WrapTException(_write_err150)
     }
     return true, err
   } else {
@@ -3345,19 +4059,19 @@ func (p *funServantProcessorIDNextWithTag) Process(ctx context.Context, seqId in
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "id_next_with_tag", thrift.REPLY, seqId); err2 != nil {
-    _write_err132 = thrift.WrapTException(err2)
+    _write_err150 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err132 == nil && err2 != nil {
-    _write_err132 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err150 == nil && err2 != nil {
+    _write_err150 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err132 == nil && err2 != nil {
-    _write_err132 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err150 == nil && err2 != nil {
+    _write_err150 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err132 == nil && err2 != nil {
-    _write_err132 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err150 == nil && err2 != nil {
+    _write_err150 = thrift.WrapTException(err2)
   }
-  if _write_err132 != nil {
-    return false, thrift.WrapTException(_write_err132)
+  if _write_err150 != nil {
+    return false, thrift.WrapTException(_write_err150)
   }
   return true, err
 }
@@ -3367,7 +4081,7 @@ type funServantProcessorIDDecode struct {
 }
 
 func (p *funServantProcessorIDDecode) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err134 error
+  var _write_err152 error
   args := FunServantIDDecodeArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -3413,21 +4127,21 @@ func (p *funServantProcessorIDDecode) Process(ctx context.Context, seqId int32, 
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc135 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_decode: " + err2.Error())
+    _exc153 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_decode: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "id_decode", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err134 = thrift.WrapTException(err2)
+      _write_err152 = thrift.WrapTException(err2)
     }
-    if err2 := _exc135.Write(ctx, oprot); _write_err134 == nil && err2 != nil {
-      _write_err134 = thrift.WrapTException(err2)
+    if err2 := _exc153.Write(ctx, oprot); _write_err152 == nil && err2 != nil {
+      _write_err152 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err134 == nil && err2 != nil {
-      _write_err134 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err152 == nil && err2 != nil {
+      _write_err152 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err134 == nil && err2 != nil {
-      _write_err134 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err152 == nil && err2 != nil {
+      _write_err152 = thrift.WrapTException(err2)
     }
-    if _write_err134 != nil {
-      return false, thrift.WrapTException(_write_err134)
+    if _write_err152 != nil {
+      return false, thrift.WrapTException(_write_err152)
     }
     return true, err
   } else {
@@ -3435,19 +4149,19 @@ func (p *funServantProcessorIDDecode) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "id_decode", thrift.REPLY, seqId); err2 != nil {
-    _write_err134 = thrift.WrapTException(err2)
+    _write_err152 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err134 == nil && err2 != nil {
-    _write_err134 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err152 == nil && err2 != nil {
+    _write_err152 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err134 == nil && err2 != nil {
-    _write_err134 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err152 == nil && err2 != nil {
+    _write_err152 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err134 == nil && err2 != nil {
-    _write_err134 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err152 == nil && err2 != nil {
+    _write_err152 = thrift.WrapTException(err2)
   }
-  if _write_err134 != nil {
-    return false, thrift.WrapTException(_write_err134)
+  if _write_err152 != nil {
+    return false, thrift.WrapTException(_write_err152)
   }
   return true, err
 }
@@ -3457,7 +4171,7 @@ type funServantProcessorLcSet struct {
 }
 
 func (p *funServantProcessorLcSet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err136 error
+  var _write_err154 error
   args := FunServantLcSetArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -3507,21 +4221,21 @@ func (p *funServantProcessorLcSet) Process(ctx context.Context, seqId int32, ipr
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc137 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_set: " + err2.Error())
+      _exc155 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_set: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "lc_set", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err136 = thrift.WrapTException(err2)
+        _write_err154 = thrift.WrapTException(err2)
       }
-      if err2 := _exc137.Write(ctx, oprot); _write_err136 == nil && err2 != nil {
-        _write_err136 = thrift.WrapTException(err2)
+      if err2 := _exc155.Write(ctx, oprot); _write_err154 == nil && err2 != nil {
+        _write_err154 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err136 == nil && err2 != nil {
-        _write_err136 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err154 == nil && err2 != nil {
+        _write_err154 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err136 == nil && err2 != nil {
-        _write_err136 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err154 == nil && err2 != nil {
+        _write_err154 = thrift.WrapTException(err2)
       }
-      if _write_err136 != nil {
-        return false, thrift.WrapTException(_write_err136)
+      if _write_err154 != nil {
+        return false, thrift.WrapTException(_write_err154)
       }
       return true, err
     }
@@ -3530,19 +4244,19 @@ func (p *funServantProcessorLcSet) Process(ctx context.Context, seqId int32, ipr
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "lc_set", thrift.REPLY, seqId); err2 != nil {
-    _write_err136 = thrift.WrapTException(err2)
+    _write_err154 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err136 == nil && err2 != nil {
-    _write_err136 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err154 == nil && err2 != nil {
+    _write_err154 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err136 == nil && err2 != nil {
-    _write_err136 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err154 == nil && err2 != nil {
+    _write_err154 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err136 == nil && err2 != nil {
-    _write_err136 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err154 == nil && err2 != nil {
+    _write_err154 = thrift.WrapTException(err2)
   }
-  if _write_err136 != nil {
-    return false, thrift.WrapTException(_write_err136)
+  if _write_err154 != nil {
+    return false, thrift.WrapTException(_write_err154)
   }
   return true, err
 }
@@ -3552,7 +4266,7 @@ type funServantProcessorLcGet struct {
 }
 
 func (p *funServantProcessorLcGet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err138 error
+  var _write_err156 error
   args := FunServantLcGetArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -3604,21 +4318,21 @@ func (p *funServantProcessorLcGet) Process(ctx context.Context, seqId int32, ipr
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc139 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_get: " + err2.Error())
+      _exc157 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_get: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "lc_get", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err138 = thrift.WrapTException(err2)
+        _write_err156 = thrift.WrapTException(err2)
       }
-      if err2 := _exc139.Write(ctx, oprot); _write_err138 == nil && err2 != nil {
-        _write_err138 = thrift.WrapTException(err2)
+      if err2 := _exc157.Write(ctx, oprot); _write_err156 == nil && err2 != nil {
+        _write_err156 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err138 == nil && err2 != nil {
-        _write_err138 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err156 == nil && err2 != nil {
+        _write_err156 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err138 == nil && err2 != nil {
-        _write_err138 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err156 == nil && err2 != nil {
+        _write_err156 = thrift.WrapTException(err2)
       }
-      if _write_err138 != nil {
-        return false, thrift.WrapTException(_write_err138)
+      if _write_err156 != nil {
+        return false, thrift.WrapTException(_write_err156)
       }
       return true, err
     }
@@ -3627,19 +4341,19 @@ func (p *funServantProcessorLcGet) Process(ctx context.Context, seqId int32, ipr
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "lc_get", thrift.REPLY, seqId); err2 != nil {
-    _write_err138 = thrift.WrapTException(err2)
+    _write_err156 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err138 == nil && err2 != nil {
-    _write_err138 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err156 == nil && err2 != nil {
+    _write_err156 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err138 == nil && err2 != nil {
-    _write_err138 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err156 == nil && err2 != nil {
+    _write_err156 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err138 == nil && err2 != nil {
-    _write_err138 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err156 == nil && err2 != nil {
+    _write_err156 = thrift.WrapTException(err2)
   }
-  if _write_err138 != nil {
-    return false, thrift.WrapTException(_write_err138)
+  if _write_err156 != nil {
+    return false, thrift.WrapTException(_write_err156)
   }
   return true, err
 }
@@ -3649,7 +4363,7 @@ type funServantProcessorLcDel struct {
 }
 
 func (p *funServantProcessorLcDel) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err140 error
+  var _write_err158 error
   args := FunServantLcDelArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -3699,40 +4413,40 @@ func (p *funServantProcessorLcDel) Process(ctx context.Context, seqId int32, ipr
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc141 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_del: " + err2.Error())
+      _exc159 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_del: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "lc_del", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err140 = thrift.WrapTException(err2)
+        _write_err158 = thrift.WrapTException(err2)
       }
-      if err2 := _exc141.Write(ctx, oprot); _write_err140 == nil && err2 != nil {
-        _write_err140 = thrift.WrapTException(err2)
+      if err2 := _exc159.Write(ctx, oprot); _write_err158 == nil && err2 != nil {
+        _write_err158 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err140 == nil && err2 != nil {
-        _write_err140 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err158 == nil && err2 != nil {
+        _write_err158 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err140 == nil && err2 != nil {
-        _write_err140 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err158 == nil && err2 != nil {
+        _write_err158 = thrift.WrapTException(err2)
       }
-      if _write_err140 != nil {
-        return false, thrift.WrapTException(_write_err140)
+      if _write_err158 != nil {
+        return false, thrift.WrapTException(_write_err158)
       }
       return true, err
     }
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "lc_del", thrift.REPLY, seqId); err2 != nil {
-    _write_err140 = thrift.WrapTException(err2)
+    _write_err158 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err140 == nil && err2 != nil {
-    _write_err140 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err158 == nil && err2 != nil {
+    _write_err158 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err140 == nil && err2 != nil {
-    _write_err140 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err158 == nil && err2 != nil {
+    _write_err158 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err140 == nil && err2 != nil {
-    _write_err140 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err158 == nil && err2 != nil {
+    _write_err158 = thrift.WrapTException(err2)
   }
-  if _write_err140 != nil {
-    return false, thrift.WrapTException(_write_err140)
+  if _write_err158 != nil {
+    return false, thrift.WrapTException(_write_err158)
   }
   return true, err
 }
@@ -3742,7 +4456,7 @@ type funServantProcessorLock struct {
 }
 
 func (p *funServantProcessorLock) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err142 error
+  var _write_err160 error
   args := FunServantLockArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -3792,21 +4506,21 @@ func (p *funServantProcessorLock) Process(ctx context.Context, seqId int32, ipro
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc143 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lock: " + err2.Error())
+      _exc161 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lock: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "lock", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err142 = thrift.WrapTException(err2)
+        _write_err160 = thrift.WrapTException(err2)
       }
-      if err2 := _exc143.Write(ctx, oprot); _write_err142 == nil && err2 != nil {
-        _write_err142 = thrift.WrapTException(err2)
+      if err2 := _exc161.Write(ctx, oprot); _write_err160 == nil && err2 != nil {
+        _write_err160 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err142 == nil && err2 != nil {
-        _write_err142 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err160 == nil && err2 != nil {
+        _write_err160 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err142 == nil && err2 != nil {
-        _write_err142 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err160 == nil && err2 != nil {
+        _write_err160 = thrift.WrapTException(err2)
       }
-      if _write_err142 != nil {
-        return false, thrift.WrapTException(_write_err142)
+      if _write_err160 != nil {
+        return false, thrift.WrapTException(_write_err160)
       }
       return true, err
     }
@@ -3815,19 +4529,19 @@ func (p *funServantProcessorLock) Process(ctx context.Context, seqId int32, ipro
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "lock", thrift.REPLY, seqId); err2 != nil {
-    _write_err142 = thrift.WrapTException(err2)
+    _write_err160 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err142 == nil && err2 != nil {
-    _write_err142 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err160 == nil && err2 != nil {
+    _write_err160 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err142 == nil && err2 != nil {
-    _write_err142 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err160 == nil && err2 != nil {
+    _write_err160 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err142 == nil && err2 != nil {
-    _write_err142 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err160 == nil && err2 != nil {
+    _write_err160 = thrift.WrapTException(err2)
   }
-  if _write_err142 != nil {
-    return false, thrift.WrapTException(_write_err142)
+  if _write_err160 != nil {
+    return false, thrift.WrapTException(_write_err160)
   }
   return true, err
 }
@@ -3837,7 +4551,7 @@ type funServantProcessorUnlock struct {
 }
 
 func (p *funServantProcessorUnlock) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err144 error
+  var _write_err162 error
   args := FunServantUnlockArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -3887,40 +4601,40 @@ func (p *funServantProcessorUnlock) Process(ctx context.Context, seqId int32, ip
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc145 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing unlock: " + err2.Error())
+      _exc163 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing unlock: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "unlock", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err144 = thrift.WrapTException(err2)
+        _write_err162 = thrift.WrapTException(err2)
       }
-      if err2 := _exc145.Write(ctx, oprot); _write_err144 == nil && err2 != nil {
-        _write_err144 = thrift.WrapTException(err2)
+      if err2 := _exc163.Write(ctx, oprot); _write_err162 == nil && err2 != nil {
+        _write_err162 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err144 == nil && err2 != nil {
-        _write_err144 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err162 == nil && err2 != nil {
+        _write_err162 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err144 == nil && err2 != nil {
-        _write_err144 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err162 == nil && err2 != nil {
+        _write_err162 = thrift.WrapTException(err2)
       }
-      if _write_err144 != nil {
-        return false, thrift.WrapTException(_write_err144)
+      if _write_err162 != nil {
+        return false, thrift.WrapTException(_write_err162)
       }
       return true, err
     }
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "unlock", thrift.REPLY, seqId); err2 != nil {
-    _write_err144 = thrift.WrapTException(err2)
+    _write_err162 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err144 == nil && err2 != nil {
-    _write_err144 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err162 == nil && err2 != nil {
+    _write_err162 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err144 == nil && err2 != nil {
-    _write_err144 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err162 == nil && err2 != nil {
+    _write_err162 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err144 == nil && err2 != nil {
-    _write_err144 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err162 == nil && err2 != nil {
+    _write_err162 = thrift.WrapTException(err2)
   }
-  if _write_err144 != nil {
-    return false, thrift.WrapTException(_write_err144)
+  if _write_err162 != nil {
+    return false, thrift.WrapTException(_write_err162)
   }
   return true, err
 }
@@ -3930,7 +4644,7 @@ type funServantProcessorZkCreate struct {
 }
 
 func (p *funServantProcessorZkCreate) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err146 error
+  var _write_err164 error
   args := FunServantZkCreateArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -3976,21 +4690,21 @@ func (p *funServantProcessorZkCreate) Process(ctx context.Context, seqId int32, 
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc147 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing zk_create: " + err2.Error())
+    _exc165 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing zk_create: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "zk_create", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err146 = thrift.WrapTException(err2)
+      _write_err164 = thrift.WrapTException(err2)
     }
-    if err2 := _exc147.Write(ctx, oprot); _write_err146 == nil && err2 != nil {
-      _write_err146 = thrift.WrapTException(err2)
+    if err2 := _exc165.Write(ctx, oprot); _write_err164 == nil && err2 != nil {
+      _write_err164 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err146 == nil && err2 != nil {
-      _write_err146 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err164 == nil && err2 != nil {
+      _write_err164 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err146 == nil && err2 != nil {
-      _write_err146 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err164 == nil && err2 != nil {
+      _write_err164 = thrift.WrapTException(err2)
     }
-    if _write_err146 != nil {
-      return false, thrift.WrapTException(_write_err146)
+    if _write_err164 != nil {
+      return false, thrift.WrapTException(_write_err164)
     }
     return true, err
   } else {
@@ -3998,19 +4712,19 @@ func (p *funServantProcessorZkCreate) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "zk_create", thrift.REPLY, seqId); err2 != nil {
-    _write_err146 = thrift.WrapTException(err2)
+    _write_err164 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err146 == nil && err2 != nil {
-    _write_err146 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err164 == nil && err2 != nil {
+    _write_err164 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err146 == nil && err2 != nil {
-    _write_err146 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err164 == nil && err2 != nil {
+    _write_err164 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err146 == nil && err2 != nil {
-    _write_err146 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err164 == nil && err2 != nil {
+    _write_err164 = thrift.WrapTException(err2)
   }
-  if _write_err146 != nil {
-    return false, thrift.WrapTException(_write_err146)
+  if _write_err164 != nil {
+    return false, thrift.WrapTException(_write_err164)
   }
   return true, err
 }
@@ -4020,7 +4734,7 @@ type funServantProcessorZkChildren struct {
 }
 
 func (p *funServantProcessorZkChildren) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err148 error
+  var _write_err166 error
   args := FunServantZkChildrenArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4066,21 +4780,21 @@ func (p *funServantProcessorZkChildren) Process(ctx context.Context, seqId int32
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc149 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing zk_children: " + err2.Error())
+    _exc167 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing zk_children: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "zk_children", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err148 = thrift.WrapTException(err2)
+      _write_err166 = thrift.WrapTException(err2)
     }
-    if err2 := _exc149.Write(ctx, oprot); _write_err148 == nil && err2 != nil {
-      _write_err148 = thrift.WrapTException(err2)
+    if err2 := _exc167.Write(ctx, oprot); _write_err166 == nil && err2 != nil {
+      _write_err166 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err148 == nil && err2 != nil {
-      _write_err148 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err166 == nil && err2 != nil {
+      _write_err166 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err148 == nil && err2 != nil {
-      _write_err148 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err166 == nil && err2 != nil {
+      _write_err166 = thrift.WrapTException(err2)
     }
-    if _write_err148 != nil {
-      return false, thrift.WrapTException(_write_err148)
+    if _write_err166 != nil {
+      return false, thrift.WrapTException(_write_err166)
     }
     return true, err
   } else {
@@ -4088,19 +4802,19 @@ func (p *funServantProcessorZkChildren) Process(ctx context.Context, seqId int32
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "zk_children", thrift.REPLY, seqId); err2 != nil {
-    _write_err148 = thrift.WrapTException(err2)
+    _write_err166 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err148 == nil && err2 != nil {
-    _write_err148 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err166 == nil && err2 != nil {
+    _write_err166 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err148 == nil && err2 != nil {
-    _write_err148 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err166 == nil && err2 != nil {
+    _write_err166 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err148 == nil && err2 != nil {
-    _write_err148 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err166 == nil && err2 != nil {
+    _write_err166 = thrift.WrapTException(err2)
   }
-  if _write_err148 != nil {
-    return false, thrift.WrapTException(_write_err148)
+  if _write_err166 != nil {
+    return false, thrift.WrapTException(_write_err166)
   }
   return true, err
 }
@@ -4110,7 +4824,7 @@ type funServantProcessorZkDel struct {
 }
 
 func (p *funServantProcessorZkDel) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err150 error
+  var _write_err168 error
   args := FunServantZkDelArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4156,21 +4870,21 @@ func (p *funServantProcessorZkDel) Process(ctx context.Context, seqId int32, ipr
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc151 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing zk_del: " + err2.Error())
+    _exc169 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing zk_del: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "zk_del", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err150 = thrift.WrapTException(err2)
+      _write_err168 = thrift.WrapTException(err2)
     }
-    if err2 := _exc151.Write(ctx, oprot); _write_err150 == nil && err2 != nil {
-      _write_err150 = thrift.WrapTException(err2)
+    if err2 := _exc169.Write(ctx, oprot); _write_err168 == nil && err2 != nil {
+      _write_err168 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err150 == nil && err2 != nil {
-      _write_err150 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err168 == nil && err2 != nil {
+      _write_err168 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err150 == nil && err2 != nil {
-      _write_err150 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err168 == nil && err2 != nil {
+      _write_err168 = thrift.WrapTException(err2)
     }
-    if _write_err150 != nil {
-      return false, thrift.WrapTException(_write_err150)
+    if _write_err168 != nil {
+      return false, thrift.WrapTException(_write_err168)
     }
     return true, err
   } else {
@@ -4178,19 +4892,19 @@ func (p *funServantProcessorZkDel) Process(ctx context.Context, seqId int32, ipr
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "zk_del", thrift.REPLY, seqId); err2 != nil {
-    _write_err150 = thrift.WrapTException(err2)
+    _write_err168 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err150 == nil && err2 != nil {
-    _write_err150 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err168 == nil && err2 != nil {
+    _write_err168 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err150 == nil && err2 != nil {
-    _write_err150 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err168 == nil && err2 != nil {
+    _write_err168 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err150 == nil && err2 != nil {
-    _write_err150 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err168 == nil && err2 != nil {
+    _write_err168 = thrift.WrapTException(err2)
   }
-  if _write_err150 != nil {
-    return false, thrift.WrapTException(_write_err150)
+  if _write_err168 != nil {
+    return false, thrift.WrapTException(_write_err168)
   }
   return true, err
 }
@@ -4200,7 +4914,7 @@ type funServantProcessorMcSet struct {
 }
 
 func (p *funServantProcessorMcSet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err152 error
+  var _write_err170 error
   args := FunServantMcSetArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4246,21 +4960,21 @@ func (p *funServantProcessorMcSet) Process(ctx context.Context, seqId int32, ipr
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc153 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_set: " + err2.Error())
+    _exc171 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_set: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "mc_set", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err152 = thrift.WrapTException(err2)
+      _write_err170 = thrift.WrapTException(err2)
     }
-    if err2 := _exc153.Write(ctx, oprot); _write_err152 == nil && err2 != nil {
-      _write_err152 = thrift.WrapTException(err2)
+    if err2 := _exc171.Write(ctx, oprot); _write_err170 == nil && err2 != nil {
+      _write_err170 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err152 == nil && err2 != nil {
-      _write_err152 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err170 == nil && err2 != nil {
+      _write_err170 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err152 == nil && err2 != nil {
-      _write_err152 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err170 == nil && err2 != nil {
+      _write_err170 = thrift.WrapTException(err2)
     }
-    if _write_err152 != nil {
-      return false, thrift.WrapTException(_write_err152)
+    if _write_err170 != nil {
+      return false, thrift.WrapTException(_write_err170)
     }
     return true, err
   } else {
@@ -4268,19 +4982,19 @@ func (p *funServantProcessorMcSet) Process(ctx context.Context, seqId int32, ipr
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mc_set", thrift.REPLY, seqId); err2 != nil {
-    _write_err152 = thrift.WrapTException(err2)
+    _write_err170 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err152 == nil && err2 != nil {
-    _write_err152 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err170 == nil && err2 != nil {
+    _write_err170 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err152 == nil && err2 != nil {
-    _write_err152 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err170 == nil && err2 != nil {
+    _write_err170 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err152 == nil && err2 != nil {
-    _write_err152 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err170 == nil && err2 != nil {
+    _write_err170 = thrift.WrapTException(err2)
   }
-  if _write_err152 != nil {
-    return false, thrift.WrapTException(_write_err152)
+  if _write_err170 != nil {
+    return false, thrift.WrapTException(_write_err170)
   }
   return true, err
 }
@@ -4290,7 +5004,7 @@ type funServantProcessorMcGet struct {
 }
 
 func (p *funServantProcessorMcGet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err154 error
+  var _write_err172 error
   args := FunServantMcGetArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4340,21 +5054,21 @@ func (p *funServantProcessorMcGet) Process(ctx context.Context, seqId int32, ipr
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc155 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_get: " + err2.Error())
+      _exc173 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_get: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mc_get", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err154 = thrift.WrapTException(err2)
+        _write_err172 = thrift.WrapTException(err2)
       }
-      if err2 := _exc155.Write(ctx, oprot); _write_err154 == nil && err2 != nil {
-        _write_err154 = thrift.WrapTException(err2)
+      if err2 := _exc173.Write(ctx, oprot); _write_err172 == nil && err2 != nil {
+        _write_err172 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err154 == nil && err2 != nil {
-        _write_err154 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err172 == nil && err2 != nil {
+        _write_err172 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err154 == nil && err2 != nil {
-        _write_err154 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err172 == nil && err2 != nil {
+        _write_err172 = thrift.WrapTException(err2)
       }
-      if _write_err154 != nil {
-        return false, thrift.WrapTException(_write_err154)
+      if _write_err172 != nil {
+        return false, thrift.WrapTException(_write_err172)
       }
       return true, err
     }
@@ -4363,19 +5077,19 @@ func (p *funServantProcessorMcGet) Process(ctx context.Context, seqId int32, ipr
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mc_get", thrift.REPLY, seqId); err2 != nil {
-    _write_err154 = thrift.WrapTException(err2)
+    _write_err172 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err154 == nil && err2 != nil {
-    _write_err154 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err172 == nil && err2 != nil {
+    _write_err172 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err154 == nil && err2 != nil {
-    _write_err154 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err172 == nil && err2 != nil {
+    _write_err172 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err154 == nil && err2 != nil {
-    _write_err154 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err172 == nil && err2 != nil {
+    _write_err172 = thrift.WrapTException(err2)
   }
-  if _write_err154 != nil {
-    return false, thrift.WrapTException(_write_err154)
+  if _write_err172 != nil {
+    return false, thrift.WrapTException(_write_err172)
   }
   return true, err
 }
@@ -4385,7 +5099,7 @@ type funServantProcessorMcAdd struct {
 }
 
 func (p *funServantProcessorMcAdd) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err156 error
+  var _write_err174 error
   args := FunServantMcAddArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4431,21 +5145,21 @@ func (p *funServantProcessorMcAdd) Process(ctx context.Context, seqId int32, ipr
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc157 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_add: " + err2.Error())
+    _exc175 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_add: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "mc_add", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err156 = thrift.WrapTException(err2)
+      _write_err174 = thrift.WrapTException(err2)
     }
-    if err2 := _exc157.Write(ctx, oprot); _write_err156 == nil && err2 != nil {
-      _write_err156 = thrift.WrapTException(err2)
+    if err2 := _exc175.Write(ctx, oprot); _write_err174 == nil && err2 != nil {
+      _write_err174 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err156 == nil && err2 != nil {
-      _write_err156 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err174 == nil && err2 != nil {
+      _write_err174 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err156 == nil && err2 != nil {
-      _write_err156 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err174 == nil && err2 != nil {
+      _write_err174 = thrift.WrapTException(err2)
     }
-    if _write_err156 != nil {
-      return false, thrift.WrapTException(_write_err156)
+    if _write_err174 != nil {
+      return false, thrift.WrapTException(_write_err174)
     }
     return true, err
   } else {
@@ -4453,19 +5167,19 @@ func (p *funServantProcessorMcAdd) Process(ctx context.Context, seqId int32, ipr
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mc_add", thrift.REPLY, seqId); err2 != nil {
-    _write_err156 = thrift.WrapTException(err2)
+    _write_err174 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err156 == nil && err2 != nil {
-    _write_err156 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err174 == nil && err2 != nil {
+    _write_err174 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err156 == nil && err2 != nil {
-    _write_err156 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err174 == nil && err2 != nil {
+    _write_err174 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err156 == nil && err2 != nil {
-    _write_err156 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err174 == nil && err2 != nil {
+    _write_err174 = thrift.WrapTException(err2)
   }
-  if _write_err156 != nil {
-    return false, thrift.WrapTException(_write_err156)
+  if _write_err174 != nil {
+    return false, thrift.WrapTException(_write_err174)
   }
   return true, err
 }
@@ -4475,7 +5189,7 @@ type funServantProcessorMcDelete struct {
 }
 
 func (p *funServantProcessorMcDelete) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err158 error
+  var _write_err176 error
   args := FunServantMcDeleteArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4521,21 +5235,21 @@ func (p *funServantProcessorMcDelete) Process(ctx context.Context, seqId int32, 
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc159 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_delete: " + err2.Error())
+    _exc177 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_delete: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "mc_delete", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err158 = thrift.WrapTException(err2)
+      _write_err176 = thrift.WrapTException(err2)
     }
-    if err2 := _exc159.Write(ctx, oprot); _write_err158 == nil && err2 != nil {
-      _write_err158 = thrift.WrapTException(err2)
+    if err2 := _exc177.Write(ctx, oprot); _write_err176 == nil && err2 != nil {
+      _write_err176 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err158 == nil && err2 != nil {
-      _write_err158 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err176 == nil && err2 != nil {
+      _write_err176 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err158 == nil && err2 != nil {
-      _write_err158 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err176 == nil && err2 != nil {
+      _write_err176 = thrift.WrapTException(err2)
     }
-    if _write_err158 != nil {
-      return false, thrift.WrapTException(_write_err158)
+    if _write_err176 != nil {
+      return false, thrift.WrapTException(_write_err176)
     }
     return true, err
   } else {
@@ -4543,19 +5257,19 @@ func (p *funServantProcessorMcDelete) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mc_delete", thrift.REPLY, seqId); err2 != nil {
-    _write_err158 = thrift.WrapTException(err2)
+    _write_err176 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err158 == nil && err2 != nil {
-    _write_err158 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err176 == nil && err2 != nil {
+    _write_err176 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err158 == nil && err2 != nil {
-    _write_err158 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err176 == nil && err2 != nil {
+    _write_err176 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err158 == nil && err2 != nil {
-    _write_err158 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err176 == nil && err2 != nil {
+    _write_err176 = thrift.WrapTException(err2)
   }
-  if _write_err158 != nil {
-    return false, thrift.WrapTException(_write_err158)
+  if _write_err176 != nil {
+    return false, thrift.WrapTException(_write_err176)
   }
   return true, err
 }
@@ -4565,7 +5279,7 @@ type funServantProcessorMcIncrement struct {
 }
 
 func (p *funServantProcessorMcIncrement) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err160 error
+  var _write_err178 error
   args := FunServantMcIncrementArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4611,21 +5325,21 @@ func (p *funServantProcessorMcIncrement) Process(ctx context.Context, seqId int3
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc161 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_increment: " + err2.Error())
+    _exc179 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_increment: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "mc_increment", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err160 = thrift.WrapTException(err2)
+      _write_err178 = thrift.WrapTException(err2)
     }
-    if err2 := _exc161.Write(ctx, oprot); _write_err160 == nil && err2 != nil {
-      _write_err160 = thrift.WrapTException(err2)
+    if err2 := _exc179.Write(ctx, oprot); _write_err178 == nil && err2 != nil {
+      _write_err178 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err160 == nil && err2 != nil {
-      _write_err160 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err178 == nil && err2 != nil {
+      _write_err178 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err160 == nil && err2 != nil {
-      _write_err160 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err178 == nil && err2 != nil {
+      _write_err178 = thrift.WrapTException(err2)
     }
-    if _write_err160 != nil {
-      return false, thrift.WrapTException(_write_err160)
+    if _write_err178 != nil {
+      return false, thrift.WrapTException(_write_err178)
     }
     return true, err
   } else {
@@ -4633,19 +5347,19 @@ func (p *funServantProcessorMcIncrement) Process(ctx context.Context, seqId int3
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mc_increment", thrift.REPLY, seqId); err2 != nil {
-    _write_err160 = thrift.WrapTException(err2)
+    _write_err178 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err160 == nil && err2 != nil {
-    _write_err160 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err178 == nil && err2 != nil {
+    _write_err178 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err160 == nil && err2 != nil {
-    _write_err160 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err178 == nil && err2 != nil {
+    _write_err178 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err160 == nil && err2 != nil {
-    _write_err160 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err178 == nil && err2 != nil {
+    _write_err178 = thrift.WrapTException(err2)
   }
-  if _write_err160 != nil {
-    return false, thrift.WrapTException(_write_err160)
+  if _write_err178 != nil {
+    return false, thrift.WrapTException(_write_err178)
   }
   return true, err
 }
@@ -4655,7 +5369,7 @@ type funServantProcessorMgFindOne struct {
 }
 
 func (p *funServantProcessorMgFindOne) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err162 error
+  var _write_err180 error
   args := FunServantMgFindOneArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4707,21 +5421,21 @@ func (p *funServantProcessorMgFindOne) Process(ctx context.Context, seqId int32,
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc163 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_one: " + err2.Error())
+      _exc181 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_one: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_find_one", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err162 = thrift.WrapTException(err2)
+        _write_err180 = thrift.WrapTException(err2)
       }
-      if err2 := _exc163.Write(ctx, oprot); _write_err162 == nil && err2 != nil {
-        _write_err162 = thrift.WrapTException(err2)
+      if err2 := _exc181.Write(ctx, oprot); _write_err180 == nil && err2 != nil {
+        _write_err180 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err162 == nil && err2 != nil {
-        _write_err162 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err180 == nil && err2 != nil {
+        _write_err180 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err162 == nil && err2 != nil {
-        _write_err162 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err180 == nil && err2 != nil {
+        _write_err180 = thrift.WrapTException(err2)
       }
-      if _write_err162 != nil {
-        return false, thrift.WrapTException(_write_err162)
+      if _write_err180 != nil {
+        return false, thrift.WrapTException(_write_err180)
       }
       return true, err
     }
@@ -4730,19 +5444,19 @@ func (p *funServantProcessorMgFindOne) Process(ctx context.Context, seqId int32,
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_find_one", thrift.REPLY, seqId); err2 != nil {
-    _write_err162 = thrift.WrapTException(err2)
+    _write_err180 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err162 == nil && err2 != nil {
-    _write_err162 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err180 == nil && err2 != nil {
+    _write_err180 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err162 == nil && err2 != nil {
-    _write_err162 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err180 == nil && err2 != nil {
+    _write_err180 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err162 == nil && err2 != nil {
-    _write_err162 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err180 == nil && err2 != nil {
+    _write_err180 = thrift.WrapTException(err2)
   }
-  if _write_err162 != nil {
-    return false, thrift.WrapTException(_write_err162)
+  if _write_err180 != nil {
+    return false, thrift.WrapTException(_write_err180)
   }
   return true, err
 }
@@ -4752,7 +5466,7 @@ type funServantProcessorMgFindAll struct {
 }
 
 func (p *funServantProcessorMgFindAll) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err164 error
+  var _write_err182 error
   args := FunServantMgFindAllArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4802,21 +5516,21 @@ func (p *funServantProcessorMgFindAll) Process(ctx context.Context, seqId int32,
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc165 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_all: " + err2.Error())
+      _exc183 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_all: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_find_all", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err164 = thrift.WrapTException(err2)
+        _write_err182 = thrift.WrapTException(err2)
       }
-      if err2 := _exc165.Write(ctx, oprot); _write_err164 == nil && err2 != nil {
-        _write_err164 = thrift.WrapTException(err2)
+      if err2 := _exc183.Write(ctx, oprot); _write_err182 == nil && err2 != nil {
+        _write_err182 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err164 == nil && err2 != nil {
-        _write_err164 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err182 == nil && err2 != nil {
+        _write_err182 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err164 == nil && err2 != nil {
-        _write_err164 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err182 == nil && err2 != nil {
+        _write_err182 = thrift.WrapTException(err2)
       }
-      if _write_err164 != nil {
-        return false, thrift.WrapTException(_write_err164)
+      if _write_err182 != nil {
+        return false, thrift.WrapTException(_write_err182)
       }
       return true, err
     }
@@ -4825,19 +5539,19 @@ func (p *funServantProcessorMgFindAll) Process(ctx context.Context, seqId int32,
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_find_all", thrift.REPLY, seqId); err2 != nil {
-    _write_err164 = thrift.WrapTException(err2)
+    _write_err182 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err164 == nil && err2 != nil {
-    _write_err164 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err182 == nil && err2 != nil {
+    _write_err182 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err164 == nil && err2 != nil {
-    _write_err164 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err182 == nil && err2 != nil {
+    _write_err182 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err164 == nil && err2 != nil {
-    _write_err164 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err182 == nil && err2 != nil {
+    _write_err182 = thrift.WrapTException(err2)
   }
-  if _write_err164 != nil {
-    return false, thrift.WrapTException(_write_err164)
+  if _write_err182 != nil {
+    return false, thrift.WrapTException(_write_err182)
   }
   return true, err
 }
@@ -4847,7 +5561,7 @@ type funServantProcessorMgFindID struct {
 }
 
 func (p *funServantProcessorMgFindID) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err166 error
+  var _write_err184 error
   args := FunServantMgFindIDArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4897,21 +5611,21 @@ func (p *funServantProcessorMgFindID) Process(ctx context.Context, seqId int32, 
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc167 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_id: " + err2.Error())
+      _exc185 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_id: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_find_id", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err166 = thrift.WrapTException(err2)
+        _write_err184 = thrift.WrapTException(err2)
       }
-      if err2 := _exc167.Write(ctx, oprot); _write_err166 == nil && err2 != nil {
-        _write_err166 = thrift.WrapTException(err2)
+      if err2 := _exc185.Write(ctx, oprot); _write_err184 == nil && err2 != nil {
+        _write_err184 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err166 == nil && err2 != nil {
-        _write_err166 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err184 == nil && err2 != nil {
+        _write_err184 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err166 == nil && err2 != nil {
-        _write_err166 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err184 == nil && err2 != nil {
+        _write_err184 = thrift.WrapTException(err2)
       }
-      if _write_err166 != nil {
-        return false, thrift.WrapTException(_write_err166)
+      if _write_err184 != nil {
+        return false, thrift.WrapTException(_write_err184)
       }
       return true, err
     }
@@ -4920,19 +5634,19 @@ func (p *funServantProcessorMgFindID) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_find_id", thrift.REPLY, seqId); err2 != nil {
-    _write_err166 = thrift.WrapTException(err2)
+    _write_err184 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err166 == nil && err2 != nil {
-    _write_err166 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err184 == nil && err2 != nil {
+    _write_err184 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err166 == nil && err2 != nil {
-    _write_err166 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err184 == nil && err2 != nil {
+    _write_err184 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err166 == nil && err2 != nil {
-    _write_err166 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err184 == nil && err2 != nil {
+    _write_err184 = thrift.WrapTException(err2)
   }
-  if _write_err166 != nil {
-    return false, thrift.WrapTException(_write_err166)
+  if _write_err184 != nil {
+    return false, thrift.WrapTException(_write_err184)
   }
   return true, err
 }
@@ -4942,7 +5656,7 @@ type funServantProcessorMgCount struct {
 }
 
 func (p *funServantProcessorMgCount) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err168 error
+  var _write_err186 error
   args := FunServantMgCountArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4992,21 +5706,21 @@ func (p *funServantProcessorMgCount) Process(ctx context.Context, seqId int32, i
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc169 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_count: " + err2.Error())
+      _exc187 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_count: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_count", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err168 = thrift.WrapTException(err2)
+        _write_err186 = thrift.WrapTException(err2)
       }
-      if err2 := _exc169.Write(ctx, oprot); _write_err168 == nil && err2 != nil {
-        _write_err168 = thrift.WrapTException(err2)
+      if err2 := _exc187.Write(ctx, oprot); _write_err186 == nil && err2 != nil {
+        _write_err186 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err168 == nil && err2 != nil {
-        _write_err168 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err186 == nil && err2 != nil {
+        _write_err186 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err168 == nil && err2 != nil {
-        _write_err168 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err186 == nil && err2 != nil {
+        _write_err186 = thrift.WrapTException(err2)
       }
-      if _write_err168 != nil {
-        return false, thrift.WrapTException(_write_err168)
+      if _write_err186 != nil {
+        return false, thrift.WrapTException(_write_err186)
       }
       return true, err
     }
@@ -5015,19 +5729,19 @@ func (p *funServantProcessorMgCount) Process(ctx context.Context, seqId int32, i
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_count", thrift.REPLY, seqId); err2 != nil {
-    _write_err168 = thrift.WrapTException(err2)
+    _write_err186 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err168 == nil && err2 != nil {
-    _write_err168 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err186 == nil && err2 != nil {
+    _write_err186 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err168 == nil && err2 != nil {
-    _write_err168 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err186 == nil && err2 != nil {
+    _write_err186 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err168 == nil && err2 != nil {
-    _write_err168 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err186 == nil && err2 != nil {
+    _write_err186 = thrift.WrapTException(err2)
   }
-  if _write_err168 != nil {
-    return false, thrift.WrapTException(_write_err168)
+  if _write_err186 != nil {
+    return false, thrift.WrapTException(_write_err186)
   }
   return true, err
 }
@@ -5037,7 +5751,7 @@ type funServantProcessorMgUpdate struct {
 }
 
 func (p *funServantProcessorMgUpdate) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err170 error
+  var _write_err188 error
   args := FunServantMgUpdateArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5089,21 +5803,21 @@ func (p *funServantProcessorMgUpdate) Process(ctx context.Context, seqId int32, 
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc171 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_update: " + err2.Error())
+      _exc189 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_update: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_update", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err170 = thrift.WrapTException(err2)
+        _write_err188 = thrift.WrapTException(err2)
       }
-      if err2 := _exc171.Write(ctx, oprot); _write_err170 == nil && err2 != nil {
-        _write_err170 = thrift.WrapTException(err2)
+      if err2 := _exc189.Write(ctx, oprot); _write_err188 == nil && err2 != nil {
+        _write_err188 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err170 == nil && err2 != nil {
-        _write_err170 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err188 == nil && err2 != nil {
+        _write_err188 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err170 == nil && err2 != nil {
-        _write_err170 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err188 == nil && err2 != nil {
+        _write_err188 = thrift.WrapTException(err2)
       }
-      if _write_err170 != nil {
-        return false, thrift.WrapTException(_write_err170)
+      if _write_err188 != nil {
+        return false, thrift.WrapTException(_write_err188)
       }
       return true, err
     }
@@ -5112,19 +5826,19 @@ func (p *funServantProcessorMgUpdate) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_update", thrift.REPLY, seqId); err2 != nil {
-    _write_err170 = thrift.WrapTException(err2)
+    _write_err188 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err170 == nil && err2 != nil {
-    _write_err170 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err188 == nil && err2 != nil {
+    _write_err188 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err170 == nil && err2 != nil {
-    _write_err170 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err188 == nil && err2 != nil {
+    _write_err188 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err170 == nil && err2 != nil {
-    _write_err170 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err188 == nil && err2 != nil {
+    _write_err188 = thrift.WrapTException(err2)
   }
-  if _write_err170 != nil {
-    return false, thrift.WrapTException(_write_err170)
+  if _write_err188 != nil {
+    return false, thrift.WrapTException(_write_err188)
   }
   return true, err
 }
@@ -5134,7 +5848,7 @@ type funServantProcessorMgUpdateID struct {
 }
 
 func (p *funServantProcessorMgUpdateID) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err172 error
+  var _write_err190 error
   args := FunServantMgUpdateIDArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5186,21 +5900,21 @@ func (p *funServantProcessorMgUpdateID) Process(ctx context.Context, seqId int32
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc173 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_update_id: " + err2.Error())
+      _exc191 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_update_id: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_update_id", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err172 = thrift.WrapTException(err2)
+        _write_err190 = thrift.WrapTException(err2)
       }
-      if err2 := _exc173.Write(ctx, oprot); _write_err172 == nil && err2 != nil {
-        _write_err172 = thrift.WrapTException(err2)
+      if err2 := _exc191.Write(ctx, oprot); _write_err190 == nil && err2 != nil {
+        _write_err190 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err172 == nil && err2 != nil {
-        _write_err172 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err190 == nil && err2 != nil {
+        _write_err190 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err172 == nil && err2 != nil {
-        _write_err172 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err190 == nil && err2 != nil {
+        _write_err190 = thrift.WrapTException(err2)
       }
-      if _write_err172 != nil {
-        return false, thrift.WrapTException(_write_err172)
+      if _write_err190 != nil {
+        return false, thrift.WrapTException(_write_err190)
       }
       return true, err
     }
@@ -5209,19 +5923,19 @@ func (p *funServantProcessorMgUpdateID) Process(ctx context.Context, seqId int32
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_update_id", thrift.REPLY, seqId); err2 != nil {
-    _write_err172 = thrift.WrapTException(err2)
+    _write_err190 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err172 == nil && err2 != nil {
-    _write_err172 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err190 == nil && err2 != nil {
+    _write_err190 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err172 == nil && err2 != nil {
-    _write_err172 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err190 == nil && err2 != nil {
+    _write_err190 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err172 == nil && err2 != nil {
-    _write_err172 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err190 == nil && err2 != nil {
+    _write_err190 = thrift.WrapTException(err2)
   }
-  if _write_err172 != nil {
-    return false, thrift.WrapTException(_write_err172)
+  if _write_err190 != nil {
+    return false, thrift.WrapTException(_write_err190)
   }
   return true, err
 }
@@ -5231,7 +5945,7 @@ type funServantProcessorMgUpsert struct {
 }
 
 func (p *funServantProcessorMgUpsert) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err174 error
+  var _write_err192 error
   args := FunServantMgUpsertArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5283,21 +5997,21 @@ func (p *funServantProcessorMgUpsert) Process(ctx context.Context, seqId int32, 
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc175 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_upsert: " + err2.Error())
+      _exc193 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_upsert: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_upsert", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err174 = thrift.WrapTException(err2)
+        _write_err192 = thrift.WrapTException(err2)
       }
-      if err2 := _exc175.Write(ctx, oprot); _write_err174 == nil && err2 != nil {
-        _write_err174 = thrift.WrapTException(err2)
+      if err2 := _exc193.Write(ctx, oprot); _write_err192 == nil && err2 != nil {
+        _write_err192 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err174 == nil && err2 != nil {
-        _write_err174 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err192 == nil && err2 != nil {
+        _write_err192 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err174 == nil && err2 != nil {
-        _write_err174 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err192 == nil && err2 != nil {
+        _write_err192 = thrift.WrapTException(err2)
       }
-      if _write_err174 != nil {
-        return false, thrift.WrapTException(_write_err174)
+      if _write_err192 != nil {
+        return false, thrift.WrapTException(_write_err192)
       }
       return true, err
     }
@@ -5306,19 +6020,19 @@ func (p *funServantProcessorMgUpsert) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_upsert", thrift.REPLY, seqId); err2 != nil {
-    _write_err174 = thrift.WrapTException(err2)
+    _write_err192 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err174 == nil && err2 != nil {
-    _write_err174 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err192 == nil && err2 != nil {
+    _write_err192 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err174 == nil && err2 != nil {
-    _write_err174 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err192 == nil && err2 != nil {
+    _write_err192 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err174 == nil && err2 != nil {
-    _write_err174 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err192 == nil && err2 != nil {
+    _write_err192 = thrift.WrapTException(err2)
   }
-  if _write_err174 != nil {
-    return false, thrift.WrapTException(_write_err174)
+  if _write_err192 != nil {
+    return false, thrift.WrapTException(_write_err192)
   }
   return true, err
 }
@@ -5328,7 +6042,7 @@ type funServantProcessorMgUpsertID struct {
 }
 
 func (p *funServantProcessorMgUpsertID) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err176 error
+  var _write_err194 error
   args := FunServantMgUpsertIDArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5380,21 +6094,21 @@ func (p *funServantProcessorMgUpsertID) Process(ctx context.Context, seqId int32
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc177 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_upsert_id: " + err2.Error())
+      _exc195 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_upsert_id: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_upsert_id", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err176 = thrift.WrapTException(err2)
+        _write_err194 = thrift.WrapTException(err2)
       }
-      if err2 := _exc177.Write(ctx, oprot); _write_err176 == nil && err2 != nil {
-        _write_err176 = thrift.WrapTException(err2)
+      if err2 := _exc195.Write(ctx, oprot); _write_err194 == nil && err2 != nil {
+        _write_err194 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err176 == nil && err2 != nil {
-        _write_err176 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err194 == nil && err2 != nil {
+        _write_err194 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err176 == nil && err2 != nil {
-        _write_err176 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err194 == nil && err2 != nil {
+        _write_err194 = thrift.WrapTException(err2)
       }
-      if _write_err176 != nil {
-        return false, thrift.WrapTException(_write_err176)
+      if _write_err194 != nil {
+        return false, thrift.WrapTException(_write_err194)
       }
       return true, err
     }
@@ -5403,19 +6117,19 @@ func (p *funServantProcessorMgUpsertID) Process(ctx context.Context, seqId int32
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_upsert_id", thrift.REPLY, seqId); err2 != nil {
-    _write_err176 = thrift.WrapTException(err2)
+    _write_err194 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err176 == nil && err2 != nil {
-    _write_err176 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err194 == nil && err2 != nil {
+    _write_err194 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err176 == nil && err2 != nil {
-    _write_err176 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err194 == nil && err2 != nil {
+    _write_err194 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err176 == nil && err2 != nil {
-    _write_err176 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err194 == nil && err2 != nil {
+    _write_err194 = thrift.WrapTException(err2)
   }
-  if _write_err176 != nil {
-    return false, thrift.WrapTException(_write_err176)
+  if _write_err194 != nil {
+    return false, thrift.WrapTException(_write_err194)
   }
   return true, err
 }
@@ -5425,7 +6139,7 @@ type funServantProcessorMgInsert struct {
 }
 
 func (p *funServantProcessorMgInsert) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err178 error
+  var _write_err196 error
   args := FunServantMgInsertArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5477,21 +6191,21 @@ func (p *funServantProcessorMgInsert) Process(ctx context.Context, seqId int32, 
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc179 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_insert: " + err2.Error())
+      _exc197 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_insert: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_insert", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err178 = thrift.WrapTException(err2)
+        _write_err196 = thrift.WrapTException(err2)
       }
-      if err2 := _exc179.Write(ctx, oprot); _write_err178 == nil && err2 != nil {
-        _write_err178 = thrift.WrapTException(err2)
+      if err2 := _exc197.Write(ctx, oprot); _write_err196 == nil && err2 != nil {
+        _write_err196 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err178 == nil && err2 != nil {
-        _write_err178 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err196 == nil && err2 != nil {
+        _write_err196 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err178 == nil && err2 != nil {
-        _write_err178 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err196 == nil && err2 != nil {
+        _write_err196 = thrift.WrapTException(err2)
       }
-      if _write_err178 != nil {
-        return false, thrift.WrapTException(_write_err178)
+      if _write_err196 != nil {
+        return false, thrift.WrapTException(_write_err196)
       }
       return true, err
     }
@@ -5500,19 +6214,19 @@ func (p *funServantProcessorMgInsert) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_insert", thrift.REPLY, seqId); err2 != nil {
-    _write_err178 = thrift.WrapTException(err2)
+    _write_err196 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err178 == nil && err2 != nil {
-    _write_err178 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err196 == nil && err2 != nil {
+    _write_err196 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err178 == nil && err2 != nil {
-    _write_err178 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err196 == nil && err2 != nil {
+    _write_err196 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err178 == nil && err2 != nil {
-    _write_err178 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err196 == nil && err2 != nil {
+    _write_err196 = thrift.WrapTException(err2)
   }
-  if _write_err178 != nil {
-    return false, thrift.WrapTException(_write_err178)
+  if _write_err196 != nil {
+    return false, thrift.WrapTException(_write_err196)
   }
   return true, err
 }
@@ -5522,7 +6236,7 @@ type funServantProcessorMgInserts struct {
 }
 
 func (p *funServantProcessorMgInserts) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err180 error
+  var _write_err198 error
   args := FunServantMgInsertsArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5574,21 +6288,21 @@ func (p *funServantProcessorMgInserts) Process(ctx context.Context, seqId int32,
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc181 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_inserts: " + err2.Error())
+      _exc199 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_inserts: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_inserts", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err180 = thrift.WrapTException(err2)
+        _write_err198 = thrift.WrapTException(err2)
       }
-      if err2 := _exc181.Write(ctx, oprot); _write_err180 == nil && err2 != nil {
-        _write_err180 = thrift.WrapTException(err2)
+      if err2 := _exc199.Write(ctx, oprot); _write_err198 == nil && err2 != nil {
+        _write_err198 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err180 == nil && err2 != nil {
-        _write_err180 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err198 == nil && err2 != nil {
+        _write_err198 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err180 == nil && err2 != nil {
-        _write_err180 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err198 == nil && err2 != nil {
+        _write_err198 = thrift.WrapTException(err2)
       }
-      if _write_err180 != nil {
-        return false, thrift.WrapTException(_write_err180)
+      if _write_err198 != nil {
+        return false, thrift.WrapTException(_write_err198)
       }
       return true, err
     }
@@ -5597,19 +6311,19 @@ func (p *funServantProcessorMgInserts) Process(ctx context.Context, seqId int32,
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_inserts", thrift.REPLY, seqId); err2 != nil {
-    _write_err180 = thrift.WrapTException(err2)
+    _write_err198 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err180 == nil && err2 != nil {
-    _write_err180 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err198 == nil && err2 != nil {
+    _write_err198 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err180 == nil && err2 != nil {
-    _write_err180 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err198 == nil && err2 != nil {
+    _write_err198 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err180 == nil && err2 != nil {
-    _write_err180 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err198 == nil && err2 != nil {
+    _write_err198 = thrift.WrapTException(err2)
   }
-  if _write_err180 != nil {
-    return false, thrift.WrapTException(_write_err180)
+  if _write_err198 != nil {
+    return false, thrift.WrapTException(_write_err198)
   }
   return true, err
 }
@@ -5619,7 +6333,7 @@ type funServantProcessorMgDelete struct {
 }
 
 func (p *funServantProcessorMgDelete) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err182 error
+  var _write_err200 error
   args := FunServantMgDeleteArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5671,21 +6385,21 @@ func (p *funServantProcessorMgDelete) Process(ctx context.Context, seqId int32, 
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc183 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_delete: " + err2.Error())
+      _exc201 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_delete: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_delete", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err182 = thrift.WrapTException(err2)
+        _write_err200 = thrift.WrapTException(err2)
       }
-      if err2 := _exc183.Write(ctx, oprot); _write_err182 == nil && err2 != nil {
-        _write_err182 = thrift.WrapTException(err2)
+      if err2 := _exc201.Write(ctx, oprot); _write_err200 == nil && err2 != nil {
+        _write_err200 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err182 == nil && err2 != nil {
-        _write_err182 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err200 == nil && err2 != nil {
+        _write_err200 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err182 == nil && err2 != nil {
-        _write_err182 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err200 == nil && err2 != nil {
+        _write_err200 = thrift.WrapTException(err2)
       }
-      if _write_err182 != nil {
-        return false, thrift.WrapTException(_write_err182)
+      if _write_err200 != nil {
+        return false, thrift.WrapTException(_write_err200)
       }
       return true, err
     }
@@ -5694,19 +6408,19 @@ func (p *funServantProcessorMgDelete) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_delete", thrift.REPLY, seqId); err2 != nil {
-    _write_err182 = thrift.WrapTException(err2)
+    _write_err200 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err182 == nil && err2 != nil {
-    _write_err182 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err200 == nil && err2 != nil {
+    _write_err200 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err182 == nil && err2 != nil {
-    _write_err182 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err200 == nil && err2 != nil {
+    _write_err200 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err182 == nil && err2 != nil {
-    _write_err182 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err200 == nil && err2 != nil {
+    _write_err200 = thrift.WrapTException(err2)
   }
-  if _write_err182 != nil {
-    return false, thrift.WrapTException(_write_err182)
+  if _write_err200 != nil {
+    return false, thrift.WrapTException(_write_err200)
   }
   return true, err
 }
@@ -5716,7 +6430,7 @@ type funServantProcessorMgFindAndModify struct {
 }
 
 func (p *funServantProcessorMgFindAndModify) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err184 error
+  var _write_err202 error
   args := FunServantMgFindAndModifyArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5770,21 +6484,21 @@ func (p *funServantProcessorMgFindAndModify) Process(ctx context.Context, seqId 
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc185 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_and_modify: " + err2.Error())
+      _exc203 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_and_modify: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_find_and_modify", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err184 = thrift.WrapTException(err2)
+        _write_err202 = thrift.WrapTException(err2)
       }
-      if err2 := _exc185.Write(ctx, oprot); _write_err184 == nil && err2 != nil {
-        _write_err184 = thrift.WrapTException(err2)
+      if err2 := _exc203.Write(ctx, oprot); _write_err202 == nil && err2 != nil {
+        _write_err202 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err184 == nil && err2 != nil {
-        _write_err184 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err202 == nil && err2 != nil {
+        _write_err202 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err184 == nil && err2 != nil {
-        _write_err184 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err202 == nil && err2 != nil {
+        _write_err202 = thrift.WrapTException(err2)
       }
-      if _write_err184 != nil {
-        return false, thrift.WrapTException(_write_err184)
+      if _write_err202 != nil {
+        return false, thrift.WrapTException(_write_err202)
       }
       return true, err
     }
@@ -5793,19 +6507,19 @@ func (p *funServantProcessorMgFindAndModify) Process(ctx context.Context, seqId 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_find_and_modify", thrift.REPLY, seqId); err2 != nil {
-    _write_err184 = thrift.WrapTException(err2)
+    _write_err202 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err184 == nil && err2 != nil {
-    _write_err184 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err202 == nil && err2 != nil {
+    _write_err202 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err184 == nil && err2 != nil {
-    _write_err184 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err202 == nil && err2 != nil {
+    _write_err202 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err184 == nil && err2 != nil {
-    _write_err184 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err202 == nil && err2 != nil {
+    _write_err202 = thrift.WrapTException(err2)
   }
-  if _write_err184 != nil {
-    return false, thrift.WrapTException(_write_err184)
+  if _write_err202 != nil {
+    return false, thrift.WrapTException(_write_err202)
   }
   return true, err
 }
@@ -5815,7 +6529,7 @@ type funServantProcessorMyQuery struct {
 }
 
 func (p *funServantProcessorMyQuery) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err186 error
+  var _write_err204 error
   args := FunServantMyQueryArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5865,21 +6579,21 @@ func (p *funServantProcessorMyQuery) Process(ctx context.Context, seqId int32, i
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc187 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_query: " + err2.Error())
+      _exc205 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_query: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "my_query", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err186 = thrift.WrapTException(err2)
+        _write_err204 = thrift.WrapTException(err2)
       }
-      if err2 := _exc187.Write(ctx, oprot); _write_err186 == nil && err2 != nil {
-        _write_err186 = thrift.WrapTException(err2)
+      if err2 := _exc205.Write(ctx, oprot); _write_err204 == nil && err2 != nil {
+        _write_err204 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err186 == nil && err2 != nil {
-        _write_err186 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err204 == nil && err2 != nil {
+        _write_err204 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err186 == nil && err2 != nil {
-        _write_err186 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err204 == nil && err2 != nil {
+        _write_err204 = thrift.WrapTException(err2)
       }
-      if _write_err186 != nil {
-        return false, thrift.WrapTException(_write_err186)
+      if _write_err204 != nil {
+        return false, thrift.WrapTException(_write_err204)
       }
       return true, err
     }
@@ -5888,19 +6602,19 @@ func (p *funServantProcessorMyQuery) Process(ctx context.Context, seqId int32, i
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "my_query", thrift.REPLY, seqId); err2 != nil {
-    _write_err186 = thrift.WrapTException(err2)
+    _write_err204 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err186 == nil && err2 != nil {
-    _write_err186 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err204 == nil && err2 != nil {
+    _write_err204 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err186 == nil && err2 != nil {
-    _write_err186 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err204 == nil && err2 != nil {
+    _write_err204 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err186 == nil && err2 != nil {
-    _write_err186 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err204 == nil && err2 != nil {
+    _write_err204 = thrift.WrapTException(err2)
   }
-  if _write_err186 != nil {
-    return false, thrift.WrapTException(_write_err186)
+  if _write_err204 != nil {
+    return false, thrift.WrapTException(_write_err204)
   }
   return true, err
 }
@@ -5910,7 +6624,7 @@ type funServantProcessorMyQueryShards struct {
 }
 
 func (p *funServantProcessorMyQueryShards) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err188 error
+  var _write_err206 error
   args := FunServantMyQueryShardsArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5956,21 +6670,21 @@ func (p *funServantProcessorMyQueryShards) Process(ctx context.Context, seqId in
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc189 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_query_shards: " + err2.Error())
+    _exc207 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_query_shards: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "my_query_shards", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err188 = thrift.WrapTException(err2)
+      _write_err206 = thrift.WrapTException(err2)
     }
-    if err2 := _exc189.Write(ctx, oprot); _write_err188 == nil && err2 != nil {
-      _write_err188 = thrift.WrapTException(err2)
+    if err2 := _exc207.Write(ctx, oprot); _write_err206 == nil && err2 != nil {
+      _write_err206 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err188 == nil && err2 != nil {
-      _write_err188 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err206 == nil && err2 != nil {
+      _write_err206 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err188 == nil && err2 != nil {
-      _write_err188 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err206 == nil && err2 != nil {
+      _write_err206 = thrift.WrapTException(err2)
     }
-    if _write_err188 != nil {
-      return false, thrift.WrapTException(_write_err188)
+    if _write_err206 != nil {
+      return false, thrift.WrapTException(_write_err206)
     }
     return true, err
   } else {
@@ -5978,19 +6692,19 @@ func (p *funServantProcessorMyQueryShards) Process(ctx context.Context, seqId in
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "my_query_shards", thrift.REPLY, seqId); err2 != nil {
-    _write_err188 = thrift.WrapTException(err2)
+    _write_err206 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err188 == nil && err2 != nil {
-    _write_err188 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err206 == nil && err2 != nil {
+    _write_err206 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err188 == nil && err2 != nil {
-    _write_err188 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err206 == nil && err2 != nil {
+    _write_err206 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err188 == nil && err2 != nil {
-    _write_err188 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err206 == nil && err2 != nil {
+    _write_err206 = thrift.WrapTException(err2)
   }
-  if _write_err188 != nil {
-    return false, thrift.WrapTException(_write_err188)
+  if _write_err206 != nil {
+    return false, thrift.WrapTException(_write_err206)
   }
   return true, err
 }
@@ -6000,7 +6714,7 @@ type funServantProcessorMyBulkExec struct {
 }
 
 func (p *funServantProcessorMyBulkExec) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err190 error
+  var _write_err208 error
   args := FunServantMyBulkExecArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6046,21 +6760,21 @@ func (p *funServantProcessorMyBulkExec) Process(ctx context.Context, seqId int32
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc191 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_bulk_exec: " + err2.Error())
+    _exc209 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_bulk_exec: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "my_bulk_exec", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err190 = thrift.WrapTException(err2)
+      _write_err208 = thrift.WrapTException(err2)
     }
-    if err2 := _exc191.Write(ctx, oprot); _write_err190 == nil && err2 != nil {
-      _write_err190 = thrift.WrapTException(err2)
+    if err2 := _exc209.Write(ctx, oprot); _write_err208 == nil && err2 != nil {
+      _write_err208 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err190 == nil && err2 != nil {
-      _write_err190 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err208 == nil && err2 != nil {
+      _write_err208 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err190 == nil && err2 != nil {
-      _write_err190 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err208 == nil && err2 != nil {
+      _write_err208 = thrift.WrapTException(err2)
     }
-    if _write_err190 != nil {
-      return false, thrift.WrapTException(_write_err190)
+    if _write_err208 != nil {
+      return false, thrift.WrapTException(_write_err208)
     }
     return true, err
   } else {
@@ -6068,19 +6782,19 @@ func (p *funServantProcessorMyBulkExec) Process(ctx context.Context, seqId int32
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "my_bulk_exec", thrift.REPLY, seqId); err2 != nil {
-    _write_err190 = thrift.WrapTException(err2)
+    _write_err208 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err190 == nil && err2 != nil {
-    _write_err190 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err208 == nil && err2 != nil {
+    _write_err208 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err190 == nil && err2 != nil {
-    _write_err190 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err208 == nil && err2 != nil {
+    _write_err208 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err190 == nil && err2 != nil {
-    _write_err190 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err208 == nil && err2 != nil {
+    _write_err208 = thrift.WrapTException(err2)
   }
-  if _write_err190 != nil {
-    return false, thrift.WrapTException(_write_err190)
+  if _write_err208 != nil {
+    return false, thrift.WrapTException(_write_err208)
   }
   return true, err
 }
@@ -6090,7 +6804,7 @@ type funServantProcessorMyMerge struct {
 }
 
 func (p *funServantProcessorMyMerge) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err192 error
+  var _write_err210 error
   args := FunServantMyMergeArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6136,21 +6850,21 @@ func (p *funServantProcessorMyMerge) Process(ctx context.Context, seqId int32, i
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc193 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_merge: " + err2.Error())
+    _exc211 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_merge: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "my_merge", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err192 = thrift.WrapTException(err2)
+      _write_err210 = thrift.WrapTException(err2)
     }
-    if err2 := _exc193.Write(ctx, oprot); _write_err192 == nil && err2 != nil {
-      _write_err192 = thrift.WrapTException(err2)
+    if err2 := _exc211.Write(ctx, oprot); _write_err210 == nil && err2 != nil {
+      _write_err210 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err192 == nil && err2 != nil {
-      _write_err192 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err210 == nil && err2 != nil {
+      _write_err210 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err192 == nil && err2 != nil {
-      _write_err192 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err210 == nil && err2 != nil {
+      _write_err210 = thrift.WrapTException(err2)
     }
-    if _write_err192 != nil {
-      return false, thrift.WrapTException(_write_err192)
+    if _write_err210 != nil {
+      return false, thrift.WrapTException(_write_err210)
     }
     return true, err
   } else {
@@ -6158,19 +6872,19 @@ func (p *funServantProcessorMyMerge) Process(ctx context.Context, seqId int32, i
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "my_merge", thrift.REPLY, seqId); err2 != nil {
-    _write_err192 = thrift.WrapTException(err2)
+    _write_err210 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err192 == nil && err2 != nil {
-    _write_err192 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err210 == nil && err2 != nil {
+    _write_err210 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err192 == nil && err2 != nil {
-    _write_err192 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err210 == nil && err2 != nil {
+    _write_err210 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err192 == nil && err2 != nil {
-    _write_err192 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err210 == nil && err2 != nil {
+    _write_err210 = thrift.WrapTException(err2)
   }
-  if _write_err192 != nil {
-    return false, thrift.WrapTException(_write_err192)
+  if _write_err210 != nil {
+    return false, thrift.WrapTException(_write_err210)
   }
   return true, err
 }
@@ -6180,7 +6894,7 @@ type funServantProcessorMyEvict struct {
 }
 
 func (p *funServantProcessorMyEvict) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err194 error
+  var _write_err212 error
   args := FunServantMyEvictArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6230,40 +6944,40 @@ func (p *funServantProcessorMyEvict) Process(ctx context.Context, seqId int32, i
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc195 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_evict: " + err2.Error())
+      _exc213 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_evict: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "my_evict", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err194 = thrift.WrapTException(err2)
+        _write_err212 = thrift.WrapTException(err2)
       }
-      if err2 := _exc195.Write(ctx, oprot); _write_err194 == nil && err2 != nil {
-        _write_err194 = thrift.WrapTException(err2)
+      if err2 := _exc213.Write(ctx, oprot); _write_err212 == nil && err2 != nil {
+        _write_err212 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err194 == nil && err2 != nil {
-        _write_err194 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err212 == nil && err2 != nil {
+        _write_err212 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err194 == nil && err2 != nil {
-        _write_err194 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err212 == nil && err2 != nil {
+        _write_err212 = thrift.WrapTException(err2)
       }
-      if _write_err194 != nil {
-        return false, thrift.WrapTException(_write_err194)
+      if _write_err212 != nil {
+        return false, thrift.WrapTException(_write_err212)
       }
       return true, err
     }
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "my_evict", thrift.REPLY, seqId); err2 != nil {
-    _write_err194 = thrift.WrapTException(err2)
+    _write_err212 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err194 == nil && err2 != nil {
-    _write_err194 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err212 == nil && err2 != nil {
+    _write_err212 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err194 == nil && err2 != nil {
-    _write_err194 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err212 == nil && err2 != nil {
+    _write_err212 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err194 == nil && err2 != nil {
-    _write_err194 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err212 == nil && err2 != nil {
+    _write_err212 = thrift.WrapTException(err2)
   }
-  if _write_err194 != nil {
-    return false, thrift.WrapTException(_write_err194)
+  if _write_err212 != nil {
+    return false, thrift.WrapTException(_write_err212)
   }
   return true, err
 }
@@ -6273,7 +6987,7 @@ type funServantProcessorKvdbSet struct {
 }
 
 func (p *funServantProcessorKvdbSet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err196 error
+  var _write_err214 error
   args := FunServantKvdbSetArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6323,21 +7037,21 @@ func (p *funServantProcessorKvdbSet) Process(ctx context.Context, seqId int32, i
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc197 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_set: " + err2.Error())
+      _exc215 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_set: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "kvdb_set", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err196 = thrift.WrapTException(err2)
+        _write_err214 = thrift.WrapTException(err2)
       }
-      if err2 := _exc197.Write(ctx, oprot); _write_err196 == nil && err2 != nil {
-        _write_err196 = thrift.WrapTException(err2)
+      if err2 := _exc215.Write(ctx, oprot); _write_err214 == nil && err2 != nil {
+        _write_err214 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err196 == nil && err2 != nil {
-        _write_err196 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err214 == nil && err2 != nil {
+        _write_err214 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err196 == nil && err2 != nil {
-        _write_err196 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err214 == nil && err2 != nil {
+        _write_err214 = thrift.WrapTException(err2)
       }
-      if _write_err196 != nil {
-        return false, thrift.WrapTException(_write_err196)
+      if _write_err214 != nil {
+        return false, thrift.WrapTException(_write_err214)
       }
       return true, err
     }
@@ -6346,19 +7060,19 @@ func (p *funServantProcessorKvdbSet) Process(ctx context.Context, seqId int32, i
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "kvdb_set", thrift.REPLY, seqId); err2 != nil {
-    _write_err196 = thrift.WrapTException(err2)
+    _write_err214 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err196 == nil && err2 != nil {
-    _write_err196 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err214 == nil && err2 != nil {
+    _write_err214 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err196 == nil && err2 != nil {
-    _write_err196 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err214 == nil && err2 != nil {
+    _write_err214 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err196 == nil && err2 != nil {
-    _write_err196 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err214 == nil && err2 != nil {
+    _write_err214 = thrift.WrapTException(err2)
   }
-  if _write_err196 != nil {
-    return false, thrift.WrapTException(_write_err196)
+  if _write_err214 != nil {
+    return false, thrift.WrapTException(_write_err214)
   }
   return true, err
 }
@@ -6368,7 +7082,7 @@ type funServantProcessorKvdbGet struct {
 }
 
 func (p *funServantProcessorKvdbGet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err198 error
+  var _write_err216 error
   args := FunServantKvdbGetArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6420,21 +7134,21 @@ func (p *funServantProcessorKvdbGet) Process(ctx context.Context, seqId int32, i
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc199 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_get: " + err2.Error())
+      _exc217 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_get: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "kvdb_get", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err198 = thrift.WrapTException(err2)
+        _write_err216 = thrift.WrapTException(err2)
       }
-      if err2 := _exc199.Write(ctx, oprot); _write_err198 == nil && err2 != nil {
-        _write_err198 = thrift.WrapTException(err2)
+      if err2 := _exc217.Write(ctx, oprot); _write_err216 == nil && err2 != nil {
+        _write_err216 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err198 == nil && err2 != nil {
-        _write_err198 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err216 == nil && err2 != nil {
+        _write_err216 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err198 == nil && err2 != nil {
-        _write_err198 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err216 == nil && err2 != nil {
+        _write_err216 = thrift.WrapTException(err2)
       }
-      if _write_err198 != nil {
-        return false, thrift.WrapTException(_write_err198)
+      if _write_err216 != nil {
+        return false, thrift.WrapTException(_write_err216)
       }
       return true, err
     }
@@ -6443,19 +7157,19 @@ func (p *funServantProcessorKvdbGet) Process(ctx context.Context, seqId int32, i
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "kvdb_get", thrift.REPLY, seqId); err2 != nil {
-    _write_err198 = thrift.WrapTException(err2)
+    _write_err216 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err198 == nil && err2 != nil {
-    _write_err198 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err216 == nil && err2 != nil {
+    _write_err216 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err198 == nil && err2 != nil {
-    _write_err198 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err216 == nil && err2 != nil {
+    _write_err216 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err198 == nil && err2 != nil {
-    _write_err198 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err216 == nil && err2 != nil {
+    _write_err216 = thrift.WrapTException(err2)
   }
-  if _write_err198 != nil {
-    return false, thrift.WrapTException(_write_err198)
+  if _write_err216 != nil {
+    return false, thrift.WrapTException(_write_err216)
   }
   return true, err
 }
@@ -6465,7 +7179,7 @@ type funServantProcessorKvdbDel struct {
 }
 
 func (p *funServantProcessorKvdbDel) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err200 error
+  var _write_err218 error
   args := FunServantKvdbDelArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6515,21 +7229,21 @@ func (p *funServantProcessorKvdbDel) Process(ctx context.Context, seqId int32, i
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc201 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_del: " + err2.Error())
+      _exc219 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_del: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "kvdb_del", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err200 = thrift.WrapTException(err2)
+        _write_err218 = thrift.WrapTException(err2)
       }
-      if err2 := _exc201.Write(ctx, oprot); _write_err200 == nil && err2 != nil {
-        _write_err200 = thrift.WrapTException(err2)
+      if err2 := _exc219.Write(ctx, oprot); _write_err218 == nil && err2 != nil {
+        _write_err218 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err200 == nil && err2 != nil {
-        _write_err200 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err218 == nil && err2 != nil {
+        _write_err218 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err200 == nil && err2 != nil {
-        _write_err200 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err218 == nil && err2 != nil {
+        _write_err218 = thrift.WrapTException(err2)
       }
-      if _write_err200 != nil {
-        return false, thrift.WrapTException(_write_err200)
+      if _write_err218 != nil {
+        return false, thrift.WrapTException(_write_err218)
       }
       return true, err
     }
@@ -6538,19 +7252,304 @@ func (p *funServantProcessorKvdbDel) Process(ctx context.Context, seqId int32, i
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "kvdb_del", thrift.REPLY, seqId); err2 != nil {
-    _write_err200 = thrift.WrapTException(err2)
+    _write_err218 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err200 == nil && err2 != nil {
-    _write_err200 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err218 == nil && err2 != nil {
+    _write_err218 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err200 == nil && err2 != nil {
-    _write_err200 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err218 == nil && err2 != nil {
+    _write_err218 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err200 == nil && err2 != nil {
-    _write_err200 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err218 == nil && err2 != nil {
+    _write_err218 = thrift.WrapTException(err2)
   }
-  if _write_err200 != nil {
-    return false, thrift.WrapTException(_write_err200)
+  if _write_err218 != nil {
+    return false, thrift.WrapTException(_write_err218)
+  }
+  return true, err
+}
+
+type funServantProcessorVbPull struct {
+  handler FunServant
+}
+
+func (p *funServantProcessorVbPull) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+  var _write_err220 error
+  args := FunServantVbPullArgs{}
+  if err2 := args.Read(ctx, iprot); err2 != nil {
+    iprot.ReadMessageEnd(ctx)
+    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+    oprot.WriteMessageBegin(ctx, "vb_pull", thrift.EXCEPTION, seqId)
+    x.Write(ctx, oprot)
+    oprot.WriteMessageEnd(ctx)
+    oprot.Flush(ctx)
+    return false, thrift.WrapTException(err2)
+  }
+  iprot.ReadMessageEnd(ctx)
+
+  tickerCancel := func() {}
+  // Start a goroutine to do server side connectivity check.
+  if thrift.ServerConnectivityCheckInterval > 0 {
+    var cancel context.CancelFunc
+    ctx, cancel = context.WithCancel(ctx)
+    defer cancel()
+    var tickerCtx context.Context
+    tickerCtx, tickerCancel = context.WithCancel(context.Background())
+    defer tickerCancel()
+    go func(ctx context.Context, cancel context.CancelFunc) {
+      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+      defer ticker.Stop()
+      for {
+        select {
+        case <-ctx.Done():
+          return
+        case <-ticker.C:
+          if !iprot.Transport().IsOpen() {
+            cancel()
+            return
+          }
+        }
+      }
+    }(tickerCtx, cancel)
+  }
+
+  result := FunServantVbPullResult{}
+  if retval, err2 := p.handler.VbPull(ctx, args.ReqCtx, args.Vbucket, args.Step, args.Cursor, args.PlanVersion); err2 != nil {
+    tickerCancel()
+    err = thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TNotOwner:
+      result.NotOwner = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc221 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing vb_pull: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "vb_pull", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err220 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc221.Write(ctx, oprot); _write_err220 == nil && err2 != nil {
+        _write_err220 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err220 == nil && err2 != nil {
+        _write_err220 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err220 == nil && err2 != nil {
+        _write_err220 = thrift.WrapTException(err2)
+      }
+      if _write_err220 != nil {
+        return false, thrift.WrapTException(_write_err220)
+      }
+      return true, err
+    }
+  } else {
+    result.Success = retval
+  }
+  tickerCancel()
+  if err2 := oprot.WriteMessageBegin(ctx, "vb_pull", thrift.REPLY, seqId); err2 != nil {
+    _write_err220 = thrift.WrapTException(err2)
+  }
+  if err2 := result.Write(ctx, oprot); _write_err220 == nil && err2 != nil {
+    _write_err220 = thrift.WrapTException(err2)
+  }
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err220 == nil && err2 != nil {
+    _write_err220 = thrift.WrapTException(err2)
+  }
+  if err2 := oprot.Flush(ctx); _write_err220 == nil && err2 != nil {
+    _write_err220 = thrift.WrapTException(err2)
+  }
+  if _write_err220 != nil {
+    return false, thrift.WrapTException(_write_err220)
+  }
+  return true, err
+}
+
+type funServantProcessorVbPush struct {
+  handler FunServant
+}
+
+func (p *funServantProcessorVbPush) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+  var _write_err222 error
+  args := FunServantVbPushArgs{}
+  if err2 := args.Read(ctx, iprot); err2 != nil {
+    iprot.ReadMessageEnd(ctx)
+    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+    oprot.WriteMessageBegin(ctx, "vb_push", thrift.EXCEPTION, seqId)
+    x.Write(ctx, oprot)
+    oprot.WriteMessageEnd(ctx)
+    oprot.Flush(ctx)
+    return false, thrift.WrapTException(err2)
+  }
+  iprot.ReadMessageEnd(ctx)
+
+  tickerCancel := func() {}
+  // Start a goroutine to do server side connectivity check.
+  if thrift.ServerConnectivityCheckInterval > 0 {
+    var cancel context.CancelFunc
+    ctx, cancel = context.WithCancel(ctx)
+    defer cancel()
+    var tickerCtx context.Context
+    tickerCtx, tickerCancel = context.WithCancel(context.Background())
+    defer tickerCancel()
+    go func(ctx context.Context, cancel context.CancelFunc) {
+      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+      defer ticker.Stop()
+      for {
+        select {
+        case <-ctx.Done():
+          return
+        case <-ticker.C:
+          if !iprot.Transport().IsOpen() {
+            cancel()
+            return
+          }
+        }
+      }
+    }(tickerCtx, cancel)
+  }
+
+  result := FunServantVbPushResult{}
+  if retval, err2 := p.handler.VbPush(ctx, args.ReqCtx, args.Batch, args.PlanVersion); err2 != nil {
+    tickerCancel()
+    err = thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TNotOwner:
+      result.NotOwner = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc223 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing vb_push: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "vb_push", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err222 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc223.Write(ctx, oprot); _write_err222 == nil && err2 != nil {
+        _write_err222 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err222 == nil && err2 != nil {
+        _write_err222 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err222 == nil && err2 != nil {
+        _write_err222 = thrift.WrapTException(err2)
+      }
+      if _write_err222 != nil {
+        return false, thrift.WrapTException(_write_err222)
+      }
+      return true, err
+    }
+  } else {
+    result.Success = &retval
+  }
+  tickerCancel()
+  if err2 := oprot.WriteMessageBegin(ctx, "vb_push", thrift.REPLY, seqId); err2 != nil {
+    _write_err222 = thrift.WrapTException(err2)
+  }
+  if err2 := result.Write(ctx, oprot); _write_err222 == nil && err2 != nil {
+    _write_err222 = thrift.WrapTException(err2)
+  }
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err222 == nil && err2 != nil {
+    _write_err222 = thrift.WrapTException(err2)
+  }
+  if err2 := oprot.Flush(ctx); _write_err222 == nil && err2 != nil {
+    _write_err222 = thrift.WrapTException(err2)
+  }
+  if _write_err222 != nil {
+    return false, thrift.WrapTException(_write_err222)
+  }
+  return true, err
+}
+
+type funServantProcessorVbDrop struct {
+  handler FunServant
+}
+
+func (p *funServantProcessorVbDrop) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+  var _write_err224 error
+  args := FunServantVbDropArgs{}
+  if err2 := args.Read(ctx, iprot); err2 != nil {
+    iprot.ReadMessageEnd(ctx)
+    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+    oprot.WriteMessageBegin(ctx, "vb_drop", thrift.EXCEPTION, seqId)
+    x.Write(ctx, oprot)
+    oprot.WriteMessageEnd(ctx)
+    oprot.Flush(ctx)
+    return false, thrift.WrapTException(err2)
+  }
+  iprot.ReadMessageEnd(ctx)
+
+  tickerCancel := func() {}
+  // Start a goroutine to do server side connectivity check.
+  if thrift.ServerConnectivityCheckInterval > 0 {
+    var cancel context.CancelFunc
+    ctx, cancel = context.WithCancel(ctx)
+    defer cancel()
+    var tickerCtx context.Context
+    tickerCtx, tickerCancel = context.WithCancel(context.Background())
+    defer tickerCancel()
+    go func(ctx context.Context, cancel context.CancelFunc) {
+      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+      defer ticker.Stop()
+      for {
+        select {
+        case <-ctx.Done():
+          return
+        case <-ticker.C:
+          if !iprot.Transport().IsOpen() {
+            cancel()
+            return
+          }
+        }
+      }
+    }(tickerCtx, cancel)
+  }
+
+  result := FunServantVbDropResult{}
+  if retval, err2 := p.handler.VbDrop(ctx, args.ReqCtx, args.Vbucket, args.MapVersion); err2 != nil {
+    tickerCancel()
+    err = thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TNotOwner:
+      result.NotOwner = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc225 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing vb_drop: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "vb_drop", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err224 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc225.Write(ctx, oprot); _write_err224 == nil && err2 != nil {
+        _write_err224 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err224 == nil && err2 != nil {
+        _write_err224 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err224 == nil && err2 != nil {
+        _write_err224 = thrift.WrapTException(err2)
+      }
+      if _write_err224 != nil {
+        return false, thrift.WrapTException(_write_err224)
+      }
+      return true, err
+    }
+  } else {
+    result.Success = &retval
+  }
+  tickerCancel()
+  if err2 := oprot.WriteMessageBegin(ctx, "vb_drop", thrift.REPLY, seqId); err2 != nil {
+    _write_err224 = thrift.WrapTException(err2)
+  }
+  if err2 := result.Write(ctx, oprot); _write_err224 == nil && err2 != nil {
+    _write_err224 = thrift.WrapTException(err2)
+  }
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err224 == nil && err2 != nil {
+    _write_err224 = thrift.WrapTException(err2)
+  }
+  if err2 := oprot.Flush(ctx); _write_err224 == nil && err2 != nil {
+    _write_err224 = thrift.WrapTException(err2)
+  }
+  if _write_err224 != nil {
+    return false, thrift.WrapTException(_write_err224)
   }
   return true, err
 }
@@ -7603,13 +8602,13 @@ func (p *FunServantIDDecodeResult)  ReadField0(ctx context.Context, iprot thrift
   tSlice := make([]int64, 0, containerCapacity[int64](iprot, size))
   p.Success =  tSlice
   for i := 0; i < size; i ++ {
-var _elem202 int64
+var _elem226 int64
     if v, err := iprot.ReadI64(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem202 = v
+    _elem226 = v
 }
-    p.Success = append(p.Success, _elem202)
+    p.Success = append(p.Success, _elem226)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -9642,13 +10641,13 @@ func (p *FunServantZkChildrenResult)  ReadField0(ctx context.Context, iprot thri
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Success =  tSlice
   for i := 0; i < size; i ++ {
-var _elem203 string
+var _elem227 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem203 = v
+    _elem227 = v
 }
-    p.Success = append(p.Success, _elem203)
+    p.Success = append(p.Success, _elem227)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -12371,13 +13370,13 @@ func (p *FunServantMgFindAllArgs)  ReadField9(ctx context.Context, iprot thrift.
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.OrderBy =  tSlice
   for i := 0; i < size; i ++ {
-var _elem204 string
+var _elem228 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem204 = v
+    _elem228 = v
 }
-    p.OrderBy = append(p.OrderBy, _elem204)
+    p.OrderBy = append(p.OrderBy, _elem228)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -12600,13 +13599,13 @@ func (p *FunServantMgFindAllResult)  ReadField0(ctx context.Context, iprot thrif
   tSlice := make([][]byte, 0, containerCapacity[[]byte](iprot, size))
   p.Success =  tSlice
   for i := 0; i < size; i ++ {
-var _elem205 []byte
+var _elem229 []byte
     if v, err := iprot.ReadBinary(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem205 = v
+    _elem229 = v
 }
-    p.Success = append(p.Success, _elem205)
+    p.Success = append(p.Success, _elem229)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -15958,13 +16957,13 @@ func (p *FunServantMgInsertsArgs)  ReadField5(ctx context.Context, iprot thrift.
   tSlice := make([][]byte, 0, containerCapacity[[]byte](iprot, size))
   p.Docs =  tSlice
   for i := 0; i < size; i ++ {
-var _elem206 []byte
+var _elem230 []byte
     if v, err := iprot.ReadBinary(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem206 = v
+    _elem230 = v
 }
-    p.Docs = append(p.Docs, _elem206)
+    p.Docs = append(p.Docs, _elem230)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -17518,13 +18517,13 @@ func (p *FunServantMyQueryArgs)  ReadField6(ctx context.Context, iprot thrift.TP
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Argv =  tSlice
   for i := 0; i < size; i ++ {
-var _elem207 string
+var _elem231 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem207 = v
+    _elem231 = v
 }
-    p.Argv = append(p.Argv, _elem207)
+    p.Argv = append(p.Argv, _elem231)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -17962,13 +18961,13 @@ func (p *FunServantMyQueryShardsArgs)  ReadField5(ctx context.Context, iprot thr
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Argv =  tSlice
   for i := 0; i < size; i ++ {
-var _elem208 string
+var _elem232 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem208 = v
+    _elem232 = v
 }
-    p.Argv = append(p.Argv, _elem208)
+    p.Argv = append(p.Argv, _elem232)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -18335,13 +19334,13 @@ func (p *FunServantMyBulkExecArgs)  ReadField2(ctx context.Context, iprot thrift
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Pool =  tSlice
   for i := 0; i < size; i ++ {
-var _elem209 string
+var _elem233 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem209 = v
+    _elem233 = v
 }
-    p.Pool = append(p.Pool, _elem209)
+    p.Pool = append(p.Pool, _elem233)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -18357,13 +19356,13 @@ func (p *FunServantMyBulkExecArgs)  ReadField3(ctx context.Context, iprot thrift
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Table =  tSlice
   for i := 0; i < size; i ++ {
-var _elem210 string
+var _elem234 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem210 = v
+    _elem234 = v
 }
-    p.Table = append(p.Table, _elem210)
+    p.Table = append(p.Table, _elem234)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -18379,13 +19378,13 @@ func (p *FunServantMyBulkExecArgs)  ReadField4(ctx context.Context, iprot thrift
   tSlice := make([]int64, 0, containerCapacity[int64](iprot, size))
   p.HintId =  tSlice
   for i := 0; i < size; i ++ {
-var _elem211 int64
+var _elem235 int64
     if v, err := iprot.ReadI64(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem211 = v
+    _elem235 = v
 }
-    p.HintId = append(p.HintId, _elem211)
+    p.HintId = append(p.HintId, _elem235)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -18401,13 +19400,13 @@ func (p *FunServantMyBulkExecArgs)  ReadField5(ctx context.Context, iprot thrift
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Sql =  tSlice
   for i := 0; i < size; i ++ {
-var _elem212 string
+var _elem236 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem212 = v
+    _elem236 = v
 }
-    p.Sql = append(p.Sql, _elem212)
+    p.Sql = append(p.Sql, _elem236)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -18428,20 +19427,20 @@ func (p *FunServantMyBulkExecArgs)  ReadField6(ctx context.Context, iprot thrift
       return thrift.PrependError("error reading list begin: ", err)
     }
     tSlice := make([]string, 0, containerCapacity[string](iprot, size))
-    _elem213 :=  tSlice
+    _elem237 :=  tSlice
     for i := 0; i < size; i ++ {
-var _elem214 string
+var _elem238 string
       if v, err := iprot.ReadString(ctx); err != nil {
       return thrift.PrependError("error reading field 0: ", err)
 } else {
-      _elem214 = v
+      _elem238 = v
 }
-      _elem213 = append(_elem213, _elem214)
+      _elem237 = append(_elem237, _elem238)
     }
     if err := iprot.ReadListEnd(ctx); err != nil {
       return thrift.PrependError("error reading list end: ", err)
     }
-    p.Argv = append(p.Argv, _elem213)
+    p.Argv = append(p.Argv, _elem237)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -18457,13 +19456,13 @@ func (p *FunServantMyBulkExecArgs)  ReadField7(ctx context.Context, iprot thrift
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.CacheKey =  tSlice
   for i := 0; i < size; i ++ {
-var _elem215 string
+var _elem239 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem215 = v
+    _elem239 = v
 }
-    p.CacheKey = append(p.CacheKey, _elem215)
+    p.CacheKey = append(p.CacheKey, _elem239)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -20367,6 +21366,1045 @@ func (p *FunServantKvdbDelResult) String() string {
     return "<nil>"
   }
   return fmt.Sprintf("FunServantKvdbDelResult(%+v)", *p)
+}
+
+// Attributes:
+//  - ReqCtx
+//  - Vbucket
+//  - Step
+//  - Cursor
+//  - PlanVersion
+type FunServantVbPullArgs struct {
+  ReqCtx *Context `thrift:"reqCtx,1,required" db:"reqCtx" json:"reqCtx"`
+  Vbucket int32 `thrift:"vbucket,2" db:"vbucket" json:"vbucket"`
+  Step int32 `thrift:"step,3" db:"step" json:"step"`
+  Cursor []byte `thrift:"cursor,4" db:"cursor" json:"cursor"`
+  PlanVersion int64 `thrift:"planVersion,5" db:"planVersion" json:"planVersion"`
+}
+
+func NewFunServantVbPullArgs() *FunServantVbPullArgs {
+  return &FunServantVbPullArgs{}
+}
+
+var FunServantVbPullArgs_ReqCtx_DEFAULT *Context
+func (p *FunServantVbPullArgs) GetReqCtx() *Context {
+  if !p.IsSetReqCtx() {
+    return FunServantVbPullArgs_ReqCtx_DEFAULT
+  }
+return p.ReqCtx
+}
+
+func (p *FunServantVbPullArgs) GetVbucket() int32 {
+  return p.Vbucket
+}
+
+func (p *FunServantVbPullArgs) GetStep() int32 {
+  return p.Step
+}
+
+func (p *FunServantVbPullArgs) GetCursor() []byte {
+  return p.Cursor
+}
+
+func (p *FunServantVbPullArgs) GetPlanVersion() int64 {
+  return p.PlanVersion
+}
+func (p *FunServantVbPullArgs) IsSetReqCtx() bool {
+  return p.ReqCtx != nil
+}
+
+func (p *FunServantVbPullArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+  if _, err := iprot.ReadStructBegin(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+  }
+
+  var issetReqCtx bool = false;
+
+  for {
+    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+    if err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+    }
+    if fieldTypeId == thrift.STOP { break; }
+    switch fieldId {
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+        issetReqCtx = true
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.I32 {
+        if err := p.ReadField2(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 3:
+      if fieldTypeId == thrift.I32 {
+        if err := p.ReadField3(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 4:
+      if fieldTypeId == thrift.STRING {
+        if err := p.ReadField4(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 5:
+      if fieldTypeId == thrift.I64 {
+        if err := p.ReadField5(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
+    }
+    if err := iprot.ReadFieldEnd(ctx); err != nil {
+      return err
+    }
+  }
+  if err := iprot.ReadStructEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+  }
+  if !issetReqCtx{
+    missingRequired(ctx, "FunServantVbPullArgs", "ReqCtx")
+  }
+  return nil
+}
+
+func (p *FunServantVbPullArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.ReqCtx = &Context{}
+  if err := p.ReqCtx.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.ReqCtx), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbPullArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadI32(ctx); err != nil {
+  return thrift.PrependError("error reading field 2: ", err)
+} else {
+  p.Vbucket = v
+}
+  return nil
+}
+
+func (p *FunServantVbPullArgs)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadI32(ctx); err != nil {
+  return thrift.PrependError("error reading field 3: ", err)
+} else {
+  p.Step = v
+}
+  return nil
+}
+
+func (p *FunServantVbPullArgs)  ReadField4(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadBinary(ctx); err != nil {
+  return thrift.PrependError("error reading field 4: ", err)
+} else {
+  p.Cursor = v
+}
+  return nil
+}
+
+func (p *FunServantVbPullArgs)  ReadField5(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadI64(ctx); err != nil {
+  return thrift.PrependError("error reading field 5: ", err)
+} else {
+  p.PlanVersion = v
+}
+  return nil
+}
+
+func (p *FunServantVbPullArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+  if err := oprot.WriteStructBegin(ctx, "vb_pull_args"); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
+  if p != nil {
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
+    if err := p.writeField3(ctx, oprot); err != nil { return err }
+    if err := p.writeField4(ctx, oprot); err != nil { return err }
+    if err := p.writeField5(ctx, oprot); err != nil { return err }
+  }
+  if err := oprot.WriteFieldStop(ctx); err != nil {
+    return thrift.PrependError("write field stop error: ", err) }
+  if err := oprot.WriteStructEnd(ctx); err != nil {
+    return thrift.PrependError("write struct stop error: ", err) }
+  return nil
+}
+
+func (p *FunServantVbPullArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "reqCtx", thrift.STRUCT, 1); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:reqCtx: ", p), err) }
+  if err := p.ReqCtx.Write(ctx, oprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.ReqCtx), err)
+  }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:reqCtx: ", p), err) }
+  return err
+}
+
+func (p *FunServantVbPullArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "vbucket", thrift.I32, 2); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:vbucket: ", p), err) }
+  if err := oprot.WriteI32(ctx, int32(p.Vbucket)); err != nil {
+  return thrift.PrependError(fmt.Sprintf("%T.vbucket (2) field write error: ", p), err) }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:vbucket: ", p), err) }
+  return err
+}
+
+func (p *FunServantVbPullArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "step", thrift.I32, 3); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:step: ", p), err) }
+  if err := oprot.WriteI32(ctx, int32(p.Step)); err != nil {
+  return thrift.PrependError(fmt.Sprintf("%T.step (3) field write error: ", p), err) }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 3:step: ", p), err) }
+  return err
+}
+
+func (p *FunServantVbPullArgs) writeField4(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "cursor", thrift.STRING, 4); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 4:cursor: ", p), err) }
+  if err := oprot.WriteBinary(ctx, p.Cursor); err != nil {
+  return thrift.PrependError(fmt.Sprintf("%T.cursor (4) field write error: ", p), err) }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 4:cursor: ", p), err) }
+  return err
+}
+
+func (p *FunServantVbPullArgs) writeField5(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "planVersion", thrift.I64, 5); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 5:planVersion: ", p), err) }
+  if err := oprot.WriteI64(ctx, int64(p.PlanVersion)); err != nil {
+  return thrift.PrependError(fmt.Sprintf("%T.planVersion (5) field write error: ", p), err) }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 5:planVersion: ", p), err) }
+  return err
+}
+
+func (p *FunServantVbPullArgs) String() string {
+  if p == nil {
+    return "<nil>"
+  }
+  return fmt.Sprintf("FunServantVbPullArgs(%+v)", *p)
+}
+
+// Attributes:
+//  - Success
+//  - NotOwner
+type FunServantVbPullResult struct {
+  Success *VBucketBatch `thrift:"success,0" db:"success" json:"success,omitempty"`
+  NotOwner *TNotOwner `thrift:"notOwner,1" db:"notOwner" json:"notOwner,omitempty"`
+}
+
+func NewFunServantVbPullResult() *FunServantVbPullResult {
+  return &FunServantVbPullResult{}
+}
+
+var FunServantVbPullResult_Success_DEFAULT *VBucketBatch
+func (p *FunServantVbPullResult) GetSuccess() *VBucketBatch {
+  if !p.IsSetSuccess() {
+    return FunServantVbPullResult_Success_DEFAULT
+  }
+return p.Success
+}
+var FunServantVbPullResult_NotOwner_DEFAULT *TNotOwner
+func (p *FunServantVbPullResult) GetNotOwner() *TNotOwner {
+  if !p.IsSetNotOwner() {
+    return FunServantVbPullResult_NotOwner_DEFAULT
+  }
+return p.NotOwner
+}
+func (p *FunServantVbPullResult) IsSetSuccess() bool {
+  return p.Success != nil
+}
+
+func (p *FunServantVbPullResult) IsSetNotOwner() bool {
+  return p.NotOwner != nil
+}
+
+func (p *FunServantVbPullResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+  if _, err := iprot.ReadStructBegin(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+  }
+
+
+  for {
+    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+    if err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+    }
+    if fieldTypeId == thrift.STOP { break; }
+    switch fieldId {
+    case 0:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
+    }
+    if err := iprot.ReadFieldEnd(ctx); err != nil {
+      return err
+    }
+  }
+  if err := iprot.ReadStructEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbPullResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Success = &VBucketBatch{}
+  if err := p.Success.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Success), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbPullResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.NotOwner = &TNotOwner{}
+  if err := p.NotOwner.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NotOwner), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbPullResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+  if err := oprot.WriteStructBegin(ctx, "vb_pull_result"); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
+  if p != nil {
+    if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+  }
+  if err := oprot.WriteFieldStop(ctx); err != nil {
+    return thrift.PrependError("write field stop error: ", err) }
+  if err := oprot.WriteStructEnd(ctx); err != nil {
+    return thrift.PrependError("write struct stop error: ", err) }
+  return nil
+}
+
+func (p *FunServantVbPullResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetSuccess() {
+    if err := oprot.WriteFieldBegin(ctx, "success", thrift.STRUCT, 0); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
+    if err := p.Success.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Success), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantVbPullResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNotOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "notOwner", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:notOwner: ", p), err) }
+    if err := p.NotOwner.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NotOwner), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:notOwner: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantVbPullResult) String() string {
+  if p == nil {
+    return "<nil>"
+  }
+  return fmt.Sprintf("FunServantVbPullResult(%+v)", *p)
+}
+
+// Attributes:
+//  - ReqCtx
+//  - Batch
+//  - PlanVersion
+type FunServantVbPushArgs struct {
+  ReqCtx *Context `thrift:"reqCtx,1,required" db:"reqCtx" json:"reqCtx"`
+  Batch *VBucketBatch `thrift:"batch,2" db:"batch" json:"batch"`
+  PlanVersion int64 `thrift:"planVersion,3" db:"planVersion" json:"planVersion"`
+}
+
+func NewFunServantVbPushArgs() *FunServantVbPushArgs {
+  return &FunServantVbPushArgs{}
+}
+
+var FunServantVbPushArgs_ReqCtx_DEFAULT *Context
+func (p *FunServantVbPushArgs) GetReqCtx() *Context {
+  if !p.IsSetReqCtx() {
+    return FunServantVbPushArgs_ReqCtx_DEFAULT
+  }
+return p.ReqCtx
+}
+var FunServantVbPushArgs_Batch_DEFAULT *VBucketBatch
+func (p *FunServantVbPushArgs) GetBatch() *VBucketBatch {
+  if !p.IsSetBatch() {
+    return FunServantVbPushArgs_Batch_DEFAULT
+  }
+return p.Batch
+}
+
+func (p *FunServantVbPushArgs) GetPlanVersion() int64 {
+  return p.PlanVersion
+}
+func (p *FunServantVbPushArgs) IsSetReqCtx() bool {
+  return p.ReqCtx != nil
+}
+
+func (p *FunServantVbPushArgs) IsSetBatch() bool {
+  return p.Batch != nil
+}
+
+func (p *FunServantVbPushArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+  if _, err := iprot.ReadStructBegin(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+  }
+
+  var issetReqCtx bool = false;
+
+  for {
+    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+    if err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+    }
+    if fieldTypeId == thrift.STOP { break; }
+    switch fieldId {
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+        issetReqCtx = true
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField2(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 3:
+      if fieldTypeId == thrift.I64 {
+        if err := p.ReadField3(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
+    }
+    if err := iprot.ReadFieldEnd(ctx); err != nil {
+      return err
+    }
+  }
+  if err := iprot.ReadStructEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+  }
+  if !issetReqCtx{
+    missingRequired(ctx, "FunServantVbPushArgs", "ReqCtx")
+  }
+  return nil
+}
+
+func (p *FunServantVbPushArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.ReqCtx = &Context{}
+  if err := p.ReqCtx.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.ReqCtx), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbPushArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Batch = &VBucketBatch{}
+  if err := p.Batch.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Batch), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbPushArgs)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadI64(ctx); err != nil {
+  return thrift.PrependError("error reading field 3: ", err)
+} else {
+  p.PlanVersion = v
+}
+  return nil
+}
+
+func (p *FunServantVbPushArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+  if err := oprot.WriteStructBegin(ctx, "vb_push_args"); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
+  if p != nil {
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
+    if err := p.writeField3(ctx, oprot); err != nil { return err }
+  }
+  if err := oprot.WriteFieldStop(ctx); err != nil {
+    return thrift.PrependError("write field stop error: ", err) }
+  if err := oprot.WriteStructEnd(ctx); err != nil {
+    return thrift.PrependError("write struct stop error: ", err) }
+  return nil
+}
+
+func (p *FunServantVbPushArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "reqCtx", thrift.STRUCT, 1); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:reqCtx: ", p), err) }
+  if err := p.ReqCtx.Write(ctx, oprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.ReqCtx), err)
+  }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:reqCtx: ", p), err) }
+  return err
+}
+
+func (p *FunServantVbPushArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "batch", thrift.STRUCT, 2); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:batch: ", p), err) }
+  if err := p.Batch.Write(ctx, oprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Batch), err)
+  }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:batch: ", p), err) }
+  return err
+}
+
+func (p *FunServantVbPushArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "planVersion", thrift.I64, 3); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:planVersion: ", p), err) }
+  if err := oprot.WriteI64(ctx, int64(p.PlanVersion)); err != nil {
+  return thrift.PrependError(fmt.Sprintf("%T.planVersion (3) field write error: ", p), err) }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 3:planVersion: ", p), err) }
+  return err
+}
+
+func (p *FunServantVbPushArgs) String() string {
+  if p == nil {
+    return "<nil>"
+  }
+  return fmt.Sprintf("FunServantVbPushArgs(%+v)", *p)
+}
+
+// Attributes:
+//  - Success
+//  - NotOwner
+type FunServantVbPushResult struct {
+  Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+  NotOwner *TNotOwner `thrift:"notOwner,1" db:"notOwner" json:"notOwner,omitempty"`
+}
+
+func NewFunServantVbPushResult() *FunServantVbPushResult {
+  return &FunServantVbPushResult{}
+}
+
+var FunServantVbPushResult_Success_DEFAULT bool
+func (p *FunServantVbPushResult) GetSuccess() bool {
+  if !p.IsSetSuccess() {
+    return FunServantVbPushResult_Success_DEFAULT
+  }
+return *p.Success
+}
+var FunServantVbPushResult_NotOwner_DEFAULT *TNotOwner
+func (p *FunServantVbPushResult) GetNotOwner() *TNotOwner {
+  if !p.IsSetNotOwner() {
+    return FunServantVbPushResult_NotOwner_DEFAULT
+  }
+return p.NotOwner
+}
+func (p *FunServantVbPushResult) IsSetSuccess() bool {
+  return p.Success != nil
+}
+
+func (p *FunServantVbPushResult) IsSetNotOwner() bool {
+  return p.NotOwner != nil
+}
+
+func (p *FunServantVbPushResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+  if _, err := iprot.ReadStructBegin(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+  }
+
+
+  for {
+    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+    if err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+    }
+    if fieldTypeId == thrift.STOP { break; }
+    switch fieldId {
+    case 0:
+      if fieldTypeId == thrift.BOOL {
+        if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
+    }
+    if err := iprot.ReadFieldEnd(ctx); err != nil {
+      return err
+    }
+  }
+  if err := iprot.ReadStructEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbPushResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadBool(ctx); err != nil {
+  return thrift.PrependError("error reading field 0: ", err)
+} else {
+  p.Success = &v
+}
+  return nil
+}
+
+func (p *FunServantVbPushResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.NotOwner = &TNotOwner{}
+  if err := p.NotOwner.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NotOwner), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbPushResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+  if err := oprot.WriteStructBegin(ctx, "vb_push_result"); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
+  if p != nil {
+    if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+  }
+  if err := oprot.WriteFieldStop(ctx); err != nil {
+    return thrift.PrependError("write field stop error: ", err) }
+  if err := oprot.WriteStructEnd(ctx); err != nil {
+    return thrift.PrependError("write struct stop error: ", err) }
+  return nil
+}
+
+func (p *FunServantVbPushResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetSuccess() {
+    if err := oprot.WriteFieldBegin(ctx, "success", thrift.BOOL, 0); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
+    if err := oprot.WriteBool(ctx, bool(*p.Success)); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantVbPushResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNotOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "notOwner", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:notOwner: ", p), err) }
+    if err := p.NotOwner.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NotOwner), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:notOwner: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantVbPushResult) String() string {
+  if p == nil {
+    return "<nil>"
+  }
+  return fmt.Sprintf("FunServantVbPushResult(%+v)", *p)
+}
+
+// Attributes:
+//  - ReqCtx
+//  - Vbucket
+//  - MapVersion
+type FunServantVbDropArgs struct {
+  ReqCtx *Context `thrift:"reqCtx,1,required" db:"reqCtx" json:"reqCtx"`
+  Vbucket int32 `thrift:"vbucket,2" db:"vbucket" json:"vbucket"`
+  MapVersion int64 `thrift:"mapVersion,3" db:"mapVersion" json:"mapVersion"`
+}
+
+func NewFunServantVbDropArgs() *FunServantVbDropArgs {
+  return &FunServantVbDropArgs{}
+}
+
+var FunServantVbDropArgs_ReqCtx_DEFAULT *Context
+func (p *FunServantVbDropArgs) GetReqCtx() *Context {
+  if !p.IsSetReqCtx() {
+    return FunServantVbDropArgs_ReqCtx_DEFAULT
+  }
+return p.ReqCtx
+}
+
+func (p *FunServantVbDropArgs) GetVbucket() int32 {
+  return p.Vbucket
+}
+
+func (p *FunServantVbDropArgs) GetMapVersion() int64 {
+  return p.MapVersion
+}
+func (p *FunServantVbDropArgs) IsSetReqCtx() bool {
+  return p.ReqCtx != nil
+}
+
+func (p *FunServantVbDropArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+  if _, err := iprot.ReadStructBegin(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+  }
+
+  var issetReqCtx bool = false;
+
+  for {
+    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+    if err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+    }
+    if fieldTypeId == thrift.STOP { break; }
+    switch fieldId {
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+        issetReqCtx = true
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.I32 {
+        if err := p.ReadField2(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 3:
+      if fieldTypeId == thrift.I64 {
+        if err := p.ReadField3(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
+    }
+    if err := iprot.ReadFieldEnd(ctx); err != nil {
+      return err
+    }
+  }
+  if err := iprot.ReadStructEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+  }
+  if !issetReqCtx{
+    missingRequired(ctx, "FunServantVbDropArgs", "ReqCtx")
+  }
+  return nil
+}
+
+func (p *FunServantVbDropArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.ReqCtx = &Context{}
+  if err := p.ReqCtx.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.ReqCtx), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbDropArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadI32(ctx); err != nil {
+  return thrift.PrependError("error reading field 2: ", err)
+} else {
+  p.Vbucket = v
+}
+  return nil
+}
+
+func (p *FunServantVbDropArgs)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadI64(ctx); err != nil {
+  return thrift.PrependError("error reading field 3: ", err)
+} else {
+  p.MapVersion = v
+}
+  return nil
+}
+
+func (p *FunServantVbDropArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+  if err := oprot.WriteStructBegin(ctx, "vb_drop_args"); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
+  if p != nil {
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
+    if err := p.writeField3(ctx, oprot); err != nil { return err }
+  }
+  if err := oprot.WriteFieldStop(ctx); err != nil {
+    return thrift.PrependError("write field stop error: ", err) }
+  if err := oprot.WriteStructEnd(ctx); err != nil {
+    return thrift.PrependError("write struct stop error: ", err) }
+  return nil
+}
+
+func (p *FunServantVbDropArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "reqCtx", thrift.STRUCT, 1); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:reqCtx: ", p), err) }
+  if err := p.ReqCtx.Write(ctx, oprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.ReqCtx), err)
+  }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:reqCtx: ", p), err) }
+  return err
+}
+
+func (p *FunServantVbDropArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "vbucket", thrift.I32, 2); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:vbucket: ", p), err) }
+  if err := oprot.WriteI32(ctx, int32(p.Vbucket)); err != nil {
+  return thrift.PrependError(fmt.Sprintf("%T.vbucket (2) field write error: ", p), err) }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:vbucket: ", p), err) }
+  return err
+}
+
+func (p *FunServantVbDropArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "mapVersion", thrift.I64, 3); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mapVersion: ", p), err) }
+  if err := oprot.WriteI64(ctx, int64(p.MapVersion)); err != nil {
+  return thrift.PrependError(fmt.Sprintf("%T.mapVersion (3) field write error: ", p), err) }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mapVersion: ", p), err) }
+  return err
+}
+
+func (p *FunServantVbDropArgs) String() string {
+  if p == nil {
+    return "<nil>"
+  }
+  return fmt.Sprintf("FunServantVbDropArgs(%+v)", *p)
+}
+
+// Attributes:
+//  - Success
+//  - NotOwner
+type FunServantVbDropResult struct {
+  Success *int64 `thrift:"success,0" db:"success" json:"success,omitempty"`
+  NotOwner *TNotOwner `thrift:"notOwner,1" db:"notOwner" json:"notOwner,omitempty"`
+}
+
+func NewFunServantVbDropResult() *FunServantVbDropResult {
+  return &FunServantVbDropResult{}
+}
+
+var FunServantVbDropResult_Success_DEFAULT int64
+func (p *FunServantVbDropResult) GetSuccess() int64 {
+  if !p.IsSetSuccess() {
+    return FunServantVbDropResult_Success_DEFAULT
+  }
+return *p.Success
+}
+var FunServantVbDropResult_NotOwner_DEFAULT *TNotOwner
+func (p *FunServantVbDropResult) GetNotOwner() *TNotOwner {
+  if !p.IsSetNotOwner() {
+    return FunServantVbDropResult_NotOwner_DEFAULT
+  }
+return p.NotOwner
+}
+func (p *FunServantVbDropResult) IsSetSuccess() bool {
+  return p.Success != nil
+}
+
+func (p *FunServantVbDropResult) IsSetNotOwner() bool {
+  return p.NotOwner != nil
+}
+
+func (p *FunServantVbDropResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+  if _, err := iprot.ReadStructBegin(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+  }
+
+
+  for {
+    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+    if err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+    }
+    if fieldTypeId == thrift.STOP { break; }
+    switch fieldId {
+    case 0:
+      if fieldTypeId == thrift.I64 {
+        if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
+    }
+    if err := iprot.ReadFieldEnd(ctx); err != nil {
+      return err
+    }
+  }
+  if err := iprot.ReadStructEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbDropResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadI64(ctx); err != nil {
+  return thrift.PrependError("error reading field 0: ", err)
+} else {
+  p.Success = &v
+}
+  return nil
+}
+
+func (p *FunServantVbDropResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.NotOwner = &TNotOwner{}
+  if err := p.NotOwner.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NotOwner), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbDropResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+  if err := oprot.WriteStructBegin(ctx, "vb_drop_result"); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
+  if p != nil {
+    if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+  }
+  if err := oprot.WriteFieldStop(ctx); err != nil {
+    return thrift.PrependError("write field stop error: ", err) }
+  if err := oprot.WriteStructEnd(ctx); err != nil {
+    return thrift.PrependError("write struct stop error: ", err) }
+  return nil
+}
+
+func (p *FunServantVbDropResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetSuccess() {
+    if err := oprot.WriteFieldBegin(ctx, "success", thrift.I64, 0); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
+    if err := oprot.WriteI64(ctx, int64(*p.Success)); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantVbDropResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNotOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "notOwner", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:notOwner: ", p), err) }
+    if err := p.NotOwner.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NotOwner), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:notOwner: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantVbDropResult) String() string {
+  if p == nil {
+    return "<nil>"
+  }
+  return fmt.Sprintf("FunServantVbDropResult(%+v)", *p)
 }
 
 

@@ -2485,4 +2485,198 @@ class FunServantClient implements \fun\rpc\FunServantIf
         }
         throw new \Exception("kvdb_del failed: unknown result");
     }
+
+    public function vb_pull(\fun\rpc\Context $reqCtx, $vbucket, $step, $cursor, $planVersion)
+    {
+        $this->send_vb_pull($reqCtx, $vbucket, $step, $cursor, $planVersion);
+        return $this->recv_vb_pull();
+    }
+
+    public function send_vb_pull(\fun\rpc\Context $reqCtx, $vbucket, $step, $cursor, $planVersion)
+    {
+        $args = new \fun\rpc\FunServant_vb_pull_args();
+        $args->reqCtx = $reqCtx;
+        $args->vbucket = $vbucket;
+        $args->step = $step;
+        $args->cursor = $cursor;
+        $args->planVersion = $planVersion;
+        $bin_accel = ($this->output_ instanceof TBinaryProtocolAccelerated) && function_exists('thrift_protocol_write_binary');
+        if ($bin_accel) {
+            thrift_protocol_write_binary(
+                $this->output_,
+                'vb_pull',
+                TMessageType::CALL,
+                $args,
+                $this->seqid_,
+                $this->output_->isStrictWrite()
+            );
+        } else {
+            $this->output_->writeMessageBegin('vb_pull', TMessageType::CALL, $this->seqid_);
+            $args->write($this->output_);
+            $this->output_->writeMessageEnd();
+            $this->output_->getTransport()->flush();
+        }
+    }
+
+    public function recv_vb_pull()
+    {
+        $bin_accel = ($this->input_ instanceof TBinaryProtocolAccelerated) && function_exists('thrift_protocol_read_binary');
+        if ($bin_accel) {
+            $result = thrift_protocol_read_binary(
+                $this->input_,
+                '\fun\rpc\FunServant_vb_pull_result',
+                $this->input_->isStrictRead()
+            );
+        } else {
+            $rseqid = 0;
+            $fname = null;
+            $mtype = 0;
+
+            $this->input_->readMessageBegin($fname, $mtype, $rseqid);
+            if ($mtype == TMessageType::EXCEPTION) {
+                $x = new TApplicationException();
+                $x->read($this->input_);
+                $this->input_->readMessageEnd();
+                throw $x;
+            }
+            $result = new \fun\rpc\FunServant_vb_pull_result();
+            $result->read($this->input_);
+            $this->input_->readMessageEnd();
+        }
+        if ($result->success !== null) {
+            return $result->success;
+        }
+        if ($result->notOwner !== null) {
+            throw $result->notOwner;
+        }
+        throw new \Exception("vb_pull failed: unknown result");
+    }
+
+    public function vb_push(\fun\rpc\Context $reqCtx, \fun\rpc\VBucketBatch $batch, $planVersion)
+    {
+        $this->send_vb_push($reqCtx, $batch, $planVersion);
+        return $this->recv_vb_push();
+    }
+
+    public function send_vb_push(\fun\rpc\Context $reqCtx, \fun\rpc\VBucketBatch $batch, $planVersion)
+    {
+        $args = new \fun\rpc\FunServant_vb_push_args();
+        $args->reqCtx = $reqCtx;
+        $args->batch = $batch;
+        $args->planVersion = $planVersion;
+        $bin_accel = ($this->output_ instanceof TBinaryProtocolAccelerated) && function_exists('thrift_protocol_write_binary');
+        if ($bin_accel) {
+            thrift_protocol_write_binary(
+                $this->output_,
+                'vb_push',
+                TMessageType::CALL,
+                $args,
+                $this->seqid_,
+                $this->output_->isStrictWrite()
+            );
+        } else {
+            $this->output_->writeMessageBegin('vb_push', TMessageType::CALL, $this->seqid_);
+            $args->write($this->output_);
+            $this->output_->writeMessageEnd();
+            $this->output_->getTransport()->flush();
+        }
+    }
+
+    public function recv_vb_push()
+    {
+        $bin_accel = ($this->input_ instanceof TBinaryProtocolAccelerated) && function_exists('thrift_protocol_read_binary');
+        if ($bin_accel) {
+            $result = thrift_protocol_read_binary(
+                $this->input_,
+                '\fun\rpc\FunServant_vb_push_result',
+                $this->input_->isStrictRead()
+            );
+        } else {
+            $rseqid = 0;
+            $fname = null;
+            $mtype = 0;
+
+            $this->input_->readMessageBegin($fname, $mtype, $rseqid);
+            if ($mtype == TMessageType::EXCEPTION) {
+                $x = new TApplicationException();
+                $x->read($this->input_);
+                $this->input_->readMessageEnd();
+                throw $x;
+            }
+            $result = new \fun\rpc\FunServant_vb_push_result();
+            $result->read($this->input_);
+            $this->input_->readMessageEnd();
+        }
+        if ($result->success !== null) {
+            return $result->success;
+        }
+        if ($result->notOwner !== null) {
+            throw $result->notOwner;
+        }
+        throw new \Exception("vb_push failed: unknown result");
+    }
+
+    public function vb_drop(\fun\rpc\Context $reqCtx, $vbucket, $mapVersion)
+    {
+        $this->send_vb_drop($reqCtx, $vbucket, $mapVersion);
+        return $this->recv_vb_drop();
+    }
+
+    public function send_vb_drop(\fun\rpc\Context $reqCtx, $vbucket, $mapVersion)
+    {
+        $args = new \fun\rpc\FunServant_vb_drop_args();
+        $args->reqCtx = $reqCtx;
+        $args->vbucket = $vbucket;
+        $args->mapVersion = $mapVersion;
+        $bin_accel = ($this->output_ instanceof TBinaryProtocolAccelerated) && function_exists('thrift_protocol_write_binary');
+        if ($bin_accel) {
+            thrift_protocol_write_binary(
+                $this->output_,
+                'vb_drop',
+                TMessageType::CALL,
+                $args,
+                $this->seqid_,
+                $this->output_->isStrictWrite()
+            );
+        } else {
+            $this->output_->writeMessageBegin('vb_drop', TMessageType::CALL, $this->seqid_);
+            $args->write($this->output_);
+            $this->output_->writeMessageEnd();
+            $this->output_->getTransport()->flush();
+        }
+    }
+
+    public function recv_vb_drop()
+    {
+        $bin_accel = ($this->input_ instanceof TBinaryProtocolAccelerated) && function_exists('thrift_protocol_read_binary');
+        if ($bin_accel) {
+            $result = thrift_protocol_read_binary(
+                $this->input_,
+                '\fun\rpc\FunServant_vb_drop_result',
+                $this->input_->isStrictRead()
+            );
+        } else {
+            $rseqid = 0;
+            $fname = null;
+            $mtype = 0;
+
+            $this->input_->readMessageBegin($fname, $mtype, $rseqid);
+            if ($mtype == TMessageType::EXCEPTION) {
+                $x = new TApplicationException();
+                $x->read($this->input_);
+                $this->input_->readMessageEnd();
+                throw $x;
+            }
+            $result = new \fun\rpc\FunServant_vb_drop_result();
+            $result->read($this->input_);
+            $this->input_->readMessageEnd();
+        }
+        if ($result->success !== null) {
+            return $result->success;
+        }
+        if ($result->notOwner !== null) {
+            throw $result->notOwner;
+        }
+        throw new \Exception("vb_drop failed: unknown result");
+    }
 }

@@ -358,4 +358,30 @@ interface FunServantIf
      * @throws \fun\rpc\TNotOwner
      */
     public function kvdb_del(\fun\rpc\Context $reqCtx, $key);
+    /**
+     * @param \fun\rpc\Context $reqCtx
+     * @param int $vbucket
+     * @param int $step
+     * @param string $cursor
+     * @param int $planVersion
+     * @return \fun\rpc\VBucketBatch
+     * @throws \fun\rpc\TNotOwner
+     */
+    public function vb_pull(\fun\rpc\Context $reqCtx, $vbucket, $step, $cursor, $planVersion);
+    /**
+     * @param \fun\rpc\Context $reqCtx
+     * @param \fun\rpc\VBucketBatch $batch
+     * @param int $planVersion
+     * @return bool
+     * @throws \fun\rpc\TNotOwner
+     */
+    public function vb_push(\fun\rpc\Context $reqCtx, \fun\rpc\VBucketBatch $batch, $planVersion);
+    /**
+     * @param \fun\rpc\Context $reqCtx
+     * @param int $vbucket
+     * @param int $mapVersion
+     * @return int
+     * @throws \fun\rpc\TNotOwner
+     */
+    public function vb_drop(\fun\rpc\Context $reqCtx, $vbucket, $mapVersion);
 }

@@ -68,13 +68,13 @@ class FunServant_id_decode_result
                 case 0:
                     if ($ftype == TType::LST) {
                         $this->success = array();
-                        $_size21 = 0;
-                        $_etype24 = 0;
-                        $xfer += $input->readListBegin($_etype24, $_size21);
-                        for ($_i25 = 0; $_i25 < $_size21; ++$_i25) {
-                            $elem26 = null;
-                            $xfer += $input->readI64($elem26);
-                            $this->success []= $elem26;
+                        $_size49 = 0;
+                        $_etype52 = 0;
+                        $xfer += $input->readListBegin($_etype52, $_size49);
+                        for ($_i53 = 0; $_i53 < $_size49; ++$_i53) {
+                            $elem54 = null;
+                            $xfer += $input->readI64($elem54);
+                            $this->success []= $elem54;
                         }
                         $xfer += $input->readListEnd();
                     } else {
@@ -101,8 +101,8 @@ class FunServant_id_decode_result
             }
             $xfer += $output->writeFieldBegin('success', TType::LST, 0);
             $output->writeListBegin(TType::I64, count($this->success));
-            foreach ($this->success as $iter27) {
-                $xfer += $output->writeI64($iter27);
+            foreach ($this->success as $iter55) {
+                $xfer += $output->writeI64($iter55);
             }
             $output->writeListEnd();
             $xfer += $output->writeFieldEnd();

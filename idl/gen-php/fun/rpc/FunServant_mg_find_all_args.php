@@ -222,13 +222,13 @@ class FunServant_mg_find_all_args
                 case 9:
                     if ($ftype == TType::LST) {
                         $this->orderBy = array();
-                        $_size35 = 0;
-                        $_etype38 = 0;
-                        $xfer += $input->readListBegin($_etype38, $_size35);
-                        for ($_i39 = 0; $_i39 < $_size35; ++$_i39) {
-                            $elem40 = null;
-                            $xfer += $input->readString($elem40);
-                            $this->orderBy []= $elem40;
+                        $_size63 = 0;
+                        $_etype66 = 0;
+                        $xfer += $input->readListBegin($_etype66, $_size63);
+                        for ($_i67 = 0; $_i67 < $_size63; ++$_i67) {
+                            $elem68 = null;
+                            $xfer += $input->readString($elem68);
+                            $this->orderBy []= $elem68;
                         }
                         $xfer += $input->readListEnd();
                     } else {
@@ -298,8 +298,8 @@ class FunServant_mg_find_all_args
             }
             $xfer += $output->writeFieldBegin('orderBy', TType::LST, 9);
             $output->writeListBegin(TType::STRING, count($this->orderBy));
-            foreach ($this->orderBy as $iter41) {
-                $xfer += $output->writeString($iter41);
+            foreach ($this->orderBy as $iter69) {
+                $xfer += $output->writeString($iter69);
             }
             $output->writeListEnd();
             $xfer += $output->writeFieldEnd();

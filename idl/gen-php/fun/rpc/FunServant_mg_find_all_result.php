@@ -81,13 +81,13 @@ class FunServant_mg_find_all_result
                 case 0:
                     if ($ftype == TType::LST) {
                         $this->success = array();
-                        $_size42 = 0;
-                        $_etype45 = 0;
-                        $xfer += $input->readListBegin($_etype45, $_size42);
-                        for ($_i46 = 0; $_i46 < $_size42; ++$_i46) {
-                            $elem47 = null;
-                            $xfer += $input->readString($elem47);
-                            $this->success []= $elem47;
+                        $_size70 = 0;
+                        $_etype73 = 0;
+                        $xfer += $input->readListBegin($_etype73, $_size70);
+                        for ($_i74 = 0; $_i74 < $_size70; ++$_i74) {
+                            $elem75 = null;
+                            $xfer += $input->readString($elem75);
+                            $this->success []= $elem75;
                         }
                         $xfer += $input->readListEnd();
                     } else {
@@ -122,8 +122,8 @@ class FunServant_mg_find_all_result
             }
             $xfer += $output->writeFieldBegin('success', TType::LST, 0);
             $output->writeListBegin(TType::STRING, count($this->success));
-            foreach ($this->success as $iter48) {
-                $xfer += $output->writeString($iter48);
+            foreach ($this->success as $iter76) {
+                $xfer += $output->writeString($iter76);
             }
             $output->writeListEnd();
             $xfer += $output->writeFieldEnd();

@@ -146,13 +146,13 @@ class FunServant_mg_inserts_args
                 case 5:
                     if ($ftype == TType::LST) {
                         $this->docs = array();
-                        $_size49 = 0;
-                        $_etype52 = 0;
-                        $xfer += $input->readListBegin($_etype52, $_size49);
-                        for ($_i53 = 0; $_i53 < $_size49; ++$_i53) {
-                            $elem54 = null;
-                            $xfer += $input->readString($elem54);
-                            $this->docs []= $elem54;
+                        $_size77 = 0;
+                        $_etype80 = 0;
+                        $xfer += $input->readListBegin($_etype80, $_size77);
+                        for ($_i81 = 0; $_i81 < $_size77; ++$_i81) {
+                            $elem82 = null;
+                            $xfer += $input->readString($elem82);
+                            $this->docs []= $elem82;
                         }
                         $xfer += $input->readListEnd();
                     } else {
@@ -202,8 +202,8 @@ class FunServant_mg_inserts_args
             }
             $xfer += $output->writeFieldBegin('docs', TType::LST, 5);
             $output->writeListBegin(TType::STRING, count($this->docs));
-            foreach ($this->docs as $iter55) {
-                $xfer += $output->writeString($iter55);
+            foreach ($this->docs as $iter83) {
+                $xfer += $output->writeString($iter83);
             }
             $output->writeListEnd();
             $xfer += $output->writeFieldEnd();

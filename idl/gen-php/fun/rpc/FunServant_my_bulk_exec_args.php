@@ -173,13 +173,13 @@ class FunServant_my_bulk_exec_args
                 case 2:
                     if ($ftype == TType::LST) {
                         $this->pool = array();
-                        $_size70 = 0;
-                        $_etype73 = 0;
-                        $xfer += $input->readListBegin($_etype73, $_size70);
-                        for ($_i74 = 0; $_i74 < $_size70; ++$_i74) {
-                            $elem75 = null;
-                            $xfer += $input->readString($elem75);
-                            $this->pool []= $elem75;
+                        $_size98 = 0;
+                        $_etype101 = 0;
+                        $xfer += $input->readListBegin($_etype101, $_size98);
+                        for ($_i102 = 0; $_i102 < $_size98; ++$_i102) {
+                            $elem103 = null;
+                            $xfer += $input->readString($elem103);
+                            $this->pool []= $elem103;
                         }
                         $xfer += $input->readListEnd();
                     } else {
@@ -189,13 +189,13 @@ class FunServant_my_bulk_exec_args
                 case 3:
                     if ($ftype == TType::LST) {
                         $this->table = array();
-                        $_size76 = 0;
-                        $_etype79 = 0;
-                        $xfer += $input->readListBegin($_etype79, $_size76);
-                        for ($_i80 = 0; $_i80 < $_size76; ++$_i80) {
-                            $elem81 = null;
-                            $xfer += $input->readString($elem81);
-                            $this->table []= $elem81;
+                        $_size104 = 0;
+                        $_etype107 = 0;
+                        $xfer += $input->readListBegin($_etype107, $_size104);
+                        for ($_i108 = 0; $_i108 < $_size104; ++$_i108) {
+                            $elem109 = null;
+                            $xfer += $input->readString($elem109);
+                            $this->table []= $elem109;
                         }
                         $xfer += $input->readListEnd();
                     } else {
@@ -205,13 +205,13 @@ class FunServant_my_bulk_exec_args
                 case 4:
                     if ($ftype == TType::LST) {
                         $this->hintId = array();
-                        $_size82 = 0;
-                        $_etype85 = 0;
-                        $xfer += $input->readListBegin($_etype85, $_size82);
-                        for ($_i86 = 0; $_i86 < $_size82; ++$_i86) {
-                            $elem87 = null;
-                            $xfer += $input->readI64($elem87);
-                            $this->hintId []= $elem87;
+                        $_size110 = 0;
+                        $_etype113 = 0;
+                        $xfer += $input->readListBegin($_etype113, $_size110);
+                        for ($_i114 = 0; $_i114 < $_size110; ++$_i114) {
+                            $elem115 = null;
+                            $xfer += $input->readI64($elem115);
+                            $this->hintId []= $elem115;
                         }
                         $xfer += $input->readListEnd();
                     } else {
@@ -221,13 +221,13 @@ class FunServant_my_bulk_exec_args
                 case 5:
                     if ($ftype == TType::LST) {
                         $this->sql = array();
-                        $_size88 = 0;
-                        $_etype91 = 0;
-                        $xfer += $input->readListBegin($_etype91, $_size88);
-                        for ($_i92 = 0; $_i92 < $_size88; ++$_i92) {
-                            $elem93 = null;
-                            $xfer += $input->readString($elem93);
-                            $this->sql []= $elem93;
+                        $_size116 = 0;
+                        $_etype119 = 0;
+                        $xfer += $input->readListBegin($_etype119, $_size116);
+                        for ($_i120 = 0; $_i120 < $_size116; ++$_i120) {
+                            $elem121 = null;
+                            $xfer += $input->readString($elem121);
+                            $this->sql []= $elem121;
                         }
                         $xfer += $input->readListEnd();
                     } else {
@@ -237,22 +237,22 @@ class FunServant_my_bulk_exec_args
                 case 6:
                     if ($ftype == TType::LST) {
                         $this->argv = array();
-                        $_size94 = 0;
-                        $_etype97 = 0;
-                        $xfer += $input->readListBegin($_etype97, $_size94);
-                        for ($_i98 = 0; $_i98 < $_size94; ++$_i98) {
-                            $elem99 = null;
-                            $elem99 = array();
-                            $_size100 = 0;
-                            $_etype103 = 0;
-                            $xfer += $input->readListBegin($_etype103, $_size100);
-                            for ($_i104 = 0; $_i104 < $_size100; ++$_i104) {
-                                $elem105 = null;
-                                $xfer += $input->readString($elem105);
-                                $elem99 []= $elem105;
+                        $_size122 = 0;
+                        $_etype125 = 0;
+                        $xfer += $input->readListBegin($_etype125, $_size122);
+                        for ($_i126 = 0; $_i126 < $_size122; ++$_i126) {
+                            $elem127 = null;
+                            $elem127 = array();
+                            $_size128 = 0;
+                            $_etype131 = 0;
+                            $xfer += $input->readListBegin($_etype131, $_size128);
+                            for ($_i132 = 0; $_i132 < $_size128; ++$_i132) {
+                                $elem133 = null;
+                                $xfer += $input->readString($elem133);
+                                $elem127 []= $elem133;
                             }
                             $xfer += $input->readListEnd();
-                            $this->argv []= $elem99;
+                            $this->argv []= $elem127;
                         }
                         $xfer += $input->readListEnd();
                     } else {
@@ -262,13 +262,13 @@ class FunServant_my_bulk_exec_args
                 case 7:
                     if ($ftype == TType::LST) {
                         $this->cacheKey = array();
-                        $_size106 = 0;
-                        $_etype109 = 0;
-                        $xfer += $input->readListBegin($_etype109, $_size106);
-                        for ($_i110 = 0; $_i110 < $_size106; ++$_i110) {
-                            $elem111 = null;
-                            $xfer += $input->readString($elem111);
-                            $this->cacheKey []= $elem111;
+                        $_size134 = 0;
+                        $_etype137 = 0;
+                        $xfer += $input->readListBegin($_etype137, $_size134);
+                        for ($_i138 = 0; $_i138 < $_size134; ++$_i138) {
+                            $elem139 = null;
+                            $xfer += $input->readString($elem139);
+                            $this->cacheKey []= $elem139;
                         }
                         $xfer += $input->readListEnd();
                     } else {
@@ -303,8 +303,8 @@ class FunServant_my_bulk_exec_args
             }
             $xfer += $output->writeFieldBegin('pool', TType::LST, 2);
             $output->writeListBegin(TType::STRING, count($this->pool));
-            foreach ($this->pool as $iter112) {
-                $xfer += $output->writeString($iter112);
+            foreach ($this->pool as $iter140) {
+                $xfer += $output->writeString($iter140);
             }
             $output->writeListEnd();
             $xfer += $output->writeFieldEnd();
@@ -315,8 +315,8 @@ class FunServant_my_bulk_exec_args
             }
             $xfer += $output->writeFieldBegin('table', TType::LST, 3);
             $output->writeListBegin(TType::STRING, count($this->table));
-            foreach ($this->table as $iter113) {
-                $xfer += $output->writeString($iter113);
+            foreach ($this->table as $iter141) {
+                $xfer += $output->writeString($iter141);
             }
             $output->writeListEnd();
             $xfer += $output->writeFieldEnd();
@@ -327,8 +327,8 @@ class FunServant_my_bulk_exec_args
             }
             $xfer += $output->writeFieldBegin('hintId', TType::LST, 4);
             $output->writeListBegin(TType::I64, count($this->hintId));
-            foreach ($this->hintId as $iter114) {
-                $xfer += $output->writeI64($iter114);
+            foreach ($this->hintId as $iter142) {
+                $xfer += $output->writeI64($iter142);
             }
             $output->writeListEnd();
             $xfer += $output->writeFieldEnd();
@@ -339,8 +339,8 @@ class FunServant_my_bulk_exec_args
             }
             $xfer += $output->writeFieldBegin('sql', TType::LST, 5);
             $output->writeListBegin(TType::STRING, count($this->sql));
-            foreach ($this->sql as $iter115) {
-                $xfer += $output->writeString($iter115);
+            foreach ($this->sql as $iter143) {
+                $xfer += $output->writeString($iter143);
             }
             $output->writeListEnd();
             $xfer += $output->writeFieldEnd();
@@ -351,10 +351,10 @@ class FunServant_my_bulk_exec_args
             }
             $xfer += $output->writeFieldBegin('argv', TType::LST, 6);
             $output->writeListBegin(TType::LST, count($this->argv));
-            foreach ($this->argv as $iter116) {
-                $output->writeListBegin(TType::STRING, count($iter116));
-                foreach ($iter116 as $iter117) {
-                    $xfer += $output->writeString($iter117);
+            foreach ($this->argv as $iter144) {
+                $output->writeListBegin(TType::STRING, count($iter144));
+                foreach ($iter144 as $iter145) {
+                    $xfer += $output->writeString($iter145);
                 }
                 $output->writeListEnd();
             }
@@ -367,8 +367,8 @@ class FunServant_my_bulk_exec_args
             }
             $xfer += $output->writeFieldBegin('cacheKey', TType::LST, 7);
             $output->writeListBegin(TType::STRING, count($this->cacheKey));
-            foreach ($this->cacheKey as $iter118) {
-                $xfer += $output->writeString($iter118);
+            foreach ($this->cacheKey as $iter146) {
+                $xfer += $output->writeString($iter146);
             }
             $output->writeListEnd();
             $xfer += $output->writeFieldEnd();

@@ -177,13 +177,13 @@ class FunServant_my_query_args
                 case 6:
                     if ($ftype == TType::LST) {
                         $this->argv = array();
-                        $_size56 = 0;
-                        $_etype59 = 0;
-                        $xfer += $input->readListBegin($_etype59, $_size56);
-                        for ($_i60 = 0; $_i60 < $_size56; ++$_i60) {
-                            $elem61 = null;
-                            $xfer += $input->readString($elem61);
-                            $this->argv []= $elem61;
+                        $_size84 = 0;
+                        $_etype87 = 0;
+                        $xfer += $input->readListBegin($_etype87, $_size84);
+                        for ($_i88 = 0; $_i88 < $_size84; ++$_i88) {
+                            $elem89 = null;
+                            $xfer += $input->readString($elem89);
+                            $this->argv []= $elem89;
                         }
                         $xfer += $input->readListEnd();
                     } else {
@@ -245,8 +245,8 @@ class FunServant_my_query_args
             }
             $xfer += $output->writeFieldBegin('argv', TType::LST, 6);
             $output->writeListBegin(TType::STRING, count($this->argv));
-            foreach ($this->argv as $iter62) {
-                $xfer += $output->writeString($iter62);
+            foreach ($this->argv as $iter90) {
+                $xfer += $output->writeString($iter90);
             }
             $output->writeListEnd();
             $xfer += $output->writeFieldEnd();

@@ -146,13 +146,13 @@ class FunServant_my_query_shards_args
                 case 5:
                     if ($ftype == TType::LST) {
                         $this->argv = array();
-                        $_size63 = 0;
-                        $_etype66 = 0;
-                        $xfer += $input->readListBegin($_etype66, $_size63);
-                        for ($_i67 = 0; $_i67 < $_size63; ++$_i67) {
-                            $elem68 = null;
-                            $xfer += $input->readString($elem68);
-                            $this->argv []= $elem68;
+                        $_size91 = 0;
+                        $_etype94 = 0;
+                        $xfer += $input->readListBegin($_etype94, $_size91);
+                        for ($_i95 = 0; $_i95 < $_size91; ++$_i95) {
+                            $elem96 = null;
+                            $xfer += $input->readString($elem96);
+                            $this->argv []= $elem96;
                         }
                         $xfer += $input->readListEnd();
                     } else {
@@ -202,8 +202,8 @@ class FunServant_my_query_shards_args
             }
             $xfer += $output->writeFieldBegin('argv', TType::LST, 5);
             $output->writeListBegin(TType::STRING, count($this->argv));
-            foreach ($this->argv as $iter69) {
-                $xfer += $output->writeString($iter69);
+            foreach ($this->argv as $iter97) {
+                $xfer += $output->writeString($iter97);
             }
             $output->writeListEnd();
             $xfer += $output->writeFieldEnd();

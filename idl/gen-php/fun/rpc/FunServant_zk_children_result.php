@@ -68,13 +68,13 @@ class FunServant_zk_children_result
                 case 0:
                     if ($ftype == TType::LST) {
                         $this->success = array();
-                        $_size28 = 0;
-                        $_etype31 = 0;
-                        $xfer += $input->readListBegin($_etype31, $_size28);
-                        for ($_i32 = 0; $_i32 < $_size28; ++$_i32) {
-                            $elem33 = null;
-                            $xfer += $input->readString($elem33);
-                            $this->success []= $elem33;
+                        $_size56 = 0;
+                        $_etype59 = 0;
+                        $xfer += $input->readListBegin($_etype59, $_size56);
+                        for ($_i60 = 0; $_i60 < $_size56; ++$_i60) {
+                            $elem61 = null;
+                            $xfer += $input->readString($elem61);
+                            $this->success []= $elem61;
                         }
                         $xfer += $input->readListEnd();
                     } else {
@@ -101,8 +101,8 @@ class FunServant_zk_children_result
             }
             $xfer += $output->writeFieldBegin('success', TType::LST, 0);
             $output->writeListBegin(TType::STRING, count($this->success));
-            foreach ($this->success as $iter34) {
-                $xfer += $output->writeString($iter34);
+            foreach ($this->success as $iter62) {
+                $xfer += $output->writeString($iter62);
             }
             $output->writeListEnd();
             $xfer += $output->writeFieldEnd();

@@ -441,6 +441,38 @@ class Iface(object):
         """
         pass
 
+    def vb_pull(self, reqCtx, vbucket, step, cursor, planVersion):
+        """
+        Parameters:
+         - reqCtx
+         - vbucket
+         - step
+         - cursor
+         - planVersion
+
+        """
+        pass
+
+    def vb_push(self, reqCtx, batch, planVersion):
+        """
+        Parameters:
+         - reqCtx
+         - batch
+         - planVersion
+
+        """
+        pass
+
+    def vb_drop(self, reqCtx, vbucket, mapVersion):
+        """
+        Parameters:
+         - reqCtx
+         - vbucket
+         - mapVersion
+
+        """
+        pass
+
 
 class Client(Iface):
     def __init__(self, iprot, oprot=None):
@@ -1965,6 +1997,124 @@ class Client(Iface):
             raise result.notOwner
         raise TApplicationException(TApplicationException.MISSING_RESULT, "kvdb_del failed: unknown result")
 
+    def vb_pull(self, reqCtx, vbucket, step, cursor, planVersion):
+        """
+        Parameters:
+         - reqCtx
+         - vbucket
+         - step
+         - cursor
+         - planVersion
+
+        """
+        self.send_vb_pull(reqCtx, vbucket, step, cursor, planVersion)
+        return self.recv_vb_pull()
+
+    def send_vb_pull(self, reqCtx, vbucket, step, cursor, planVersion):
+        self._oprot.writeMessageBegin('vb_pull', TMessageType.CALL, self._seqid)
+        args = vb_pull_args()
+        args.reqCtx = reqCtx
+        args.vbucket = vbucket
+        args.step = step
+        args.cursor = cursor
+        args.planVersion = planVersion
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_vb_pull(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = vb_pull_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.notOwner is not None:
+            raise result.notOwner
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "vb_pull failed: unknown result")
+
+    def vb_push(self, reqCtx, batch, planVersion):
+        """
+        Parameters:
+         - reqCtx
+         - batch
+         - planVersion
+
+        """
+        self.send_vb_push(reqCtx, batch, planVersion)
+        return self.recv_vb_push()
+
+    def send_vb_push(self, reqCtx, batch, planVersion):
+        self._oprot.writeMessageBegin('vb_push', TMessageType.CALL, self._seqid)
+        args = vb_push_args()
+        args.reqCtx = reqCtx
+        args.batch = batch
+        args.planVersion = planVersion
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_vb_push(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = vb_push_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.notOwner is not None:
+            raise result.notOwner
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "vb_push failed: unknown result")
+
+    def vb_drop(self, reqCtx, vbucket, mapVersion):
+        """
+        Parameters:
+         - reqCtx
+         - vbucket
+         - mapVersion
+
+        """
+        self.send_vb_drop(reqCtx, vbucket, mapVersion)
+        return self.recv_vb_drop()
+
+    def send_vb_drop(self, reqCtx, vbucket, mapVersion):
+        self._oprot.writeMessageBegin('vb_drop', TMessageType.CALL, self._seqid)
+        args = vb_drop_args()
+        args.reqCtx = reqCtx
+        args.vbucket = vbucket
+        args.mapVersion = mapVersion
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_vb_drop(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = vb_drop_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.notOwner is not None:
+            raise result.notOwner
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "vb_drop failed: unknown result")
+
 
 class Processor(Iface, TProcessor):
     def __init__(self, handler):
@@ -2008,6 +2158,9 @@ class Processor(Iface, TProcessor):
         self._processMap["kvdb_set"] = Processor.process_kvdb_set
         self._processMap["kvdb_get"] = Processor.process_kvdb_get
         self._processMap["kvdb_del"] = Processor.process_kvdb_del
+        self._processMap["vb_pull"] = Processor.process_vb_pull
+        self._processMap["vb_push"] = Processor.process_vb_push
+        self._processMap["vb_drop"] = Processor.process_vb_drop
         self._on_message_begin = None
 
     def on_message_begin(self, func):
@@ -3009,6 +3162,84 @@ class Processor(Iface, TProcessor):
         oprot.writeMessageEnd()
         oprot.trans.flush()
 
+    def process_vb_pull(self, seqid, iprot, oprot):
+        args = vb_pull_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = vb_pull_result()
+        try:
+            result.success = self._handler.vb_pull(args.reqCtx, args.vbucket, args.step, args.cursor, args.planVersion)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TNotOwner as notOwner:
+            msg_type = TMessageType.REPLY
+            result.notOwner = notOwner
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("vb_pull", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+    def process_vb_push(self, seqid, iprot, oprot):
+        args = vb_push_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = vb_push_result()
+        try:
+            result.success = self._handler.vb_push(args.reqCtx, args.batch, args.planVersion)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TNotOwner as notOwner:
+            msg_type = TMessageType.REPLY
+            result.notOwner = notOwner
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("vb_push", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+    def process_vb_drop(self, seqid, iprot, oprot):
+        args = vb_drop_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = vb_drop_result()
+        try:
+            result.success = self._handler.vb_drop(args.reqCtx, args.vbucket, args.mapVersion)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TNotOwner as notOwner:
+            msg_type = TMessageType.REPLY
+            result.notOwner = notOwner
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("vb_drop", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
 # HELPER FUNCTIONS AND STRUCTURES
 
 
@@ -3627,10 +3858,10 @@ class id_decode_result(object):
             if fid == 0:
                 if ftype == TType.LIST:
                     self.success = []
-                    (_etype24, _size21) = iprot.readListBegin()
-                    for _i25 in range(_size21):
-                        _elem26 = iprot.readI64()
-                        self.success.append(_elem26)
+                    (_etype52, _size49) = iprot.readListBegin()
+                    for _i53 in range(_size49):
+                        _elem54 = iprot.readI64()
+                        self.success.append(_elem54)
                     iprot.readListEnd()
                 else:
                     iprot.skip(ftype)
@@ -3647,8 +3878,8 @@ class id_decode_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.LIST, 0)
             oprot.writeListBegin(TType.I64, len(self.success))
-            for iter27 in self.success:
-                oprot.writeI64(iter27)
+            for iter55 in self.success:
+                oprot.writeI64(iter55)
             oprot.writeListEnd()
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
@@ -4709,10 +4940,10 @@ class zk_children_result(object):
             if fid == 0:
                 if ftype == TType.LIST:
                     self.success = []
-                    (_etype31, _size28) = iprot.readListBegin()
-                    for _i32 in range(_size28):
-                        _elem33 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
-                        self.success.append(_elem33)
+                    (_etype59, _size56) = iprot.readListBegin()
+                    for _i60 in range(_size56):
+                        _elem61 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                        self.success.append(_elem61)
                     iprot.readListEnd()
                 else:
                     iprot.skip(ftype)
@@ -4729,8 +4960,8 @@ class zk_children_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.LIST, 0)
             oprot.writeListBegin(TType.STRING, len(self.success))
-            for iter34 in self.success:
-                oprot.writeString(iter34.encode('utf-8') if sys.version_info[0] == 2 else iter34)
+            for iter62 in self.success:
+                oprot.writeString(iter62.encode('utf-8') if sys.version_info[0] == 2 else iter62)
             oprot.writeListEnd()
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
@@ -6040,10 +6271,10 @@ class mg_find_all_args(object):
             elif fid == 9:
                 if ftype == TType.LIST:
                     self.orderBy = []
-                    (_etype38, _size35) = iprot.readListBegin()
-                    for _i39 in range(_size35):
-                        _elem40 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
-                        self.orderBy.append(_elem40)
+                    (_etype66, _size63) = iprot.readListBegin()
+                    for _i67 in range(_size63):
+                        _elem68 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                        self.orderBy.append(_elem68)
                     iprot.readListEnd()
                 else:
                     iprot.skip(ftype)
@@ -6092,8 +6323,8 @@ class mg_find_all_args(object):
         if self.orderBy is not None:
             oprot.writeFieldBegin('orderBy', TType.LIST, 9)
             oprot.writeListBegin(TType.STRING, len(self.orderBy))
-            for iter41 in self.orderBy:
-                oprot.writeString(iter41.encode('utf-8') if sys.version_info[0] == 2 else iter41)
+            for iter69 in self.orderBy:
+                oprot.writeString(iter69.encode('utf-8') if sys.version_info[0] == 2 else iter69)
             oprot.writeListEnd()
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
@@ -6154,10 +6385,10 @@ class mg_find_all_result(object):
             if fid == 0:
                 if ftype == TType.LIST:
                     self.success = []
-                    (_etype45, _size42) = iprot.readListBegin()
-                    for _i46 in range(_size42):
-                        _elem47 = iprot.readBinary()
-                        self.success.append(_elem47)
+                    (_etype73, _size70) = iprot.readListBegin()
+                    for _i74 in range(_size70):
+                        _elem75 = iprot.readBinary()
+                        self.success.append(_elem75)
                     iprot.readListEnd()
                 else:
                     iprot.skip(ftype)
@@ -6179,8 +6410,8 @@ class mg_find_all_result(object):
         if self.success is not None:
             oprot.writeFieldBegin('success', TType.LIST, 0)
             oprot.writeListBegin(TType.STRING, len(self.success))
-            for iter48 in self.success:
-                oprot.writeBinary(iter48)
+            for iter76 in self.success:
+                oprot.writeBinary(iter76)
             oprot.writeListEnd()
             oprot.writeFieldEnd()
         if self.degrade is not None:
@@ -7672,10 +7903,10 @@ class mg_inserts_args(object):
             elif fid == 5:
                 if ftype == TType.LIST:
                     self.docs = []
-                    (_etype52, _size49) = iprot.readListBegin()
-                    for _i53 in range(_size49):
-                        _elem54 = iprot.readBinary()
-                        self.docs.append(_elem54)
+                    (_etype80, _size77) = iprot.readListBegin()
+                    for _i81 in range(_size77):
+                        _elem82 = iprot.readBinary()
+                        self.docs.append(_elem82)
                     iprot.readListEnd()
                 else:
                     iprot.skip(ftype)
@@ -7708,8 +7939,8 @@ class mg_inserts_args(object):
         if self.docs is not None:
             oprot.writeFieldBegin('docs', TType.LIST, 5)
             oprot.writeListBegin(TType.STRING, len(self.docs))
-            for iter55 in self.docs:
-                oprot.writeBinary(iter55)
+            for iter83 in self.docs:
+                oprot.writeBinary(iter83)
             oprot.writeListEnd()
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
@@ -8343,10 +8574,10 @@ class my_query_args(object):
             elif fid == 6:
                 if ftype == TType.LIST:
                     self.argv = []
-                    (_etype59, _size56) = iprot.readListBegin()
-                    for _i60 in range(_size56):
-                        _elem61 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
-                        self.argv.append(_elem61)
+                    (_etype87, _size84) = iprot.readListBegin()
+                    for _i88 in range(_size84):
+                        _elem89 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                        self.argv.append(_elem89)
                     iprot.readListEnd()
                 else:
                     iprot.skip(ftype)
@@ -8388,8 +8619,8 @@ class my_query_args(object):
         if self.argv is not None:
             oprot.writeFieldBegin('argv', TType.LIST, 6)
             oprot.writeListBegin(TType.STRING, len(self.argv))
-            for iter62 in self.argv:
-                oprot.writeString(iter62.encode('utf-8') if sys.version_info[0] == 2 else iter62)
+            for iter90 in self.argv:
+                oprot.writeString(iter90.encode('utf-8') if sys.version_info[0] == 2 else iter90)
             oprot.writeListEnd()
             oprot.writeFieldEnd()
         if self.cacheKey is not None:
@@ -8553,10 +8784,10 @@ class my_query_shards_args(object):
             elif fid == 5:
                 if ftype == TType.LIST:
                     self.argv = []
-                    (_etype66, _size63) = iprot.readListBegin()
-                    for _i67 in range(_size63):
-                        _elem68 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
-                        self.argv.append(_elem68)
+                    (_etype94, _size91) = iprot.readListBegin()
+                    for _i95 in range(_size91):
+                        _elem96 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                        self.argv.append(_elem96)
                     iprot.readListEnd()
                 else:
                     iprot.skip(ftype)
@@ -8589,8 +8820,8 @@ class my_query_shards_args(object):
         if self.argv is not None:
             oprot.writeFieldBegin('argv', TType.LIST, 5)
             oprot.writeListBegin(TType.STRING, len(self.argv))
-            for iter69 in self.argv:
-                oprot.writeString(iter69.encode('utf-8') if sys.version_info[0] == 2 else iter69)
+            for iter97 in self.argv:
+                oprot.writeString(iter97.encode('utf-8') if sys.version_info[0] == 2 else iter97)
             oprot.writeListEnd()
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
@@ -8725,65 +8956,65 @@ class my_bulk_exec_args(object):
             elif fid == 2:
                 if ftype == TType.LIST:
                     self.pool = []
-                    (_etype73, _size70) = iprot.readListBegin()
-                    for _i74 in range(_size70):
-                        _elem75 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
-                        self.pool.append(_elem75)
+                    (_etype101, _size98) = iprot.readListBegin()
+                    for _i102 in range(_size98):
+                        _elem103 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                        self.pool.append(_elem103)
                     iprot.readListEnd()
                 else:
                     iprot.skip(ftype)
             elif fid == 3:
                 if ftype == TType.LIST:
                     self.table = []
-                    (_etype79, _size76) = iprot.readListBegin()
-                    for _i80 in range(_size76):
-                        _elem81 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
-                        self.table.append(_elem81)
+                    (_etype107, _size104) = iprot.readListBegin()
+                    for _i108 in range(_size104):
+                        _elem109 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                        self.table.append(_elem109)
                     iprot.readListEnd()
                 else:
                     iprot.skip(ftype)
             elif fid == 4:
                 if ftype == TType.LIST:
                     self.hintId = []
-                    (_etype85, _size82) = iprot.readListBegin()
-                    for _i86 in range(_size82):
-                        _elem87 = iprot.readI64()
-                        self.hintId.append(_elem87)
+                    (_etype113, _size110) = iprot.readListBegin()
+                    for _i114 in range(_size110):
+                        _elem115 = iprot.readI64()
+                        self.hintId.append(_elem115)
                     iprot.readListEnd()
                 else:
                     iprot.skip(ftype)
             elif fid == 5:
                 if ftype == TType.LIST:
                     self.sql = []
-                    (_etype91, _size88) = iprot.readListBegin()
-                    for _i92 in range(_size88):
-                        _elem93 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
-                        self.sql.append(_elem93)
+                    (_etype119, _size116) = iprot.readListBegin()
+                    for _i120 in range(_size116):
+                        _elem121 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                        self.sql.append(_elem121)
                     iprot.readListEnd()
                 else:
                     iprot.skip(ftype)
             elif fid == 6:
                 if ftype == TType.LIST:
                     self.argv = []
-                    (_etype97, _size94) = iprot.readListBegin()
-                    for _i98 in range(_size94):
-                        _elem99 = []
-                        (_etype103, _size100) = iprot.readListBegin()
-                        for _i104 in range(_size100):
-                            _elem105 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
-                            _elem99.append(_elem105)
+                    (_etype125, _size122) = iprot.readListBegin()
+                    for _i126 in range(_size122):
+                        _elem127 = []
+                        (_etype131, _size128) = iprot.readListBegin()
+                        for _i132 in range(_size128):
+                            _elem133 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                            _elem127.append(_elem133)
                         iprot.readListEnd()
-                        self.argv.append(_elem99)
+                        self.argv.append(_elem127)
                     iprot.readListEnd()
                 else:
                     iprot.skip(ftype)
             elif fid == 7:
                 if ftype == TType.LIST:
                     self.cacheKey = []
-                    (_etype109, _size106) = iprot.readListBegin()
-                    for _i110 in range(_size106):
-                        _elem111 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
-                        self.cacheKey.append(_elem111)
+                    (_etype137, _size134) = iprot.readListBegin()
+                    for _i138 in range(_size134):
+                        _elem139 = iprot.readString().decode('utf-8', errors='replace') if sys.version_info[0] == 2 else iprot.readString()
+                        self.cacheKey.append(_elem139)
                     iprot.readListEnd()
                 else:
                     iprot.skip(ftype)
@@ -8804,46 +9035,46 @@ class my_bulk_exec_args(object):
         if self.pool is not None:
             oprot.writeFieldBegin('pool', TType.LIST, 2)
             oprot.writeListBegin(TType.STRING, len(self.pool))
-            for iter112 in self.pool:
-                oprot.writeString(iter112.encode('utf-8') if sys.version_info[0] == 2 else iter112)
+            for iter140 in self.pool:
+                oprot.writeString(iter140.encode('utf-8') if sys.version_info[0] == 2 else iter140)
             oprot.writeListEnd()
             oprot.writeFieldEnd()
         if self.table is not None:
             oprot.writeFieldBegin('table', TType.LIST, 3)
             oprot.writeListBegin(TType.STRING, len(self.table))
-            for iter113 in self.table:
-                oprot.writeString(iter113.encode('utf-8') if sys.version_info[0] == 2 else iter113)
+            for iter141 in self.table:
+                oprot.writeString(iter141.encode('utf-8') if sys.version_info[0] == 2 else iter141)
             oprot.writeListEnd()
             oprot.writeFieldEnd()
         if self.hintId is not None:
             oprot.writeFieldBegin('hintId', TType.LIST, 4)
             oprot.writeListBegin(TType.I64, len(self.hintId))
-            for iter114 in self.hintId:
-                oprot.writeI64(iter114)
+            for iter142 in self.hintId:
+                oprot.writeI64(iter142)
             oprot.writeListEnd()
             oprot.writeFieldEnd()
         if self.sql is not None:
             oprot.writeFieldBegin('sql', TType.LIST, 5)
             oprot.writeListBegin(TType.STRING, len(self.sql))
-            for iter115 in self.sql:
-                oprot.writeString(iter115.encode('utf-8') if sys.version_info[0] == 2 else iter115)
+            for iter143 in self.sql:
+                oprot.writeString(iter143.encode('utf-8') if sys.version_info[0] == 2 else iter143)
             oprot.writeListEnd()
             oprot.writeFieldEnd()
         if self.argv is not None:
             oprot.writeFieldBegin('argv', TType.LIST, 6)
             oprot.writeListBegin(TType.LIST, len(self.argv))
-            for iter116 in self.argv:
-                oprot.writeListBegin(TType.STRING, len(iter116))
-                for iter117 in iter116:
-                    oprot.writeString(iter117.encode('utf-8') if sys.version_info[0] == 2 else iter117)
+            for iter144 in self.argv:
+                oprot.writeListBegin(TType.STRING, len(iter144))
+                for iter145 in iter144:
+                    oprot.writeString(iter145.encode('utf-8') if sys.version_info[0] == 2 else iter145)
                 oprot.writeListEnd()
             oprot.writeListEnd()
             oprot.writeFieldEnd()
         if self.cacheKey is not None:
             oprot.writeFieldBegin('cacheKey', TType.LIST, 7)
             oprot.writeListBegin(TType.STRING, len(self.cacheKey))
-            for iter118 in self.cacheKey:
-                oprot.writeString(iter118.encode('utf-8') if sys.version_info[0] == 2 else iter118)
+            for iter146 in self.cacheKey:
+                oprot.writeString(iter146.encode('utf-8') if sys.version_info[0] == 2 else iter146)
             oprot.writeListEnd()
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
@@ -9766,6 +9997,518 @@ class kvdb_del_result(object):
 all_structs.append(kvdb_del_result)
 kvdb_del_result.thrift_spec = (
     (0, TType.BOOL, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 1
+)
+
+
+class vb_pull_args(object):
+    """
+    Attributes:
+     - reqCtx
+     - vbucket
+     - step
+     - cursor
+     - planVersion
+
+    """
+
+
+    def __init__(self, reqCtx=None, vbucket=None, step=None, cursor=None, planVersion=None,):
+        self.reqCtx = reqCtx
+        self.vbucket = vbucket
+        self.step = step
+        self.cursor = cursor
+        self.planVersion = planVersion
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.reqCtx = Context()
+                    self.reqCtx.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.I32:
+                    self.vbucket = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.I32:
+                    self.step = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 4:
+                if ftype == TType.STRING:
+                    self.cursor = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 5:
+                if ftype == TType.I64:
+                    self.planVersion = iprot.readI64()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('vb_pull_args')
+        if self.reqCtx is not None:
+            oprot.writeFieldBegin('reqCtx', TType.STRUCT, 1)
+            self.reqCtx.write(oprot)
+            oprot.writeFieldEnd()
+        if self.vbucket is not None:
+            oprot.writeFieldBegin('vbucket', TType.I32, 2)
+            oprot.writeI32(self.vbucket)
+            oprot.writeFieldEnd()
+        if self.step is not None:
+            oprot.writeFieldBegin('step', TType.I32, 3)
+            oprot.writeI32(self.step)
+            oprot.writeFieldEnd()
+        if self.cursor is not None:
+            oprot.writeFieldBegin('cursor', TType.STRING, 4)
+            oprot.writeBinary(self.cursor)
+            oprot.writeFieldEnd()
+        if self.planVersion is not None:
+            oprot.writeFieldBegin('planVersion', TType.I64, 5)
+            oprot.writeI64(self.planVersion)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        if self.reqCtx is None:
+            raise TProtocolException(message='Required field reqCtx is unset!')
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(vb_pull_args)
+vb_pull_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'reqCtx', [Context, None], None, ),  # 1
+    (2, TType.I32, 'vbucket', None, None, ),  # 2
+    (3, TType.I32, 'step', None, None, ),  # 3
+    (4, TType.STRING, 'cursor', 'BINARY', None, ),  # 4
+    (5, TType.I64, 'planVersion', None, None, ),  # 5
+)
+
+
+class vb_pull_result(object):
+    """
+    Attributes:
+     - success
+     - notOwner
+
+    """
+
+
+    def __init__(self, success=None, notOwner=None,):
+        self.success = success
+        self.notOwner = notOwner
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.STRUCT:
+                    self.success = VBucketBatch()
+                    self.success.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.notOwner = TNotOwner.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('vb_pull_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.STRUCT, 0)
+            self.success.write(oprot)
+            oprot.writeFieldEnd()
+        if self.notOwner is not None:
+            oprot.writeFieldBegin('notOwner', TType.STRUCT, 1)
+            self.notOwner.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(vb_pull_result)
+vb_pull_result.thrift_spec = (
+    (0, TType.STRUCT, 'success', [VBucketBatch, None], None, ),  # 0
+    (1, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 1
+)
+
+
+class vb_push_args(object):
+    """
+    Attributes:
+     - reqCtx
+     - batch
+     - planVersion
+
+    """
+
+
+    def __init__(self, reqCtx=None, batch=None, planVersion=None,):
+        self.reqCtx = reqCtx
+        self.batch = batch
+        self.planVersion = planVersion
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.reqCtx = Context()
+                    self.reqCtx.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.batch = VBucketBatch()
+                    self.batch.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.I64:
+                    self.planVersion = iprot.readI64()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('vb_push_args')
+        if self.reqCtx is not None:
+            oprot.writeFieldBegin('reqCtx', TType.STRUCT, 1)
+            self.reqCtx.write(oprot)
+            oprot.writeFieldEnd()
+        if self.batch is not None:
+            oprot.writeFieldBegin('batch', TType.STRUCT, 2)
+            self.batch.write(oprot)
+            oprot.writeFieldEnd()
+        if self.planVersion is not None:
+            oprot.writeFieldBegin('planVersion', TType.I64, 3)
+            oprot.writeI64(self.planVersion)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        if self.reqCtx is None:
+            raise TProtocolException(message='Required field reqCtx is unset!')
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(vb_push_args)
+vb_push_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'reqCtx', [Context, None], None, ),  # 1
+    (2, TType.STRUCT, 'batch', [VBucketBatch, None], None, ),  # 2
+    (3, TType.I64, 'planVersion', None, None, ),  # 3
+)
+
+
+class vb_push_result(object):
+    """
+    Attributes:
+     - success
+     - notOwner
+
+    """
+
+
+    def __init__(self, success=None, notOwner=None,):
+        self.success = success
+        self.notOwner = notOwner
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.BOOL:
+                    self.success = iprot.readBool()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.notOwner = TNotOwner.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('vb_push_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.BOOL, 0)
+            oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.notOwner is not None:
+            oprot.writeFieldBegin('notOwner', TType.STRUCT, 1)
+            self.notOwner.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(vb_push_result)
+vb_push_result.thrift_spec = (
+    (0, TType.BOOL, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 1
+)
+
+
+class vb_drop_args(object):
+    """
+    Attributes:
+     - reqCtx
+     - vbucket
+     - mapVersion
+
+    """
+
+
+    def __init__(self, reqCtx=None, vbucket=None, mapVersion=None,):
+        self.reqCtx = reqCtx
+        self.vbucket = vbucket
+        self.mapVersion = mapVersion
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.reqCtx = Context()
+                    self.reqCtx.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.I32:
+                    self.vbucket = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.I64:
+                    self.mapVersion = iprot.readI64()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('vb_drop_args')
+        if self.reqCtx is not None:
+            oprot.writeFieldBegin('reqCtx', TType.STRUCT, 1)
+            self.reqCtx.write(oprot)
+            oprot.writeFieldEnd()
+        if self.vbucket is not None:
+            oprot.writeFieldBegin('vbucket', TType.I32, 2)
+            oprot.writeI32(self.vbucket)
+            oprot.writeFieldEnd()
+        if self.mapVersion is not None:
+            oprot.writeFieldBegin('mapVersion', TType.I64, 3)
+            oprot.writeI64(self.mapVersion)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        if self.reqCtx is None:
+            raise TProtocolException(message='Required field reqCtx is unset!')
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(vb_drop_args)
+vb_drop_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'reqCtx', [Context, None], None, ),  # 1
+    (2, TType.I32, 'vbucket', None, None, ),  # 2
+    (3, TType.I64, 'mapVersion', None, None, ),  # 3
+)
+
+
+class vb_drop_result(object):
+    """
+    Attributes:
+     - success
+     - notOwner
+
+    """
+
+
+    def __init__(self, success=None, notOwner=None,):
+        self.success = success
+        self.notOwner = notOwner
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.I64:
+                    self.success = iprot.readI64()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.notOwner = TNotOwner.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('vb_drop_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.I64, 0)
+            oprot.writeI64(self.success)
+            oprot.writeFieldEnd()
+        if self.notOwner is not None:
+            oprot.writeFieldBegin('notOwner', TType.STRUCT, 1)
+            self.notOwner.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(vb_drop_result)
+vb_drop_result.thrift_spec = (
+    (0, TType.I64, 'success', None, None, ),  # 0
     (1, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 1
 )
 fix_spec(all_structs)

@@ -673,6 +673,244 @@ class MysqlMergeResult(object):
         return not (self == other)
 
 
+class VBucketItem(object):
+    """
+    Attributes:
+     - key
+     - value
+     - ttlMs
+
+    """
+
+
+    def __init__(self, key=None, value=None, ttlMs=None,):
+        self.key = key
+        self.value = value
+        self.ttlMs = ttlMs
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRING:
+                    self.key = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRING:
+                    self.value = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.I64:
+                    self.ttlMs = iprot.readI64()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('VBucketItem')
+        if self.key is not None:
+            oprot.writeFieldBegin('key', TType.STRING, 1)
+            oprot.writeBinary(self.key)
+            oprot.writeFieldEnd()
+        if self.value is not None:
+            oprot.writeFieldBegin('value', TType.STRING, 2)
+            oprot.writeBinary(self.value)
+            oprot.writeFieldEnd()
+        if self.ttlMs is not None:
+            oprot.writeFieldBegin('ttlMs', TType.I64, 3)
+            oprot.writeI64(self.ttlMs)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+
+
+class VBucketBatch(object):
+    """
+    Attributes:
+     - vbucket
+     - kvdb
+     - locks
+     - lcache
+     - queryCache
+     - cursor
+     - more
+
+    """
+
+
+    def __init__(self, vbucket=None, kvdb=None, locks=None, lcache=None, queryCache=None, cursor=None, more=None,):
+        self.vbucket = vbucket
+        self.kvdb = kvdb
+        self.locks = locks
+        self.lcache = lcache
+        self.queryCache = queryCache
+        self.cursor = cursor
+        self.more = more
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.I32:
+                    self.vbucket = iprot.readI32()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.LIST:
+                    self.kvdb = []
+                    (_etype24, _size21) = iprot.readListBegin()
+                    for _i25 in range(_size21):
+                        _elem26 = VBucketItem()
+                        _elem26.read(iprot)
+                        self.kvdb.append(_elem26)
+                    iprot.readListEnd()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.LIST:
+                    self.locks = []
+                    (_etype30, _size27) = iprot.readListBegin()
+                    for _i31 in range(_size27):
+                        _elem32 = VBucketItem()
+                        _elem32.read(iprot)
+                        self.locks.append(_elem32)
+                    iprot.readListEnd()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 4:
+                if ftype == TType.LIST:
+                    self.lcache = []
+                    (_etype36, _size33) = iprot.readListBegin()
+                    for _i37 in range(_size33):
+                        _elem38 = VBucketItem()
+                        _elem38.read(iprot)
+                        self.lcache.append(_elem38)
+                    iprot.readListEnd()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 5:
+                if ftype == TType.LIST:
+                    self.queryCache = []
+                    (_etype42, _size39) = iprot.readListBegin()
+                    for _i43 in range(_size39):
+                        _elem44 = VBucketItem()
+                        _elem44.read(iprot)
+                        self.queryCache.append(_elem44)
+                    iprot.readListEnd()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 6:
+                if ftype == TType.STRING:
+                    self.cursor = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 7:
+                if ftype == TType.BOOL:
+                    self.more = iprot.readBool()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('VBucketBatch')
+        if self.vbucket is not None:
+            oprot.writeFieldBegin('vbucket', TType.I32, 1)
+            oprot.writeI32(self.vbucket)
+            oprot.writeFieldEnd()
+        if self.kvdb is not None:
+            oprot.writeFieldBegin('kvdb', TType.LIST, 2)
+            oprot.writeListBegin(TType.STRUCT, len(self.kvdb))
+            for iter45 in self.kvdb:
+                iter45.write(oprot)
+            oprot.writeListEnd()
+            oprot.writeFieldEnd()
+        if self.locks is not None:
+            oprot.writeFieldBegin('locks', TType.LIST, 3)
+            oprot.writeListBegin(TType.STRUCT, len(self.locks))
+            for iter46 in self.locks:
+                iter46.write(oprot)
+            oprot.writeListEnd()
+            oprot.writeFieldEnd()
+        if self.lcache is not None:
+            oprot.writeFieldBegin('lcache', TType.LIST, 4)
+            oprot.writeListBegin(TType.STRUCT, len(self.lcache))
+            for iter47 in self.lcache:
+                iter47.write(oprot)
+            oprot.writeListEnd()
+            oprot.writeFieldEnd()
+        if self.queryCache is not None:
+            oprot.writeFieldBegin('queryCache', TType.LIST, 5)
+            oprot.writeListBegin(TType.STRUCT, len(self.queryCache))
+            for iter48 in self.queryCache:
+                iter48.write(oprot)
+            oprot.writeListEnd()
+            oprot.writeFieldEnd()
+        if self.cursor is not None:
+            oprot.writeFieldBegin('cursor', TType.STRING, 6)
+            oprot.writeBinary(self.cursor)
+            oprot.writeFieldEnd()
+        if self.more is not None:
+            oprot.writeFieldBegin('more', TType.BOOL, 7)
+            oprot.writeBool(self.more)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+
+
 class Context(object):
     """
     Attributes:
@@ -883,6 +1121,24 @@ MysqlMergeResult.thrift_spec = (
     None,  # 0
     (1, TType.BOOL, 'ok', None, None, ),  # 1
     (2, TType.STRING, 'newVal', 'UTF8', None, ),  # 2
+)
+all_structs.append(VBucketItem)
+VBucketItem.thrift_spec = (
+    None,  # 0
+    (1, TType.STRING, 'key', 'BINARY', None, ),  # 1
+    (2, TType.STRING, 'value', 'BINARY', None, ),  # 2
+    (3, TType.I64, 'ttlMs', None, None, ),  # 3
+)
+all_structs.append(VBucketBatch)
+VBucketBatch.thrift_spec = (
+    None,  # 0
+    (1, TType.I32, 'vbucket', None, None, ),  # 1
+    (2, TType.LIST, 'kvdb', (TType.STRUCT, [VBucketItem, None], False), None, ),  # 2
+    (3, TType.LIST, 'locks', (TType.STRUCT, [VBucketItem, None], False), None, ),  # 3
+    (4, TType.LIST, 'lcache', (TType.STRUCT, [VBucketItem, None], False), None, ),  # 4
+    (5, TType.LIST, 'queryCache', (TType.STRUCT, [VBucketItem, None], False), None, ),  # 5
+    (6, TType.STRING, 'cursor', 'BINARY', None, ),  # 6
+    (7, TType.BOOL, 'more', None, None, ),  # 7
 )
 all_structs.append(Context)
 Context.thrift_spec = (

@@ -1,0 +1,26 @@
+package vbucket
+
+// Placement is what one node's view (its map and the rebalance plan it has
+// seen) says of a vbucket, for the routing of one call. It is a value: the
+// routing path reads it without allocating.
+type Placement struct {
+	// VBucket is the vbucket of the key asked about.
+	VBucket int
+	// Owner is the vbucket's active owner by the map; "" while no map is
+	// known.
+	Owner string
+	// Self: Owner is this node.
+	Self bool
+	// Fenced: the plan is moving the vbucket away from this node and its
+	// writes are fenced; this node serves none of its calls until the map
+	// flips (then Owner is another node) or the move is rolled back.
+	Fenced bool
+	// Incoming: the plan is moving the vbucket to this node; its state
+	// arriving here must be kept, though Owner is another node.
+	Incoming bool
+	// Version is the map's version.
+	Version uint64
+}
+
+// Serves reports whether this node may serve a call for the vbucket now.
+func (p Placement) Serves() bool { return p.Self && !p.Fenced }
