@@ -18,6 +18,9 @@ type Placement struct {
 	// Incoming: the plan is moving the vbucket to this node; its state
 	// arriving here must be kept, though Owner is another node.
 	Incoming bool
+	// Outgoing: the plan is moving the vbucket away from this node, in any
+	// phase (its kvdb changes are being recorded for the move).
+	Outgoing bool
 	// Version is the map's version.
 	Version uint64
 }
