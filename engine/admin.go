@@ -69,6 +69,8 @@ type AdminOptions struct {
 	Config func() []byte
 	// Stop starts a graceful shutdown of the daemon.
 	Stop func()
+	// Cluster serves the /cluster endpoints; nil on a one-node daemon.
+	Cluster ClusterAdmin
 }
 
 // Admin is the operators' HTTP server: ping, stats, runtime, config,
@@ -105,6 +107,7 @@ func (a *Admin) routes() http.Handler {
 	mux.HandleFunc("GET /config", a.config)
 	mux.HandleFunc("GET /metrics", a.metrics)
 	mux.Handle("POST /stop", a.changing(a.stop))
+	a.clusterRoutes(mux)
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

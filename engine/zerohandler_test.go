@@ -125,3 +125,15 @@ func (zeroHandler) KvdbGet(_ context.Context, _ *rpc.Context, _ []byte) ([]byte,
 func (zeroHandler) KvdbDel(_ context.Context, _ *rpc.Context, _ []byte) (bool, error) {
 	return false, nil
 }
+
+func (zeroHandler) VbPull(_ context.Context, _ *rpc.Context, _, _ int32, _ []byte, _ int64) (*rpc.VBucketBatch, error) {
+	return &rpc.VBucketBatch{}, nil
+}
+
+func (zeroHandler) VbPush(_ context.Context, _ *rpc.Context, _ *rpc.VBucketBatch, _ int64) (bool, error) {
+	return false, nil
+}
+
+func (zeroHandler) VbDrop(_ context.Context, _ *rpc.Context, _ int32, _ int64) (int64, error) {
+	return 0, nil
+}

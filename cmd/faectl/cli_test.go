@@ -18,7 +18,8 @@ func TestCommandLine(t *testing.T) {
 		err  string // in stderr
 	}{
 		{"no command", nil, 2, "usage: faectl"},
-		{"unknown command", []string{"rebalance"}, 2, `unknown command "rebalance"`},
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"drain without a node", []string{"drain"}, 2, "name one node"},
 		{"unknown flag", []string{"stats", "-verbose"}, 2, "flag provided but not defined: -verbose"},
 		{"extra argument", []string{"members", "now"}, 2, `unexpected argument "now"`},
 		{"zero timeout", []string{"-timeout", "0s", "stats"}, 2, "-timeout must be positive"},

@@ -70,6 +70,9 @@ var commands = []command{
 	{"ping", "ping a node (or with -all every member) over Thrift", cmdPing},
 	{"members", "show the cluster's members, ring version, staleness and peers", cmdMembers},
 	{"ring", "show each member's share of the ring and the owners of -keys", cmdRing},
+	{"map", "show the vbucket map: vbuckets per node, balance, the rebalance in progress, the owners of -keys", cmdMap},
+	{"rebalance", "ask the coordinator to rebalance the vbuckets now", cmdRebalance},
+	{"drain", "move every vbucket off NODE (it stays a member): drain NODE", cmdDrain},
 	{"stats", "show a node's stats summary, or with -json the raw /stats", cmdStats},
 	{"stop", "stop the node: POST /stop, only with -yes", cmdStop},
 }

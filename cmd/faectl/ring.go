@@ -41,7 +41,7 @@ func cmdRing(e *env, args []string) error {
 	}
 	r := peer.NewRing(cs.Members, *vnodes, cs.RingVersion)
 	printRing(e.out, r, *vnodes, *samples)
-	printOwners(e.out, r, splitKeys(*keys))
+	printRingOwners(e.out, r, splitKeys(*keys))
 	return nil
 }
 
@@ -70,8 +70,8 @@ func shares(r *peer.Ring, n int) map[string]int {
 	return counts
 }
 
-// printOwners writes the owner of each key.
-func printOwners(w io.Writer, r *peer.Ring, keys []string) {
+// printRingOwners writes the owner of each key.
+func printRingOwners(w io.Writer, r *peer.Ring, keys []string) {
 	if len(keys) == 0 {
 		return
 	}
