@@ -38,22 +38,22 @@ type Cluster struct {
 
 // Stats is a Cluster's state at one instant, for the admin pages.
 type Stats struct {
-	Self            string      `json:"self"`
-	ZooKeeper       string      `json:"zookeeper"` // session state; "" without ZooKeeper
-	RingVersion     uint64      `json:"ring_version"`
-	Members         []string    `json:"members"`
-	Stale           bool        `json:"stale"`                // the ring may be out of date
-	StaleReason     string      `json:"stale_reason"`         // why, while Stale
-	StaleSince      time.Time   `json:"stale_since,omitzero"` // since when, while Stale
-	Registrations   uint64      `json:"registrations"`        // times our member znode was created
-	SessionExpiries uint64      `json:"session_expiries"`
-	WorkerID        int         `json:"worker_id"` // -1 if none claimed
-	WorkerHeld      bool        `json:"worker_held"`
-	Received        uint64      `json:"received"` // sticky calls served for peers
-	Peers           []PeerStats `json:"peers"`
-	Notices         NoticeStats `json:"notices"`
-	Map             MapStats    `json:"map"`
-	Rebalance       Rebalance   `json:"rebalance"`
+	Self            string         `json:"self"`
+	ZooKeeper       string         `json:"zookeeper"` // session state; "" without ZooKeeper
+	RingVersion     uint64         `json:"ring_version"`
+	Members         []string       `json:"members"`
+	Stale           bool           `json:"stale"`                // the ring may be out of date
+	StaleReason     string         `json:"stale_reason"`         // why, while Stale
+	StaleSince      time.Time      `json:"stale_since,omitzero"` // since when, while Stale
+	Registrations   uint64         `json:"registrations"`        // times our member znode was created
+	SessionExpiries uint64         `json:"session_expiries"`
+	WorkerID        int            `json:"worker_id"` // -1 if none claimed
+	WorkerHeld      bool           `json:"worker_held"`
+	Received        uint64         `json:"received"` // sticky calls served for peers
+	Peers           []PeerStats    `json:"peers"`
+	Notices         NoticeStats    `json:"notices"`
+	Map             MapStats       `json:"map"`
+	Rebalance       RebalanceStats `json:"rebalance"`
 }
 
 // New returns a Cluster for cfg that has not contacted anyone yet. It fails

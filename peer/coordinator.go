@@ -23,6 +23,9 @@ import (
 // errStaleTerm wraps a refused write: the term or a znode version moved.
 var errStaleTerm = errors.New("peer: coordinator write refused")
 
+// errNoMembers: no member list read yet, so no first map to make.
+var errNoMembers = errors.New("peer: no live members to create the vbucket map for yet")
+
 // coordinator is one term's state. Its map and plan are the last it read or
 // wrote, with their znode versions for the version checks.
 type coordinator struct {
@@ -54,6 +57,10 @@ func (c *Cluster) coordinate(ctx context.Context, t *term) {
 		err := co.start(ctx)
 		if err == nil {
 			break
+		}
+		if errors.Is(err, errNoMembers) {
+			co.wait(ctx, nil) // until someone joins
+			continue
 		}
 		c.members.log.Warn("peer: coordinator start, retrying", "err", err)
 		sleepCtx(ctx, retryInterval)
@@ -143,7 +150,7 @@ func (co *coordinator) createMap() error {
 		return err
 	}
 	if len(members) == 0 {
-		return errors.New("peer: no live members to create the vbucket map for yet")
+		return errNoMembers
 	}
 	empty, err := vbucket.New(co.cfg.VBuckets, 0)
 	if err != nil {

@@ -63,12 +63,12 @@ type MapStats struct {
 	Balance     int            `json:"balance"` // max - min of Counts
 	Coordinator string         `json:"coordinator"`
 	PlanVersion uint64         `json:"plan_version"`
-	Rebalance   Rebalance      `json:"rebalance"`
+	Rebalance   RebalanceStats `json:"rebalance"`
 }
 
-// Rebalance is the progress of the plan: moves done of the total, keys and
+// RebalanceStats is the progress of the plan: moves done of the total, keys and
 // bytes pushed, the moves in flight.
-type Rebalance struct {
+type RebalanceStats struct {
 	MovesTotal  int        `json:"moves_total"`
 	MovesDone   int        `json:"moves_done"`
 	KeysCopied  uint64     `json:"keys_copied"`
@@ -97,7 +97,7 @@ func (c *Cluster) mapStats() MapStats {
 		s.Balance = slices.Max(counts) - slices.Min(counts)
 	}
 	d := pv.doc
-	s.Rebalance = Rebalance{MovesTotal: d.MovesTotal, MovesDone: d.MovesDone,
+	s.Rebalance = RebalanceStats{MovesTotal: d.MovesTotal, MovesDone: d.MovesDone,
 		KeysCopied: d.KeysCopied, BytesCopied: d.BytesCopied, Current: d.current()}
 	if co := c.coord.Load(); co != nil {
 		s.Rebalance.KeysCopied += co.keys.Load() // not yet written to the plan

@@ -233,6 +233,7 @@ func TestCoordinator(t *testing.T) {
 		{"map created and moves hand data off", testMapAndMoves},
 		{"a new coordinator rolls back", testCoordinatorRollsBack},
 		{"a stale coordinator is refused", testStaleCoordinatorRefused},
+		{"a vanished node keeps its vbuckets for leave_grace", testLeaveGrace},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -401,4 +402,38 @@ func newTestCoordinator(t *testing.T, c *Cluster, conn *zk.Conn) *coordinator {
 		t.Fatal(err)
 	}
 	return co
+}
+
+// A node that vanishes keeps its vbuckets for leave_grace; then they get new
+// owners at once, with nothing copied.
+func testLeaveGrace(t *testing.T, zkAddrs []string, root string) {
+	na, nb := startVBNode(t), startVBNode(t)
+	cfg := moverConfig(zkAddrs, root, na.addr)
+	cfg.LeaveGrace = 1500 * time.Millisecond
+	a := startNode(t, cfg)
+	join(t, a)
+	waitBalanced(t, []*Cluster{a}, map[string]int{na.addr: testVBuckets})
+	cfg.Advertise = nb.addr
+	b := startNode(t, cfg)
+	join(t, b)
+	half := map[string]int{na.addr: testVBuckets / 2, nb.addr: testVBuckets / 2}
+	waitBalanced(t, []*Cluster{a, b}, half)
+	moved := a.mapStats().Rebalance.MovesDone
+
+	b.Close()
+	gone := time.Now()
+	waitConverged(t, []*Cluster{a}, na.addr)
+	consistently(t, 500*time.Millisecond, func() error {
+		if got := counts(a); got[nb.addr] != testVBuckets/2 {
+			return fmt.Errorf("within the grace: %v", got)
+		}
+		return nil
+	})
+	waitBalanced(t, []*Cluster{a}, map[string]int{na.addr: testVBuckets})
+	if d := time.Since(gone); d < cfg.LeaveGrace {
+		t.Fatalf("reassigned %v after the node vanished, before its grace of %v", d, cfg.LeaveGrace)
+	}
+	if st := a.mapStats(); st.Rebalance.MovesDone != moved {
+		t.Fatalf("moves done went from %d to %d: a vanished node's vbuckets were copied", moved, st.Rebalance.MovesDone)
+	}
 }

@@ -120,6 +120,10 @@ func (c *Cluster) VBucket(vb int) vbucket.Placement {
 	return c.views.placement(m, vb)
 }
 
+// MoveBatchKeys is [cluster] move_batch_keys: how many kvdb keys a source
+// puts in one snapshot page of vb_pull.
+func (c *Cluster) MoveBatchKeys() int { return c.members.cfg.MoveBatchKeys }
+
 // VBuckets is the number of vbuckets of the map in use.
 func (c *Cluster) VBuckets() int { return c.views.mp.Load().m.Len() }
 
