@@ -275,12 +275,30 @@ func (co *coordinator) round(ctx context.Context) (moved bool, err error) {
 	if requested {
 		_ = co.t.conn.Delete(co.c.rebalancePath(), -1) // taken; a new request makes a new znode
 	}
+	co.forgetDrained(m)
 	if len(p.Failovers)+len(p.Moves) == 0 {
 		return false, nil
 	}
 	co.c.members.log.Info("peer: rebalancing", "members", members,
 		"failovers", len(p.Failovers), "moves", len(p.Moves))
 	return true, co.run(ctx, p)
+}
+
+// forgetDrained deletes the drain request of every node that holds nothing
+// and is no longer a member: it left, and when it comes back it is to get
+// its share again.
+func (co *coordinator) forgetDrained(m *vbucket.Map) {
+	drain, _, err := co.t.conn.Children(co.c.drainPath())
+	if err != nil {
+		return
+	}
+	active, _ := m.Counts()
+	r := co.c.members.Ring()
+	for _, n := range drain {
+		if active[n] == 0 && !r.Has(n) {
+			_ = co.t.conn.Delete(co.c.drainPath()+"/"+n, -1) // best effort: the next round tries again
+		}
+	}
 }
 
 // urgentOnly keeps the failovers and the moves off nodes that are no longer

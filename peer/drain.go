@@ -11,8 +11,11 @@ import (
 // rebalance now) and the map's state for the admin pages.
 
 // Drain asks the coordinator to move every vbucket off node, which stays a
-// member meanwhile, by creating Root+"/drain/<node>". Without ZooKeeper it
-// fails: a one-node cluster has nowhere to move anything.
+// member meanwhile, by creating Root+"/drain/<node>". The request stands
+// until the node has left the members holding nothing; then the
+// coordinator deletes it, so the node gets its share when it comes back.
+// Without ZooKeeper it fails: a one-node cluster has nowhere to move
+// anything.
 func (c *Cluster) Drain(node string) error {
 	if node == "" {
 		return errors.New("peer: drain: no node named")

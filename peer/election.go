@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -145,9 +146,11 @@ func (c *Cluster) runCoordinator(ctx context.Context) {
 		}
 		c.members.log.Info("peer: leading as the vbucket coordinator", "znode", t.znode)
 		tctx, cancel := context.WithCancel(ctx)
-		go c.stepDownOnSessionLoss(tctx, cancel, t)
+		var wg sync.WaitGroup
+		wg.Go(func() { c.stepDownOnSessionLoss(tctx, cancel, t) })
 		c.coordinate(tctx, t)
 		cancel()
+		wg.Wait()
 		t.resign()
 		c.members.log.Info("peer: no longer the vbucket coordinator")
 	}

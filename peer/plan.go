@@ -30,7 +30,8 @@ type PlanMove struct {
 // inFlight reports whether the move has started and not ended.
 func (mv PlanMove) inFlight() bool { return mv.Phase == PhaseCopying || mv.Phase == PhaseFenced }
 
-// planDoc is the plan znode's content.
+// planDoc is the plan znode's content. The counters add up over every plan
+// since the znode was created: moves left = MovesTotal - MovesDone.
 type planDoc struct {
 	Coordinator string     `json:"coordinator"`
 	Moves       []PlanMove `json:"moves"`

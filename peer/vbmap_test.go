@@ -233,6 +233,7 @@ func TestCoordinator(t *testing.T) {
 		{"map created and moves hand data off", testMapAndMoves},
 		{"a new coordinator rolls back", testCoordinatorRollsBack},
 		{"a stale coordinator is refused", testStaleCoordinatorRefused},
+		{"rebalance on request", testRebalanceRequest},
 		{"a vanished node keeps its vbuckets for leave_grace", testLeaveGrace},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -292,6 +293,38 @@ func testMapAndMoves(t *testing.T, zkAddrs []string, root string) {
 		}
 		return nil
 	})
+	b.Close()
+	admin := adminConn(t, zkAddrs)
+	eventually(t, 10*time.Second, func() error {
+		if ok, _, err := admin.Exists(root + "/drain/" + nb.addr); err != nil || ok {
+			return fmt.Errorf("drain request of a node that left: exists %v, %v", ok, err)
+		}
+		return nil
+	})
+}
+
+// With auto_rebalance off a joining node gets nothing until Rebalance.
+func testRebalanceRequest(t *testing.T, zkAddrs []string, root string) {
+	na, nb := startVBNode(t), startVBNode(t)
+	cfg := moverConfig(zkAddrs, root, na.addr)
+	cfg.AutoRebalance = ptr(false)
+	a := startNode(t, cfg)
+	join(t, a)
+	waitBalanced(t, []*Cluster{a}, map[string]int{na.addr: testVBuckets})
+	cfg.Advertise = nb.addr
+	b := startNode(t, cfg)
+	join(t, b)
+	waitConverged(t, []*Cluster{a, b}, na.addr, nb.addr)
+	consistently(t, 300*time.Millisecond, func() error {
+		if got := counts(a); got[na.addr] != testVBuckets {
+			return fmt.Errorf("moved without a request: %v", got)
+		}
+		return nil
+	})
+	if err := b.Rebalance(); err != nil {
+		t.Fatal(err)
+	}
+	waitBalanced(t, []*Cluster{a, b}, map[string]int{na.addr: testVBuckets / 2, nb.addr: testVBuckets / 2})
 }
 
 // A coordinator that dies with a move fenced is followed by one that rolls
