@@ -2,7 +2,7 @@ package peer
 
 import "sync"
 
-// changes wakes whoever waits for the next ring swap, like context.Done():
+// changes wakes whoever waits for the next swap of a view, like context.Done():
 // next returns a channel that swapped closes. Safe for concurrent use; the
 // zero value is not ready: use newChanges.
 type changes struct {
@@ -20,7 +20,7 @@ func (c *changes) next() <-chan struct{} {
 }
 
 // swapped closes the current channel and makes the next one. Call it after
-// the new ring is in place, so that a waiter woken by it reads that ring.
+// the new view is in place, so that a waiter woken by it reads that view.
 func (c *changes) swapped() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -28,22 +28,13 @@ func (c *changes) swapped() {
 	c.ch = make(chan struct{})
 }
 
-// Changed returns the version of the ring Owner answers by now, and a
-// channel closed when a ring swapped in after that one replaces it: read
-// the version again then (it may even have moved before you wait). It does
-// not block. A waiter must bound its wait itself (a ctx, a timer): without
-// ZooKeeper, or with a stale ring, the channel may stay open for good.
-func (c *Cluster) Changed() (version uint64, next <-chan struct{}) {
-	// The channel first: a swap after this read closes it, whether or not
-	// the version read below already shows that swap.
-	next = c.changes.next()
-	return c.Ring().Version, next
-}
-
 // ringSwapped is the membership's ring hook: the peer pools and the hooks
-// registered with OnRingChange (ringChanged), then the waiters of Changed,
-// so that a woken waiter finds the caches already in line with the ring.
+// registered with OnRingChange (ringChanged), then the coordinator, which
+// replans for the new members.
 func (c *Cluster) ringSwapped(r *Ring) {
 	c.ringChanged(r)
-	c.changes.swapped()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }

@@ -35,26 +35,29 @@ func TestChangesWakeEveryWaiterOnce(t *testing.T) {
 	}
 }
 
-// testChangedWakes checks Changed against a real ring swap: the channel it
-// returned before a node joins is closed once the ring that lists the node
-// is in place, and the version read then is that ring's.
+// testChangedWakes checks Changed against a real plan change: the channel
+// it returned is closed once the plan znode was written, and the plan
+// version read then is the new one.
 func testChangedWakes(t *testing.T, zkAddrs []string, root string) {
-	addrs := []string{"10.9.7.1:9001", "10.9.7.2:9001"}
-	cs := startNodes(t, zkAddrs, root, addrs[0])
-	waitConverged(t, cs, addrs[0])
+	cs := startNodes(t, zkAddrs, root, "10.9.7.1:9001")
+	waitMap(t, cs...)
 	before, changed := cs[0].Changed()
+	plan := cs[0].PlanVersion()
 	if isClosed(changed) {
-		t.Fatal("Changed's channel is closed while no ring was swapped in")
+		t.Fatal("Changed's channel is closed while no view was swapped in")
 	}
-	cs = append(cs, startNodes(t, zkAddrs, root, addrs[1])...)
+	admin := adminConn(t, zkAddrs)
+	if _, err := admin.Set(root+"/plan", []byte(`{"coordinator":"someone"}`), -1); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case <-changed:
 	case <-time.After(15 * time.Second):
-		t.Fatal("no wake-up within 15s of a node joining")
+		t.Fatal("no wake-up within 15s of a plan change")
 	}
 	after, _ := cs[0].Changed()
-	if after == before || !cs[0].Ring().Has(addrs[1]) {
-		t.Fatalf("woken at version %d (was %d), members %v; want a new version listing %s",
-			after, before, cs[0].Ring().Members, addrs[1])
+	if after != before || cs[0].PlanVersion() <= plan {
+		t.Fatalf("woken at map %d (was %d), plan %d (was %d); want the same map and a newer plan",
+			after, before, cs[0].PlanVersion(), plan)
 	}
 }

@@ -1,6 +1,6 @@
 // Package peer knows who owns a key and how to reach it: ZooKeeper
-// membership, the consistent-hash ring, and pooled connections to other faed
-// nodes. It knows nothing of servants.
+// membership, the vbucket map and the coordinator that changes it, and
+// pooled connections to other faed nodes. It knows nothing of servants.
 package peer
 
 import (
@@ -29,27 +29,31 @@ type Cluster struct {
 	members  *Membership
 	peers    *Peers
 	notices  *notices
-	changes  *changes // wakes the waiters of Changed
+	views    *views                      // the vbucket map and plan Owner answers by
+	coord    atomic.Pointer[coordinator] // while this node leads, else nil
+	wake     chan struct{}               // cap 1: the members changed; the coordinator replans
 	received atomic.Uint64
 	close    sync.Once
 }
 
 // Stats is a Cluster's state at one instant, for the admin pages.
 type Stats struct {
-	Self            string      `json:"self"`
-	ZooKeeper       string      `json:"zookeeper"` // session state; "" without ZooKeeper
-	RingVersion     uint64      `json:"ring_version"`
-	Members         []string    `json:"members"`
-	Stale           bool        `json:"stale"`                // the ring may be out of date
-	StaleReason     string      `json:"stale_reason"`         // why, while Stale
-	StaleSince      time.Time   `json:"stale_since,omitzero"` // since when, while Stale
-	Registrations   uint64      `json:"registrations"`        // times our member znode was created
-	SessionExpiries uint64      `json:"session_expiries"`
-	WorkerID        int         `json:"worker_id"` // -1 if none claimed
-	WorkerHeld      bool        `json:"worker_held"`
-	Received        uint64      `json:"received"` // sticky calls served for peers
-	Peers           []PeerStats `json:"peers"`
-	Notices         NoticeStats `json:"notices"`
+	Self            string         `json:"self"`
+	ZooKeeper       string         `json:"zookeeper"` // session state; "" without ZooKeeper
+	RingVersion     uint64         `json:"ring_version"`
+	Members         []string       `json:"members"`
+	Stale           bool           `json:"stale"`                // the ring may be out of date
+	StaleReason     string         `json:"stale_reason"`         // why, while Stale
+	StaleSince      time.Time      `json:"stale_since,omitzero"` // since when, while Stale
+	Registrations   uint64         `json:"registrations"`        // times our member znode was created
+	SessionExpiries uint64         `json:"session_expiries"`
+	WorkerID        int            `json:"worker_id"` // -1 if none claimed
+	WorkerHeld      bool           `json:"worker_held"`
+	Received        uint64         `json:"received"` // sticky calls served for peers
+	Peers           []PeerStats    `json:"peers"`
+	Notices         NoticeStats    `json:"notices"`
+	Map             MapStats       `json:"map"`
+	Rebalance       RebalanceStats `json:"rebalance"`
 }
 
 // New returns a Cluster for cfg that has not contacted anyone yet. It fails
@@ -58,12 +62,17 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Cluster{self: cfg.self(), peers: NewPeers(cfg, log), changes: newChanges()}
+	full := cfg.withDefaults()
+	c := &Cluster{self: cfg.self(), peers: NewPeers(cfg, log),
+		views: newViews(cfg.self(), full.VBuckets), wake: make(chan struct{}, 1)}
 	m, err := newMembership(cfg, log, c.ringSwapped)
 	if err != nil {
 		return nil, err
 	}
 	c.members, c.notices = m, newNotices(m, log)
+	if !m.zkEnabled() {
+		c.views.oneNode()
+	}
 	return c, nil
 }
 
@@ -77,12 +86,18 @@ func (c *Cluster) WorkerHeld() bool { return c.members.WorkerHeld() }
 // Join registers this node as a member; see Membership.Join.
 func (c *Cluster) Join(ctx context.Context) error { return c.members.Join(ctx) }
 
-// Run keeps the membership, the ring and the peer connections healthy until
-// ctx is done. It blocks; call it once.
+// Run keeps the membership, the vbucket map and plan views and the peer
+// connections healthy until ctx is done, and takes part in the coordinator
+// election (coordinating while it leads). It blocks; call it once. Without
+// ZooKeeper there is no coordinator and the map never changes.
 func (c *Cluster) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { c.peers.Run(ctx) })
 	wg.Go(func() { c.notices.run(ctx) })
+	if c.members.zkEnabled() {
+		wg.Go(func() { c.watchViews(ctx) })
+		wg.Go(func() { c.runCoordinator(ctx) })
+	}
 	c.members.Run(ctx)
 	wg.Wait()
 }
@@ -102,21 +117,12 @@ func (c *Cluster) Close() {
 // Ring returns the current ring; never nil.
 func (c *Cluster) Ring() *Ring { return c.members.Ring() }
 
-// Owner returns the address of the member that owns key, whether that is
-// this node, and the version of the ring that says so (see Changed). It does
-// not allocate.
-func (c *Cluster) Owner(key string) (addr string, self bool, version uint64) {
-	r := c.members.Ring()
-	addr = r.Owner(key)
-	return addr, addr == c.self, r.Version
-}
-
-// Forward runs fn against the member at addr (from Owner), as Peers.Do does.
-// An addr that is no longer in the ring fails fast with an error wrapping
+// Forward runs fn against the node at addr (an Owner), as Peers.Do does.
+// An addr that is not a live member fails fast with an error wrapping
 // ErrUnreachable. The caller marks the request sticky.
 func (c *Cluster) Forward(ctx context.Context, addr string, fn func(rpc.FunServant) error) error {
 	if r := c.members.Ring(); !r.Has(addr) {
-		return fmt.Errorf("peer %s: %w: not a member of ring version %d", addr, ErrUnreachable, r.Version)
+		return fmt.Errorf("peer %s: %w: not a live member (member list version %d)", addr, ErrUnreachable, r.Version)
 	}
 	return c.peers.Do(ctx, addr, fn)
 }
@@ -128,13 +134,15 @@ func (c *Cluster) CountReceived() { c.received.Add(1) }
 // pages can take it through a small interface): ring version and members,
 // the stale flag with its reason and start, registrations and session
 // expiries, the worker id, calls received from peers, per peer the calls
-// forwarded, their errors, and the pool and breaker state, and the notices
-// published and received.
+// forwarded, their errors, and the pool and breaker state, the notices
+// published and received, and the map and rebalance progress (MapStats).
 func (c *Cluster) Stats() any {
 	s := c.members.Stats()
 	s.Received = c.received.Load()
 	s.Peers = c.peers.Stats()
 	s.Notices = c.notices.stats()
+	s.Map = c.mapStats()
+	s.Rebalance = s.Map.Rebalance
 	return s
 }
 

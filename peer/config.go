@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"faed/peer/vbucket"
 	"faed/pool"
 )
 
@@ -39,6 +40,25 @@ type Config struct {
 	Peer pool.Config `toml:"peer_pool"`
 	// Breaker configures the circuit breaker in front of each peer.
 	Breaker pool.BreakerConfig `toml:"peer_breaker"`
+
+	// VBuckets is the number of vbuckets keys map to; every node of a
+	// cluster must use the same value (the map in ZooKeeper wins once
+	// read). At most vbucket.MaxVBuckets. If zero, 1024.
+	VBuckets int `toml:"vbuckets"`
+	// AutoRebalance lets the coordinator rebalance whenever the members
+	// change; off, it moves vbuckets only on a rebalance request, a drain,
+	// or for a node gone past LeaveGrace. If unset, true.
+	AutoRebalance *bool `toml:"auto_rebalance"`
+	// LeaveGrace is how long a node that vanished from the members keeps
+	// its vbuckets (its files may come back with it) before they get new
+	// owners. If zero, 30s.
+	LeaveGrace time.Duration `toml:"leave_grace"`
+	// MaxMoves bounds the vbucket moves the coordinator runs at once. If
+	// zero, 4.
+	MaxMoves int `toml:"max_moves"`
+	// MoveBatchKeys is how many kvdb keys one page of a move carries. If
+	// zero, 1000.
+	MoveBatchKeys int `toml:"move_batch_keys"`
 }
 
 // selfName names a node without an advertised address.
@@ -53,8 +73,19 @@ func DefaultConfig() Config {
 		CallTimeout:    3 * time.Second,
 		Peer:           pool.DefaultConfig(),
 		Breaker:        pool.DefaultBreakerConfig(),
+		VBuckets:       vbucket.DefaultVBuckets,
+		AutoRebalance:  ptr(true),
+		LeaveGrace:     30 * time.Second,
+		MaxMoves:       4,
+		MoveBatchKeys:  1000,
 	}
 }
+
+// ptr returns a pointer to a copy of v: each DefaultConfig gets its own.
+func ptr[T any](v T) *T { return &v }
+
+// autoRebalance reports AutoRebalance, unset meaning true.
+func (c Config) autoRebalance() bool { return c.AutoRebalance == nil || *c.AutoRebalance }
 
 // Validate reports every invalid field, naming its key.
 func (c Config) Validate() error {
@@ -67,7 +98,18 @@ func (c Config) Validate() error {
 		nonNegative("call_timeout", c.CallTimeout),
 		prefixed("peer_pool", c.Peer.Validate()),
 		prefixed("peer_breaker", c.Breaker.Validate()),
+		validateVBuckets(c.VBuckets),
+		nonNegative("leave_grace", c.LeaveGrace),
+		nonNegative("max_moves", c.MaxMoves),
+		nonNegative("move_batch_keys", c.MoveBatchKeys),
 	)
+}
+
+func validateVBuckets(n int) error {
+	if n < 0 || n > vbucket.MaxVBuckets {
+		return fmt.Errorf("vbuckets = %d: want 1 to %d (0 for the default)", n, vbucket.MaxVBuckets)
+	}
+	return nil
 }
 
 func (c Config) validateZooKeeper() error {
@@ -112,6 +154,13 @@ func (c Config) withDefaults() Config {
 	c.SessionTimeout = orDefault(c.SessionTimeout, d.SessionTimeout)
 	c.VirtualNodes = orDefault(c.VirtualNodes, d.VirtualNodes)
 	c.CallTimeout = orDefault(c.CallTimeout, d.CallTimeout)
+	c.VBuckets = orDefault(c.VBuckets, d.VBuckets)
+	c.LeaveGrace = orDefault(c.LeaveGrace, d.LeaveGrace)
+	c.MaxMoves = orDefault(c.MaxMoves, d.MaxMoves)
+	c.MoveBatchKeys = orDefault(c.MoveBatchKeys, d.MoveBatchKeys)
+	if c.AutoRebalance == nil {
+		c.AutoRebalance = d.AutoRebalance
+	}
 	return c
 }
 

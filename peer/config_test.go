@@ -32,6 +32,12 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negative call timeout", cfg: Config{CallTimeout: -1}, want: []string{"call_timeout"}},
 		{name: "bad pool", cfg: Config{Peer: pool.Config{MaxOpen: -1}}, want: []string{"peer_pool", "max_open"}},
 		{name: "bad breaker", cfg: Config{Breaker: pool.BreakerConfig{FailureThreshold: -1}}, want: []string{"peer_breaker", "failure_threshold"}},
+		{name: "vbuckets", cfg: Config{VBuckets: 16, MaxMoves: 1, MoveBatchKeys: 10, LeaveGrace: time.Second}},
+		{name: "too many vbuckets", cfg: Config{VBuckets: 1 << 17}, want: []string{"vbuckets"}},
+		{name: "negative vbuckets", cfg: Config{VBuckets: -1}, want: []string{"vbuckets"}},
+		{name: "negative leave grace", cfg: Config{LeaveGrace: -1}, want: []string{"leave_grace"}},
+		{name: "negative max moves", cfg: Config{MaxMoves: -1}, want: []string{"max_moves"}},
+		{name: "negative move batch", cfg: Config{MoveBatchKeys: -1}, want: []string{"move_batch_keys"}},
 		{name: "every error at once", cfg: Config{Root: "x", VirtualNodes: -1, CallTimeout: -1},
 			want: []string{"root", "virtual_nodes", "call_timeout"}},
 	}
@@ -65,6 +71,13 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if c.Root != d.Root || c.SessionTimeout != d.SessionTimeout || c.CallTimeout != d.CallTimeout {
 		t.Fatalf("withDefaults %+v disagrees with DefaultConfig %+v", c, d)
+	}
+	if c.VBuckets != 1024 || !c.autoRebalance() || c.LeaveGrace != 30*time.Second || c.MaxMoves != 4 ||
+		c.MoveBatchKeys != 1000 || !d.autoRebalance() {
+		t.Fatalf("zero config's [cluster] vbucket keys took %+v", c)
+	}
+	if off := (Config{AutoRebalance: ptr(false)}).withDefaults(); off.autoRebalance() {
+		t.Fatal("auto_rebalance = false became true")
 	}
 	if got := (Config{}).self(); got != "self" {
 		t.Fatalf("self() without advertise = %q, want self", got)

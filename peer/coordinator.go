@@ -1,0 +1,352 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"faed/peer/vbucket"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// This file is the coordinator: the elected node that creates the first
+// map, plans map changes when the members change, persists the plan and
+// runs its moves (move.go). Every write it makes is one ZooKeeper multi
+// that first checks its election znode (term.check), so a coordinator that
+// lost its term cannot write.
+
+// errStaleTerm wraps a refused write: the term or a znode version moved.
+var errStaleTerm = errors.New("peer: coordinator write refused")
+
+// errNoMembers: no member list read yet, so no first map to make.
+var errNoMembers = errors.New("peer: no live members to create the vbucket map for yet")
+
+// coordinator is one term's state. Its map and plan are the last it read or
+// wrote, with their znode versions for the version checks.
+type coordinator struct {
+	c   *Cluster
+	t   *term
+	cfg Config
+
+	keys, bytes atomic.Uint64 // copied in this term, added to the plan's counters
+
+	mu    sync.Mutex // guards m, mvers, plan, pvers; held across each write
+	m     *vbucket.Map
+	mvers int32
+	plan  *planDoc
+	pvers int32
+
+	gone   map[string]time.Time // map nodes missing from the members, since when; run's only
+	reload atomic.Bool          // a write was refused: start again (read, roll back) before the next round
+}
+
+func (c *Cluster) drainPath() string     { return c.members.cfg.Root + "/drain" }
+func (c *Cluster) rebalancePath() string { return c.members.cfg.Root + "/rebalance" }
+
+// coordinate leads until ctx is done: load or create the map, roll back
+// what a previous coordinator left in flight, then plan and move whenever
+// something changes.
+func (c *Cluster) coordinate(ctx context.Context, t *term) {
+	co := &coordinator{c: c, t: t, cfg: c.members.cfg, gone: map[string]time.Time{}}
+	for ctx.Err() == nil {
+		err := co.start(ctx)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, errNoMembers) {
+			co.wait(ctx, nil) // until someone joins
+			continue
+		}
+		c.members.log.Warn("peer: coordinator start, retrying", "err", err)
+		sleepCtx(ctx, retryInterval)
+	}
+	c.coord.Store(co)
+	defer c.coord.CompareAndSwap(co, nil)
+	for ctx.Err() == nil {
+		watches := co.arm()
+		moved, err := co.round(ctx)
+		switch {
+		case err != nil:
+			c.members.log.Warn("peer: rebalance round", "err", err)
+			sleepCtx(ctx, retryInterval)
+		case !moved:
+			co.wait(ctx, watches)
+		}
+	}
+}
+
+// start reads the map and the plan, creating them if missing, and rolls
+// back every move in flight.
+func (co *coordinator) start(ctx context.Context) error {
+	if err := ensurePath(co.t.conn, co.c.drainPath()); err != nil {
+		return err
+	}
+	if err := co.load(); err != nil {
+		return err
+	}
+	co.mu.Lock()
+	stuck := co.plan.current()
+	co.mu.Unlock()
+	for _, mv := range stuck {
+		co.c.members.log.Info("peer: rolling back a move of the previous coordinator", "move", mv)
+		if err := co.rollback(ctx, mv); err != nil {
+			return err
+		}
+	}
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	doc := co.plan.clone()
+	doc.Coordinator, doc.Moves = co.c.self, nil
+	_, err := co.commitLocked(nil, doc)
+	return err
+}
+
+// load reads the map (creating the first one) and the plan (creating an
+// empty one).
+func (co *coordinator) load() error {
+	conn := co.t.conn
+	_, err := conn.Create(co.c.planPath(), (&planDoc{}).encode(), 0, openACL)
+	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return fmt.Errorf("peer: create %s: %w", co.c.planPath(), err)
+	}
+	if err := co.createMap(); err != nil {
+		return err
+	}
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	data, st, err := conn.Get(co.c.mapPath())
+	if err != nil {
+		return fmt.Errorf("peer: read %s: %w", co.c.mapPath(), err)
+	}
+	if co.m, err = vbucket.Decode(data); err != nil {
+		return fmt.Errorf("peer: %s: %w", co.c.mapPath(), err)
+	}
+	co.mvers = st.Version
+	data, st, err = conn.Get(co.c.planPath())
+	if err != nil {
+		return fmt.Errorf("peer: read %s: %w", co.c.planPath(), err)
+	}
+	co.plan, co.pvers = &planDoc{}, st.Version
+	if d, err := decodePlan(data); err == nil {
+		co.plan = d // an unreadable plan is replaced: nothing can be in flight by it
+	}
+	return nil
+}
+
+// createMap creates the first map, balanced over the live members, unless
+// a map exists.
+func (co *coordinator) createMap() error {
+	ok, _, err := co.t.conn.Exists(co.c.mapPath())
+	if err != nil || ok {
+		return err
+	}
+	members, err := co.members(time.Now())
+	if err != nil {
+		return err
+	}
+	if len(members) == 0 {
+		return errNoMembers
+	}
+	empty, err := vbucket.New(co.cfg.VBuckets, 0)
+	if err != nil {
+		return err
+	}
+	data, _ := vbucket.NewPlan(empty, members).Target.MarshalBinary()
+	_, err = co.t.conn.Multi(co.t.check(),
+		&zk.CreateRequest{Path: co.c.mapPath(), Data: data, Acl: openACL})
+	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return fmt.Errorf("peer: create %s: %w", co.c.mapPath(), err)
+	}
+	co.c.members.log.Info("peer: created the vbucket map", "vbuckets", co.cfg.VBuckets, "members", members)
+	return nil
+}
+
+// commitLocked writes the plan doc, and the map if m is not nil, in one
+// multi checked against the term and both znode versions, and returns the
+// plan's new version (Mzxid). Called with mu held.
+func (co *coordinator) commitLocked(m *vbucket.Map, doc *planDoc) (uint64, error) {
+	doc.KeysCopied += co.keys.Swap(0)
+	doc.BytesCopied += co.bytes.Swap(0)
+	ops := []any{co.t.check()}
+	if m != nil {
+		data, _ := m.MarshalBinary()
+		ops = append(ops, &zk.SetDataRequest{Path: co.c.mapPath(), Data: data, Version: co.mvers})
+	}
+	ops = append(ops, &zk.SetDataRequest{Path: co.c.planPath(), Data: doc.encode(), Version: co.pvers})
+	res, err := co.t.conn.Multi(ops...)
+	if err == nil && len(res) != len(ops) {
+		err = fmt.Errorf("%d answers to %d ops", len(res), len(ops))
+	}
+	if err != nil {
+		co.reload.Store(true)
+		return 0, fmt.Errorf("%w: %w", errStaleTerm, err)
+	}
+	if m != nil {
+		co.m, co.mvers = m, res[1].Stat.Version
+	}
+	last := res[len(res)-1].Stat
+	co.plan, co.pvers = doc, last.Version
+	return uint64(last.Mzxid), nil
+}
+
+// members returns who the map is planned for: the live members, minus the
+// draining nodes, plus map nodes gone for less than LeaveGrace.
+func (co *coordinator) members(now time.Time) ([]string, error) {
+	drain, _, err := co.t.conn.Children(co.c.drainPath())
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return nil, fmt.Errorf("peer: read %s: %w", co.c.drainPath(), err)
+	}
+	r := co.c.members.Ring()
+	if r.Version == 0 {
+		return nil, nil // no member list read yet
+	}
+	out := slices.Clone(r.Members)
+	if co.m != nil {
+		out = append(out, co.graced(r, now)...)
+	}
+	return slices.DeleteFunc(out, func(s string) bool { return slices.Contains(drain, s) }), nil
+}
+
+// graced returns the map's nodes that are not live members but vanished
+// less than LeaveGrace ago, and forgets the ones that came back.
+func (co *coordinator) graced(r *Ring, now time.Time) []string {
+	var out []string
+	for _, n := range co.m.Nodes() {
+		if r.Has(n) {
+			continue
+		}
+		since, ok := co.gone[n]
+		if !ok {
+			since, co.gone[n] = now, now
+		}
+		if now.Sub(since) < co.cfg.LeaveGrace {
+			out = append(out, n)
+		}
+	}
+	for n := range co.gone {
+		if r.Has(n) {
+			delete(co.gone, n)
+		}
+	}
+	return out
+}
+
+// nextGrace is how long until the next vanished node's grace ends, 0 if
+// none is waiting.
+func (co *coordinator) nextGrace(now time.Time) time.Duration {
+	var next time.Duration
+	for _, since := range co.gone {
+		if left := co.cfg.LeaveGrace - now.Sub(since); left > 0 && (next == 0 || left < next) {
+			next = left
+		}
+	}
+	return next
+}
+
+// round plans once and runs the plan; moved reports whether it changed
+// anything (then the caller plans again at once).
+func (co *coordinator) round(ctx context.Context) (moved bool, err error) {
+	if co.reload.Swap(false) {
+		if err := co.start(ctx); err != nil {
+			co.reload.Store(true)
+			return false, err
+		}
+	}
+	requested, _, err := co.t.conn.Exists(co.c.rebalancePath())
+	if err != nil {
+		return false, err
+	}
+	co.mu.Lock()
+	members, err := co.members(time.Now())
+	m := co.m
+	co.mu.Unlock()
+	if err != nil || len(members) == 0 {
+		return false, err
+	}
+	p := vbucket.NewPlan(m, members)
+	if !co.cfg.autoRebalance() && !requested {
+		p = urgentOnly(p)
+	}
+	if requested {
+		_ = co.t.conn.Delete(co.c.rebalancePath(), -1) // taken; a new request makes a new znode
+	}
+	co.forgetDrained(m)
+	if len(p.Failovers)+len(p.Moves) == 0 {
+		return false, nil
+	}
+	co.c.members.log.Info("peer: rebalancing", "members", members,
+		"failovers", len(p.Failovers), "moves", len(p.Moves))
+	return true, co.run(ctx, p)
+}
+
+// forgetDrained deletes the drain request of every node that holds nothing
+// and is no longer a member: it left, and when it comes back it is to get
+// its share again.
+func (co *coordinator) forgetDrained(m *vbucket.Map) {
+	drain, _, err := co.t.conn.Children(co.c.drainPath())
+	if err != nil {
+		return
+	}
+	active, _ := m.Counts()
+	r := co.c.members.Ring()
+	for _, n := range drain {
+		if active[n] == 0 && !r.Has(n) {
+			_ = co.t.conn.Delete(co.c.drainPath()+"/"+n, -1) // best effort: the next round tries again
+		}
+	}
+}
+
+// urgentOnly keeps the failovers and the moves off nodes that are no longer
+// members (gone past their grace, or draining): without auto_rebalance,
+// only what must move moves.
+func urgentOnly(p *vbucket.Plan) *vbucket.Plan {
+	q := *p
+	q.Moves = slices.DeleteFunc(slices.Clone(p.Moves), func(mv vbucket.Move) bool {
+		return slices.Contains(p.Members, mv.From.Active)
+	})
+	return &q
+}
+
+// arm sets the watches a round's outcome may depend on: the drain nodes
+// and the rebalance request. The ring is watched by Membership and pokes
+// the Cluster's wake channel.
+func (co *coordinator) arm() (watches []<-chan zk.Event) {
+	if _, _, w, err := co.t.conn.ChildrenW(co.c.drainPath()); err == nil {
+		watches = append(watches, w)
+	}
+	if _, _, w, err := co.t.conn.ExistsW(co.c.rebalancePath()); err == nil {
+		watches = append(watches, w)
+	}
+	return watches
+}
+
+// wait blocks until the members change, a drain or rebalance request
+// comes, a vanished node's grace ends, or ctx is done.
+func (co *coordinator) wait(ctx context.Context, watches []<-chan zk.Event) {
+	co.mu.Lock()
+	grace := co.nextGrace(time.Now())
+	co.mu.Unlock()
+	var timer <-chan time.Time
+	if grace > 0 {
+		timer = time.After(grace)
+	}
+	var w0, w1 <-chan zk.Event
+	if len(watches) > 0 {
+		w0 = watches[0]
+	}
+	if len(watches) > 1 {
+		w1 = watches[1]
+	}
+	select {
+	case <-ctx.Done():
+	case <-co.c.wake:
+	case <-w0:
+	case <-w1:
+	case <-timer:
+	}
+}

@@ -1,0 +1,110 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// This file holds the operators' requests to the coordinator (drain a node,
+// rebalance now) and the map's state for the admin pages.
+
+// Drain asks the coordinator to move every vbucket off node, which stays a
+// member meanwhile, by creating Root+"/drain/<node>". The request stands
+// until the node has left the members holding nothing; then the
+// coordinator deletes it, so the node gets its share when it comes back.
+// Without ZooKeeper it fails: a one-node cluster has nowhere to move
+// anything.
+func (c *Cluster) Drain(node string) error {
+	if node == "" {
+		return errors.New("peer: drain: no node named")
+	}
+	return c.request(c.drainPath() + "/" + node)
+}
+
+// Rebalance asks the coordinator to rebalance now, also with
+// auto_rebalance off, by creating Root+"/rebalance".
+func (c *Cluster) Rebalance() error { return c.request(c.rebalancePath()) }
+
+// request creates the persistent znode p; one that exists already is the
+// same request.
+func (c *Cluster) request(p string) error {
+	if !c.members.zkEnabled() {
+		return errors.New("peer: no zookeeper: a one-node cluster does not move vbuckets")
+	}
+	conn, ok := c.members.session()
+	if !ok {
+		return fmt.Errorf("peer: %s: %w", p, errNoSession)
+	}
+	if err := ensurePath(conn, p); err != nil {
+		return fmt.Errorf("peer: %s: %w", p, err)
+	}
+	return nil
+}
+
+// Drained reports whether this node is the active owner of no vbucket and
+// no move of the plan goes to it: it may leave without losing anything.
+// It is false before a map is read, and always without ZooKeeper (the one
+// node owns everything).
+func (c *Cluster) Drained() bool {
+	m := c.views.mp.Load().m
+	if m.Version() == 0 {
+		return false // no map read yet: we cannot know
+	}
+	active, _ := m.Counts()
+	return active[c.self] == 0 && !c.views.plan.Load().targets(c.self)
+}
+
+// MapStats is the vbucket map and the rebalance at one instant (GET
+// /cluster/map).
+type MapStats struct {
+	Version     uint64         `json:"version"`
+	VBuckets    int            `json:"vbuckets"`
+	Owners      []string       `json:"owners"`  // by vbucket; "" unknown
+	Counts      map[string]int `json:"counts"`  // active vbuckets per node, live members included
+	Balance     int            `json:"balance"` // max - min of Counts
+	Coordinator string         `json:"coordinator"`
+	PlanVersion uint64         `json:"plan_version"`
+	Rebalance   RebalanceStats `json:"rebalance"`
+}
+
+// RebalanceStats is the progress of the plan: moves done of the total, keys and
+// bytes pushed, the moves in flight.
+type RebalanceStats struct {
+	MovesTotal  int        `json:"moves_total"`
+	MovesDone   int        `json:"moves_done"`
+	KeysCopied  uint64     `json:"keys_copied"`
+	BytesCopied uint64     `json:"bytes_copied"`
+	Current     []PlanMove `json:"current"`
+}
+
+// MapStats returns a MapStats (typed any for the admin pages).
+func (c *Cluster) MapStats() any { return c.mapStats() }
+
+func (c *Cluster) mapStats() MapStats {
+	m, pv := c.views.mp.Load().m, c.views.plan.Load()
+	s := MapStats{Version: m.Version(), VBuckets: m.Len(), Owners: make([]string, m.Len()),
+		Coordinator: pv.doc.Coordinator, PlanVersion: pv.version}
+	for vb := range s.Owners {
+		s.Owners[vb] = m.Active(vb)
+	}
+	s.Counts, _ = m.Counts()
+	for _, n := range c.members.Ring().Members {
+		if _, ok := s.Counts[n]; !ok && m.Version() > 0 {
+			s.Counts[n] = 0
+		}
+	}
+	if len(s.Counts) > 0 {
+		counts := slices.Collect(maps.Values(s.Counts))
+		s.Balance = slices.Max(counts) - slices.Min(counts)
+	}
+	d := pv.doc
+	s.Rebalance = RebalanceStats{MovesTotal: d.MovesTotal, MovesDone: d.MovesDone,
+		KeysCopied: d.KeysCopied, BytesCopied: d.BytesCopied, Current: d.current()}
+	if co := c.coord.Load(); co != nil {
+		s.Rebalance.KeysCopied += co.keys.Load() // not yet written to the plan
+		s.Rebalance.BytesCopied += co.bytes.Load()
+	}
+	return s
+}
