@@ -40,6 +40,7 @@ var (
 type Cache struct {
 	shards   []shard // length is a power of two
 	mask     uint32
+	vbuckets int
 	maxKey   int
 	maxEntry int64
 }
@@ -62,11 +63,13 @@ func New(cfg Config) (*Cache, error) {
 	c := &Cache{
 		shards:   make([]shard, n),
 		mask:     uint32(n - 1),
+		vbuckets: cfg.vbuckets(),
 		maxKey:   cfg.MaxKeyBytes,
 		maxEntry: cfg.MaxBytes / int64(n),
 	}
+	heads := make([]*item, c.vbuckets)
 	for i := range c.shards {
-		if err := c.shards[i].init(cfg.MaxItems/n, c.maxEntry); err != nil {
+		if err := c.shards[i].init(cfg.MaxItems/n, c.maxEntry, heads); err != nil {
 			return nil, fmt.Errorf("lcache: %w", err)
 		}
 	}
@@ -101,7 +104,8 @@ func (c *Cache) Set(key string, value []byte) error {
 	// Clone both so the cache never pins a caller's larger buffer.
 	v := make([]byte, len(value))
 	copy(v, value)
-	c.shardFor(key).set(strings.Clone(key), v)
+	vb := c.VBucket(key)
+	c.shard(vb).set(strings.Clone(key), vb, v)
 	return nil
 }
 
@@ -111,7 +115,7 @@ func (c *Cache) Get(key string) ([]byte, error) {
 	if err := c.checkKey(key); err != nil {
 		return nil, err
 	}
-	return c.shardFor(key).get(key)
+	return c.shard(c.VBucket(key)).get(key)
 }
 
 // Del removes key. Deleting a missing key is not an error.
@@ -119,7 +123,7 @@ func (c *Cache) Del(key string) error {
 	if err := c.checkKey(key); err != nil {
 		return err
 	}
-	c.shardFor(key).del(key)
+	c.shard(c.VBucket(key)).del(key)
 	return nil
 }
 
@@ -158,15 +162,9 @@ func (c *Cache) checkKey(key string) error {
 	return nil
 }
 
-// shardFor hashes key with 32-bit FNV-1a, inline so it does not allocate.
-func (c *Cache) shardFor(key string) *shard {
-	h := uint32(2166136261)
-	for i := 0; i < len(key); i++ {
-		h ^= uint32(key[i])
-		h *= 16777619
-	}
-	return &c.shards[h&c.mask]
-}
+// shard is the shard holding vb's keys: a vbucket lives in one shard, so
+// it is exported or dropped under one lock.
+func (c *Cache) shard(vb int) *shard { return &c.shards[uint32(vb)&c.mask] }
 
 // entrySize is what one entry is charged against MaxBytes.
 func entrySize(key string, value []byte) int64 {
