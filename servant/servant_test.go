@@ -23,9 +23,11 @@ var rc = &rpc.Context{Rid: 1, Reason: "test", UID: 2}
 func newServant(t testing.TB) *FunServant { return newServantWith(t, nil) }
 
 // newServantWith is newServant in a cluster placed by r (nil: none).
-func newServantWith(t testing.TB, r Router) *FunServant {
+func newServantWith(t testing.TB, r Router) *FunServant { return newServantCfg(t, r, DefaultConfig()) }
+
+// newServantCfg is newServantWith on cfg, its kvdb path and worker id set.
+func newServantCfg(t testing.TB, r Router, cfg Config) *FunServant {
 	t.Helper()
-	cfg := DefaultConfig()
 	cfg.KVDB.Path = filepath.Join(t.TempDir(), "kv.db")
 	cfg.IDGen.WorkerID = 9
 	s, err := New(cfg, Options{Version: "test", Log: slog.New(slog.DiscardHandler), Router: r})
