@@ -67,9 +67,8 @@ func New(cfg Config) (*Cache, error) {
 		maxKey:   cfg.MaxKeyBytes,
 		maxEntry: cfg.MaxBytes / int64(n),
 	}
-	heads := make([]*item, c.vbuckets)
 	for i := range c.shards {
-		if err := c.shards[i].init(cfg.MaxItems/n, c.maxEntry, heads); err != nil {
+		if err := c.shards[i].init(cfg.MaxItems/n, c.maxEntry, c.vbuckets); err != nil {
 			return nil, fmt.Errorf("lcache: %w", err)
 		}
 	}
@@ -104,8 +103,7 @@ func (c *Cache) Set(key string, value []byte) error {
 	// Clone both so the cache never pins a caller's larger buffer.
 	v := make([]byte, len(value))
 	copy(v, value)
-	vb := c.VBucket(key)
-	c.shard(vb).set(strings.Clone(key), vb, v)
+	c.shardFor(key).set(strings.Clone(key), c.VBucket(key), v)
 	return nil
 }
 
@@ -115,7 +113,7 @@ func (c *Cache) Get(key string) ([]byte, error) {
 	if err := c.checkKey(key); err != nil {
 		return nil, err
 	}
-	return c.shard(c.VBucket(key)).get(key)
+	return c.shardFor(key).get(key)
 }
 
 // Del removes key. Deleting a missing key is not an error.
@@ -123,7 +121,7 @@ func (c *Cache) Del(key string) error {
 	if err := c.checkKey(key); err != nil {
 		return err
 	}
-	c.shard(c.VBucket(key)).del(key)
+	c.shardFor(key).del(key)
 	return nil
 }
 
@@ -162,9 +160,17 @@ func (c *Cache) checkKey(key string) error {
 	return nil
 }
 
-// shard is the shard holding vb's keys: a vbucket lives in one shard, so
-// it is exported or dropped under one lock.
-func (c *Cache) shard(vb int) *shard { return &c.shards[uint32(vb)&c.mask] }
+// shardFor hashes key with 32-bit FNV-1a, inline so it does not allocate.
+// Not by vbucket: crc32 costs a Get twice as much, and only Set needs the
+// vbucket (for the index).
+func (c *Cache) shardFor(key string) *shard {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return &c.shards[h&c.mask]
+}
 
 // entrySize is what one entry is charged against MaxBytes.
 func entrySize(key string, value []byte) int64 {

@@ -19,15 +19,14 @@ type item struct {
 	vbPrev, vbNext *item
 }
 
-// shard is one independently locked LRU holding a share of the limits, and
-// every key of the vbuckets it is picked for (see Cache.shardFor).
+// shard is one independently locked LRU holding a share of the limits.
 type shard struct {
-	// mu guards lru, bytes, and heads[vb] of this shard's vbuckets. Get
-	// takes it too: a hit reorders the LRU list.
+	// mu guards lru, bytes and heads. Get takes it too: a hit reorders the
+	// LRU list.
 	mu    sync.Mutex
 	lru   *simplelru.LRU[string, *item]
 	bytes int64
-	heads []*item // by vbucket, shared by all shards, each head by one
+	heads []*item // by vbucket: the first of this shard's entries of it
 
 	maxBytes  int64
 	hits      atomic.Int64
@@ -36,14 +35,14 @@ type shard struct {
 	_         [cacheLine]byte
 }
 
-func (s *shard) init(maxItems int, maxBytes int64, heads []*item) error {
+func (s *shard) init(maxItems int, maxBytes int64, vbuckets int) error {
 	// The callback runs for every removal (eviction, Del, RemoveOldest),
 	// always under mu, and keeps bytes and the vbucket lists exact.
 	lru, err := simplelru.NewLRU(maxItems, func(k string, it *item) {
 		s.bytes -= entrySize(k, it.value)
 		s.unlinkLocked(it)
 	})
-	s.lru, s.maxBytes, s.heads = lru, maxBytes, heads
+	s.lru, s.maxBytes, s.heads = lru, maxBytes, make([]*item, vbuckets)
 	return err
 }
 
@@ -140,11 +139,10 @@ func (s *shard) snapshot() ([]string, [][]byte) {
 	return s.lru.Keys(), values
 }
 
-// vbucket returns the entries of vb, which this shard holds.
-func (s *shard) vbucket(vb int) []Entry {
+// appendVBucket appends this shard's entries of vb to out.
+func (s *shard) appendVBucket(out []Entry, vb int) []Entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Entry
 	for it := s.heads[vb]; it != nil; it = it.vbNext {
 		out = append(out, Entry{Key: it.key, Value: it.value})
 	}
