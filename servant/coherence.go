@@ -11,24 +11,22 @@ import (
 
 // This file keeps the caches coherent in a cluster (SPEC §3.6, §5.2):
 //   - the query cache and lcache hold a key only on its owner. my_evict and
-//     my_bulk_exec's evictions go to the owner (evict, evictAll); after a
-//     ring change each node drops the entries of keys it no longer owns, so
-//     none is served if the key comes back (ringChanged);
+//     my_bulk_exec's evictions go to the owner (evict, evictAll); their
+//     entries move with their vbucket and the old owner drops its copy on
+//     sight of the flip (handoff.go, ViewChanged);
 //   - a write to the mysql lookup table through any node is announced
 //     through ZooKeeper, and every node purges its cached lookup rows on the
 //     notice (lookupTopic); rows changed directly in MariaDB are seen within
 //     lookup.cache_ttl.
 
-// Notices carries change notices between the nodes and tells this node of
-// ring changes; *peer.Cluster implements it.
+// Notices carries change notices between the nodes; *peer.Cluster
+// implements it.
 type Notices interface {
 	// Publish tells every node, this one included, that topic changed.
 	Publish(topic string) error
 	// Subscribe runs fn whenever topic is published by any node (and when
 	// a change may have been missed).
 	Subscribe(topic string, fn func())
-	// OnRingChange runs fn after each ring swap, before the next one.
-	OnRingChange(fn func())
 }
 
 // lookupTopic is the notice of a write to the mysql lookup table.
@@ -46,35 +44,6 @@ func (s *FunServant) followCluster(n Notices) {
 	s.notices = n
 	if s.my != nil {
 		n.Subscribe(lookupTopic, s.my.PurgeLookup)
-	}
-	n.OnRingChange(s.ringChanged)
-}
-
-// ringChanged drops the cached entries of keys this node no longer owns.
-// It runs synchronously after each ring swap (see Notices.OnRingChange), so
-// an entry of a key that moved away is gone before the key can come back.
-func (s *FunServant) ringChanged() {
-	if s.my != nil {
-		s.my.DropUnowned()
-	}
-	if !s.cfg.LCacheLocal {
-		s.dropMovedLcache()
-	}
-}
-
-// dropMovedLcache deletes the lc_* entries of keys this node no longer
-// owns. An lc_set routed here by a node still on the old ring after the
-// drop stays until the LRU drops it; the vbucket hand-off will close that.
-func (s *FunServant) dropMovedLcache() {
-	var moved []string
-	s.cache.Range(func(key string, _ []byte) bool {
-		if _, self, _ := s.router.Owner(key); !self {
-			moved = append(moved, key)
-		}
-		return true
-	})
-	for _, key := range moved {
-		_ = s.cache.Del(key) // a key Range returned is valid
 	}
 }
 
@@ -107,8 +76,7 @@ func (m mysqlCluster) Owns(cacheKey string) bool {
 	if m.s.router == nil {
 		return true
 	}
-	_, self, _ := m.s.router.Owner(cacheKey)
-	return self
+	return m.s.router.Owner(cacheKey).Self
 }
 
 // LookupChanged publishes lookupTopic; nothing without a cluster.

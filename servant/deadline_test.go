@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"faed/idl/gen-go/fun/rpc"
+	"faed/peer/vbucket"
 )
 
 func TestDeadlineIsTheLowestBound(t *testing.T) {
@@ -87,7 +88,8 @@ type budgetRouter struct {
 	budget int32 // the last forwarded Context.budgetMs
 }
 
-func (r *budgetRouter) Owner(string) (string, bool, uint64) { return "10.0.0.2:9001", false, 1 }
+func (r *budgetRouter) Owner(string) vbucket.Placement { return elsewhere("10.0.0.2:9001") }
+func (r *budgetRouter) VBucket(int) vbucket.Placement  { return elsewhere("10.0.0.2:9001") }
 
 func (r *budgetRouter) Forward(ctx context.Context, addr string, fn func(rpc.FunServant) error) error {
 	if r.stall {
@@ -111,8 +113,7 @@ func (p budgetPeer) LcGet(ctx context.Context, sc *rpc.Context, key string) ([]b
 
 func newRoutedServant(t *testing.T, r Router) *FunServant {
 	t.Helper()
-	s := newServant(t)
-	s.router = r
+	s := newServantWith(t, r)
 	s.callTimeout = 3 * time.Second
 	return s
 }

@@ -5,46 +5,62 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"faed/idl/gen-go/fun/rpc"
+	"faed/peer/vbucket"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
 
-// This file is the one routing path of the key-owned calls (SPEC §5.2):
-// lock/unlock, lc_*, kvdb_*, my_query with a cacheKey, my_evict and the
-// evictions of my_bulk_exec. Each of those methods is one call of route
+// This file is the one routing path of the key-owned calls (SPEC §5.2,
+// §5.3): lock/unlock, lc_*, kvdb_*, my_query with a cacheKey, my_evict and
+// the evictions of my_bulk_exec. Each of those methods is one call of route
 // naming its key, its placement, its local function and its peer call.
 //
 // Where a call runs:
 //   - no cluster, or a call that is not routed (placement here): this node;
 //   - a call another faed forwarded, which carries Context.mapVersion: this
-//     node if it owns the key, once its ring is at least that version
-//     (waited for, bounded); else it answers TNotOwner with its ring version
-//     and the owner it knows. It is never forwarded again;
+//     node if its view serves the key's vbucket (Placement.Serves), once its
+//     map is at least that version (waited for, bounded); else it answers
+//     TNotOwner with its map version and the owner it knows. It is never
+//     forwarded again;
 //   - any other call: the key's owner. Context.sticky set by a client is
 //     not an order to run here: sticky alone routes as any call, so a client
 //     cannot have a key served off its owner. The forwarding faed sets both
 //     sticky (for older peers) and mapVersion;
 //   - a forwarded call the owner refused as not its own is tried again
-//     (bounded) once our ring is at least the owner's version, on the owner
-//     that ring names, which may be this node.
+//     (bounded) once our map is at least the owner's version, on the owner
+//     that map names, which may be this node.
 //
-// Only what Router.Owner answers decides; the vbucket map will take the
-// ring's place behind it.
+// A call runs here under its vbucket's gate (see gate): the ownership check
+// and the local call hold the gate's read lock, and the last pull of a move
+// takes its write lock once the view fences the vbucket, so every call that
+// saw the vbucket unfenced has finished before the pull reads its state. A
+// call that finds its vbucket fenced waits for the view to change (bounded
+// by forward_retry_wait and its ctx) and decides again: after the flip the
+// new owner serves it, after a rollback this node does.
 
 // Router places key-owned calls in a cluster; *peer.Cluster implements it.
 // Without a Router every key is owned here.
 type Router interface {
-	// Owner names the node that owns key, whether that is us, and the
-	// version of the ring (or map) that says so. It must not allocate:
+	// Owner is what our view says of key's vbucket. It must not allocate:
 	// every routed call asks it.
-	Owner(key string) (addr string, self bool, version uint64)
-	// Changed returns the version Owner answers by now and a channel
-	// closed when that changes, like context.Done(). Versions only grow.
-	Changed() (version uint64, next <-chan struct{})
+	Owner(key string) vbucket.Placement
+	// VBucket is what our view says of vbucket vb (0 <= vb < VBuckets).
+	// It must not allocate either.
+	VBucket(vb int) vbucket.Placement
+	// VBuckets is the cluster's vbucket count; it never changes.
+	VBuckets() int
+	// Changed returns the map version Owner answers by now and a channel
+	// closed on the next change of the map or the plan, like
+	// context.Done(). Versions only grow.
+	Changed() (mapVersion uint64, next <-chan struct{})
+	// AwaitView returns once our views of the map and the plan are at
+	// least these versions, or ctx's error.
+	AwaitView(ctx context.Context, mapVersion, planVersion uint64) error
 	// Forward runs fn against the node at addr over a pooled connection.
 	// The peer's own answers (declared exceptions, application errors)
 	// come back as they are; any other error means it was not reached.
@@ -62,7 +78,7 @@ type placement uint8
 
 const (
 	// retryable calls are idempotent: after an attempt on an owner that did
-	// not answer they are tried again on the owner of a newer ring.
+	// not answer they are tried again on the owner of a newer map.
 	retryable placement = iota
 	// once calls (lock, a my_query write) are not: an owner that did not
 	// answer may have run them, so the error names it. Like every routed
@@ -72,6 +88,10 @@ const (
 	// (lc_* under lcache_local, my_query without a cacheKey).
 	here
 )
+
+// ErrFenced answers a call whose vbucket stayed fenced for a move longer
+// than forward_retry_wait (or the call's ctx).
+var ErrFenced = errors.New("servant: vbucket fenced for a move")
 
 // route runs a call on the node that owns key: local(ctx, args) here, or
 // remote(c, ctx, fc, args) on the owner's client c with the forwarding
@@ -86,133 +106,223 @@ func route[A, T any](s *FunServant, ctx context.Context, rc *rpc.Context, key st
 	case rc != nil && rc.MapVersion != nil:
 		return servePeer(s, ctx, rc, key, local, args)
 	}
-	o := s.owner(key)
-	if o.self {
-		return serve(s, ctx, key, local, args)
+	pl := s.router.Owner(key)
+	if pl.Self {
+		r := serve(s, ctx, pl, local, args)
+		if r.served {
+			return r.v, r.err
+		}
+		if pl = r.now; pl.Self {
+			var zero T
+			return zero, fencedError(pl)
+		}
 	}
-	return forward(s, ctx, rc, key, p, o, local, remote, args)
+	return forward(s, ctx, rc, key, p, pl, local, remote, args)
 }
 
-// serve runs local for key, which routing found this node owns. It asks
-// Owner once more, right before: a routed call run while Owner names another
-// node counts in served_not_owned, the invariant the cluster tests read.
-func serve[A, T any](s *FunServant, ctx context.Context, key string, local func(context.Context, A) (T, error), args A) (T, error) {
-	if _, self, _ := s.router.Owner(key); !self {
+// served is what serve did: the answer if it ran the call, else the
+// placement that kept it from running.
+type served[T any] struct {
+	v      T
+	err    error
+	served bool
+	now    vbucket.Placement
+}
+
+// serve runs local if our view serves pl's vbucket, under its gate. If the
+// vbucket is fenced it waits (see awaitUnfenced) and decides again; it
+// gives up, not served, when the view names another owner or the fence
+// outlasts the wait (then now is Self and Fenced).
+func serve[A, T any](s *FunServant, ctx context.Context, pl vbucket.Placement, local func(context.Context, A) (T, error), args A) served[T] {
+	r := runGated(s, ctx, pl.VBucket, local, args)
+	if r.served || !r.now.Self {
+		return r
+	}
+	return serveFenced(s, ctx, pl.VBucket, local, args)
+}
+
+// serveFenced is serve's slow path, for a vbucket found fenced.
+func serveFenced[A, T any](s *FunServant, ctx context.Context, vb int, local func(context.Context, A) (T, error), args A) served[T] {
+	timer := time.NewTimer(s.cfg.ForwardRetryWait)
+	defer timer.Stop()
+	for {
+		if now, ok := s.awaitUnfenced(ctx, vb, timer.C); !ok {
+			return served[T]{now: now}
+		}
+		r := runGated(s, ctx, vb, local, args)
+		if r.served || !r.now.Self {
+			return r
+		}
+	}
+}
+
+// runGated runs local under vb's gate if our view serves vb. The check
+// and the call hold the gate's read lock together: the final pull of a move
+// takes the write lock after the view fences vb, so it waits for every call
+// that saw vb unfenced. A call that ran while the view flipped vb to another
+// owner counts in served_not_owned, which must stay 0: a flip comes only
+// after the fence and the drain.
+func runGated[A, T any](s *FunServant, ctx context.Context, vb int, local func(context.Context, A) (T, error), args A) served[T] {
+	g := &s.gates[vb]
+	g.RLock()
+	defer g.RUnlock()
+	if now := s.router.VBucket(vb); !now.Serves() {
+		return served[T]{now: now}
+	}
+	v, err := local(ctx, args)
+	if !s.router.VBucket(vb).Self {
 		s.routing.servedNotOwned.Add(1)
 	}
-	return local(ctx, args)
+	return served[T]{v: v, err: err, served: true}
 }
 
-// servePeer runs a call another faed forwarded if this node owns key, after
-// waiting (bounded) for our ring to reach the sender's version; else it
-// answers TNotOwner.
+// awaitUnfenced waits until our view no longer shows vb as ours and
+// fenced, or done or ctx ends first (false, with the placement still
+// fenced).
+func (s *FunServant) awaitUnfenced(ctx context.Context, vb int, done <-chan time.Time) (vbucket.Placement, bool) {
+	for {
+		_, next := s.router.Changed() // before the check: a change after it closes next
+		now := s.router.VBucket(vb)
+		if !now.Self || !now.Fenced {
+			return now, true
+		}
+		select {
+		case <-next:
+		case <-ctx.Done():
+			return now, false
+		case <-done:
+			return now, false
+		}
+	}
+}
+
+func fencedError(pl vbucket.Placement) error {
+	return fmt.Errorf("%w: vbucket %d is being handed off (map version %d); retry", ErrFenced, pl.VBucket, pl.Version)
+}
+
+// servePeer runs a call another faed forwarded if our view serves key's
+// vbucket, after waiting (bounded) for our map to reach the sender's
+// version; else, fenced past the wait included, it answers TNotOwner.
 func servePeer[A, T any](s *FunServant, ctx context.Context, rc *rpc.Context, key string, local func(context.Context, A) (T, error), args A) (T, error) {
-	o := s.owner(key)
-	if want := uint64(max(*rc.MapVersion, 0)); want > o.version {
-		o = s.ownerAt(ctx, rc, key, want)
+	pl := s.router.Owner(key)
+	if want := uint64(max(*rc.MapVersion, 0)); want > pl.Version {
+		pl = s.ownerAt(ctx, rc, key, want)
 	}
-	if !o.self {
-		s.routing.refused.Add(1)
-		var zero T
-		return zero, o.notOwner()
+	if pl.Self {
+		r := serve(s, ctx, pl, local, args)
+		if r.served {
+			s.router.CountReceived()
+			return r.v, r.err
+		}
+		pl = r.now
 	}
-	s.router.CountReceived()
-	return serve(s, ctx, key, local, args)
+	s.routing.refused.Add(1)
+	var zero T
+	return zero, notOwner(pl)
 }
 
-// forward runs the call on o, the owner of key, and relays its answer. A
-// refusal as not owner, or an owner that did not answer a retryable call, is
-// followed by another attempt (see again) on the owner of the ring waited
-// for, which may be this node; at most maxAttempts in all.
+// forward runs the call on pl.Owner, the owner of key, and relays its
+// answer. A refusal as not owner, or an owner that did not answer a
+// retryable call, is followed by another attempt (see again) on the owner of
+// the map waited for, which may be this node; at most maxAttempts in all.
 //
 // The whole of it, retries included, runs under the call's deadline, and each
 // attempt tells the owner what is left of it (Context.budgetMs). Past the
 // deadline it answers a DeadlineError naming the peer it waited on.
-func forward[A, T any](s *FunServant, ctx context.Context, rc *rpc.Context, key string, p placement, o owner,
+func forward[A, T any](s *FunServant, ctx context.Context, rc *rpc.Context, key string, p placement, pl vbucket.Placement,
 	local func(context.Context, A) (T, error), remote func(rpc.FunServant, context.Context, *rpc.Context, A) (T, error), args A) (T, error) {
 	ctx, dl, cancel := s.deadline(ctx, rc, 0)
 	defer cancel()
 	fc := forwardContext(rc)
 	for attempt := 1; ; attempt++ {
-		v, err := forwardOnce(s, ctx, dl, o, fc, remote, args)
-		more, err := s.again(ctx, p, o, err, attempt)
+		v, err := forwardOnce(s, ctx, dl, pl, fc, remote, args)
+		more, err := s.again(ctx, p, pl, err, attempt)
 		if !more {
 			return v, pastDeadline(dl, err)
 		}
-		if o = s.owner(key); o.self {
-			return serve(s, ctx, key, local, args)
+		if pl = s.router.Owner(key); !pl.Self {
+			continue
+		}
+		r := serve(s, ctx, pl, local, args)
+		if r.served {
+			return r.v, r.err
+		}
+		if pl = r.now; pl.Self {
+			return v, fencedError(pl)
 		}
 	}
 }
 
-// forwardOnce makes one attempt on o, telling it the ring version we routed
-// by and what is left of the call's deadline as its budget. An error that is
-// not the owner's answer names the peer waited on.
-func forwardOnce[A, T any](s *FunServant, ctx context.Context, dl callDeadline, o owner, fc *forwarded,
+// forwardOnce makes one attempt on pl.Owner, telling it the map version we
+// routed by and what is left of the call's deadline as its budget. An error
+// that is not the owner's answer names the peer waited on.
+func forwardOnce[A, T any](s *FunServant, ctx context.Context, dl callDeadline, pl vbucket.Placement, fc *forwarded,
 	remote func(rpc.FunServant, context.Context, *rpc.Context, A) (T, error), args A) (T, error) {
-	fc.budget, fc.version = budgetLeft(dl), int64(o.version)
+	fc.budget, fc.version = budgetLeft(dl), int64(pl.Version)
 	var v T
-	err := s.router.Forward(ctx, o.addr, func(c rpc.FunServant) (err error) {
+	err := s.router.Forward(ctx, pl.Owner, func(c rpc.FunServant) (err error) {
 		v, err = remote(c, ctx, &fc.Context, args)
 		return err
 	})
 	if err != nil && !reached(err) {
-		return v, &waitingFor{what: "peer " + o.addr, err: err}
+		return v, &waitingFor{what: "peer " + pl.Owner, err: err}
 	}
 	return v, err
 }
 
-// again decides, after an attempt on o ended with err, whether to make
-// another; it first waits for the ring that makes one worth it. When not, it
-// returns the error to answer.
-func (s *FunServant) again(ctx context.Context, p placement, o owner, err error, attempt int) (bool, error) {
+// again decides, after an attempt on pl.Owner ended with err, whether to
+// make another; it first waits for the map that makes one worth it. When
+// not, it returns the error to answer.
+func (s *FunServant) again(ctx context.Context, p placement, pl vbucket.Placement, err error, attempt int) (bool, error) {
 	if err == nil {
 		return false, nil
 	}
 	if no, ok := errors.AsType[*rpc.TNotOwner](err); ok {
-		return s.againNotOwner(ctx, o, no, attempt)
+		return s.againNotOwner(ctx, pl, no, attempt)
 	}
 	if reached(err) {
-		return false, peerAnswer(o.addr, err)
+		return false, peerAnswer(pl.Owner, err)
 	}
-	// o.version was read before the attempt: read now, it could already
+	// pl.Version was read before the attempt: read now, it could already
 	// include the very change the retry waits for.
-	if p != retryable || attempt >= maxAttempts || !s.awaitRing(ctx, func(v uint64) bool { return v != o.version }) {
-		return false, fmt.Errorf("owner %s of the key is unreachable: %w", o.addr, err)
+	if p != retryable || attempt >= maxAttempts || !s.awaitMap(ctx, func(v uint64) bool { return v != pl.Version }) {
+		return false, fmt.Errorf("owner %s of the key is unreachable: %w", pl.Owner, err)
 	}
 	return true, nil
 }
 
-// againNotOwner waits, after o refused the call as not its own, for our
-// ring to reach the version it answered by; the call is then tried again.
-func (s *FunServant) againNotOwner(ctx context.Context, o owner, no *rpc.TNotOwner, attempt int) (bool, error) {
+// againNotOwner waits, after pl.Owner refused the call as not its own, for
+// our map to reach the version it answered by; the call is then tried
+// again. An owner that refused at our own version (it was fenced and
+// waited for its view) is tried again at once, within maxAttempts.
+func (s *FunServant) againNotOwner(ctx context.Context, pl vbucket.Placement, no *rpc.TNotOwner, attempt int) (bool, error) {
 	theirs := uint64(max(no.GetMapVersion(), 0))
 	if attempt >= maxAttempts {
-		return false, fmt.Errorf("%s refused the key as not its own %d times (at its ring version %d; ours is %d, owner %s)",
-			o.addr, attempt, theirs, o.version, o.addr)
+		return false, fmt.Errorf("%s refused the key as not its own %d times (at its map version %d; ours is %d): %s",
+			pl.Owner, attempt, theirs, pl.Version, no.GetMessage())
 	}
-	if !s.awaitRing(ctx, func(v uint64) bool { return v >= theirs }) {
-		return false, fmt.Errorf("%s refused the key as not its own at ring version %d, naming %q; our ring stayed older than that",
-			o.addr, theirs, no.GetOwner())
+	if !s.awaitMap(ctx, func(v uint64) bool { return v >= theirs }) {
+		return false, fmt.Errorf("%s refused the key as not its own at map version %d, naming %q; our map stayed older than that",
+			pl.Owner, theirs, no.GetOwner())
 	}
 	s.routing.retries.Add(1)
 	return true, nil
 }
 
-// ownerAt is the owner of key once our ring is at least version want, or by
-// the ring we have when forward_retry_wait or the call's deadline ends the
-// wait first.
-func (s *FunServant) ownerAt(ctx context.Context, rc *rpc.Context, key string, want uint64) owner {
+// ownerAt is the placement of key once our map is at least version want,
+// or by the map we have when forward_retry_wait or the call's deadline ends
+// the wait first.
+func (s *FunServant) ownerAt(ctx context.Context, rc *rpc.Context, key string, want uint64) vbucket.Placement {
 	ctx, _, cancel := s.deadline(ctx, rc, 0)
 	defer cancel()
-	s.awaitRing(ctx, func(v uint64) bool { return v >= want })
-	return s.owner(key)
+	s.awaitMap(ctx, func(v uint64) bool { return v >= want })
+	return s.router.Owner(key)
 }
 
-// awaitRing waits on the router's change notifications until its ring
+// awaitMap waits on the router's change notifications until its map
 // version satisfies ok, for at most forward_retry_wait and not past ctx;
 // false if it never did.
-func (s *FunServant) awaitRing(ctx context.Context, ok func(version uint64) bool) bool {
+func (s *FunServant) awaitMap(ctx context.Context, ok func(version uint64) bool) bool {
 	timer := time.NewTimer(s.cfg.ForwardRetryWait)
 	defer timer.Stop()
 	for {
@@ -230,23 +340,24 @@ func (s *FunServant) awaitRing(ctx context.Context, ok func(version uint64) bool
 	}
 }
 
-// owner is where the router places a key, by the ring of version.
-type owner struct {
-	addr    string
-	self    bool
-	version uint64
+// notOwner is the answer to a forwarded call our view pl does not serve.
+func notOwner(pl vbucket.Placement) *rpc.TNotOwner {
+	v := int64(pl.Version)
+	why := "not the owner of the key"
+	if pl.Self {
+		why = fmt.Sprintf("vbucket %d of the key is fenced for a move", pl.VBucket)
+	}
+	msg := fmt.Sprintf("%s at map version %d; %s is", why, pl.Version, pl.Owner)
+	return &rpc.TNotOwner{MapVersion: &v, Owner: &pl.Owner, Message: &msg}
 }
 
-func (s *FunServant) owner(key string) owner {
-	addr, self, version := s.router.Owner(key)
-	return owner{addr: addr, self: self, version: version}
-}
-
-// notOwner is the answer to a forwarded call for a key o says is not ours.
-func (o owner) notOwner() *rpc.TNotOwner {
-	v := int64(o.version)
-	msg := fmt.Sprintf("not the owner of the key at ring version %d; %s is", o.version, o.addr)
-	return &rpc.TNotOwner{MapVersion: &v, Owner: &o.addr, Message: &msg}
+// gate is one vbucket's: routed calls hold its read lock around the
+// ownership check and the local call; the final pull of a move and a drop
+// take its write lock. Padded so two vbuckets' gates do not share a cache
+// line.
+type gate struct {
+	sync.RWMutex
+	_ [64 - 24]byte
 }
 
 // routeStats counts what the vbucket invariants are checked by. Safe for
@@ -255,6 +366,8 @@ type routeStats struct {
 	refused        atomic.Uint64
 	retries        atomic.Uint64
 	servedNotOwned atomic.Uint64
+	droppedKeys    atomic.Uint64
+	dropErrors     atomic.Uint64
 }
 
 // RouteStats is the "routing" part of Stats.
@@ -264,13 +377,21 @@ type RouteStats struct {
 	// NotOwnerRetries counts attempts made again after an owner answered
 	// TNotOwner.
 	NotOwnerRetries uint64 `json:"not_owner_retries"`
-	// ServedNotOwned counts routed calls run here while Owner named another
-	// node. It must stay 0.
+	// ServedNotOwned counts routed calls that ran here while the view
+	// flipped their vbucket to another node (a flip without fence and
+	// drain). It must stay 0.
 	ServedNotOwned uint64 `json:"served_not_owned"`
+	// DroppedKeys counts kvdb keys dropped because their vbucket is no
+	// longer ours (drop on sight, vb_drop, a push replacing an old copy).
+	DroppedKeys uint64 `json:"dropped_keys"`
+	// DropErrors counts drops on sight that failed; they are tried again
+	// at the next view change.
+	DropErrors uint64 `json:"drop_errors"`
 }
 
 func (r *routeStats) stats() RouteStats {
-	return RouteStats{RefusedNotOwner: r.refused.Load(), NotOwnerRetries: r.retries.Load(), ServedNotOwned: r.servedNotOwned.Load()}
+	return RouteStats{RefusedNotOwner: r.refused.Load(), NotOwnerRetries: r.retries.Load(), ServedNotOwned: r.servedNotOwned.Load(),
+		DroppedKeys: r.droppedKeys.Load(), DropErrors: r.dropErrors.Load()}
 }
 
 // reached reports whether err is the peer's own answer.

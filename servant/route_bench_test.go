@@ -2,9 +2,11 @@ package servant
 
 import (
 	"context"
+	"hash/crc32"
 	"testing"
 
 	"faed/idl/gen-go/fun/rpc"
+	"faed/peer/vbucket"
 )
 
 // BenchmarkRouted measures the routed calls on the local fast path, with no
@@ -61,10 +63,8 @@ type benchSetup struct {
 // benchSetups are the three placements BenchmarkRouted measures.
 func benchSetups(b *testing.B) []benchSetup {
 	one := newServant(b)
-	owned := newServant(b)
-	owned.router = &fakeRouter{self: true}
-	forwarder := newServant(b)
-	forwarder.router = &fakeRouter{owner: newServant(b)}
+	owned := newServantWith(b, &fakeRouter{self: true})
+	forwarder := newServantWith(b, &fakeRouter{owner: newServant(b)})
 	return []benchSetup{{"one_node", one}, {"owned_here", owned}, {"forwarded", forwarder}}
 }
 
@@ -75,12 +75,24 @@ type fakeRouter struct {
 	owner rpc.FunServant
 }
 
-func (r *fakeRouter) Owner(string) (string, bool, uint64) {
+// Owner computes the key's vbucket as the map does, for the cost of it.
+func (r *fakeRouter) Owner(key string) vbucket.Placement { return r.VBucket(testVBucket(key)) }
+
+func (r *fakeRouter) VBucket(vb int) vbucket.Placement {
 	if r.self {
-		return "self:1", true, 1
+		return vbucket.Placement{VBucket: vb, Owner: "self:1", Self: true, Version: 1}
 	}
-	return "owner:1", false, 1
+	return vbucket.Placement{VBucket: vb, Owner: "owner:1", Version: 1}
 }
 func (r *fakeRouter) Forward(_ context.Context, _ string, fn func(rpc.FunServant) error) error {
 	return fn(r.owner)
+}
+
+// testVBucket is the vbucket map's placement of key: crc32 IEEE % n.
+func testVBucket(key string) int {
+	crc := ^uint32(0)
+	for i := 0; i < len(key); i++ {
+		crc = crc32.IEEETable[byte(crc)^key[i]] ^ crc>>8
+	}
+	return int(^crc % testVBuckets)
 }

@@ -125,6 +125,8 @@ type FunServant struct {
 	router  Router // nil: every key is ours
 	worker  Worker // nil: the worker id is ours
 	routing routeStats
+	gates   []gate // by vbucket; nil without a router
+	moves   moves  // the hand-offs of vbuckets under way here (handoff.go)
 	// callTimeout is Options.CallTimeout, its default filled in.
 	callTimeout time.Duration
 	start       time.Time
@@ -153,6 +155,9 @@ func reqContext(rc *rpc.Context) *rpc.Context {
 
 // New builds the servants cfg configures. Close releases them.
 func New(cfg Config, opts Options) (*FunServant, error) {
+	if opts.Router != nil {
+		cfg = withVBuckets(cfg, opts.Router.VBuckets())
+	}
 	ids, err := idgen.New(cfg.IDGen)
 	if err != nil {
 		return nil, err
@@ -172,12 +177,23 @@ func New(cfg Config, opts Options) (*FunServant, error) {
 	s := &FunServant{cfg: cfg, version: opts.Version, router: opts.Router, worker: opts.Worker, start: time.Now(),
 		ids: ids, cache: cache, locks: locks, kv: kv}
 	s.callTimeout = cmp.Or(opts.CallTimeout, DefaultCallTimeout)
+	if s.router != nil {
+		s.gates = make([]gate, s.router.VBuckets())
+		s.moves.init(s.router.VBuckets())
+	}
 	if err := s.openBackends(cfg, opts.Log); err != nil {
 		s.Close()
 		return nil, err
 	}
 	s.followCluster(opts.Notices)
 	return s, nil
+}
+
+// withVBuckets gives every servant that holds routed state the cluster's
+// vbucket count n, so that each places a key in the vbucket the map does.
+func withVBuckets(cfg Config, n int) Config {
+	cfg.KVDB.VBuckets, cfg.Lock.VBuckets, cfg.LCache.VBuckets, cfg.MySQL.QueryCache.VBuckets = n, n, n, n
+	return cfg
 }
 
 // openBackends builds the backend servants cfg configures; the others stay

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"faed/idl/gen-go/fun/rpc"
+	"faed/peer/vbucket"
 	"faed/servant/idgen"
 	"faed/servant/lcache"
 )
@@ -19,12 +20,17 @@ var _ rpc.FunServant = (*FunServant)(nil)
 
 var rc = &rpc.Context{Rid: 1, Reason: "test", UID: 2}
 
-func newServant(t testing.TB) *FunServant {
+func newServant(t testing.TB) *FunServant { return newServantWith(t, nil) }
+
+// newServantWith is newServant in a cluster placed by r (nil: none).
+func newServantWith(t testing.TB, r Router) *FunServant { return newServantCfg(t, r, DefaultConfig()) }
+
+// newServantCfg is newServantWith on cfg, its kvdb path and worker id set.
+func newServantCfg(t testing.TB, r Router, cfg Config) *FunServant {
 	t.Helper()
-	cfg := DefaultConfig()
 	cfg.KVDB.Path = filepath.Join(t.TempDir(), "kv.db")
 	cfg.IDGen.WorkerID = 9
-	s, err := New(cfg, Options{Version: "test", Log: slog.New(slog.DiscardHandler)})
+	s, err := New(cfg, Options{Version: "test", Log: slog.New(slog.DiscardHandler), Router: r})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +132,20 @@ func TestPingAnswersInTheOriginalFormat(t *testing.T) {
 	}
 }
 
-// staticRing is the part of a test Router whose ring never changes.
+// staticRing is the part of a test Router whose view never changes.
 type staticRing struct{}
 
-func (staticRing) Changed() (uint64, <-chan struct{}) { return 1, nil }
-func (staticRing) CountReceived()                     {}
+func (staticRing) Changed() (uint64, <-chan struct{})              { return 1, nil }
+func (staticRing) CountReceived()                                  {}
+func (staticRing) VBuckets() int                                   { return testVBuckets }
+func (staticRing) AwaitView(context.Context, uint64, uint64) error { return nil }
+
+const testVBuckets = 1024
+
+// elsewhere is the placement of every vbucket on addr, at map version 1.
+func elsewhere(addr string) vbucket.Placement {
+	return vbucket.Placement{Owner: addr, Version: 1}
+}
 
 // ownerElsewhere is a Router under which every key belongs to another node,
 // reached by calling owner directly.
@@ -140,7 +155,8 @@ type ownerElsewhere struct {
 	sent  []*rpc.Context // the contexts forwarded, in order
 }
 
-func (r *ownerElsewhere) Owner(string) (string, bool, uint64) { return "owner:1", false, 1 }
+func (r *ownerElsewhere) Owner(string) vbucket.Placement { return elsewhere("owner:1") }
+func (r *ownerElsewhere) VBucket(int) vbucket.Placement  { return elsewhere("owner:1") }
 func (r *ownerElsewhere) Forward(_ context.Context, _ string, fn func(rpc.FunServant) error) error {
 	return fn(contextRecorder{r.owner, &r.sent})
 }
@@ -171,8 +187,7 @@ func TestMissingContextIsEmpty(t *testing.T) {
 	owner := newServant(t)
 	alone := newServant(t)
 	router := &ownerElsewhere{owner: owner}
-	forwarder := newServant(t)
-	forwarder.router = router
+	forwarder := newServantWith(t, router)
 	for name, s := range map[string]*FunServant{"one node": alone, "forwarded": forwarder} {
 		t.Run(name, func(t *testing.T) {
 			key := "nil-ctx-" + strings.ReplaceAll(name, " ", "-")

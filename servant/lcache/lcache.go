@@ -40,6 +40,7 @@ var (
 type Cache struct {
 	shards   []shard // length is a power of two
 	mask     uint32
+	vbuckets int
 	maxKey   int
 	maxEntry int64
 }
@@ -62,11 +63,12 @@ func New(cfg Config) (*Cache, error) {
 	c := &Cache{
 		shards:   make([]shard, n),
 		mask:     uint32(n - 1),
+		vbuckets: cfg.vbuckets(),
 		maxKey:   cfg.MaxKeyBytes,
 		maxEntry: cfg.MaxBytes / int64(n),
 	}
 	for i := range c.shards {
-		if err := c.shards[i].init(cfg.MaxItems/n, c.maxEntry); err != nil {
+		if err := c.shards[i].init(cfg.MaxItems/n, c.maxEntry, c.vbuckets); err != nil {
 			return nil, fmt.Errorf("lcache: %w", err)
 		}
 	}
@@ -101,7 +103,7 @@ func (c *Cache) Set(key string, value []byte) error {
 	// Clone both so the cache never pins a caller's larger buffer.
 	v := make([]byte, len(value))
 	copy(v, value)
-	c.shardFor(key).set(strings.Clone(key), v)
+	c.shardFor(key).set(strings.Clone(key), c.VBucket(key), v)
 	return nil
 }
 
@@ -159,6 +161,8 @@ func (c *Cache) checkKey(key string) error {
 }
 
 // shardFor hashes key with 32-bit FNV-1a, inline so it does not allocate.
+// Not by vbucket: crc32 costs a Get twice as much, and only Set needs the
+// vbucket (for the index).
 func (c *Cache) shardFor(key string) *shard {
 	h := uint32(2166136261)
 	for i := 0; i < len(key); i++ {

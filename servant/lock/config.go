@@ -17,7 +17,15 @@ type Config struct {
 
 	// MaxKeyBytes is the longest key accepted, in bytes. Default 250.
 	MaxKeyBytes int `toml:"max_key_bytes"`
+
+	// VBuckets is the cluster's vbucket count, which keys are indexed by
+	// (crc32 IEEE of the key modulo VBuckets, as the vbucket map places
+	// them); set by the dispatcher, not the file. If zero, DefaultVBuckets.
+	VBuckets int `toml:"-"`
 }
+
+// DefaultVBuckets is Config.VBuckets when zero.
+const DefaultVBuckets = 1024
 
 // DefaultConfig returns the documented defaults (the TOML file is decoded on top of it).
 func DefaultConfig() Config {
@@ -35,6 +43,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxKeyBytes < 1 {
 		return fmt.Errorf("max_key_bytes: must be at least 1, got %d", c.MaxKeyBytes)
+	}
+	if c.VBuckets < 0 {
+		return fmt.Errorf("vbuckets: must not be negative, got %d", c.VBuckets)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@
 package lock
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"sync"
@@ -38,10 +39,13 @@ type Table struct {
 	maxKey   int
 	now      func() time.Time // time.Now outside tests; must be monotonic
 
-	// mu guards locks, list and stats.
+	vbuckets int
+
+	// mu guards locks, list, byVB and stats.
 	mu    sync.Mutex
 	locks map[string]*entry
 	list  expiryList
+	byVB  vbList
 	stats Stats
 }
 
@@ -64,12 +68,15 @@ func newWithClock(cfg Config, now func() time.Time) (*Table, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}
+	n := cmp.Or(cfg.VBuckets, DefaultVBuckets)
 	return &Table{
 		expiry:   cfg.Expiry,
 		maxLocks: cfg.MaxLocks,
 		maxKey:   cfg.MaxKeyBytes,
+		vbuckets: n,
 		now:      now,
 		locks:    make(map[string]*entry),
+		byVB:     vbList{heads: make([]*entry, n)},
 	}, nil
 }
 
@@ -93,9 +100,10 @@ func (t *Table) TryLock(key string) (bool, error) {
 		t.stats.Full++
 		return false, fmt.Errorf("%w: %d locks held", ErrFull, t.maxLocks)
 	}
-	e := &entry{key: key, expires: now.Add(t.expiry)}
+	e := &entry{key: key, expires: now.Add(t.expiry), vb: vbucketOf(key, t.vbuckets)}
 	t.locks[key] = e
 	t.list.pushBack(e)
+	t.byVB.add(e)
 	t.stats.Acquired++
 	return true, nil
 }
@@ -180,6 +188,7 @@ func (t *Table) removeLocked(e *entry, now time.Time) {
 	}
 	delete(t.locks, e.key)
 	t.list.remove(e)
+	t.byVB.remove(e)
 }
 
 func (t *Table) checkKey(key string) error {

@@ -33,8 +33,11 @@ type queryCache struct {
 
 	hits, misses, fills, drops, evictions, moved atomic.Uint64
 
-	// mu guards ll, items, pending, bytes and lastToken.
+	vbuckets int
+
+	// mu guards ll, items, byVB, pending, bytes and lastToken.
 	mu        sync.Mutex
+	byVB      []*cacheEntry            // by vbucket: the first entry of its list
 	ll        *list.List               // of *cacheEntry, most recently used at the front
 	items     map[string]*list.Element // by key
 	pending   map[string]uint64        // key → token of the fill it waits for
@@ -43,10 +46,12 @@ type queryCache struct {
 }
 
 type cacheEntry struct {
-	key     string
-	res     *Result
-	size    int64
-	expires time.Time
+	key            string
+	res            *Result
+	size           int64
+	expires        time.Time
+	vb             int
+	vbPrev, vbNext *cacheEntry // in byVB[vb]'s list
 }
 
 func newQueryCache(cfg CacheConfig) *queryCache {
@@ -54,8 +59,12 @@ func newQueryCache(cfg CacheConfig) *queryCache {
 	if ttl == 0 {
 		ttl = defaultCacheTTL
 	}
+	n := cfg.VBuckets
+	if n == 0 {
+		n = defaultVBuckets
+	}
 	return &queryCache{
-		maxItems: cfg.MaxItems, maxBytes: cfg.MaxBytes, ttl: ttl,
+		maxItems: cfg.MaxItems, maxBytes: cfg.MaxBytes, ttl: ttl, vbuckets: n, byVB: make([]*cacheEntry, n),
 		ll: list.New(), items: map[string]*list.Element{}, pending: map[string]uint64{},
 	}
 }
@@ -167,12 +176,18 @@ func (c *queryCache) addLocked(key string, r *Result) {
 		c.drops.Add(1)
 		return
 	}
-	if el, ok := c.items[key]; ok {
+	c.storeLocked(&cacheEntry{key: key, res: r, size: size, expires: time.Now().Add(c.ttl), vb: c.vbucket(key)})
+}
+
+// storeLocked adds e, replacing any entry of its key, and evicts the least
+// recently used entries until the bounds hold.
+func (c *queryCache) storeLocked(e *cacheEntry) {
+	if el, ok := c.items[e.key]; ok {
 		c.removeLocked(el)
 	}
-	e := &cacheEntry{key: key, res: r, size: size, expires: time.Now().Add(c.ttl)}
-	c.items[key] = c.ll.PushFront(e)
-	c.bytes += size
+	c.items[e.key] = c.ll.PushFront(e)
+	c.linkLocked(e)
+	c.bytes += e.size
 	c.fills.Add(1)
 	for c.ll.Len() > c.maxItems || c.bytes > c.maxBytes {
 		c.removeLocked(c.ll.Back())
@@ -182,6 +197,7 @@ func (c *queryCache) addLocked(key string, r *Result) {
 func (c *queryCache) removeLocked(el *list.Element) {
 	e := c.ll.Remove(el).(*cacheEntry)
 	delete(c.items, e.key)
+	c.unlinkLocked(e)
 	c.bytes -= e.size
 }
 

@@ -143,6 +143,10 @@ type CacheConfig struct {
 	// calls routed by an older ring while the cluster changes). If zero,
 	// 60s; entries always expire.
 	TTL time.Duration `toml:"ttl"`
+	// VBuckets is the cluster's vbucket count, which entries are indexed
+	// by (crc32 IEEE of the cacheKey modulo VBuckets, as the vbucket map
+	// places keys); set by the dispatcher, not the file. If zero, 1024.
+	VBuckets int `toml:"-"`
 }
 
 // DefaultConfig returns the documented defaults (the TOML file is decoded
