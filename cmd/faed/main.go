@@ -99,6 +99,11 @@ func serve(cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer funs.Close()
+	if cluster != nil {
+		// Drop on sight, from the first view on: state of a vbucket the
+		// map neither gives us nor moves here is garbage.
+		cluster.OnView(funs.ViewChanged)
+	}
 	defer background(funs.Run)()
 
 	eng, err := engine.New(cfg.Engine, rpc.NewFunServantProcessor(funs), log)
@@ -144,15 +149,12 @@ func startCluster(cfg Config, log *slog.Logger) (*peer.Cluster, error) {
 
 func startAdmin(cfg Config, eng *engine.Engine, funs *servant.FunServant, cluster *peer.Cluster, stop func()) (*engine.Admin, error) {
 	sections := map[string]func() any{"servant": funs.Stats}
+	opts := engine.AdminOptions{Version: version, Sections: sections, Config: cfg.effective, Stop: stop}
 	if cluster != nil {
 		sections["cluster"] = cluster.Stats
+		opts.Cluster = cluster
 	}
-	admin, err := engine.NewAdmin(cfg.HTTP, eng, engine.AdminOptions{
-		Version:  version,
-		Sections: sections,
-		Config:   cfg.effective,
-		Stop:     stop,
-	})
+	admin, err := engine.NewAdmin(cfg.HTTP, eng, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -169,19 +171,44 @@ func shutdownAdmin(admin *engine.Admin) {
 	admin.Shutdown(ctx)
 }
 
-// drainOnSignal leaves the cluster first, so peers stop forwarding here,
-// then drains the engine; Serve returns when the drain ends.
+// drainOnSignal hands this node's vbuckets off and leaves the cluster
+// first, so peers stop forwarding here, then drains the engine; Serve
+// returns when the drain ends. shutdown_timeout bounds the whole.
 func drainOnSignal(sigCtx context.Context, cfg Config, eng *engine.Engine, cluster *peer.Cluster, log *slog.Logger) {
 	<-sigCtx.Done()
 	log.Info("faed shutting down")
-	if cluster != nil {
-		cluster.Leave()
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Engine.ShutdownTimeout)
 	defer cancel()
+	if cluster != nil {
+		handOff(ctx, cfg, cluster, log)
+		cluster.Leave()
+	}
 	if err := eng.Shutdown(ctx); err != nil {
 		log.Warn("drain deadline passed; remaining connections closed", "timeout", cfg.Engine.ShutdownTimeout)
 	}
+}
+
+// handOff drains this node's vbuckets to the others before it leaves, for
+// at most half of ctx's time: the rest is the engine's drain. A node that
+// cannot hand off (no other member, ZooKeeper down) leaves anyway, and
+// says what stays behind.
+func handOff(ctx context.Context, cfg Config, cluster *peer.Cluster, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Engine.ShutdownTimeout/2)
+	defer cancel()
+	if err := cluster.Drain(cfg.Cluster.Advertise); err != nil {
+		log.Warn("cannot hand the vbuckets off before leaving", "err", err)
+		return
+	}
+	for !cluster.Drained() {
+		_, next := cluster.Changed()
+		select {
+		case <-next:
+		case <-ctx.Done():
+			log.Warn("leaving before every vbucket was handed off", "timeout", cfg.Engine.ShutdownTimeout/2)
+			return
+		}
+	}
+	log.Info("every vbucket handed off")
 }
 
 // onHangup catches SIGHUP, whose default action would kill the daemon on
