@@ -10,8 +10,9 @@
 # close), a forwarded call against a local one, a local one on a cluster node
 # (a vbucket map lookup) against a one-node faed's, and last the hand-off:
 # one vbucket moved and a 3 -> 4 rebalance under load (faebench -handoff).
-# `make bench` runs it from the repository root. Without memcached or ZooKeeper installed, their part
-# is skipped with a message. Every process it starts is stopped on exit.
+# `make bench` runs it from the repository root. Without memcached or
+# ZooKeeper installed, their part is skipped with a message. Every process it
+# starts is stopped on exit.
 #
 # Environment:
 #   BENCH_DURATION    measured time per run (default 5s)
