@@ -162,8 +162,6 @@ func checkSettled(m clusterMap, want []string) error {
 		return fmt.Errorf("map %d says balance %d (%v)", m.Version, m.Balance, m.Counts)
 	case len(m.Rebalance.Current) > 0:
 		return fmt.Errorf("map %d: %d moves current, e.g. %+v", m.Version, len(m.Rebalance.Current), m.Rebalance.Current[0])
-	case m.Coordinator == "":
-		return fmt.Errorf("map %d: no coordinator", m.Version)
 	}
 	return nil
 }
