@@ -7,9 +7,12 @@
 # a table with calls/s, p50/p99 latency, server CPU per call and faed's
 # ratios: noop against echo and stock, lc_get against memcached's get, mc_get
 # through faed against PHP talking to memcached itself (connect, 3 gets,
-# close), and a forwarded call against a local one. `make bench` runs it from
-# the repository root. Without memcached or ZooKeeper installed, their part
-# is skipped with a message. Every process it starts is stopped on exit.
+# close), a forwarded call against a local one, a local one on a cluster node
+# (a vbucket map lookup) against a one-node faed's, and last the hand-off:
+# one vbucket moved and a 3 -> 4 rebalance under load (faebench -handoff).
+# `make bench` runs it from the repository root. Without memcached or
+# ZooKeeper installed, their part is skipped with a message. Every process it
+# starts is stopped on exit.
 #
 # Environment:
 #   BENCH_DURATION    measured time per run (default 5s)
@@ -299,17 +302,19 @@ memcache_round() {
 	run faed "unix:$dir/faed.sock" mc_get php -pid "$both"
 }
 
-# cluster_round: node A's lc_get of a key it owns against one of a key node
-# B owns, at full concurrency and with one client; and the echo server's
-# 1-client round trip over TCP, the loopback hop a forwarded call adds.
-# Server CPU is both nodes'.
+# cluster_round: node A's lc_get of a key it owns (by the vbucket map of
+# GET /cluster/map) against one of a key node B owns and against the
+# one-node faed's, at full concurrency and with one client; and the echo
+# server's 1-client round trip over TCP, the loopback hop a forwarded call
+# adds. Server CPU is both nodes' (the one-node faed's alone).
 cluster_round() {
-	local members=$node_a,$node_b both=${pid[faed-a]},${pid[faed-b]} c
+	local both=${pid[faed-a]},${pid[faed-b]} c
 	for c in "$clients" 1; do
 		run faed-a "tcp:$node_a" lc_get persistent -c "$c" -label faed-local -pid "$both" \
-			-owned-by "$node_a" -members "$members"
+			-owned-by "$node_a" -admin "$admin_a"
 		run faed-a "tcp:$node_a" lc_get persistent -c "$c" -label faed-fwd -pid "$both" \
-			-owned-by "$node_b" -members "$members"
+			-owned-by "$node_b" -admin "$admin_a"
+		run faed "tcp:127.0.0.1:$faed_port" lc_get persistent -c "$c" -label faed-1node
 	done
 	run echo "tcp:127.0.0.1:$echo_port" noop persistent -c 1
 }
@@ -369,6 +374,25 @@ main() {
 
 	echo
 	"$bench" -summary "$results"
+	if [[ -n $zk_port ]]; then
+		handoff
+	fi
+}
+
+# handoff: faebench starts faed nodes of its own on the ZooKeeper and
+# measures one vbucket move and a 3 -> 4 rebalance under load (issue 8).
+# The benchmark's own cluster and one-node faed are stopped first, so the
+# two cores are the hand-off's alone.
+handoff() {
+	local i
+	for ((i = ${#started[@]} - 1; i >= 0; i--)); do
+		[[ ${started[$i]} == zookeeper ]] || stop "${started[$i]}"
+	done
+	if ! "$bench" -handoff "$dir/handoff" -faed "$faed_bin" -zookeeper "127.0.0.1:$zk_port" \
+		-c "$clients" -d "$duration" -size "$size"; then
+		echo "bench: the hand-off run failed; node logs in $dir/handoff" >&2
+		exit 1
+	fi
 }
 
 main "$@"

@@ -4,44 +4,82 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"faed/peer"
 )
 
 // For the forwarded-vs-local runs faebench picks a key owned by a chosen
-// node with the ring faed itself routes by, and waits until every node sees
-// the same members, so a "local" key is never forwarded and a "forwarded"
-// one always is.
+// node in the vbucket map faed itself routes by (GET /cluster/map), and
+// waits until every node sees the same members, so a "local" key is never
+// forwarded and a "forwarded" one always is.
 
-// maxKeyTries bounds the search for a key a member owns. With m members each
-// candidate is owned by a given one with probability about 1/m, so a few
-// hundred tries fail only for a member that is not on the ring at all.
-const maxKeyTries = 10000
+// maxKeyTries bounds the search for a key a node owns. A node owning one
+// vbucket in v owns a candidate with probability 1/v, so with faed's
+// default 1024 vbuckets over two nodes a few tries do.
+const maxKeyTries = 100000
 
-// keyOwnedBy returns the first of prefix, prefix-1, prefix-2, ... that the
-// ring over members (peer.DefaultVirtualNodes points each, as faed's
-// default) gives to owner.
-func keyOwnedBy(prefix, owner string, members []string) (string, error) {
-	if !slices.Contains(members, owner) {
-		return "", fmt.Errorf("-owned-by %s: not one of -members %s", owner, strings.Join(members, ","))
+// vbucketMap is the part of GET /cluster/map faebench reads.
+type vbucketMap struct {
+	Version  uint64   `json:"version"`
+	VBuckets int      `json:"vbuckets"`
+	Owners   []string `json:"owners"` // index = vbucket
+}
+
+// owner is the owner of key's vbucket, crc32(key) % vbuckets (SPEC §5.3).
+func (m vbucketMap) owner(key string) string {
+	return m.Owners[crc32.ChecksumIEEE([]byte(key))%uint32(len(m.Owners))]
+}
+
+// keyOwnedBy returns the first of prefix, prefix-1, prefix-2, ... that m
+// gives to owner.
+func keyOwnedBy(prefix, owner string, m vbucketMap) (string, error) {
+	if !slices.Contains(m.Owners, owner) {
+		return "", fmt.Errorf("-owned-by %s: owns no vbucket in map %d", owner, m.Version)
 	}
-	ring := peer.NewRing(members, peer.DefaultVirtualNodes, 0)
 	for i := range maxKeyTries {
 		key := prefix
 		if i > 0 {
 			key += "-" + strconv.Itoa(i)
 		}
-		if ring.Owner(key) == owner {
+		if m.owner(key) == owner {
 			return key, nil
 		}
 	}
 	return "", fmt.Errorf("no key %s-N owned by %s in %d tries", prefix, owner, maxKeyTries)
+}
+
+// fetchMap reads GET http://admin/cluster/map.
+func fetchMap(admin string) (vbucketMap, error) {
+	var m vbucketMap
+	if err := getJSON(admin, "/cluster/map", &m); err != nil {
+		return m, err
+	}
+	if len(m.Owners) == 0 || len(m.Owners) != m.VBuckets {
+		return m, fmt.Errorf("GET %s/cluster/map: %d owners for %d vbuckets", admin, len(m.Owners), m.VBuckets)
+	}
+	return m, nil
+}
+
+// getJSON decodes GET http://admin/path into v.
+func getJSON(admin, path string, v any) error {
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + admin + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s%s: %s", admin, path, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("GET %s%s: %w", admin, path, err)
+	}
+	return nil
 }
 
 // parseMembers splits a comma-separated member list; every member must be

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -9,42 +10,37 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"faed/peer"
 )
 
 func TestKeyOwnedBy(t *testing.T) {
-	two := []string{"127.0.0.1:7001", "127.0.0.1:7002"}
-	three := []string{"10.0.0.3:9001", "10.0.0.1:9001", "10.0.0.2:9001"}
+	a, b := "127.0.0.1:7001", "127.0.0.1:7002"
 	tests := []struct {
 		name    string
 		owner   string
-		members []string
+		owners  []string
 		wantErr bool
 	}{
-		{name: "first of two", owner: two[0], members: two},
-		{name: "second of two", owner: two[1], members: two},
-		{name: "listed order does not matter", owner: three[0], members: three},
-		{name: "middle of three", owner: three[2], members: three},
-		{name: "only member", owner: two[0], members: two[:1]},
-		{name: "not a member", owner: "127.0.0.1:7003", members: two, wantErr: true},
+		{name: "first of two", owner: a, owners: []string{a, b, a, b}},
+		{name: "second of two", owner: b, owners: []string{a, b, a, b}},
+		{name: "one vbucket of many", owner: b, owners: append(slices.Repeat([]string{a}, 1023), b)},
+		{name: "only node", owner: a, owners: []string{a}},
+		{name: "owns nothing", owner: "127.0.0.1:7003", owners: []string{a, b}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			key, err := keyOwnedBy("bench", tt.owner, tt.members)
+			m := vbucketMap{Version: 7, VBuckets: len(tt.owners), Owners: tt.owners}
+			key, err := keyOwnedBy("bench", tt.owner, m)
 			if tt.wantErr {
 				if err == nil {
-					t.Fatalf("got key %q for a non-member", key)
+					t.Fatalf("got key %q for a node that owns nothing", key)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			// faed routes with a ring built from the same members in any order.
-			ring := peer.NewRing(slices.Concat(tt.members[1:], tt.members[:1]), peer.DefaultVirtualNodes, 7)
-			if got := ring.Owner(key); got != tt.owner {
-				t.Fatalf("key %q is owned by %s, want %s", key, got, tt.owner)
+			if vb := crc32.ChecksumIEEE([]byte(key)) % uint32(len(tt.owners)); tt.owners[vb] != tt.owner {
+				t.Fatalf("key %q is in vbucket %d, owned by %s; want %s", key, vb, tt.owners[vb], tt.owner)
 			}
 			if key != "bench" && !strings.HasPrefix(key, "bench-") {
 				t.Fatalf("key %q does not extend the prefix", key)
@@ -58,7 +54,7 @@ func TestKeyOwnedBy(t *testing.T) {
 				if c == key {
 					break
 				}
-				if ring.Owner(c) == tt.owner {
+				if m.owner(c) == tt.owner {
 					t.Fatalf("chose %q, but %q comes first and is owned by %s too", key, c, tt.owner)
 				}
 			}
@@ -66,15 +62,22 @@ func TestKeyOwnedBy(t *testing.T) {
 	}
 }
 
-// The local and the forwarded run get different keys, and the same ones
-// every time.
-func TestKeyOwnedByTwoNodes(t *testing.T) {
-	a, b := "127.0.0.1:7001", "127.0.0.1:7002"
-	ka, err1 := keyOwnedBy("faebench", a, []string{a, b})
-	kb, err2 := keyOwnedBy("faebench", b, []string{b, a})
-	again, _ := keyOwnedBy("faebench", a, []string{a, b})
-	if err1 != nil || err2 != nil || ka == kb || again != ka {
-		t.Fatalf("keys %q (again %q), %q; errors %v, %v", ka, again, kb, err1, err2)
+func TestFetchMap(t *testing.T) {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/cluster/map":
+			fmt.Fprint(w, `{"version":3,"vbuckets":2,"owners":["127.0.0.1:7001","127.0.0.1:7002"],"balance":0}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(s.Close)
+	m, err := fetchMap(strings.TrimPrefix(s.URL, "http://"))
+	if err != nil || m.Version != 3 || len(m.Owners) != 2 {
+		t.Fatalf("fetchMap = %+v, %v", m, err)
+	}
+	if _, err := fetchMap("127.0.0.1:1"); err == nil {
+		t.Fatal("fetchMap of nothing listening: no error")
 	}
 }
 

@@ -8,13 +8,18 @@
 //	faebench -addr unix:/tmp/faed.sock [-call noop|ping|lc_get|mc_get] [-pattern persistent|php]
 //	         [-c 64] [-d 5s] [-warmup 1s] [-size 100] [-key K] [-pool default]
 //	         [-transport buffered|framed] [-proto binary|compact] [-pid PID[,PID...]]
-//	         [-owned-by HOST:PORT -members HOST:PORT,HOST:PORT...] [-label NAME] [-json]
+//	         [-owned-by HOST:PORT -admin HOST:PORT] [-label NAME] [-json]
 //	faebench -addr tcp:127.0.0.1:11211 -proto memcache -call get [load flags as above]
 //	faebench -serve echo|stock|stock-nocheck -listen unix:/tmp/x.sock[,tcp:127.0.0.1:9001]
 //	faebench -idle 10000 -addr unix:/tmp/faed.sock -pid PID [-json]
 //	faebench -wait 10s -addr unix:/tmp/faed.sock
 //	faebench -wait 30s -admin 127.0.0.1:9002 -members HOST:PORT,HOST:PORT
 //	faebench -summary results.jsonl
+//	faebench -handoff DIR -faed BIN -zookeeper HOST:PORT [-c 64] [-d 5s] [-warmup 1s] [-size 100]
+//
+// -handoff starts faed cluster nodes (binary -faed, data and logs in DIR)
+// on the ZooKeeper at -zookeeper and measures a vbucket move and a
+// rebalance under load; see handoff.go.
 //
 // Any mode also takes -cpuprofile FILE.
 //
@@ -28,12 +33,14 @@
 // The keyed calls (lc_get, mc_get, get) first store -key with a -size-byte
 // value (lc_set, mc_set on -pool, memcached set); mc_get and get count a
 // value of another size as an error. -proto memcache speaks memcached's text
-// protocol, whose only call is get. With -owned-by and -members the key is
-// the first of -key, -key-1, -key-2, ... that faed's ring over those members
-// places on -owned-by: a key local to a node or one it must forward.
+// protocol, whose only call is get. With -owned-by and -admin the key is the
+// first of -key, -key-1, -key-2, ... that the vbucket map of the node at
+// -admin (GET /cluster/map) gives to -owned-by: a key local to a node or one
+// it must forward.
 //
 // -wait with -admin waits until the faed node with that admin address
-// reports exactly -members in GET /stats.
+// reports exactly -members in GET /stats, and a vbucket map over them,
+// balanced, with nothing moving, in GET /cluster/map.
 //
 // -serve echo answers noop (always 0), ping, lc_get and lc_set from replies
 // encoded at start, without a Thrift library: the floor no RPC server over
@@ -72,6 +79,9 @@ type options struct {
 	members    string
 	summary    string
 	cpuprofile string
+	handoff    string
+	faed       string
+	zookeeper  string
 }
 
 func parseFlags() options {
@@ -96,10 +106,13 @@ func parseFlags() options {
 	flag.StringVar(&o.listen, "listen", "", "comma-separated listen addresses for -serve")
 	flag.IntVar(&o.idle, "idle", 0, "open this many idle connections and report server RSS per connection")
 	flag.DurationVar(&o.wait, "wait", 0, "wait up to this long until -addr accepts connections (or -admin reports -members), then exit")
-	flag.StringVar(&o.admin, "admin", "", "faed admin host:port whose members -wait waits for")
-	flag.StringVar(&o.ownedBy, "owned-by", "", "use the first key from -key that faed's ring over -members places on this member")
-	flag.StringVar(&o.members, "members", "", "comma-separated cluster members (advertised host:port) for -owned-by and -wait -admin")
+	flag.StringVar(&o.admin, "admin", "", "faed admin host:port whose members -wait waits for, or whose map -owned-by reads")
+	flag.StringVar(&o.ownedBy, "owned-by", "", "use the first key from -key that the map of -admin gives this node")
+	flag.StringVar(&o.members, "members", "", "comma-separated cluster members (advertised host:port) for -wait -admin")
 	flag.StringVar(&o.summary, "summary", "", "print a comparison table of the JSON results in this file")
+	flag.StringVar(&o.handoff, "handoff", "", "measure a vbucket move and a rebalance on faed nodes started with data and logs in this dir")
+	flag.StringVar(&o.faed, "faed", "bin/faed", "faed binary of -handoff")
+	flag.StringVar(&o.zookeeper, "zookeeper", "", "ZooKeeper host:port the -handoff nodes cluster on")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process (any mode) to this file")
 	flag.Parse()
 	return o
@@ -168,6 +181,8 @@ func run(o options) error {
 		return serve(o)
 	case o.wait > 0 && o.admin != "":
 		return waitCluster(o)
+	case o.handoff != "":
+		return handoff(o)
 	}
 	if o.addr == "" {
 		return errors.New("-addr is required")
@@ -195,20 +210,40 @@ func run(o options) error {
 	return emit(os.Stdout, os.Stderr, r, o.asJSON)
 }
 
+func handoff(o options) error {
+	if o.zookeeper == "" {
+		return errors.New("-handoff needs -zookeeper")
+	}
+	return runHandoff(handoffConfig{
+		spec:    clusterSpec{faed: o.faed, zookeeper: o.zookeeper, dir: o.handoff},
+		clients: o.load.clients, warmup: o.load.warmup, duration: o.load.duration, size: o.load.size,
+	})
+}
+
 func waitCluster(o options) error {
 	members, err := parseMembers(o.members)
 	if err != nil {
 		return err
 	}
-	return waitMembers(o.admin, members, o.wait)
+	start := time.Now()
+	if err := waitMembers(o.admin, members, o.wait); err != nil {
+		return err
+	}
+	// A map still moving vbuckets would move a "local" key mid-run.
+	_, err = settledMap(o.admin, members, o.wait-time.Since(start))
+	return err
 }
 
+// ownedKey is the key -owned-by owns in the map of the node at -admin.
 func ownedKey(o options) (string, error) {
-	members, err := parseMembers(o.members)
+	if o.admin == "" {
+		return "", errors.New("-owned-by needs -admin, the node whose GET /cluster/map places keys")
+	}
+	m, err := fetchMap(o.admin)
 	if err != nil {
 		return "", err
 	}
-	return keyOwnedBy(o.load.key, o.ownedBy, members)
+	return keyOwnedBy(o.load.key, o.ownedBy, m)
 }
 
 func idle(o options) error {

@@ -32,7 +32,13 @@ var comparisons = []comparison{
 	// the unix socket a local faed is reached by too.
 	{name: "faed mc_get / memcached get", a: side{"faed", "mc_get"}, b: side{"memcached", "get"}, crossNetwork: true},
 	forwarding,
+	mapLookup,
 }
+
+// mapLookup is a cluster node's lc_get of a key it owns (a vbucket map
+// lookup on every call) against a one-node faed's over the same transport;
+// issue 8's goal is no measurable change.
+var mapLookup = comparison{name: "map lookup: local / 1-node", a: side{"faed-local", "lc_get"}, b: side{"faed-1node", "lc_get"}}
 
 // forwarding is a cluster node's lc_get of a key another node owns against
 // one of a key it owns itself.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,15 +19,15 @@ import (
 	"time"
 
 	"faed/idl/gen-go/fun/rpc"
-	"faed/peer"
 	"faed/scripts/testserver"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
 
 // Cluster tests: faed child processes clustering through a real ZooKeeper.
-// They find the owner of a key the way faed does, with peer.NewRing over
-// the advertised addresses, and check it against the nodes' own counters.
+// They find the owner of a key in the vbucket map the nodes serve on GET
+// /cluster/map (handoff_test.go), and check it against the nodes' own
+// counters.
 
 // clusterRoot is the znode the test clusters live under.
 const clusterRoot = "/fae/test"
@@ -42,6 +43,7 @@ type clusterOpts struct {
 	zookeeper      []string
 	sessionTimeout string // ZooKeeper session timeout, e.g. "2s"
 	firstWorker    int    // worker ids are firstWorker, firstWorker+1, ...
+	root           string // the cluster's znode; clusterRoot if empty
 	extra          string // more TOML for every node, after the cluster's
 }
 
@@ -61,7 +63,7 @@ zookeeper = [%s]
 root = %q
 session_timeout = %q
 advertise = "{{TCP}}"
-%s`, worker, strings.Join(quoted, ", "), clusterRoot, o.sessionTimeout, o.extra)
+%s`, worker, strings.Join(quoted, ", "), cmp.Or(o.root, clusterRoot), o.sessionTimeout, o.extra)
 }
 
 // startNodes starts n faed nodes with distinct worker ids, one after the
@@ -81,19 +83,45 @@ func startNodes(t *testing.T, o clusterOpts, n int) []*node {
 // (15s), the longest a routed call may legitimately take.
 func dialNode(t *testing.T, addr string) *rpc.FunServantClient {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, conn, err := dialFun(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	return c
+}
+
+// dialFun is dialNode for callers that are not the test goroutine: the
+// caller closes conn.
+func dialFun(addr string) (*rpc.FunServantClient, net.Conn, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
 	sock := thrift.NewTSocketFromConnConf(conn, &thrift.TConfiguration{SocketTimeout: 30 * time.Second})
 	trans := thrift.NewTBufferedTransport(sock, 4096)
 	p := thrift.NewTBinaryProtocolConf(trans, nil)
-	return rpc.NewFunServantClient(thrift.NewTStandardClient(p, p))
+	return rpc.NewFunServantClient(thrift.NewTStandardClient(p, p)), conn, nil
 }
 
-// clusterStats is the "cluster" section of GET /stats.
-type clusterStats struct{ peer.Stats }
+// clusterStats is the "cluster" section of GET /stats, as far as the
+// tests read it.
+type clusterStats struct {
+	Self            string   `json:"self"`
+	ZooKeeper       string   `json:"zookeeper"`
+	Members         []string `json:"members"`
+	Stale           bool     `json:"stale"`
+	StaleReason     string   `json:"stale_reason"`
+	Registrations   uint64   `json:"registrations"`
+	SessionExpiries uint64   `json:"session_expiries"`
+	WorkerID        int      `json:"worker_id"`
+	WorkerHeld      bool     `json:"worker_held"`
+	Received        uint64   `json:"received"`
+	Peers           []struct {
+		Addr      string `json:"addr"`
+		Forwarded uint64 `json:"forwarded"`
+	} `json:"peers"`
+}
 
 // forwarded is the number of calls this node forwarded to addr ("" for all
 // peers).
@@ -165,45 +193,43 @@ func addrsOf(nodes []*node) []string {
 	return addrs
 }
 
-// ringAgreed checks that every node serves a fresh ring of exactly the
-// nodes given, all of the same version, and returns that ring.
-func ringAgreed(nodes []*node) (*peer.Ring, error) {
+// membersAgreed checks that every node has a fresh member list of exactly
+// the nodes given.
+func membersAgreed(nodes []*node) error {
 	want := addrsOf(nodes)
-	var version uint64
-	for i, n := range nodes {
-		s, err := readClusterStats(n.daemon)
+	return eachNode(nodes, func(n *node, s clusterStats) error {
 		switch {
-		case err != nil:
-			return nil, err
 		case s.Stale:
-			return nil, fmt.Errorf("%s: ring stale: %s", n.TCP, s.StaleReason)
+			return fmt.Errorf("%s: members stale: %s", n.TCP, s.StaleReason)
 		case !slices.Equal(s.Members, want):
-			return nil, fmt.Errorf("%s: members %v, want %v", n.TCP, s.Members, want)
-		case i > 0 && s.RingVersion != version:
-			return nil, fmt.Errorf("%s: ring version %d, %s has %d", n.TCP, s.RingVersion, nodes[0].TCP, version)
+			return fmt.Errorf("%s: members %v, want %v", n.TCP, s.Members, want)
 		}
-		version = s.RingVersion
-	}
-	return peer.NewRing(want, peer.DefaultVirtualNodes, version), nil
+		return nil
+	})
 }
 
-// waitRing waits until the nodes agree on a ring of exactly themselves.
-func waitRing(t *testing.T, nodes []*node, timeout time.Duration) *peer.Ring {
+// waitMap waits until the nodes agree on their members and on a settled
+// vbucket map of exactly themselves (mapSettled), and returns the map.
+func waitMap(t *testing.T, nodes []*node, timeout time.Duration) clusterMap {
 	t.Helper()
-	var ring *peer.Ring
-	eventually(t, timeout, fmt.Sprintf("%d nodes to agree on a ring of themselves", len(nodes)), func() (err error) {
-		ring, err = ringAgreed(nodes)
+	var m clusterMap
+	eventually(t, timeout, fmt.Sprintf("%d nodes to agree on a map of themselves", len(nodes)), func() (err error) {
+		if err = membersAgreed(nodes); err == nil {
+			m, err = mapSettled(nodes)
+		}
 		return err
 	})
-	return ring
+	return m
 }
 
-// keysByOwner returns, for every member of ring, perOwner keys it owns.
-func keysByOwner(ring *peer.Ring, prefix string, perOwner int) map[string][]string {
-	keys := make(map[string][]string, len(ring.Members))
-	for i, full := 0, 0; full < len(ring.Members); i++ {
+// keysByOwner returns, for every node the map gives vbuckets, perOwner keys
+// it owns.
+func keysByOwner(m clusterMap, prefix string, perOwner int) map[string][]string {
+	members := m.members()
+	keys := make(map[string][]string, len(members))
+	for i, full := 0, 0; full < len(members); i++ {
 		k := fmt.Sprintf("%s-%d", prefix, i)
-		owner := ring.Owner(k)
+		owner := m.owner(k)
 		if len(keys[owner]) < perOwner {
 			keys[owner] = append(keys[owner], k)
 			if len(keys[owner]) == perOwner {
@@ -215,10 +241,10 @@ func keysByOwner(ring *peer.Ring, prefix string, perOwner int) map[string][]stri
 }
 
 // allKeys flattens keysByOwner in member order.
-func allKeys(ring *peer.Ring, byOwner map[string][]string) []string {
+func allKeys(m clusterMap, byOwner map[string][]string) []string {
 	var all []string
-	for _, m := range ring.Members {
-		all = append(all, byOwner[m]...)
+	for _, o := range m.members() {
+		all = append(all, byOwner[o]...)
 	}
 	return all
 }
@@ -232,41 +258,42 @@ func isMiss(err error) bool {
 // routing, and the crash of a key's owner, in that order.
 func TestClusterRouting(t *testing.T) {
 	zk := testserver.StartZooKeeper(t)
-	// A crashed owner leaves the ring once its 2s session expires; the
-	// idempotent retry must fit that wait in the call's deadline.
+	// A crashed owner's vbuckets are reassigned once its 2s session expired
+	// and the 1s leave_grace passed; the idempotent retry must fit that wait
+	// in the call's deadline.
 	nodes := startNodes(t, clusterOpts{zookeeper: []string{zk.Addr}, sessionTimeout: "2s", firstWorker: 1,
-		extra: "[engine]\ncall_timeout = \"8s\"\n[servant]\nforward_retry_wait = \"6s\"\n"}, 3)
-	var ring *peer.Ring
-	if !t.Run("converge", func(t *testing.T) { ring = waitRing(t, nodes, 10*time.Second) }) {
+		extra: "leave_grace = \"1s\"\n[engine]\ncall_timeout = \"8s\"\n[servant]\nforward_retry_wait = \"6s\"\n"}, 3)
+	var m clusterMap
+	if !t.Run("converge", func(t *testing.T) { m = waitMap(t, nodes, 10*time.Second) }) {
 		return
 	}
-	if !t.Run("locks", func(t *testing.T) { checkClusterLocks(t, nodes, ring) }) {
+	if !t.Run("locks", func(t *testing.T) { checkClusterLocks(t, nodes, m) }) {
 		return
 	}
-	if !t.Run("lcache and kvdb", func(t *testing.T) { checkClusterCoherence(t, nodes, ring) }) {
+	if !t.Run("lcache and kvdb", func(t *testing.T) { checkClusterCoherence(t, nodes, m) }) {
 		return
 	}
-	t.Run("kill -9 an owner", func(t *testing.T) { checkOwnerCrash(t, nodes, ring) })
+	t.Run("kill -9 an owner", func(t *testing.T) { checkOwnerCrash(t, nodes, m) })
 }
 
 // checkClusterLocks takes locks through node 0 on keys of every owner and
 // checks that the others are refused, then unlocks through node 2.
-func checkClusterLocks(t *testing.T, nodes []*node, ring *peer.Ring) {
+func checkClusterLocks(t *testing.T, nodes []*node, m clusterMap) {
 	ctx := t.Context()
-	for _, key := range allKeys(ring, keysByOwner(ring, "lock", 2)) {
+	for _, key := range allKeys(m, keysByOwner(m, "lock", 2)) {
 		if ok, err := nodes[0].fun.Lock(ctx, rc, "cluster.test", key); err != nil || !ok {
-			t.Fatalf("lock %q (owner %s) through %s = %v, %v; want true", key, ring.Owner(key), nodes[0].TCP, ok, err)
+			t.Fatalf("lock %q (owner %s) through %s = %v, %v; want true", key, m.owner(key), nodes[0].TCP, ok, err)
 		}
 		for _, n := range nodes {
 			if ok, err := n.fun.Lock(ctx, rc, "cluster.test", key); err != nil || ok {
-				t.Errorf("lock %q (owner %s) through %s while held = %v, %v; want false", key, ring.Owner(key), n.TCP, ok, err)
+				t.Errorf("lock %q (owner %s) through %s while held = %v, %v; want false", key, m.owner(key), n.TCP, ok, err)
 			}
 		}
 		if err := nodes[2].fun.Unlock(ctx, rc, "cluster.test", key); err != nil {
 			t.Fatalf("unlock %q through %s: %v", key, nodes[2].TCP, err)
 		}
 		if ok, err := nodes[1].fun.Lock(ctx, rc, "cluster.test", key); err != nil || !ok {
-			t.Errorf("lock %q (owner %s) through %s after unlock = %v, %v; want true", key, ring.Owner(key), nodes[1].TCP, ok, err)
+			t.Errorf("lock %q (owner %s) through %s after unlock = %v, %v; want true", key, m.owner(key), nodes[1].TCP, ok, err)
 		}
 		if err := nodes[1].fun.Unlock(ctx, rc, "cluster.test", key); err != nil {
 			t.Fatalf("unlock %q through %s: %v", key, nodes[1].TCP, err)
@@ -276,9 +303,9 @@ func checkClusterLocks(t *testing.T, nodes []*node, ring *peer.Ring) {
 
 // checkClusterCoherence writes through one node and reads through the
 // others, for lcache and kvdb, on keys of every owner.
-func checkClusterCoherence(t *testing.T, nodes []*node, ring *peer.Ring) {
+func checkClusterCoherence(t *testing.T, nodes []*node, m clusterMap) {
 	ctx := t.Context()
-	for i, key := range allKeys(ring, keysByOwner(ring, "coherent", 3)) {
+	for i, key := range allKeys(m, keysByOwner(m, "coherent", 3)) {
 		a, b, c := nodes[i%3], nodes[(i+1)%3], nodes[(i+2)%3]
 		val := []byte("value of " + key)
 		if ok, err := a.fun.LcSet(ctx, rc, key, val); err != nil || !ok {
@@ -286,7 +313,7 @@ func checkClusterCoherence(t *testing.T, nodes []*node, ring *peer.Ring) {
 		}
 		for _, n := range []*node{b, c} {
 			if got, err := n.fun.LcGet(ctx, rc, key); err != nil || string(got) != string(val) {
-				t.Errorf("lc_get %q (owner %s, set through %s) through %s = %q, %v; want %q", key, ring.Owner(key), a.TCP, n.TCP, got, err, val)
+				t.Errorf("lc_get %q (owner %s, set through %s) through %s = %q, %v; want %q", key, m.owner(key), a.TCP, n.TCP, got, err, val)
 			}
 		}
 		if err := c.fun.LcDel(ctx, rc, key); err != nil {
@@ -301,7 +328,7 @@ func checkClusterCoherence(t *testing.T, nodes []*node, ring *peer.Ring) {
 			t.Fatalf("kvdb_set %q through %s = %v, %v", key, a.TCP, ok, err)
 		}
 		if got, err := b.fun.KvdbGet(ctx, rc, []byte(key)); err != nil || string(got) != string(val) {
-			t.Errorf("kvdb_get %q (owner %s, set through %s) through %s = %q, %v; want %q", key, ring.Owner(key), a.TCP, b.TCP, got, err, val)
+			t.Errorf("kvdb_get %q (owner %s, set through %s) through %s = %q, %v; want %q", key, m.owner(key), a.TCP, b.TCP, got, err, val)
 		}
 		if ok, err := c.fun.KvdbDel(ctx, rc, []byte(key)); err != nil || !ok {
 			t.Errorf("kvdb_del %q through %s = %v, %v; want true", key, c.TCP, ok, err)
@@ -310,7 +337,7 @@ func checkClusterCoherence(t *testing.T, nodes []*node, ring *peer.Ring) {
 			t.Errorf("kvdb_get %q through %s after kvdb_del = %q, %v; want TCacheMissed", key, a.TCP, got, err)
 		}
 	}
-	checkOwnerReceives(t, nodes, ring)
+	checkOwnerReceives(t, nodes, m)
 	for _, n := range nodes {
 		s := mustClusterStats(t, n)
 		if s.forwarded("") == 0 || s.Received == 0 {
@@ -321,10 +348,10 @@ func checkClusterCoherence(t *testing.T, nodes []*node, ring *peer.Ring) {
 
 // checkOwnerReceives makes one call through a node that does not own the key
 // and checks that exactly the owner the test computed received it: faed
-// places keys as peer.NewRing does.
-func checkOwnerReceives(t *testing.T, nodes []*node, ring *peer.Ring) {
+// places keys as its map says.
+func checkOwnerReceives(t *testing.T, nodes []*node, m clusterMap) {
 	for _, owner := range nodes {
-		key := keysByOwner(ring, "placed", 1)[owner.TCP][0]
+		key := keysByOwner(m, "placed", 1)[owner.TCP][0]
 		via := nodes[0]
 		if via == owner {
 			via = nodes[1]
@@ -354,12 +381,12 @@ func checkOwnerReceives(t *testing.T, nodes []*node, ring *peer.Ring) {
 
 // checkOwnerCrash kills the owner of a key and checks that the survivors
 // take the key over once its ZooKeeper session expires, and that an
-// idempotent call made at once succeeds by its retry after the ring changes.
-func checkOwnerCrash(t *testing.T, nodes []*node, ring *peer.Ring) {
+// idempotent call made at once succeeds by its retry after the map changes.
+func checkOwnerCrash(t *testing.T, nodes []*node, m clusterMap) {
 	ctx := t.Context()
 	victim, via, other := nodes[2], nodes[0], nodes[1]
-	key := keysByOwner(ring, "crash", 1)[victim.TCP][0]
-	lockKey := keysByOwner(ring, "crashlock", 1)[victim.TCP][0]
+	key := keysByOwner(m, "crash", 1)[victim.TCP][0]
+	lockKey := keysByOwner(m, "crashlock", 1)[victim.TCP][0]
 	if ok, err := via.fun.LcSet(ctx, rc, key, []byte("before")); err != nil || !ok {
 		t.Fatalf("lc_set %q through %s = %v, %v", key, via.TCP, ok, err)
 	}
@@ -373,7 +400,7 @@ func checkOwnerCrash(t *testing.T, nodes []*node, ring *peer.Ring) {
 	} else {
 		t.Logf("lock right after the owner died: %v", err)
 	}
-	// Idempotent: waits for the ring to change, then runs on the new owner.
+	// Idempotent: waits for the map to change, then runs on the new owner.
 	if ok, err := via.fun.LcSet(ctx, rc, key, []byte("after")); err != nil || !ok {
 		t.Fatalf("lc_set %q through %s right after its owner %s died = %v, %v; want the retry on the new owner to succeed", key, via.TCP, victim.TCP, ok, err)
 	}
@@ -382,12 +409,12 @@ func checkOwnerCrash(t *testing.T, nodes []*node, ring *peer.Ring) {
 		t.Errorf("lc_set returned while %s still lists %s: %v (it cannot have retried on a new owner)", via.TCP, victim.TCP, s.Members)
 	}
 	survivors := []*node{via, other}
-	ring2 := waitRing(t, survivors, 15*time.Second)
-	t.Logf("idempotent call retried after %v; survivors agreed on ring %d %v after %v",
-		retried.Round(time.Millisecond), ring2.Version, ring2.Members, time.Since(killed).Round(time.Millisecond))
+	m2 := waitMap(t, survivors, 15*time.Second)
+	t.Logf("idempotent call retried after %v; survivors agreed on map %d %v after %v",
+		retried.Round(time.Millisecond), m2.Version, m2.Counts, time.Since(killed).Round(time.Millisecond))
 	for _, n := range survivors {
 		if got, err := n.fun.LcGet(ctx, rc, key); err != nil || string(got) != "after" {
-			t.Errorf("lc_get %q through %s (new owner %s) = %q, %v; want \"after\"", key, n.TCP, ring2.Owner(key), got, err)
+			t.Errorf("lc_get %q through %s (new owner %s) = %q, %v; want \"after\"", key, n.TCP, m2.owner(key), got, err)
 		}
 	}
 	if ok, err := other.fun.Lock(ctx, rc, "cluster.test", lockKey); err != nil || !ok {
@@ -401,24 +428,24 @@ func checkOwnerCrash(t *testing.T, nodes []*node, ring *peer.Ring) {
 	}
 }
 
-// checkRouted exercises routed calls on keys of every member of ring,
+// checkRouted exercises routed calls on keys of every owner in m,
 // writing through one node and reading through the next.
-func checkRouted(t *testing.T, nodes []*node, ring *peer.Ring, prefix string) {
+func checkRouted(t *testing.T, nodes []*node, m clusterMap, prefix string) {
 	t.Helper()
 	ctx := t.Context()
-	for i, key := range allKeys(ring, keysByOwner(ring, prefix, 2)) {
+	for i, key := range allKeys(m, keysByOwner(m, prefix, 2)) {
 		a, b := nodes[i%len(nodes)], nodes[(i+1)%len(nodes)]
 		if ok, err := a.fun.LcSet(ctx, rc, key, []byte(key)); err != nil || !ok {
-			t.Fatalf("lc_set %q (owner %s) through %s = %v, %v", key, ring.Owner(key), a.TCP, ok, err)
+			t.Fatalf("lc_set %q (owner %s) through %s = %v, %v", key, m.owner(key), a.TCP, ok, err)
 		}
 		if got, err := b.fun.LcGet(ctx, rc, key); err != nil || string(got) != key {
-			t.Fatalf("lc_get %q (owner %s) through %s = %q, %v", key, ring.Owner(key), b.TCP, got, err)
+			t.Fatalf("lc_get %q (owner %s) through %s = %q, %v", key, m.owner(key), b.TCP, got, err)
 		}
 		if ok, err := a.fun.Lock(ctx, rc, "cluster.test", key); err != nil || !ok {
-			t.Fatalf("lock %q (owner %s) through %s = %v, %v", key, ring.Owner(key), a.TCP, ok, err)
+			t.Fatalf("lock %q (owner %s) through %s = %v, %v", key, m.owner(key), a.TCP, ok, err)
 		}
 		if ok, err := b.fun.Lock(ctx, rc, "cluster.test", key); err != nil || ok {
-			t.Fatalf("lock %q (owner %s) through %s while held = %v, %v", key, ring.Owner(key), b.TCP, ok, err)
+			t.Fatalf("lock %q (owner %s) through %s while held = %v, %v", key, m.owner(key), b.TCP, ok, err)
 		}
 		if err := b.fun.Unlock(ctx, rc, "cluster.test", key); err != nil {
 			t.Fatalf("unlock %q through %s: %v", key, b.TCP, err)
@@ -427,17 +454,17 @@ func checkRouted(t *testing.T, nodes []*node, ring *peer.Ring, prefix string) {
 }
 
 // TestClusterZooKeeperOutage stops ZooKeeper under a running cluster for
-// longer than a session lasts: the nodes keep routing with the last ring,
+// longer than a session lasts: the nodes keep routing with the last map,
 // say it is stale, refuse ids (their worker id claim cannot be vouched for),
 // and rejoin by themselves when ZooKeeper is back.
 func TestClusterZooKeeperOutage(t *testing.T) {
 	zk := testserver.StartZooKeeper(t)
 	nodes := startNodes(t, clusterOpts{zookeeper: []string{zk.Addr}, sessionTimeout: "2s", firstWorker: 1}, 3)
-	ring := waitRing(t, nodes, 10*time.Second)
+	m := waitMap(t, nodes, 10*time.Second)
 
 	zk.Stop()
 	down := time.Now()
-	eventually(t, 10*time.Second, "every node to mark its ring stale", func() error {
+	eventually(t, 10*time.Second, "every node to mark its members stale", func() error {
 		return eachNode(nodes, func(n *node, s clusterStats) error {
 			if !s.Stale || s.WorkerHeld {
 				return fmt.Errorf("%s: stale %v, worker id held %v, zookeeper %q", n.TCP, s.Stale, s.WorkerHeld, s.ZooKeeper)
@@ -451,21 +478,21 @@ func TestClusterZooKeeperOutage(t *testing.T) {
 		}
 	}
 	round := 0
-	holdFor(t, 3*time.Second, "routed calls on the last ring without zookeeper", func() error {
+	holdFor(t, 3*time.Second, "routed calls on the last map without zookeeper", func() error {
 		round++
-		checkRouted(t, nodes, ring, fmt.Sprintf("outage%d", round))
+		checkRouted(t, nodes, m, fmt.Sprintf("outage%d", round))
 		return eachNode(nodes, func(n *node, s clusterStats) error {
-			if !slices.Equal(s.Members, ring.Members) || s.RingVersion != ring.Version || !s.Stale {
-				return fmt.Errorf("%s: ring %d %v (stale %v), want the last known %d %v", n.TCP, s.RingVersion, s.Members, s.Stale, ring.Version, ring.Members)
+			if !slices.Equal(s.Members, m.members()) || !s.Stale {
+				return fmt.Errorf("%s: members %v (stale %v), want the last known %v", n.TCP, s.Members, s.Stale, m.members())
 			}
-			return nil
+			return sameMap(n, m)
 		})
 	})
 	t.Logf("served %d rounds of routed calls during %v without zookeeper", round, time.Since(down).Round(time.Millisecond))
 
 	zk.Restart()
 	back := time.Now()
-	ring = waitRing(t, nodes, 20*time.Second)
+	m = waitMap(t, nodes, 20*time.Second)
 	eventually(t, 10*time.Second, "every node to hold its worker id again", func() error {
 		return eachNode(nodes, func(n *node, s clusterStats) error {
 			if !s.WorkerHeld {
@@ -476,13 +503,13 @@ func TestClusterZooKeeperOutage(t *testing.T) {
 	})
 	for _, n := range nodes {
 		s := mustClusterStats(t, n)
-		t.Logf("%s fresh %v after zookeeper restarted: ring %d, %d registrations, %d session expiries",
-			n.TCP, time.Since(back).Round(time.Millisecond), s.RingVersion, s.Registrations, s.SessionExpiries)
+		t.Logf("%s fresh %v after zookeeper restarted: map %d, %d registrations, %d session expiries",
+			n.TCP, time.Since(back).Round(time.Millisecond), m.Version, s.Registrations, s.SessionExpiries)
 		if _, err := n.fun.IDNext(t.Context(), rc); err != nil {
 			t.Errorf("id_next through %s after zookeeper is back: %v", n.TCP, err)
 		}
 	}
-	checkRouted(t, nodes, ring, "rejoined")
+	checkRouted(t, nodes, m, "rejoined")
 }
 
 // eachNode reads every node's cluster stats and checks them with check.
@@ -499,6 +526,18 @@ func eachNode(nodes []*node, check func(*node, clusterStats) error) error {
 	return nil
 }
 
+// sameMap checks that n serves the map m, of the same version.
+func sameMap(n *node, m clusterMap) error {
+	got, err := readMap(n.daemon)
+	switch {
+	case err != nil:
+		return err
+	case got.Version != m.Version || !slices.Equal(got.Owners, m.Owners):
+		return fmt.Errorf("%s: map %d %v, want the last known %d %v", n.TCP, got.Version, got.Counts, m.Version, m.Counts)
+	}
+	return nil
+}
+
 // holdFor checks cond again and again for d, failing at its first error.
 func holdFor(t *testing.T, d time.Duration, what string, cond func() error) {
 	t.Helper()
@@ -511,7 +550,7 @@ func holdFor(t *testing.T, d time.Duration, what string, cond func() error) {
 
 // TestClusterZooKeeperEnsemble stops ZooKeeper servers of a three-server
 // ensemble one at a time under two faed nodes: first one a node is connected
-// to, then the leader. The nodes keep their sessions, so the ring never
+// to, then the leader. The nodes keep their sessions, so the map never
 // changes, and routed calls between them never fail.
 func TestClusterZooKeeperEnsemble(t *testing.T) {
 	zks := testserver.StartZooKeeperEnsemble(t, 3)
@@ -521,13 +560,13 @@ func TestClusterZooKeeperEnsemble(t *testing.T) {
 	}
 	// A leader election takes a few ticks; a generous session rides it out.
 	nodes := startNodes(t, clusterOpts{zookeeper: addrs, sessionTimeout: "6s", firstWorker: 1}, 2)
-	ring := waitRing(t, nodes, 10*time.Second)
-	load := startRoutedLoad(t, nodes, ring)
+	m := waitMap(t, nodes, 10*time.Second)
+	load := startRoutedLoad(t, nodes, m)
 
 	connected := busiestZooKeeper(t, zks)
 	t.Logf("stopping zookeeper %d (%s, %s) with %d faed client(s)", connected.ID, connected.Addr, connected.Mode(), zkClients(connected.Addr))
 	connected.Stop()
-	waitReconnected(t, nodes, zks, ring)
+	waitReconnected(t, nodes, zks, m)
 	connected.Restart()
 
 	leader := findLeader(t, zks)
@@ -536,7 +575,7 @@ func TestClusterZooKeeperEnsemble(t *testing.T) {
 	// A new leader means the followers went through an election, which
 	// drops their clients: every node has been disconnected.
 	t.Logf("zookeeper %d leads now", findLeader(t, zks).ID)
-	waitReconnected(t, nodes, zks, ring)
+	waitReconnected(t, nodes, zks, m)
 
 	calls, err := load.stop()
 	if err != nil {
@@ -550,8 +589,8 @@ func TestClusterZooKeeperEnsemble(t *testing.T) {
 
 // waitReconnected waits until the running servers have every node as a
 // client again, and checks that each node kept its session: no expiry, one
-// registration, the ring unchanged.
-func waitReconnected(t *testing.T, nodes []*node, zks []*testserver.ZooKeeper, ring *peer.Ring) {
+// registration, the members and the map unchanged.
+func waitReconnected(t *testing.T, nodes []*node, zks []*testserver.ZooKeeper, m clusterMap) {
 	t.Helper()
 	eventually(t, 20*time.Second, "every node to be connected to a running zookeeper again", func() error {
 		clients := 0
@@ -565,8 +604,10 @@ func waitReconnected(t *testing.T, nodes []*node, zks []*testserver.ZooKeeper, r
 			switch {
 			case s.SessionExpiries != 0 || s.Registrations != 1:
 				return fmt.Errorf("%s noticed: %d session expiries, %d registrations", n.TCP, s.SessionExpiries, s.Registrations)
-			case !slices.Equal(s.Members, ring.Members) || s.RingVersion != ring.Version:
-				return fmt.Errorf("%s: ring changed to %d %v", n.TCP, s.RingVersion, s.Members)
+			case !slices.Equal(s.Members, m.members()):
+				return fmt.Errorf("%s: members changed to %v", n.TCP, s.Members)
+			case sameMap(n, m) != nil:
+				return sameMap(n, m)
 			case s.ZooKeeper != "HasSession" || s.Stale || !s.WorkerHeld:
 				return fmt.Errorf("%s: zookeeper %q, stale %v (%s), worker id held %v", n.TCP, s.ZooKeeper, s.Stale, s.StaleReason, s.WorkerHeld)
 			}
@@ -646,11 +687,11 @@ type routedLoad struct {
 
 // startRoutedLoad sets a key owned by one node through the other and reads
 // it back through the first, for keys of both, until stop.
-func startRoutedLoad(t *testing.T, nodes []*node, ring *peer.Ring) *routedLoad {
+func startRoutedLoad(t *testing.T, nodes []*node, m clusterMap) *routedLoad {
 	t.Helper()
 	l := &routedLoad{done: make(chan struct{})}
 	a, b := dialNode(t, nodes[0].TCP), dialNode(t, nodes[1].TCP)
-	keys := allKeys(ring, keysByOwner(ring, "load", 1))
+	keys := allKeys(m, keysByOwner(m, "load", 1))
 	l.wg.Go(func() {
 		for i := 0; ; i++ {
 			select {
@@ -748,7 +789,7 @@ func TestPHPClusterCoherence(t *testing.T) {
 	})
 	zk := testserver.StartZooKeeper(t)
 	nodes := startNodes(t, clusterOpts{zookeeper: []string{zk.Addr}, sessionTimeout: "2s", firstWorker: 1}, 3)
-	waitRing(t, nodes, 10*time.Second)
+	waitMap(t, nodes, 10*time.Second)
 
 	args := []string{"testdata/cluster.php"}
 	for _, n := range nodes {

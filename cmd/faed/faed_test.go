@@ -95,14 +95,17 @@ func engineSection(extra string) (keys, rest string) {
 func startFaed(t *testing.T, dir, extra string) *daemon {
 	t.Helper()
 	d := launchFaed(t, dir, extra)
-	waitUntil(t, "faed to answer on its admin port", func() bool {
-		resp, err := http.Get("http://" + d.HTTP + "/ping")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
+	waitUntil(t, "faed to answer on its admin port", func() bool { return pingAdmin(d) })
 	return d
+}
+
+// pingAdmin reports whether d's admin port answers GET /ping.
+func pingAdmin(d *daemon) bool {
+	resp, err := http.Get("http://" + d.HTTP + "/ping")
+	if err == nil {
+		resp.Body.Close()
+	}
+	return err == nil
 }
 
 // launchFaed is startFaed without waiting for the daemon to serve.
@@ -120,11 +123,29 @@ listen = %q
 [servant.kvdb]
 path = %q
 %s`, d.TCP, d.Unix, engineKeys, d.HTTP, filepath.Join(dir, "kv.db"), extra)
-	path := filepath.Join(dir, "faed.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "faed.toml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d.cmd = exec.Command(faedBin, "-config", path)
+	spawn(t, d)
+	return d
+}
+
+// restart starts faed again on the config and data of d, which must have
+// exited: same dir, same addresses, so a cluster node comes back as the
+// member it was. It returns once the admin port answers.
+func (d *daemon) restart(t *testing.T) *daemon {
+	t.Helper()
+	again := &daemon{dir: d.dir, TCP: d.TCP, HTTP: d.HTTP, Unix: d.Unix, Log: &logBuffer{}, exited: make(chan error, 1), gone: make(chan struct{})}
+	spawn(t, again)
+	waitUntil(t, "restarted faed to answer on its admin port", func() bool { return pingAdmin(again) })
+	return again
+}
+
+// spawn runs faed on d.dir's faed.toml, collects its log, and kills it in
+// t.Cleanup if still running.
+func spawn(t *testing.T, d *daemon) {
+	t.Helper()
+	d.cmd = exec.Command(faedBin, "-config", filepath.Join(d.dir, "faed.toml"))
 	stderr, _ := d.cmd.StderrPipe()
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -153,7 +174,6 @@ path = %q
 			t.Logf("faed %s log:\n%s", d.TCP, d.Log.String())
 		}
 	})
-	return d
 }
 
 // kill9 kills faed with SIGKILL, as a crash would, and waits until it is gone.

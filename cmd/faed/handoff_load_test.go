@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"faed/idl/gen-go/fun/rpc"
+)
+
+// The data a hand-off scenario writes before the cluster changes, and the
+// load it keeps on the cluster while it changes: a Go client and the Python
+// one (testdata/load.py), both calling random nodes, both recording the last
+// acknowledged value of every key they write.
+
+const (
+	seededKV    = 1000
+	seededLC    = 300
+	heldLocks   = 100
+	lockReason  = "handoff.test"
+	goWorkers   = 3
+	ownKeys     = 50                   // keys each Go worker writes
+	loadPause   = 2 * time.Millisecond // between one worker's calls: a bounded load
+	loadTimeout = 20 * time.Second     // per call; past forward_retry_wait
+)
+
+// dataset is what a scenario wrote through one node before the change.
+type dataset struct {
+	prefix string
+	kv, lc map[string]string
+	held   []string // lock keys taken and never released
+}
+
+func seedKV(prefix string, i int) (key, value string) {
+	return prefix + "kv-" + strconv.Itoa(i), prefix + "seed-" + strconv.Itoa(i)
+}
+
+// seed writes the dataset through via: kvdb keys, lcache keys, held locks.
+func seed(t *testing.T, via *node, prefix string) dataset {
+	t.Helper()
+	ctx := t.Context()
+	ds := dataset{prefix: prefix, kv: map[string]string{}, lc: map[string]string{}}
+	for i := range seededKV {
+		k, v := seedKV(prefix, i)
+		if ok, err := via.fun.KvdbSet(ctx, rc, []byte(k), []byte(v)); err != nil || !ok {
+			t.Fatalf("seeding kvdb_set %q through %s = %v, %v", k, via.TCP, ok, err)
+		}
+		ds.kv[k] = v
+	}
+	for i := range seededLC {
+		k := fmt.Sprintf("%slc-%d", prefix, i)
+		if ok, err := via.fun.LcSet(ctx, rc, k, []byte("lc value "+k)); err != nil || !ok {
+			t.Fatalf("seeding lc_set %q through %s = %v, %v", k, via.TCP, ok, err)
+		}
+		ds.lc[k] = "lc value " + k
+	}
+	for i := range heldLocks {
+		k := fmt.Sprintf("%sheld-%d", prefix, i)
+		if ok, err := via.fun.Lock(ctx, rc, lockReason, k); err != nil || !ok {
+			t.Fatalf("seeding lock %q through %s = %v, %v", k, via.TCP, ok, err)
+		}
+		ds.held = append(ds.held, k)
+	}
+	return ds
+}
+
+// callFailure is one failed client call of the load.
+type callFailure struct {
+	Op   string  `json:"op"`
+	Key  string  `json:"key"`
+	Node string  `json:"node"`
+	Err  string  `json:"error"`
+	Unix float64 `json:"time"`
+}
+
+func (f callFailure) String() string {
+	return fmt.Sprintf("%s %s %q through %s: %s", time.Unix(0, int64(f.Unix*1e9)).Format("15:04:05.000"), f.Op, f.Key, f.Node, f.Err)
+}
+
+// loadResult is what a load saw: calls, failures, and the last acknowledged
+// value of each key it wrote (keys whose last write failed are uncertain).
+type loadResult struct {
+	Calls     int               `json:"calls"`
+	Failures  []callFailure     `json:"failures"`
+	Acked     map[string]string `json:"acked"`
+	Uncertain []string          `json:"uncertain"`
+}
+
+func (r *loadResult) merge(o loadResult) {
+	r.Calls += o.Calls
+	r.Failures = append(r.Failures, o.Failures...)
+	for k, v := range o.Acked {
+		r.Acked[k] = v
+	}
+	r.Uncertain = append(r.Uncertain, o.Uncertain...)
+}
+
+// load runs the Go workers and the script client until stop.
+type load struct {
+	ds      dataset
+	targets []string // nodes the clients call: ones that stay up
+	done    chan struct{}
+	wg      sync.WaitGroup
+	stopAt  string // the script stops once this file exists
+	script  *exec.Cmd
+	out     bytes.Buffer // the script's output
+
+	// mu guards res.
+	mu  sync.Mutex
+	res loadResult
+}
+
+// startLoad starts the load on targets; it is stopped in t.Cleanup if the
+// test does not stop it.
+func startLoad(t *testing.T, ds dataset, targets []*node) *load {
+	t.Helper()
+	l := &load{ds: ds, done: make(chan struct{}), stopAt: filepath.Join(t.TempDir(), "stop"), res: loadResult{Acked: map[string]string{}}}
+	addrs := addrsOf(targets)
+	l.targets = addrs
+	for w := range goWorkers {
+		l.wg.Go(func() { l.work(w) })
+	}
+	args := []string{"testdata/load.py", l.stopAt, ds.prefix, strconv.Itoa(seededKV), strconv.Itoa(heldLocks)}
+	for _, a := range addrs {
+		args = append(args, "tcp:"+a)
+	}
+	l.script = exec.Command("/usr/bin/python3", args...)
+	l.script.Stdout, l.script.Stderr = &l.out, &l.out
+	if err := l.script.Start(); err != nil {
+		t.Fatalf("starting the python load: %v", err)
+	}
+	t.Cleanup(func() { l.halt() })
+	return l
+}
+
+// halt ends the Go workers and asks the script to stop. It is idempotent.
+func (l *load) halt() {
+	select {
+	case <-l.done:
+		return
+	default:
+		close(l.done)
+	}
+	l.wg.Wait()
+	os.WriteFile(l.stopAt, nil, 0o644)
+}
+
+// stop ends the load and returns what both clients saw.
+func (l *load) stop(t *testing.T) loadResult {
+	t.Helper()
+	l.halt()
+	waited := make(chan error, 1)
+	go func() { waited <- l.script.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("python load: %v\n%s", err, l.out.String())
+		}
+	case <-time.After(time.Minute):
+		l.script.Process.Kill()
+		t.Fatalf("python load still running a minute after it was asked to stop:\n%s", l.out.String())
+	}
+	var py loadResult
+	if err := json.Unmarshal(l.out.Bytes(), &py); err != nil {
+		t.Fatalf("python load output: %v\n%s", err, l.out.String())
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t.Logf("load: go %d calls, %d failed; python %d calls, %d failed", l.res.Calls, len(l.res.Failures), py.Calls, len(py.Failures))
+	res := l.res
+	res.merge(py)
+	return res
+}
+
+// work is one Go worker: one connection per node, reopened after a failed
+// call, and its own keys, written in turn so their last value is known.
+func (l *load) work(w int) {
+	conns := map[string]*rpc.FunServantClient{}
+	closers := map[string]net.Conn{}
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	rnd := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+	for seq := 0; ; seq++ {
+		select {
+		case <-l.done:
+			return
+		case <-time.After(loadPause):
+		}
+		addr := l.targets[rnd.IntN(len(l.targets))]
+		op, key, want := l.pick(w, seq, rnd)
+		err := l.call(conns, closers, addr, op, key, want)
+		l.record(callFailure{Op: op, Key: key, Node: addr}, want, err)
+	}
+}
+
+// pick chooses the next call of worker w: a write of its own key, a read of
+// a seeded kvdb or lcache key, or a lock on a held key.
+func (l *load) pick(w, seq int, rnd *rand.Rand) (op, key, want string) {
+	switch seq % 4 {
+	case 0:
+		return "kvdb_set", fmt.Sprintf("%sgo-%d-%d", l.ds.prefix, w, seq%ownKeys), "v" + strconv.Itoa(seq)
+	case 1:
+		k, v := seedKV(l.ds.prefix, rnd.IntN(seededKV))
+		return "kvdb_get", k, v
+	case 2:
+		k := fmt.Sprintf("%slc-%d", l.ds.prefix, rnd.IntN(seededLC))
+		return "lc_get", k, l.ds.lc[k]
+	default:
+		return "lock", l.ds.held[rnd.IntN(len(l.ds.held))], ""
+	}
+}
+
+// call makes one call through addr, dialling it first if needed; after a
+// failure the connection is dropped, as its state is unknown.
+func (l *load) call(conns map[string]*rpc.FunServantClient, closers map[string]net.Conn, addr, op, key, want string) error {
+	c := conns[addr]
+	if c == nil {
+		var conn net.Conn
+		var err error
+		if c, conn, err = dialFun(addr); err != nil {
+			return err
+		}
+		conns[addr], closers[addr] = c, conn
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+	defer cancel()
+	err := oneCall(ctx, c, op, key, want)
+	if err != nil {
+		closers[addr].Close()
+		delete(conns, addr)
+		delete(closers, addr)
+	}
+	return err
+}
+
+// oneCall runs op and checks its answer.
+func oneCall(ctx context.Context, c *rpc.FunServantClient, op, key, want string) error {
+	switch op {
+	case "kvdb_set":
+		if ok, err := c.KvdbSet(ctx, rc, []byte(key), []byte(want)); err != nil || !ok {
+			return fmt.Errorf("answered %v, %v", ok, err)
+		}
+	case "kvdb_get":
+		if got, err := c.KvdbGet(ctx, rc, []byte(key)); err != nil || string(got) != want {
+			return fmt.Errorf("answered %q, %v; want %q", got, err, want)
+		}
+	case "lc_get":
+		if got, err := c.LcGet(ctx, rc, key); err != nil || string(got) != want {
+			return fmt.Errorf("answered %q, %v; want %q", got, err, want)
+		}
+	default:
+		if ok, err := c.Lock(ctx, rc, lockReason, key); err != nil || ok {
+			return fmt.Errorf("lock on a held key answered %v, %v; want false", ok, err)
+		}
+	}
+	return nil
+}
+
+// record counts one call, its failure if any, and an acknowledged write.
+func (l *load) record(f callFailure, want string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.res.Calls++
+	if err != nil {
+		f.Err, f.Unix = err.Error(), float64(time.Now().UnixNano())/1e9
+		l.res.Failures = append(l.res.Failures, f)
+	}
+	if f.Op != "kvdb_set" {
+		return
+	}
+	if err == nil {
+		l.res.Acked[f.Key] = want
+		l.res.Uncertain = slices.DeleteFunc(l.res.Uncertain, func(k string) bool { return k == f.Key })
+	} else if !slices.Contains(l.res.Uncertain, f.Key) {
+		l.res.Uncertain = append(l.res.Uncertain, f.Key)
+	}
+}
