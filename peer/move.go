@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,7 +33,14 @@ const abortTimeout = 2 * time.Second
 // then hands off its transfers, MaxMoves at a time.
 func (co *coordinator) run(ctx context.Context, p *vbucket.Plan) error {
 	var instant, transfers []vbucket.Move
+	live := co.c.members.Ring().Members
 	for _, mv := range p.Moves {
+		// A draining node is live but not among the members planned for,
+		// so the planner sees its vbuckets as held by nobody (Create):
+		// they are handed off like any transfer, or their state is lost.
+		if mv.Kind == vbucket.Create && mv.From.Active != "" && slices.Contains(live, mv.From.Active) {
+			mv.Kind = vbucket.Transfer
+		}
 		if mv.Kind == vbucket.Transfer {
 			transfers = append(transfers, mv)
 		} else {

@@ -59,10 +59,10 @@ func (v *views) oneNode() {
 }
 
 // placement is what the views say of vbucket vb. It does not allocate.
-func (v *views) placement(m *vbucket.Map, vb int) vbucket.Placement {
+func (v *views) placement(plan *planView, m *vbucket.Map, vb int) vbucket.Placement {
 	owner := m.Active(vb)
 	p := vbucket.Placement{VBucket: vb, Owner: owner, Self: owner != "" && owner == v.self, Version: m.Version()}
-	if mv, ok := v.plan.Load().move(vb); ok {
+	if mv, ok := plan.move(vb); ok {
 		p.Outgoing = mv.From == v.self
 		p.Fenced = p.Outgoing && mv.Phase == PhaseFenced
 		p.Incoming = mv.To == v.self
@@ -70,7 +70,8 @@ func (v *views) placement(m *vbucket.Map, vb int) vbucket.Placement {
 	return p
 }
 
-// store swaps in what was read, if it is new, and wakes whoever waits.
+// store swaps in what was read, if it is new, and wakes whoever waits. The
+// map goes in before the plan (see Owner).
 func (v *views) store(m *mapView, p *planView) {
 	cur, curPlan := v.mp.Load(), v.plan.Load()
 	changed := false
@@ -106,18 +107,25 @@ func (v *views) runHooks() {
 // owner ("" before a map is known), whether that is this node, whether the
 // plan fences it here or moves it here or away, and the map version. It
 // does not allocate.
+//
+// The plan is loaded before the map, and store swaps the map in before the
+// plan: a plan seen here is never newer than the map seen with it. The
+// other order could pair the old map (ours) with the plan of after the flip
+// (no fence): the old owner would serve a write the new one never sees.
 func (c *Cluster) Owner(key string) vbucket.Placement {
+	plan := c.views.plan.Load()
 	m := c.views.mp.Load().m
-	return c.views.placement(m, m.VBucket(key))
+	return c.views.placement(plan, m, m.VBucket(key))
 }
 
 // VBucket is Owner for vbucket vb itself; an out-of-range vb has no owner.
 func (c *Cluster) VBucket(vb int) vbucket.Placement {
+	plan := c.views.plan.Load() // before the map: see Owner
 	m := c.views.mp.Load().m
 	if vb < 0 || vb >= m.Len() {
 		return vbucket.Placement{VBucket: vb, Version: m.Version()}
 	}
-	return c.views.placement(m, vb)
+	return c.views.placement(plan, m, vb)
 }
 
 // MoveBatchKeys is [cluster] move_batch_keys: how many kvdb keys a source
@@ -197,20 +205,24 @@ func (c *Cluster) watchViews(ctx context.Context) {
 
 // readViews reads both znodes, arming a watch on each that has none. A
 // znode that does not exist leaves its view as it is.
+//
+// The plan is read first: ZooKeeper answers one session's reads in order,
+// so the map read after it is at least as new. Read the other way round, a
+// flip (one multi setting both) landing between the reads would give the
+// move's destination the new plan (the move is done, nothing incoming)
+// with the old map (not ours yet): it would drop on sight the very state it
+// was handed. Plan first, a node can see the old plan with the new map,
+// which only delays dropping a copy the flip made garbage.
 func (c *Cluster) readViews(mw, pw *<-chan zk.Event) error {
 	conn, ok := c.members.session()
 	if !ok {
 		return errNoSession
 	}
-	mv, err := c.readMap(conn, mw)
+	pv, err := c.readPlan(conn, pw, c.VBuckets())
 	if err != nil {
 		return err
 	}
-	n := c.views.mp.Load().m.Len()
-	if mv != nil {
-		n = mv.m.Len()
-	}
-	pv, err := c.readPlan(conn, pw, n)
+	mv, err := c.readMap(conn, mw)
 	if err != nil {
 		return err
 	}
