@@ -11,8 +11,6 @@ import (
 
 	"faed/engine"
 	"faed/peer"
-
-	"github.com/BurntSushi/toml"
 )
 
 // errNotClustered is wrapped by the error of a cluster command run against
@@ -113,25 +111,4 @@ func (a *admin) cluster() (*peer.Stats, error) {
 		return nil, fmt.Errorf("node %s is not in a cluster: %w", a.addr, errNotClustered)
 	}
 	return st.Cluster, nil
-}
-
-// virtualNodes returns [cluster] virtual_nodes from the node's effective
-// configuration, GET /config.
-func (a *admin) virtualNodes() (int, error) {
-	body, err := a.do(http.MethodGet, "/config")
-	if err != nil {
-		return 0, err
-	}
-	var cfg struct {
-		Cluster struct {
-			VirtualNodes int `toml:"virtual_nodes"`
-		} `toml:"cluster"`
-	}
-	if _, err := toml.Decode(string(body), &cfg); err != nil {
-		return 0, fmt.Errorf("node %s: decoding /config: %w", a.addr, err)
-	}
-	if cfg.Cluster.VirtualNodes < 1 {
-		return peer.DefaultVirtualNodes, nil
-	}
-	return cfg.Cluster.VirtualNodes, nil
 }

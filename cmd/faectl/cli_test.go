@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"faed/engine"
-	"faed/peer"
 )
 
 func TestCommandLine(t *testing.T) {
@@ -23,10 +22,9 @@ func TestCommandLine(t *testing.T) {
 		{"unknown flag", []string{"stats", "-verbose"}, 2, "flag provided but not defined: -verbose"},
 		{"extra argument", []string{"members", "now"}, 2, `unexpected argument "now"`},
 		{"zero timeout", []string{"-timeout", "0s", "stats"}, 2, "-timeout must be positive"},
-		{"no samples", []string{"ring", "-samples", "0"}, 2, "-samples must be positive"},
 		{"missing token file", []string{"-token-file", "/nonexistent/faed.token", "stats"}, 1, "-token-file: open /nonexistent/faed.token"},
 		{"help", []string{"-h"}, 0, "commands:"},
-		{"command help", []string{"ring", "-h"}, 0, "-keys keys"},
+		{"command help", []string{"map", "-h"}, 0, "-keys keys"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,28 +106,6 @@ func TestTopCalls(t *testing.T) {
 	}
 	if calls[0].Name != "lc_get" {
 		t.Fatal("topCalls reordered its argument")
-	}
-}
-
-func TestShares(t *testing.T) {
-	members := []string{"10.0.0.1:9001", "10.0.0.2:9001", "10.0.0.3:9001", "10.0.0.4:9001"}
-	r := peer.NewRing(members, peer.DefaultVirtualNodes, 1)
-	const n = 40_000
-	counts := shares(r, n)
-	total := 0
-	for _, m := range members {
-		total += counts[m]
-		// 160 virtual nodes keep each of four members well within 30% of a quarter.
-		if c := counts[m]; c < n/4*7/10 || c > n/4*13/10 {
-			t.Errorf("%s got %d of %d sample keys, far from a quarter", m, c, n)
-		}
-	}
-	if total != n || len(counts) != len(members) {
-		t.Fatalf("counts %v: total %d over %d owners, want %d over %d", counts, total, len(counts), n, len(members))
-	}
-	one := shares(peer.NewRing(members[:1], 0, 1), 100)
-	if one[members[0]] != 100 {
-		t.Fatalf("a one-member ring gave its member %d of 100 keys", one[members[0]])
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"faed/idl/gen-go/fun/rpc"
-	"faed/peer"
 	"faed/scripts/testserver"
 )
 
@@ -35,7 +35,7 @@ func TestCluster(t *testing.T) {
 	}
 	t.Run("members", func(t *testing.T) { testMembers(t, a, b) })
 	t.Run("ping -all", func(t *testing.T) { testPingAll(t, a, map[string]int{a.TCP: 1, b.TCP: 2}) })
-	t.Run("ring -keys", func(t *testing.T) { testRingKeys(t, a, b, both) })
+	t.Run("map -keys", func(t *testing.T) { testMapKeys(t, a, b, both) })
 	t.Run("ping -all fails for a dead member", func(t *testing.T) { testDeadMember(t, a, b) })
 }
 
@@ -45,6 +45,7 @@ func clusterTOML(zk, advertise string, worker int) string {
 zookeeper = [%q]
 advertise = %q
 session_timeout = "2s"
+vbuckets = 64
 [servant.idgen]
 worker_id = %d
 `, zk, advertise, worker)
@@ -107,60 +108,60 @@ func testPingAll(t *testing.T, a *node, workers map[string]int) {
 	}
 }
 
-// testRingKeys checks the owners faectl names against peer.NewRing, and
-// against where the nodes really put the keys: every key is set through a,
-// which keeps its own keys and forwards b's.
-func testRingKeys(t *testing.T, a, b *node, both []string) {
+// testMapKeys checks the owners faectl map names against crc32 % vbuckets
+// over the owners GET /cluster/map lists, and against where the nodes
+// really put the keys: every key is set through a, which keeps its own keys
+// and forwards b's.
+func testMapKeys(t *testing.T, a, b *node, both []string) {
+	waitFor(t, clusterWait, "a settled map over both nodes", func() bool {
+		out := faectl("-admin", a.HTTP, "map").out
+		return strings.Contains(out, "no rebalance in progress") && row(out, a.TCP) != nil && row(out, b.TCP) != nil &&
+			strings.Contains(out, "balance 0")
+	})
 	var keys []string
 	for i := range 40 {
 		keys = append(keys, "user:"+strconv.Itoa(i))
 	}
-	out := mustRun(t, "-admin", a.HTTP, "ring", "-keys", strings.Join(keys, ","))
-	t.Logf("faectl ring -keys user:0,…,user:39:\n%s", out)
-	want := peer.NewRing(both, peer.DefaultVirtualNodes, 0)
+	out := mustRun(t, "-admin", a.HTTP, "map", "-keys", strings.Join(keys, ","))
+	t.Logf("faectl map -keys user:0,…,user:39:\n%s", out)
+	for _, m := range both {
+		if f := row(out, m); len(f) != 3 || f[1] != "32" || f[2] != "50.0%" {
+			t.Errorf("map: line of %s is %q, want 32 vbuckets, 50.0%%", m, f)
+		}
+	}
 	owned := map[string]int{}
 	for _, k := range keys {
-		f := row(out, k)
-		if len(f) != 2 || f[1] != want.Owner(k) {
-			t.Fatalf("ring: owner line of %s is %q, peer.NewRing says %s\n%s", k, f, want.Owner(k), out)
+		f := row(out, strconv.Quote(k))
+		vb := strconv.Itoa(int(crc32.ChecksumIEEE([]byte(k)) % 64))
+		if len(f) != 3 || f[1] != vb || !slices.Contains(both, f[2]) {
+			t.Fatalf("map: owner line of %s is %q, want vbucket %s and a member\n%s", k, f, vb, out)
 		}
-		owned[f[1]]++
+		owned[f[2]]++
 	}
-	checkShares(t, out, both)
+	// The peer's counters include the moves' vb_pull and vb_push calls.
+	before := peerLine(t, a, b)
 	setAll(t, a, keys)
 	for _, n := range []*node{a, b} {
 		if got := lcacheItems(t, n); got != owned[n.TCP] {
-			t.Errorf("node %s holds %d of the keys, faectl ring says it owns %d", n.TCP, got, owned[n.TCP])
+			t.Errorf("node %s holds %d of the keys, faectl map says it owns %d", n.TCP, got, owned[n.TCP])
 		}
 	}
-	_, peers, _ := strings.Cut(mustRun(t, "members", "-admin", a.HTTP), "\npeers:\n")
-	if f := row(peers, b.TCP); len(f) < 3 || f[1] != strconv.Itoa(owned[b.TCP]) || f[2] != "0" {
-		t.Errorf("members: peer line of %s is %q; want %d forwarded, 0 errors\n%s", b.TCP, f, owned[b.TCP], peers)
+	after := peerLine(t, a, b)
+	if len(before) < 3 || len(after) < 3 || atoi(after[1])-atoi(before[1]) != owned[b.TCP] || after[2] != before[2] {
+		t.Errorf("members: peer line of %s went from %q to %q; want %d more forwarded, no more errors", b.TCP, before, after, owned[b.TCP])
 	}
 }
 
-// checkShares checks that ring lists every member with a plausible share
-// and that the shares add up to 100%.
-func checkShares(t *testing.T, out string, both []string) {
+// peerLine is the line of peer in faectl members on n.
+func peerLine(t *testing.T, n, peer *node) []string {
 	t.Helper()
-	if !strings.Contains(out, "160 virtual nodes each") || !strings.Contains(out, "placing 100000 synthetic keys") {
-		t.Errorf("ring does not say how shares were computed:\n%s", out)
-	}
-	total := 0.0
-	for _, m := range both {
-		f := row(out, m)
-		if len(f) != 3 {
-			t.Fatalf("ring: no share line for %s:\n%s", m, out)
-		}
-		share, err := strconv.ParseFloat(strings.TrimSuffix(f[2], "%"), 64)
-		if err != nil || share < 25 || share > 75 {
-			t.Errorf("ring: share of %s is %q, want about 50%%", m, f[2])
-		}
-		total += share
-	}
-	if total < 99.98 || total > 100.02 {
-		t.Errorf("ring: shares add up to %.2f%%:\n%s", total, out)
-	}
+	_, peers, _ := strings.Cut(mustRun(t, "members", "-admin", n.HTTP), "\npeers:\n")
+	return row(peers, peer.TCP)
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // setAll sets every key through node n.

@@ -1,6 +1,6 @@
 // Command faectl is the operators' tool for faed nodes: it pings them over
 // Thrift and reads a node's admin HTTP server for stats, members and the
-// ring, or asks the node to stop. It keeps no state, and every network call
+// vbucket map, asks for a rebalance or a drain, or asks the node to stop. It keeps no state, and every network call
 // it makes is bounded by -timeout.
 //
 // Usage:
@@ -10,7 +10,8 @@
 //	faectl ping [-addr tcp:host:port|unix:/path]   ping one node over Thrift
 //	faectl ping -all                               ping every member of -admin's cluster
 //	faectl members                                 members, ring version, staleness, peers
-//	faectl ring [-keys k1,k2] [-vnodes n]          each member's share, and who owns keys
+//	faectl map [-keys k1,k2]                       vbuckets per node, rebalance, who owns keys
+//	faectl rebalance | drain NODE                  move vbuckets now / off NODE
 //	faectl stats [-json] [-top n]                  engine stats summary, or the raw JSON
 //	faectl stop -yes                               stop the node (POST /stop)
 //
@@ -69,7 +70,6 @@ type command struct {
 var commands = []command{
 	{"ping", "ping a node (or with -all every member) over Thrift", cmdPing},
 	{"members", "show the cluster's members, ring version, staleness and peers", cmdMembers},
-	{"ring", "show each member's share of the ring and the owners of -keys", cmdRing},
 	{"map", "show the vbucket map: vbuckets per node, balance, the rebalance in progress, the owners of -keys", cmdMap},
 	{"rebalance", "ask the coordinator to rebalance the vbuckets now", cmdRebalance},
 	{"drain", "move every vbucket off NODE (it stays a member): drain NODE", cmdDrain},

@@ -68,8 +68,15 @@ func pingCount(t *testing.T, n *node) int {
 }
 
 func testNotClustered(t *testing.T, n *node) {
+	for _, args := range [][]string{{"map", "-keys", "a,b"}, {"rebalance"}, {"drain", "127.0.0.1:1"}} {
+		r := faectl(append([]string{"-admin", n.HTTP}, args...)...)
+		if r.code != 1 || !strings.Contains(r.err, "this node is not in a cluster") || r.out != "" {
+			t.Errorf("faectl %s: exit %d, stdout %q, stderr %q; want exit 1 saying the node is not in a cluster",
+				strings.Join(args, " "), r.code, r.out, r.err)
+		}
+	}
 	want := "node " + n.HTTP + " is not in a cluster: no cluster section in /stats"
-	for _, args := range [][]string{{"members"}, {"ring", "-keys", "a,b"}, {"ping", "-all"}} {
+	for _, args := range [][]string{{"members"}, {"ping", "-all"}} {
 		r := faectl(append([]string{"-admin", n.HTTP}, args...)...)
 		if r.code != 1 || !strings.Contains(r.err, want) || r.out != "" {
 			t.Errorf("faectl %s: exit %d, stdout %q, stderr %q; want exit 1 and %q",

@@ -77,8 +77,8 @@ func printMap(w io.Writer, m *mapStats) {
 	}
 	tw.Flush()
 	r := m.Rebalance
-	if r.MovesTotal == 0 && len(r.Current) == 0 {
-		fmt.Fprintln(w, "no rebalance in progress")
+	if r.MovesDone >= r.MovesTotal && len(r.Current) == 0 {
+		fmt.Fprintf(w, "no rebalance in progress (the last: %d moves, %d keys and %d bytes copied)\n", r.MovesDone, r.KeysCopied, r.BytesCopied)
 		return
 	}
 	fmt.Fprintf(w, "rebalance: %d of %d moves done, %d keys and %d bytes copied\n", r.MovesDone, r.MovesTotal, r.KeysCopied, r.BytesCopied)
