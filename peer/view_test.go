@@ -50,7 +50,7 @@ func TestPlacement(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := testViews(t, tt.self, moves...)
 			tt.want.Version = 1
-			if got := v.placement(v.mp.Load().m, tt.vb); got != tt.want {
+			if got := v.placement(v.plan.Load(), v.mp.Load().m, tt.vb); got != tt.want {
 				t.Errorf("placement = %+v, want %+v", got, tt.want)
 			}
 		})
