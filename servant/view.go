@@ -157,7 +157,10 @@ func (s *FunServant) VbDrop(ctx context.Context, rc *rpc.Context, vb int32, mapV
 // older view than a hand-off step already did. Cheap when nothing changed:
 // a placement read and a mutex per vbucket.
 func (s *FunServant) ViewChanged() {
-	if s.router == nil {
+	// Before a map is read (version 0) no vbucket is ours, and none is
+	// known to be someone else's either: acting on it would drop on sight,
+	// at every start, all a node's kvdb file holds.
+	if s.router == nil || s.router.VBucket(0).Version == 0 {
 		return
 	}
 	first := false
