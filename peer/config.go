@@ -53,8 +53,9 @@ type Config struct {
 	// its vbuckets (its files may come back with it) before they get new
 	// owners. If zero, 30s.
 	LeaveGrace time.Duration `toml:"leave_grace"`
-	// MaxMoves bounds the vbucket moves the coordinator runs at once. If
-	// zero, 4.
+	// MaxMoves bounds the vbucket moves the coordinator runs at once, as
+	// one group sharing its plan writes (copying, fenced, the flip). If
+	// zero, 16.
 	MaxMoves int `toml:"max_moves"`
 	// MoveBatchKeys is how many kvdb keys one page of a move carries. If
 	// zero, 1000.
@@ -76,7 +77,7 @@ func DefaultConfig() Config {
 		VBuckets:       vbucket.DefaultVBuckets,
 		AutoRebalance:  ptr(true),
 		LeaveGrace:     30 * time.Second,
-		MaxMoves:       4,
+		MaxMoves:       16,
 		MoveBatchKeys:  1000,
 	}
 }

@@ -92,69 +92,101 @@ func (co *coordinator) persist(transfers []vbucket.Move) error {
 	return err
 }
 
-// transferAll runs the transfers with at most MaxMoves in flight; a failed
-// move is rolled back and the others go on. It returns the failures.
+// transferAll runs the transfers in groups of at most MaxMoves, one group
+// at a time; a failed move is rolled back and the others go on. It returns
+// the failures.
+//
+// A group shares its plan writes: one puts all its moves in copying, one in
+// fenced, one multi flips all that got there. A move costs the cluster
+// three writes of the map and plan, and every node a read of each, so
+// grouping divides the rebalance's ZooKeeper traffic, and most of its time,
+// by the group's size.
 func (co *coordinator) transferAll(ctx context.Context, transfers []vbucket.Move) error {
-	sem := make(chan struct{}, co.cfg.MaxMoves)
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex // guards errs
-		errs []error
-	)
-	for _, mv := range transfers {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
+	var errs []error
+	for group := range slices.Chunk(transfers, co.cfg.MaxMoves) {
 		if ctx.Err() != nil {
 			break
 		}
+		errs = append(errs, co.transferGroup(ctx, group))
+	}
+	return errors.Join(errs...)
+}
+
+// transferGroup hands a group of vbuckets off by the protocol's steps, each
+// step for every move of the group at once; a move that fails a step is
+// rolled back and leaves the group.
+func (co *coordinator) transferGroup(ctx context.Context, group []vbucket.Move) error {
+	var errs []error
+	fail := func(mv vbucket.Move, err error) {
+		pm := planMove(mv)
+		co.c.members.log.Warn("peer: move failed, rolling back", "move", pm, "err", err)
+		if rerr := co.rollback(context.WithoutCancel(ctx), pm); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		errs = append(errs, fmt.Errorf("move vbucket %d %s→%s: %w", mv.VBucket, pm.From, pm.To, err))
+	}
+	steps := []struct {
+		phase string
+		copy  func(context.Context, PlanMove, uint64) error
+	}{
+		{PhaseCopying, func(ctx context.Context, pm PlanMove, pv uint64) error {
+			if err := co.copySnapshot(ctx, pm, pv); err != nil {
+				return err
+			}
+			return co.copyStep(ctx, pm, pullTail, pv)
+		}},
+		{PhaseFenced, func(ctx context.Context, pm PlanMove, pv uint64) error {
+			return co.copyStep(ctx, pm, pullFinal, pv)
+		}},
+	}
+	for _, step := range steps {
+		pv, err := co.setPhases(group, step.phase)
+		if err != nil {
+			for _, mv := range group {
+				fail(mv, err)
+			}
+			return errors.Join(errs...)
+		}
+		failed := co.copyAll(ctx, group, pv, step.copy)
+		group = slices.DeleteFunc(group, func(mv vbucket.Move) bool {
+			if err, ok := failed[mv.VBucket]; ok {
+				fail(mv, err)
+				return true
+			}
+			return false
+		})
+	}
+	if err := co.flip(group); err != nil {
+		for _, mv := range group {
+			fail(mv, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// copyAll runs copy for every move of the group concurrently and returns
+// the errors by vbucket.
+func (co *coordinator) copyAll(ctx context.Context, group []vbucket.Move, pv uint64, copy func(context.Context, PlanMove, uint64) error) map[int]error {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex // guards failed
+		failed = map[int]error{}
+	)
+	for _, mv := range group {
 		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := co.transfer(ctx, mv); err != nil {
+			if err := copy(ctx, planMove(mv), pv); err != nil {
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("move vbucket %d %s→%s: %w", mv.VBucket, mv.From.Active, mv.To.Active, err))
+				failed[mv.VBucket] = err
 				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return failed
 }
 
-// transfer hands one vbucket off; on any failure before the flip it rolls
-// the move back.
-func (co *coordinator) transfer(ctx context.Context, mv vbucket.Move) error {
-	pm := PlanMove{VBucket: mv.VBucket, From: mv.From.Active, To: mv.To.Active}
-	err := co.handOff(ctx, pm)
-	if err == nil {
-		err = co.flip(mv)
-	}
-	if err != nil {
-		co.c.members.log.Warn("peer: move failed, rolling back", "move", pm, "err", err)
-		if rerr := co.rollback(context.WithoutCancel(ctx), pm); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
-	}
-	return err
-}
-
-// handOff runs the protocol's steps up to the flip.
-func (co *coordinator) handOff(ctx context.Context, pm PlanMove) error {
-	pv, err := co.setPhase(pm.VBucket, PhaseCopying)
-	if err != nil {
-		return err
-	}
-	if err := co.copySnapshot(ctx, pm, pv); err != nil {
-		return err
-	}
-	if err := co.copyStep(ctx, pm, pullTail, pv); err != nil {
-		return err
-	}
-	if pv, err = co.setPhase(pm.VBucket, PhaseFenced); err != nil {
-		return err
-	}
-	return co.copyStep(ctx, pm, pullFinal, pv)
+func planMove(mv vbucket.Move) PlanMove {
+	return PlanMove{VBucket: mv.VBucket, From: mv.From.Active, To: mv.To.Active}
 }
 
 // copySnapshot copies the snapshot pages, the first of which starts the
@@ -232,28 +264,38 @@ func (co *coordinator) count(b *rpc.VBucketBatch) {
 	co.bytes.Add(uint64(bytes))
 }
 
-// setPhase writes vbucket vb's move in phase and returns the plan version
-// that says so.
-func (co *coordinator) setPhase(vb int, phase string) (uint64, error) {
+// setPhases writes the group's moves in phase and returns the plan
+// version that says so.
+func (co *coordinator) setPhases(group []vbucket.Move, phase string) (uint64, error) {
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	if co.plan.find(vb) < 0 {
-		return 0, fmt.Errorf("vbucket %d: no longer in the plan", vb)
+	doc := co.plan
+	for _, mv := range group {
+		if doc.find(mv.VBucket) < 0 {
+			return 0, fmt.Errorf("vbucket %d: no longer in the plan", mv.VBucket)
+		}
+		doc = doc.withPhase(mv.VBucket, phase)
 	}
-	return co.commitLocked(nil, co.plan.withPhase(vb, phase))
+	return co.commitLocked(nil, doc)
 }
 
-// flip is the protocol's step 5: the map gives the vbucket to its new owner
-// and the plan drops the move, in one multi.
-func (co *coordinator) flip(mv vbucket.Move) error {
+// flip is the protocol's last step for a group: the map gives each
+// vbucket to its new owner and the plan drops the moves, in one multi.
+func (co *coordinator) flip(group []vbucket.Move) error {
+	if len(group) == 0 {
+		return nil
+	}
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	m, err := co.m.Apply([]vbucket.Move{mv})
+	m, err := co.m.Apply(group)
 	if err != nil {
 		return err
 	}
-	doc := co.plan.without(mv.VBucket)
-	doc.MovesDone++
+	doc := co.plan
+	for _, mv := range group {
+		doc = doc.without(mv.VBucket)
+	}
+	doc.MovesDone += len(group)
 	_, err = co.commitLocked(m, doc)
 	return err
 }
