@@ -210,8 +210,8 @@ func lcacheCount(t *testing.T, n node, vb int) int {
 func TestDropOnSight(t *testing.T) {
 	ctx := context.Background()
 	a, _ := twoNodes(t)
-	gone, coming := keysIn(3, 1, "gone")[0], keysIn(4, 1, "coming")[0]
-	for _, k := range []string{gone, coming} {
+	gone, coming, unknown := keysIn(3, 1, "gone")[0], keysIn(4, 1, "coming")[0], keysIn(6, 1, "unknown")[0]
+	for _, k := range []string{gone, coming, unknown} {
 		mustKvdbSet(t, a, k, "v")
 		if _, err := a.Lock(ctx, rc, "r", k); err != nil {
 			t.Fatal(err)
@@ -223,12 +223,16 @@ func TestDropOnSight(t *testing.T) {
 	a.ViewChanged()
 	a.view.set(3, vbucket.Placement{Owner: "b:1"}, true)
 	a.view.set(4, vbucket.Placement{Owner: "b:1", Incoming: true}, true)
+	a.view.set(6, vbucket.Placement{Owner: noOwner}, true)
 	a.ViewChanged()
 	if n := countKvdb(t, a, 3) + lockCount(t, a, 3) + lcacheCount(t, a, 3); n != 0 {
 		t.Errorf("vbucket 3 (not ours) still holds %d entries", n)
 	}
 	if n := countKvdb(t, a, 4) + lockCount(t, a, 4) + lcacheCount(t, a, 4); n != 3 {
 		t.Errorf("vbucket 4 (moving here) holds %d entries, want its 3 kept", n)
+	}
+	if n := countKvdb(t, a, 6) + lockCount(t, a, 6) + lcacheCount(t, a, 6); n != 3 {
+		t.Errorf("vbucket 6 (no owner known) holds %d entries, want its 3 kept", n)
 	}
 	if st := a.routing.stats(); st.DroppedKeys != 1 || st.DropErrors != 0 {
 		t.Errorf("routing stats = %+v; want 1 key dropped, no error", st)
