@@ -316,3 +316,43 @@ func BenchmarkViewChanged(b *testing.B) {
 		s.ViewChanged()
 	}
 }
+
+// TestFinalPages: the final state is handed out in bounded pages, in
+// order, each cursor continuing after the last, the first page again on
+// an empty cursor.
+func TestFinalPages(t *testing.T) {
+	f := &final{}
+	for i := range 1500 {
+		f.kvdb = append(f.kvdb, &rpc.VBucketItem{Key: fmt.Appendf(nil, "k%d", i), Value: []byte("v")})
+	}
+	for i := range 700 {
+		f.locks = append(f.locks, &rpc.VBucketItem{Key: fmt.Appendf(nil, "l%d", i)})
+	}
+	f.lcache = []*rpc.VBucketItem{{Key: []byte("big"), Value: make([]byte, pageBytes+1)}}
+	var got []string
+	var sizes []int
+	for cursor := []byte(nil); ; {
+		b, err := f.page(1, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, list := range [][]*rpc.VBucketItem{b.Kvdb, b.Locks, b.Lcache, b.QueryCache} {
+			for _, it := range list {
+				got = append(got, string(it.Key))
+				n++
+			}
+		}
+		sizes = append(sizes, n)
+		if !b.More {
+			break
+		}
+		cursor = b.Cursor
+	}
+	if fmt.Sprint(sizes) != "[1000 1000 200 1]" || len(got) != 2201 || got[1500] != "l0" || got[2200] != "big" {
+		t.Fatalf("pages of %v items; want [1000 1000 200 1], in order", sizes)
+	}
+	if b, _ := f.page(1, nil); len(b.Kvdb) != 1000 || string(b.Kvdb[0].Key) != "k0" {
+		t.Fatal("an empty cursor does not start over")
+	}
+}

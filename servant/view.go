@@ -95,8 +95,10 @@ func (s *FunServant) VbPush(ctx context.Context, rc *rpc.Context, b *rpc.VBucket
 
 // importBatch applies b's four parts to the servants of vb.
 func (s *FunServant) importBatch(vb int, b *rpc.VBucketBatch) error {
-	if err := s.kv.Import(kvdbBatch(vb, b.Kvdb)); err != nil {
-		return fmt.Errorf("vb_push kvdb: %w", err)
+	if len(b.Kvdb) > 0 { // an empty import would still write and sync
+		if err := s.kv.Import(kvdbBatch(vb, b.Kvdb)); err != nil {
+			return fmt.Errorf("vb_push kvdb: %w", err)
+		}
 	}
 	held := make([]lock.Held, len(b.Locks))
 	for i, it := range b.Locks {
