@@ -210,8 +210,8 @@ func lcacheCount(t *testing.T, n node, vb int) int {
 func TestDropOnSight(t *testing.T) {
 	ctx := context.Background()
 	a, _ := twoNodes(t)
-	gone, coming := keysIn(3, 1, "gone")[0], keysIn(4, 1, "coming")[0]
-	for _, k := range []string{gone, coming} {
+	gone, coming, unknown := keysIn(3, 1, "gone")[0], keysIn(4, 1, "coming")[0], keysIn(6, 1, "unknown")[0]
+	for _, k := range []string{gone, coming, unknown} {
 		mustKvdbSet(t, a, k, "v")
 		if _, err := a.Lock(ctx, rc, "r", k); err != nil {
 			t.Fatal(err)
@@ -223,12 +223,16 @@ func TestDropOnSight(t *testing.T) {
 	a.ViewChanged()
 	a.view.set(3, vbucket.Placement{Owner: "b:1"}, true)
 	a.view.set(4, vbucket.Placement{Owner: "b:1", Incoming: true}, true)
+	a.view.set(6, vbucket.Placement{Owner: noOwner}, true)
 	a.ViewChanged()
 	if n := countKvdb(t, a, 3) + lockCount(t, a, 3) + lcacheCount(t, a, 3); n != 0 {
 		t.Errorf("vbucket 3 (not ours) still holds %d entries", n)
 	}
 	if n := countKvdb(t, a, 4) + lockCount(t, a, 4) + lcacheCount(t, a, 4); n != 3 {
 		t.Errorf("vbucket 4 (moving here) holds %d entries, want its 3 kept", n)
+	}
+	if n := countKvdb(t, a, 6) + lockCount(t, a, 6) + lcacheCount(t, a, 6); n != 3 {
+		t.Errorf("vbucket 6 (no owner known) holds %d entries, want its 3 kept", n)
 	}
 	if st := a.routing.stats(); st.DroppedKeys != 1 || st.DropErrors != 0 {
 		t.Errorf("routing stats = %+v; want 1 key dropped, no error", st)
@@ -310,5 +314,45 @@ func BenchmarkViewChanged(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.ViewChanged()
+	}
+}
+
+// TestFinalPages: the final state is handed out in bounded pages, in
+// order, each cursor continuing after the last, the first page again on
+// an empty cursor.
+func TestFinalPages(t *testing.T) {
+	f := &final{}
+	for i := range 1500 {
+		f.kvdb = append(f.kvdb, &rpc.VBucketItem{Key: fmt.Appendf(nil, "k%d", i), Value: []byte("v")})
+	}
+	for i := range 700 {
+		f.locks = append(f.locks, &rpc.VBucketItem{Key: fmt.Appendf(nil, "l%d", i)})
+	}
+	f.lcache = []*rpc.VBucketItem{{Key: []byte("big"), Value: make([]byte, pageBytes+1)}}
+	var got []string
+	var sizes []int
+	for cursor := []byte(nil); ; {
+		b, err := f.page(1, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, list := range [][]*rpc.VBucketItem{b.Kvdb, b.Locks, b.Lcache, b.QueryCache} {
+			for _, it := range list {
+				got = append(got, string(it.Key))
+				n++
+			}
+		}
+		sizes = append(sizes, n)
+		if !b.More {
+			break
+		}
+		cursor = b.Cursor
+	}
+	if fmt.Sprint(sizes) != "[1000 1000 200 1]" || len(got) != 2201 || got[1500] != "l0" || got[2200] != "big" {
+		t.Fatalf("pages of %v items; want [1000 1000 200 1], in order", sizes)
+	}
+	if b, _ := f.page(1, nil); len(b.Kvdb) != 1000 || string(b.Kvdb[0].Key) != "k0" {
+		t.Fatal("an empty cursor does not start over")
 	}
 }

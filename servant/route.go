@@ -108,11 +108,10 @@ func route[A, T any](s *FunServant, ctx context.Context, rc *rpc.Context, key st
 	}
 	pl := s.router.Owner(key)
 	if pl.Self {
-		r := serve(s, ctx, pl, local, args)
-		if r.served {
-			return r.v, r.err
+		if v, err, ok := serve(s, ctx, pl.VBucket, local, args); ok {
+			return v, err
 		}
-		if pl = r.now; pl.Self {
+		if pl = s.router.VBucket(pl.VBucket); pl.Self {
 			var zero T
 			return zero, fencedError(pl)
 		}
@@ -120,78 +119,66 @@ func route[A, T any](s *FunServant, ctx context.Context, rc *rpc.Context, key st
 	return forward(s, ctx, rc, key, p, pl, local, remote, args)
 }
 
-// served is what serve did: the answer if it ran the call, else the
-// placement that kept it from running.
-type served[T any] struct {
-	v      T
-	err    error
-	served bool
-	now    vbucket.Placement
-}
-
-// serve runs local if our view serves pl's vbucket, under its gate. If the
-// vbucket is fenced it waits (see awaitUnfenced) and decides again; it
-// gives up, not served, when the view names another owner or the fence
-// outlasts the wait (then now is Self and Fenced).
-func serve[A, T any](s *FunServant, ctx context.Context, pl vbucket.Placement, local func(context.Context, A) (T, error), args A) served[T] {
-	r := runGated(s, ctx, pl.VBucket, local, args)
-	if r.served || !r.now.Self {
-		return r
+// serve runs local if our view serves vbucket vb, under its gate. If vb is
+// fenced it waits (see awaitUnfenced) and decides again. Not served (false)
+// when the view names another owner or the fence outlasts the wait; the
+// caller reads the view again to tell which.
+func serve[A, T any](s *FunServant, ctx context.Context, vb int, local func(context.Context, A) (T, error), args A) (T, error, bool) {
+	if v, err, ok := runGated(s, ctx, vb, local, args); ok || !s.router.VBucket(vb).Self {
+		return v, err, ok
 	}
-	return serveFenced(s, ctx, pl.VBucket, local, args)
+	return serveFenced(s, ctx, vb, local, args)
 }
 
 // serveFenced is serve's slow path, for a vbucket found fenced.
-func serveFenced[A, T any](s *FunServant, ctx context.Context, vb int, local func(context.Context, A) (T, error), args A) served[T] {
+func serveFenced[A, T any](s *FunServant, ctx context.Context, vb int, local func(context.Context, A) (T, error), args A) (T, error, bool) {
 	timer := time.NewTimer(s.cfg.ForwardRetryWait)
 	defer timer.Stop()
 	for {
-		if now, ok := s.awaitUnfenced(ctx, vb, timer.C); !ok {
-			return served[T]{now: now}
+		if !s.awaitUnfenced(ctx, vb, timer.C) {
+			var zero T
+			return zero, nil, false
 		}
-		r := runGated(s, ctx, vb, local, args)
-		if r.served || !r.now.Self {
-			return r
+		if v, err, ok := runGated(s, ctx, vb, local, args); ok || !s.router.VBucket(vb).Self {
+			return v, err, ok
 		}
 	}
 }
 
-// runGated runs local under vb's gate if our view serves vb. The check
-// and the call hold the gate's read lock together: the final pull of a move
-// takes the write lock after the view fences vb, so it waits for every call
-// that saw vb unfenced. A call that ran while the view flipped vb to another
-// owner counts in served_not_owned, which must stay 0: a flip comes only
-// after the fence and the drain.
-func runGated[A, T any](s *FunServant, ctx context.Context, vb int, local func(context.Context, A) (T, error), args A) served[T] {
+// runGated runs local under vb's gate if our view serves vb (true). The
+// check and the call hold the gate's read lock together: the final pull of
+// a move takes the write lock after the view fences vb, so it waits for
+// every call that saw vb unfenced. A call that ran while the view flipped vb
+// to another owner counts in served_not_owned, which must stay 0: a flip
+// comes only after the fence and the drain.
+func runGated[A, T any](s *FunServant, ctx context.Context, vb int, local func(context.Context, A) (T, error), args A) (v T, err error, ok bool) {
 	g := &s.gates[vb]
 	g.RLock()
-	defer g.RUnlock()
-	if now := s.router.VBucket(vb); !now.Serves() {
-		return served[T]{now: now}
+	defer g.RUnlock() // deferred: a panic in local must not leave the gate held
+	if !s.router.VBucket(vb).Serves() {
+		return v, nil, false
 	}
-	v, err := local(ctx, args)
+	v, err = local(ctx, args)
 	if !s.router.VBucket(vb).Self {
 		s.routing.servedNotOwned.Add(1)
 	}
-	return served[T]{v: v, err: err, served: true}
+	return v, err, true
 }
 
 // awaitUnfenced waits until our view no longer shows vb as ours and
-// fenced, or done or ctx ends first (false, with the placement still
-// fenced).
-func (s *FunServant) awaitUnfenced(ctx context.Context, vb int, done <-chan time.Time) (vbucket.Placement, bool) {
+// fenced; false if done or ctx ends first.
+func (s *FunServant) awaitUnfenced(ctx context.Context, vb int, done <-chan time.Time) bool {
 	for {
 		_, next := s.router.Changed() // before the check: a change after it closes next
-		now := s.router.VBucket(vb)
-		if !now.Self || !now.Fenced {
-			return now, true
+		if now := s.router.VBucket(vb); !now.Self || !now.Fenced {
+			return true
 		}
 		select {
 		case <-next:
 		case <-ctx.Done():
-			return now, false
+			return false
 		case <-done:
-			return now, false
+			return false
 		}
 	}
 }
@@ -209,12 +196,11 @@ func servePeer[A, T any](s *FunServant, ctx context.Context, rc *rpc.Context, ke
 		pl = s.ownerAt(ctx, rc, key, want)
 	}
 	if pl.Self {
-		r := serve(s, ctx, pl, local, args)
-		if r.served {
+		if v, err, ok := serve(s, ctx, pl.VBucket, local, args); ok {
 			s.router.CountReceived()
-			return r.v, r.err
+			return v, err
 		}
-		pl = r.now
+		pl = s.router.VBucket(pl.VBucket)
 	}
 	s.routing.refused.Add(1)
 	var zero T
@@ -243,11 +229,10 @@ func forward[A, T any](s *FunServant, ctx context.Context, rc *rpc.Context, key 
 		if pl = s.router.Owner(key); !pl.Self {
 			continue
 		}
-		r := serve(s, ctx, pl, local, args)
-		if r.served {
-			return r.v, r.err
+		if v, err, ok := serve(s, ctx, pl.VBucket, local, args); ok {
+			return v, err
 		}
-		if pl = r.now; pl.Self {
+		if pl = s.router.VBucket(pl.VBucket); pl.Self {
 			return v, fencedError(pl)
 		}
 	}

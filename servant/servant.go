@@ -31,11 +31,12 @@ type Config struct {
 	// key's owner, as the original did. Default false.
 	LCacheLocal bool `toml:"lcache_local"`
 	// ForwardRetryWait is how long an idempotent call whose owner cannot be
-	// reached waits for the ring to change before retrying once on the new
-	// owner, within the call's deadline: it must stay below call_timeout
-	// (faed -check refuses otherwise), so the retry catches an owner that
-	// left or was dropped quickly, not one ZooKeeper has yet to expire.
-	// Default 2s.
+	// reached waits for the map to change before retrying once on the new
+	// owner, and how long a call of a vbucket fenced for a move waits for
+	// the flip or the rollback, within the call's deadline: it must stay
+	// below call_timeout (faed -check refuses otherwise), so the retry
+	// catches an owner that left or was dropped quickly, not one ZooKeeper
+	// has yet to expire. Default 2s.
 	ForwardRetryWait time.Duration `toml:"forward_retry_wait"`
 
 	IDGen    idgen.Config    `toml:"idgen"`
@@ -96,6 +97,8 @@ type Options struct {
 	Version string
 	Log     *slog.Logger
 	// Router places key-owned calls in a cluster; nil on a one-node daemon.
+	// With a Router, the daemon calls ViewChanged after each change of its
+	// view (and once before serving), e.g. through peer.Cluster.OnView.
 	Router Router
 	// Worker says whether this node holds its idgen worker id in
 	// ZooKeeper; nil on a one-node daemon, where it always does.
@@ -105,9 +108,9 @@ type Options struct {
 	// bound or the caller's budget is lower (see deadline). If zero,
 	// DefaultCallTimeout.
 	CallTimeout time.Duration
-	// Notices carries the cluster's change notices and ring changes, which
-	// keep the caches coherent (see followCluster); nil on a one-node
-	// daemon. *peer.Cluster is both Router and Notices.
+	// Notices carries the cluster's change notices, which keep the lookup
+	// cache coherent (see followCluster); nil on a one-node daemon.
+	// *peer.Cluster is both Router and Notices.
 	Notices Notices
 }
 

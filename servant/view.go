@@ -16,8 +16,7 @@ import (
 // vbState per vbucket.
 type moves struct {
 	vbs []vbState
-	// started is set by the first ViewChanged, under every vbState's mu
-	// in turn; see vbState.refusing.
+	// startOnce marks the first ViewChanged; see vbState.refusing.
 	startOnce sync.Once
 }
 
@@ -96,8 +95,10 @@ func (s *FunServant) VbPush(ctx context.Context, rc *rpc.Context, b *rpc.VBucket
 
 // importBatch applies b's four parts to the servants of vb.
 func (s *FunServant) importBatch(vb int, b *rpc.VBucketBatch) error {
-	if err := s.kv.Import(kvdbBatch(vb, b.Kvdb)); err != nil {
-		return fmt.Errorf("vb_push kvdb: %w", err)
+	if len(b.Kvdb) > 0 { // an empty import would still write and sync
+		if err := s.kv.Import(kvdbBatch(vb, b.Kvdb)); err != nil {
+			return fmt.Errorf("vb_push kvdb: %w", err)
+		}
 	}
 	held := make([]lock.Held, len(b.Locks))
 	for i, it := range b.Locks {
@@ -139,8 +140,8 @@ func (s *FunServant) VbDrop(ctx context.Context, rc *rpc.Context, vb int32, mapV
 	}
 	st := s.moves.lock(int(vb))
 	defer st.mu.Unlock()
-	if p := s.router.VBucket(int(vb)); p.Self || p.Incoming {
-		return 0, refusal(p, "vb_drop: this node holds the vbucket or it is moving here")
+	if p := s.router.VBucket(int(vb)); p.Self || p.Incoming || p.Owner == "" {
+		return 0, refusal(p, "vb_drop: this node holds the vbucket, it is moving here, or no node does")
 	}
 	s.endMoveLocked(st, int(vb))
 	n, err := s.dropVBucket(int(vb))
@@ -152,7 +153,8 @@ func (s *FunServant) VbDrop(ctx context.Context, rc *rpc.Context, vb int32, mapV
 // calls it after each change of the map or the plan, and once at start,
 // before routed calls are served. For each vbucket: a move away that the
 // view no longer shows ends (kvdb tracking stops); a vbucket neither ours
-// nor moving here is dropped on sight, the first time only. It reads the
+// nor moving here is dropped on sight, the first time only (one no map
+// names an owner of is kept). It reads the
 // view afresh under each vbucket's lock, so a late call never acts on an
 // older view than a hand-off step already did. Cheap when nothing changed:
 // a placement read and a mutex per vbucket.
@@ -183,7 +185,9 @@ func (s *FunServant) viewChangedLocked(st *vbState, vb int, first bool) {
 	case first && !p.Self:
 		st.refusing = true
 	}
-	if p.Self || p.Incoming {
+	if p.Self || p.Incoming || p.Owner == "" {
+		// A vbucket no map names an owner of (none known yet, or dead)
+		// is kept: our copy may be the only one.
 		st.held = true
 		return
 	}

@@ -31,7 +31,8 @@ func newViewRouter(self string) *viewRouter {
 		version: 1, changed: make(chan struct{})}
 }
 
-// set changes vbucket vb's placement (Owner "" means ours), bumping the map
+// set changes vbucket vb's placement (Owner "" means ours, noOwner none
+// known), bumping the map
 // version when bump is set, and notifies.
 func (r *viewRouter) set(vb int, p vbucket.Placement, bump bool) {
 	r.mu.Lock()
@@ -39,14 +40,20 @@ func (r *viewRouter) set(vb int, p vbucket.Placement, bump bool) {
 	if bump {
 		r.version++
 	}
-	if p.Owner == "" {
+	switch p.Owner {
+	case "":
 		p.Owner = r.self
+	case noOwner:
+		p.Owner = ""
 	}
 	p.Self = p.Owner == r.self
 	r.vbs[vb] = p
 	close(r.changed)
 	r.changed = make(chan struct{})
 }
+
+// noOwner is the Owner set gives for a vbucket no map names an owner of.
+const noOwner = "(none)"
 
 func (r *viewRouter) Owner(key string) vbucket.Placement { return r.VBucket(testVBucket(key)) }
 
