@@ -72,7 +72,7 @@ func TestConfigDefaults(t *testing.T) {
 	if c.Root != d.Root || c.SessionTimeout != d.SessionTimeout || c.CallTimeout != d.CallTimeout {
 		t.Fatalf("withDefaults %+v disagrees with DefaultConfig %+v", c, d)
 	}
-	if c.VBuckets != 1024 || !c.autoRebalance() || c.LeaveGrace != 30*time.Second || c.MaxMoves != 4 ||
+	if c.VBuckets != 1024 || !c.autoRebalance() || c.LeaveGrace != 30*time.Second || c.MaxMoves != 16 ||
 		c.MoveBatchKeys != 1000 || !d.autoRebalance() {
 		t.Fatalf("zero config's [cluster] vbucket keys took %+v", c)
 	}

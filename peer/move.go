@@ -130,7 +130,7 @@ func (co *coordinator) transferGroup(ctx context.Context, group []vbucket.Move) 
 		copy  func(context.Context, PlanMove, uint64) error
 	}{
 		{PhaseCopying, func(ctx context.Context, pm PlanMove, pv uint64) error {
-			if err := co.copySnapshot(ctx, pm, pv); err != nil {
+			if err := co.copyStep(ctx, pm, pullSnapshot, pv); err != nil {
 				return err
 			}
 			return co.copyStep(ctx, pm, pullTail, pv)
@@ -189,31 +189,24 @@ func planMove(mv vbucket.Move) PlanMove {
 	return PlanMove{VBucket: mv.VBucket, From: mv.From.Active, To: mv.To.Active}
 }
 
-// copySnapshot copies the snapshot pages, the first of which starts the
-// source's change recording.
-func (co *coordinator) copySnapshot(ctx context.Context, pm PlanMove, pv uint64) error {
+// copyStep copies what one step of vb_pull hands out, page by page while
+// the source says more (the tail and the final step page too; the tail
+// needs no cursor, the final step's is the source's own).
+func (co *coordinator) copyStep(ctx context.Context, pm PlanMove, step int32, pv uint64) error {
 	var cursor []byte
 	for {
-		b, err := co.pull(ctx, pm, pullSnapshot, cursor, pv)
+		b, err := co.pull(ctx, pm, step, cursor, pv)
 		if err == nil {
 			err = co.push(ctx, pm, b, pv)
 		}
 		if err != nil || !b.More {
 			return err
 		}
-		if len(b.Cursor) == 0 {
-			return errors.New("vb_pull: more pages but no cursor")
+		if step == pullSnapshot && len(b.Cursor) == 0 {
+			return errors.New("vb_pull: more snapshot pages but no cursor")
 		}
 		cursor = b.Cursor
 	}
-}
-
-func (co *coordinator) copyStep(ctx context.Context, pm PlanMove, step int32, pv uint64) error {
-	b, err := co.pull(ctx, pm, step, nil, pv)
-	if err == nil {
-		err = co.push(ctx, pm, b, pv)
-	}
-	return err
 }
 
 func moveContext() *rpc.Context {
