@@ -57,6 +57,7 @@ func checkJoin(t *testing.T, zk string) {
 	waitSettled(t, nodes, 20*time.Second)
 	ds := seed(t, nodes[0], "j-")
 	l := startLoad(t, ds, nodes)
+	l.warm(t)
 	o.firstWorker = 3
 	joiner := startNodes(t, o, 1)[0]
 	all := append(nodes, joiner)
@@ -78,6 +79,7 @@ func checkLeave(t *testing.T, zk string) {
 	ds := seed(t, nodes[0], "l-")
 	survivors, leaving := nodes[:2], nodes[2]
 	l := startLoad(t, ds, survivors)
+	l.warm(t)
 	start := time.Now()
 	if err := leaving.stop(t, syscall.SIGTERM); err != nil {
 		t.Errorf("%s exit after SIGTERM: %v, want status 0", leaving.TCP, err)
@@ -99,6 +101,7 @@ func checkCoordinatorKilled(t *testing.T, zk string) {
 	victim, others := split(t, nodes, m0.Coordinator)
 	ds := seed(t, others[0], "c-")
 	l := startLoad(t, ds, others)
+	l.warm(t)
 	o.firstWorker = 4
 	joiner := startNodes(t, o, 1)[0]
 	mv, before := waitMove(t, others[0], 20*time.Second, "of the rebalance", func(mapMove) bool { return true })
@@ -131,6 +134,7 @@ func checkSourceKilled(t *testing.T, zk string) {
 	victim, others := rest[0], []*node{coordinator, rest[1]}
 	ds := seed(t, others[1], "s-")
 	l := startLoad(t, ds, others)
+	l.warm(t)
 	o.firstWorker = 4
 	joiner := startNodes(t, o, 1)[0]
 	mv, before := waitMove(t, others[1], 30*time.Second, "copying from "+victim.TCP, func(mv mapMove) bool {
@@ -292,7 +296,7 @@ func kvdbWrong(n *node, want map[string]string) []string {
 		got, err := c.KvdbGet(ctx, rc, []byte(k))
 		cancel()
 		if err != nil || string(got) != v {
-			wrong = append(wrong, fmt.Sprintf("kvdb_get %q = %q, %v; want %q", k, got, err, v))
+			wrong = append(wrong, fmt.Sprintf("kvdb_get %q = %q, %s; want %q", k, got, errText(err), v))
 			if err != nil {
 				if c, conn, err = redial(conn, n.TCP); err != nil {
 					return append(wrong, err.Error())
@@ -317,7 +321,7 @@ func lcacheWrong(n *node, want map[string]string, lost func(string) bool) []stri
 		got, err := c.LcGet(ctx, rc, k)
 		cancel()
 		if (err != nil || string(got) != v) && !lost(k) {
-			wrong = append(wrong, fmt.Sprintf("lc_get %q = %q, %v; want %q", k, got, err, v))
+			wrong = append(wrong, fmt.Sprintf("lc_get %q = %q, %s; want %q", k, got, errText(err), v))
 		}
 		if err != nil && !isMiss(err) {
 			if c, conn, err = redial(conn, n.TCP); err != nil {
