@@ -26,9 +26,8 @@ import (
 // vbucket count, one or two moves at once and small pages make moves last
 // long enough to catch one in flight and short enough for two cores.
 func handoffOpts(zk, name string, firstWorker, maxMoves, batchKeys int) clusterOpts {
-	return clusterOpts{zookeeper: []string{zk}, sessionTimeout: "2s", firstWorker: firstWorker, root: "/fae/handoff/" + name,
-		extra: fmt.Sprintf(`vbuckets = 64
-leave_grace = "15s"
+	return clusterOpts{zookeeper: []string{zk}, sessionTimeout: "2s", firstWorker: firstWorker, root: "/fae/handoff/" + name, vbuckets: 64,
+		extra: fmt.Sprintf(`leave_grace = "15s"
 max_moves = %d
 move_batch_keys = %d
 [engine]
