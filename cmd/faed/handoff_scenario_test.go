@@ -173,6 +173,7 @@ type outage struct {
 // vbuckets the map gave it (or moved from or to it) just before and after.
 func crash(t *testing.T, victim *node, others []*node, before clusterMap) *outage {
 	t.Helper()
+	checkServedOwnedOnly(t, []*node{victim}) // its counter dies with it
 	victim.kill9(t)
 	out := &outage{victim: victim.TCP, vbuckets: before.ownedBy(victim.TCP), killed: time.Now()}
 	for vb := range mustMap(t, others[0]).ownedBy(victim.TCP) {
