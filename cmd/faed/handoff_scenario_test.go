@@ -47,6 +47,7 @@ func TestHandoff(t *testing.T) {
 	t.Run("leave by SIGTERM under load", func(t *testing.T) { checkLeave(t, zk) })
 	t.Run("kill -9 the coordinator mid-rebalance", func(t *testing.T) { checkCoordinatorKilled(t, zk) })
 	t.Run("kill -9 a move's source mid-copy", func(t *testing.T) { checkSourceKilled(t, zk) })
+	t.Run("kill -9 a move's destination mid-copy", func(t *testing.T) { checkDestinationKilled(t, zk) })
 }
 
 // checkJoin: two nodes, a third joins under load and gets its share.
@@ -103,23 +104,17 @@ func checkCoordinatorKilled(t *testing.T, zk string) {
 	l.warm(t)
 	o.firstWorker = 4
 	joiner := startNodes(t, o, 1)[0]
-	mv, before := waitMove(t, others[0], 20*time.Second, "of the rebalance", func(mapMove) bool { return true })
+	mv, before := waitMove(t, others[0], 20*time.Second, "of the rebalance", func(mapMove, clusterMap) bool { return true })
 	t.Logf("killing the coordinator %s during move %+v (%d/%d done)", victim.TCP, mv, before.Rebalance.MovesDone, before.Rebalance.MovesTotal)
-	out := crash(t, victim, others, before)
-	eventually(t, 20*time.Second, "a new coordinator", func() error {
-		m, err := readMap(others[0].daemon)
-		if err == nil && (m.Coordinator == "" || m.Coordinator == victim.TCP) {
-			err = fmt.Errorf("coordinator %q", m.Coordinator)
-		}
-		return err
+	recoverFrom(t, crash(t, victim, others, before), append(others, joiner), l, ds, func() {
+		eventually(t, 20*time.Second, "a new coordinator", func() error {
+			m, err := readMap(others[0].daemon)
+			if err == nil && (m.Coordinator == "" || m.Coordinator == victim.TCP) {
+				err = fmt.Errorf("coordinator %q", m.Coordinator)
+			}
+			return err
+		})
 	})
-	back := restartNode(t, victim, others)
-	all := append(others, joiner, back)
-	m := waitSettled(t, all, 60*time.Second)
-	out.back = time.Now()
-	res := l.stop(t)
-	logRebalance(t, m)
-	checkAfter(t, all, m, ds, res, out)
 }
 
 // checkSourceKilled: three nodes, a fourth joins, a node that is not the
@@ -136,13 +131,42 @@ func checkSourceKilled(t *testing.T, zk string) {
 	l.warm(t)
 	o.firstWorker = 4
 	joiner := startNodes(t, o, 1)[0]
-	mv, before := waitMove(t, others[1], 30*time.Second, "copying from "+victim.TCP, func(mv mapMove) bool {
+	mv, before := waitMove(t, others[1], 30*time.Second, "copying from "+victim.TCP, func(mv mapMove, _ clusterMap) bool {
 		return mv.From == victim.TCP && mv.Phase == "copying"
 	})
 	t.Logf("killing %s while vbucket %d is copied to %s", victim.TCP, mv.VBucket, mv.To)
-	out := crash(t, victim, others, before)
-	back := restartNode(t, victim, others)
-	all := append(others, joiner, back)
+	recoverFrom(t, crash(t, victim, others, before), append(others, joiner), l, ds, nil)
+}
+
+// checkDestinationKilled: three nodes, a fourth joins and is killed while a
+// vbucket is being copied to it, after it took over others (their kvdb
+// keys are in its file only), and restarted on its own dir.
+func checkDestinationKilled(t *testing.T, zk string) {
+	o := handoffOpts(zk, "destination", 1, 1, 2)
+	nodes := startNodes(t, o, 3)
+	waitSettled(t, nodes, 20*time.Second)
+	ds := seed(t, nodes[0], "d-")
+	l := startLoad(t, ds, nodes)
+	l.warm(t)
+	o.firstWorker = 4
+	victim := startNodes(t, o, 1)[0]
+	mv, before := waitMove(t, nodes[0], 30*time.Second, "copying to "+victim.TCP+" after one done", func(mv mapMove, m clusterMap) bool {
+		return mv.To == victim.TCP && mv.Phase == "copying" && slices.Contains(m.Owners, victim.TCP)
+	})
+	t.Logf("killing %s while vbucket %d is copied to it from %s", victim.TCP, mv.VBucket, mv.From)
+	recoverFrom(t, crash(t, victim, nodes, before), nodes, l, ds, nil)
+}
+
+// recoverFrom restarts the node out took down once its session has expired
+// (after whileDown, if any), waits for a settled map of it and live, stops
+// the load and checks the cluster.
+func recoverFrom(t *testing.T, out *outage, live []*node, l *load, ds dataset, whileDown func()) {
+	t.Helper()
+	if whileDown != nil {
+		whileDown()
+	}
+	back := restartNode(t, out.node, live)
+	all := append(live, back)
 	m := waitSettled(t, all, 60*time.Second)
 	out.back = time.Now()
 	res := l.stop(t)
@@ -164,6 +188,7 @@ func split(t *testing.T, nodes []*node, addr string) (*node, []*node) {
 // or moved (kvdb calls only while it was down; lcache reads and locks, which
 // lived in its memory only, from then on).
 type outage struct {
+	node         *node // the killed node
 	victim       string
 	vbuckets     map[int]bool
 	killed, back time.Time
@@ -175,7 +200,7 @@ func crash(t *testing.T, victim *node, others []*node, before clusterMap) *outag
 	t.Helper()
 	checkServedOwnedOnly(t, []*node{victim}) // its counter dies with it
 	victim.kill9(t)
-	out := &outage{victim: victim.TCP, vbuckets: before.ownedBy(victim.TCP), killed: time.Now()}
+	out := &outage{node: victim, victim: victim.TCP, vbuckets: before.ownedBy(victim.TCP), killed: time.Now()}
 	for vb := range mustMap(t, others[0]).ownedBy(victim.TCP) {
 		out.vbuckets[vb] = true
 	}
