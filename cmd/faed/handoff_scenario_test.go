@@ -42,12 +42,14 @@ func TestHandoff(t *testing.T) {
 		probe:   []string{"/usr/bin/python3", "-c", "import thrift.transport.TSocket"},
 		install: "/usr/bin/python3 with python3-thrift",
 	})
-	zk := testserver.StartZooKeeper(t).Addr
+	server := testserver.StartZooKeeper(t)
+	zk := server.Addr
 	t.Run("join under load", func(t *testing.T) { checkJoin(t, zk) })
 	t.Run("leave by SIGTERM under load", func(t *testing.T) { checkLeave(t, zk) })
 	t.Run("kill -9 the coordinator mid-rebalance", func(t *testing.T) { checkCoordinatorKilled(t, zk) })
 	t.Run("kill -9 a move's source mid-copy", func(t *testing.T) { checkSourceKilled(t, zk) })
 	t.Run("kill -9 a move's destination mid-copy", func(t *testing.T) { checkDestinationKilled(t, zk) })
+	t.Run("zookeeper restarted mid-rebalance", func(t *testing.T) { checkZooKeeperRestarted(t, server) }) // last: it stops the server
 }
 
 // checkJoin: two nodes, a third joins under load and gets its share.
@@ -155,6 +157,30 @@ func checkDestinationKilled(t *testing.T, zk string) {
 	})
 	t.Logf("killing %s while vbucket %d is copied to it from %s", victim.TCP, mv.VBucket, mv.From)
 	recoverFrom(t, crash(t, victim, nodes, before), nodes, l, ds, nil)
+}
+
+// checkZooKeeperRestarted: three nodes, a fourth joins, and ZooKeeper is
+// stopped while a move is current and restarted at once: every node keeps
+// serving on its last views, the coordinator finishes or rolls back its
+// moves once ZooKeeper is back, and no call fails.
+func checkZooKeeperRestarted(t *testing.T, server *testserver.ZooKeeper) {
+	o := handoffOpts(server.Addr, "zookeeper", 1, 1, 2)
+	nodes := startNodes(t, o, 3)
+	waitSettled(t, nodes, 20*time.Second)
+	ds := seed(t, nodes[0], "z-")
+	l := startLoad(t, ds, nodes)
+	l.warm(t)
+	o.firstWorker = 4
+	joiner := startNodes(t, o, 1)[0]
+	mv, _ := waitMove(t, nodes[0], 30*time.Second, "of the rebalance", func(mapMove, clusterMap) bool { return true })
+	t.Logf("restarting zookeeper during move %+v", mv)
+	server.Stop()
+	server.Restart()
+	all := append(nodes, joiner)
+	m := waitSettled(t, all, 60*time.Second)
+	res := l.stop(t)
+	logRebalance(t, m)
+	checkAfter(t, all, m, ds, res, nil)
 }
 
 // recoverFrom restarts the node out took down once its session has expired
