@@ -78,6 +78,9 @@ func runHandoff(cfg handoffConfig) error {
 	if err := os.MkdirAll(cfg.spec.dir, 0o755); err != nil {
 		return err
 	}
+	// Roots of this run only: a ZooKeeper kept from an earlier run holds
+	// maps that name nodes long gone.
+	cfg.spec.root = fmt.Sprintf("/fae/bench-%d", time.Now().UnixNano())
 	mv, err := benchMove(cfg)
 	if err != nil {
 		return fmt.Errorf("moving one vbucket: %w", err)
@@ -98,7 +101,7 @@ type moveResult struct {
 
 func benchMove(cfg handoffConfig) (moveResult, error) {
 	s := cfg.spec
-	s.root, s.extra = "/fae/bench/move", "vbuckets = 2\nauto_rebalance = false"
+	s.root, s.extra = s.root+"/move", "vbuckets = 2\nauto_rebalance = false"
 	a, err := s.start("move-a", 1)
 	if err != nil {
 		return moveResult{}, err
@@ -176,7 +179,7 @@ type rebalanceResult struct {
 
 func benchRebalance(cfg handoffConfig) (rebalanceResult, error) {
 	s := cfg.spec
-	s.root = "/fae/bench/rebalance"
+	s.root += "/rebalance"
 	var nodes []*benchNode
 	defer func() { stopNodes(nodes) }()
 	var addrs []string
@@ -187,7 +190,8 @@ func benchRebalance(cfg handoffConfig) (rebalanceResult, error) {
 		}
 		nodes, addrs = append(nodes, n), append(addrs, n.tcp)
 	}
-	if _, err := settledMap(nodes[0].admin, addrs, 30*time.Second); err != nil {
+	m0, err := settledMap(nodes[0].admin, addrs, 30*time.Second)
+	if err != nil {
 		return rebalanceResult{}, err
 	}
 	keys := keysPerVBucket("rb", 1, rebalanceKeys)
@@ -207,10 +211,20 @@ func benchRebalance(cfg handoffConfig) (rebalanceResult, error) {
 		m, err = settledMap(nodes[0].admin, append(addrs, d.tcp), 120*time.Second)
 		r := rebalanceResult{elapsed: time.Since(start), m: m}
 		r.before, r.during = l.stop()
+		r.sub(m0) // the plan's counters add up since the cluster formed
 		return r, err
 	}
 	l.stop()
 	return rebalanceResult{}, err
+}
+
+// sub leaves in r's progress counters only what happened since m0.
+func (r *rebalanceResult) sub(m0 handoffMap) {
+	p, p0 := &r.m.Rebalance, m0.Rebalance
+	p.MovesTotal -= p0.MovesTotal
+	p.MovesDone -= p0.MovesDone
+	p.KeysCopied -= p0.KeysCopied
+	p.BytesCopied -= p0.BytesCopied
 }
 
 func post(admin, path string) error {

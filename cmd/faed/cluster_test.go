@@ -44,8 +44,14 @@ type clusterOpts struct {
 	sessionTimeout string // ZooKeeper session timeout, e.g. "2s"
 	firstWorker    int    // worker ids are firstWorker, firstWorker+1, ...
 	root           string // the cluster's znode; clusterRoot if empty
+	vbuckets       int    // [cluster] vbuckets; testVBuckets if zero
 	extra          string // more TOML for every node, after the cluster's
 }
+
+// testVBuckets is the vbucket count of the test clusters: each move is a
+// few ZooKeeper writes, and 1024 (faed's default, which the benchmark
+// uses) take a three-node cluster many seconds to spread on two cores.
+const testVBuckets = 128
 
 // nodeToml is the extra configuration of one node; startFaed fills in {{TCP}}.
 func nodeToml(o clusterOpts, worker int) string {
@@ -63,7 +69,8 @@ zookeeper = [%s]
 root = %q
 session_timeout = %q
 advertise = "{{TCP}}"
-%s`, worker, strings.Join(quoted, ", "), cmp.Or(o.root, clusterRoot), o.sessionTimeout, o.extra)
+vbuckets = %d
+%s`, worker, strings.Join(quoted, ", "), cmp.Or(o.root, clusterRoot), o.sessionTimeout, cmp.Or(o.vbuckets, testVBuckets), o.extra)
 }
 
 // startNodes starts n faed nodes with distinct worker ids, one after the

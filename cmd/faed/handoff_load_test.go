@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -114,7 +117,10 @@ type load struct {
 	wg      sync.WaitGroup
 	stopAt  string // the script stops once this file exists
 	script  *exec.Cmd
-	out     bytes.Buffer // the script's output
+	ready   chan struct{} // closed once the script made its first call
+	read    chan struct{} // closed once the script's stdout is read to its end
+	out     bytes.Buffer  // the script's stdout after "ready"
+	errOut  bytes.Buffer  // its stderr, written by exec until Wait returns
 
 	// mu guards res.
 	mu  sync.Mutex
@@ -125,7 +131,7 @@ type load struct {
 // test does not stop it.
 func startLoad(t *testing.T, ds dataset, targets []*node) *load {
 	t.Helper()
-	l := &load{ds: ds, done: make(chan struct{}), stopAt: filepath.Join(t.TempDir(), "stop"), res: loadResult{Acked: map[string]string{}}}
+	l := &load{ds: ds, done: make(chan struct{}), ready: make(chan struct{}), read: make(chan struct{}), stopAt: filepath.Join(t.TempDir(), "stop"), res: loadResult{Acked: map[string]string{}}}
 	addrs := addrsOf(targets)
 	l.targets = addrs
 	for w := range goWorkers {
@@ -136,12 +142,52 @@ func startLoad(t *testing.T, ds dataset, targets []*node) *load {
 		args = append(args, "tcp:"+a)
 	}
 	l.script = exec.Command("/usr/bin/python3", args...)
-	l.script.Stdout, l.script.Stderr = &l.out, &l.out
+	stdout, err := l.script.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.script.Stderr = &l.errOut
 	if err := l.script.Start(); err != nil {
 		t.Fatalf("starting the python load: %v", err)
 	}
+	go l.readScript(stdout)
 	t.Cleanup(func() { l.halt() })
 	return l
+}
+
+// readScript reads the script's stdout: "ready", then its result.
+func (l *load) readScript(stdout io.Reader) {
+	defer close(l.read)
+	r := bufio.NewReader(stdout)
+	if line, err := r.ReadString('\n'); line == "ready\n" {
+		close(l.ready)
+	} else {
+		l.out.WriteString(line)
+		if err != nil {
+			return
+		}
+	}
+	io.Copy(&l.out, r)
+}
+
+// warm waits until both clients are calling, so that the change happens
+// under load: the script made its first call, the Go workers minCalls.
+func (l *load) warm(t *testing.T) {
+	t.Helper()
+	const minCalls = 100
+	select {
+	case <-l.ready:
+	case <-l.read:
+		l.script.Wait()
+		t.Fatalf("python load ended before its first call:\n%s%s", l.out.String(), l.errOut.String())
+	case <-time.After(20 * time.Second):
+		t.Fatal("python load made no call within 20s")
+	}
+	waitUntil(t, "the Go load to make its first calls", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.res.Calls >= minCalls
+	})
 }
 
 // halt ends the Go workers and asks the script to stop. It is idempotent.
@@ -160,20 +206,19 @@ func (l *load) halt() {
 func (l *load) stop(t *testing.T) loadResult {
 	t.Helper()
 	l.halt()
-	waited := make(chan error, 1)
-	go func() { waited <- l.script.Wait() }()
 	select {
-	case err := <-waited:
-		if err != nil {
-			t.Fatalf("python load: %v\n%s", err, l.out.String())
-		}
+	case <-l.read:
 	case <-time.After(time.Minute):
 		l.script.Process.Kill()
+		<-l.read
 		t.Fatalf("python load still running a minute after it was asked to stop:\n%s", l.out.String())
+	}
+	if err := l.script.Wait(); err != nil {
+		t.Fatalf("python load: %v\n%s%s", err, l.out.String(), l.errOut.String())
 	}
 	var py loadResult
 	if err := json.Unmarshal(l.out.Bytes(), &py); err != nil {
-		t.Fatalf("python load output: %v\n%s", err, l.out.String())
+		t.Fatalf("python load output: %v\n%s%s", err, l.out.String(), l.errOut.String())
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -247,24 +292,37 @@ func (l *load) call(conns map[string]*rpc.FunServantClient, closers map[string]n
 	return err
 }
 
+// errText is err's message; a miss says so without the generated String's
+// pointers.
+func errText(err error) string {
+	var miss *rpc.TCacheMissed
+	switch {
+	case err == nil:
+		return "<nil>"
+	case errors.As(err, &miss):
+		return "TCacheMissed: " + miss.GetMessage()
+	}
+	return err.Error()
+}
+
 // oneCall runs op and checks its answer.
 func oneCall(ctx context.Context, c *rpc.FunServantClient, op, key, want string) error {
 	switch op {
 	case "kvdb_set":
 		if ok, err := c.KvdbSet(ctx, rc, []byte(key), []byte(want)); err != nil || !ok {
-			return fmt.Errorf("answered %v, %v", ok, err)
+			return fmt.Errorf("answered %v, %s", ok, errText(err))
 		}
 	case "kvdb_get":
 		if got, err := c.KvdbGet(ctx, rc, []byte(key)); err != nil || string(got) != want {
-			return fmt.Errorf("answered %q, %v; want %q", got, err, want)
+			return fmt.Errorf("answered %q, %s; want %q", got, errText(err), want)
 		}
 	case "lc_get":
 		if got, err := c.LcGet(ctx, rc, key); err != nil || string(got) != want {
-			return fmt.Errorf("answered %q, %v; want %q", got, err, want)
+			return fmt.Errorf("answered %q, %s; want %q", got, errText(err), want)
 		}
 	default:
 		if ok, err := c.Lock(ctx, rc, lockReason, key); err != nil || ok {
-			return fmt.Errorf("lock on a held key answered %v, %v; want false", ok, err)
+			return fmt.Errorf("lock on a held key answered %v, %s; want false", ok, errText(err))
 		}
 	}
 	return nil

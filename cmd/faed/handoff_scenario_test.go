@@ -26,9 +26,8 @@ import (
 // vbucket count, one or two moves at once and small pages make moves last
 // long enough to catch one in flight and short enough for two cores.
 func handoffOpts(zk, name string, firstWorker, maxMoves, batchKeys int) clusterOpts {
-	return clusterOpts{zookeeper: []string{zk}, sessionTimeout: "2s", firstWorker: firstWorker, root: "/fae/handoff/" + name,
-		extra: fmt.Sprintf(`vbuckets = 64
-leave_grace = "15s"
+	return clusterOpts{zookeeper: []string{zk}, sessionTimeout: "2s", firstWorker: firstWorker, root: "/fae/handoff/" + name, vbuckets: 64,
+		extra: fmt.Sprintf(`leave_grace = "15s"
 max_moves = %d
 move_batch_keys = %d
 [engine]
@@ -43,11 +42,14 @@ func TestHandoff(t *testing.T) {
 		probe:   []string{"/usr/bin/python3", "-c", "import thrift.transport.TSocket"},
 		install: "/usr/bin/python3 with python3-thrift",
 	})
-	zk := testserver.StartZooKeeper(t).Addr
+	server := testserver.StartZooKeeper(t)
+	zk := server.Addr
 	t.Run("join under load", func(t *testing.T) { checkJoin(t, zk) })
 	t.Run("leave by SIGTERM under load", func(t *testing.T) { checkLeave(t, zk) })
 	t.Run("kill -9 the coordinator mid-rebalance", func(t *testing.T) { checkCoordinatorKilled(t, zk) })
 	t.Run("kill -9 a move's source mid-copy", func(t *testing.T) { checkSourceKilled(t, zk) })
+	t.Run("kill -9 a move's destination mid-copy", func(t *testing.T) { checkDestinationKilled(t, zk) })
+	t.Run("zookeeper restarted mid-rebalance", func(t *testing.T) { checkZooKeeperRestarted(t, server) }) // last: it stops the server
 }
 
 // checkJoin: two nodes, a third joins under load and gets its share.
@@ -57,6 +59,7 @@ func checkJoin(t *testing.T, zk string) {
 	waitSettled(t, nodes, 20*time.Second)
 	ds := seed(t, nodes[0], "j-")
 	l := startLoad(t, ds, nodes)
+	l.warm(t)
 	o.firstWorker = 3
 	joiner := startNodes(t, o, 1)[0]
 	all := append(nodes, joiner)
@@ -78,6 +81,7 @@ func checkLeave(t *testing.T, zk string) {
 	ds := seed(t, nodes[0], "l-")
 	survivors, leaving := nodes[:2], nodes[2]
 	l := startLoad(t, ds, survivors)
+	l.warm(t)
 	start := time.Now()
 	if err := leaving.stop(t, syscall.SIGTERM); err != nil {
 		t.Errorf("%s exit after SIGTERM: %v, want status 0", leaving.TCP, err)
@@ -99,25 +103,20 @@ func checkCoordinatorKilled(t *testing.T, zk string) {
 	victim, others := split(t, nodes, m0.Coordinator)
 	ds := seed(t, others[0], "c-")
 	l := startLoad(t, ds, others)
+	l.warm(t)
 	o.firstWorker = 4
 	joiner := startNodes(t, o, 1)[0]
-	mv, before := waitMove(t, others[0], 20*time.Second, "of the rebalance", func(mapMove) bool { return true })
+	mv, before := waitMove(t, others[0], 20*time.Second, "of the rebalance", func(mapMove, clusterMap) bool { return true })
 	t.Logf("killing the coordinator %s during move %+v (%d/%d done)", victim.TCP, mv, before.Rebalance.MovesDone, before.Rebalance.MovesTotal)
-	out := crash(t, victim, others, before)
-	eventually(t, 20*time.Second, "a new coordinator", func() error {
-		m, err := readMap(others[0].daemon)
-		if err == nil && (m.Coordinator == "" || m.Coordinator == victim.TCP) {
-			err = fmt.Errorf("coordinator %q", m.Coordinator)
-		}
-		return err
+	recoverFrom(t, crash(t, victim, others, before), append(others, joiner), l, ds, func() {
+		eventually(t, 20*time.Second, "a new coordinator", func() error {
+			m, err := readMap(others[0].daemon)
+			if err == nil && (m.Coordinator == "" || m.Coordinator == victim.TCP) {
+				err = fmt.Errorf("coordinator %q", m.Coordinator)
+			}
+			return err
+		})
 	})
-	back := restartNode(t, victim, others)
-	all := append(others, joiner, back)
-	m := waitSettled(t, all, 60*time.Second)
-	out.back = time.Now()
-	res := l.stop(t)
-	logRebalance(t, m)
-	checkAfter(t, all, m, ds, res, out)
 }
 
 // checkSourceKilled: three nodes, a fourth joins, a node that is not the
@@ -131,15 +130,69 @@ func checkSourceKilled(t *testing.T, zk string) {
 	victim, others := rest[0], []*node{coordinator, rest[1]}
 	ds := seed(t, others[1], "s-")
 	l := startLoad(t, ds, others)
+	l.warm(t)
 	o.firstWorker = 4
 	joiner := startNodes(t, o, 1)[0]
-	mv, before := waitMove(t, others[1], 30*time.Second, "copying from "+victim.TCP, func(mv mapMove) bool {
+	mv, before := waitMove(t, others[1], 30*time.Second, "copying from "+victim.TCP, func(mv mapMove, _ clusterMap) bool {
 		return mv.From == victim.TCP && mv.Phase == "copying"
 	})
 	t.Logf("killing %s while vbucket %d is copied to %s", victim.TCP, mv.VBucket, mv.To)
-	out := crash(t, victim, others, before)
-	back := restartNode(t, victim, others)
-	all := append(others, joiner, back)
+	recoverFrom(t, crash(t, victim, others, before), append(others, joiner), l, ds, nil)
+}
+
+// checkDestinationKilled: three nodes, a fourth joins and is killed while a
+// vbucket is being copied to it, after it took over others (their kvdb
+// keys are in its file only), and restarted on its own dir.
+func checkDestinationKilled(t *testing.T, zk string) {
+	o := handoffOpts(zk, "destination", 1, 1, 2)
+	nodes := startNodes(t, o, 3)
+	waitSettled(t, nodes, 20*time.Second)
+	ds := seed(t, nodes[0], "d-")
+	l := startLoad(t, ds, nodes)
+	l.warm(t)
+	o.firstWorker = 4
+	victim := startNodes(t, o, 1)[0]
+	mv, before := waitMove(t, nodes[0], 30*time.Second, "copying to "+victim.TCP+" after one done", func(mv mapMove, m clusterMap) bool {
+		return mv.To == victim.TCP && mv.Phase == "copying" && slices.Contains(m.Owners, victim.TCP)
+	})
+	t.Logf("killing %s while vbucket %d is copied to it from %s", victim.TCP, mv.VBucket, mv.From)
+	recoverFrom(t, crash(t, victim, nodes, before), nodes, l, ds, nil)
+}
+
+// checkZooKeeperRestarted: three nodes, a fourth joins, and ZooKeeper is
+// stopped while a move is current and restarted at once: every node keeps
+// serving on its last views, the coordinator finishes or rolls back its
+// moves once ZooKeeper is back, and no call fails.
+func checkZooKeeperRestarted(t *testing.T, server *testserver.ZooKeeper) {
+	o := handoffOpts(server.Addr, "zookeeper", 1, 1, 2)
+	nodes := startNodes(t, o, 3)
+	waitSettled(t, nodes, 20*time.Second)
+	ds := seed(t, nodes[0], "z-")
+	l := startLoad(t, ds, nodes)
+	l.warm(t)
+	o.firstWorker = 4
+	joiner := startNodes(t, o, 1)[0]
+	mv, _ := waitMove(t, nodes[0], 30*time.Second, "of the rebalance", func(mapMove, clusterMap) bool { return true })
+	t.Logf("restarting zookeeper during move %+v", mv)
+	server.Stop()
+	server.Restart()
+	all := append(nodes, joiner)
+	m := waitSettled(t, all, 60*time.Second)
+	res := l.stop(t)
+	logRebalance(t, m)
+	checkAfter(t, all, m, ds, res, nil)
+}
+
+// recoverFrom restarts the node out took down once its session has expired
+// (after whileDown, if any), waits for a settled map of it and live, stops
+// the load and checks the cluster.
+func recoverFrom(t *testing.T, out *outage, live []*node, l *load, ds dataset, whileDown func()) {
+	t.Helper()
+	if whileDown != nil {
+		whileDown()
+	}
+	back := restartNode(t, out.node, live)
+	all := append(live, back)
 	m := waitSettled(t, all, 60*time.Second)
 	out.back = time.Now()
 	res := l.stop(t)
@@ -161,6 +214,7 @@ func split(t *testing.T, nodes []*node, addr string) (*node, []*node) {
 // or moved (kvdb calls only while it was down; lcache reads and locks, which
 // lived in its memory only, from then on).
 type outage struct {
+	node         *node // the killed node
 	victim       string
 	vbuckets     map[int]bool
 	killed, back time.Time
@@ -170,8 +224,9 @@ type outage struct {
 // vbuckets the map gave it (or moved from or to it) just before and after.
 func crash(t *testing.T, victim *node, others []*node, before clusterMap) *outage {
 	t.Helper()
+	checkServedOwnedOnly(t, []*node{victim}) // its counter dies with it
 	victim.kill9(t)
-	out := &outage{victim: victim.TCP, vbuckets: before.ownedBy(victim.TCP), killed: time.Now()}
+	out := &outage{node: victim, victim: victim.TCP, vbuckets: before.ownedBy(victim.TCP), killed: time.Now()}
 	for vb := range mustMap(t, others[0]).ownedBy(victim.TCP) {
 		out.vbuckets[vb] = true
 	}
@@ -292,7 +347,7 @@ func kvdbWrong(n *node, want map[string]string) []string {
 		got, err := c.KvdbGet(ctx, rc, []byte(k))
 		cancel()
 		if err != nil || string(got) != v {
-			wrong = append(wrong, fmt.Sprintf("kvdb_get %q = %q, %v; want %q", k, got, err, v))
+			wrong = append(wrong, fmt.Sprintf("kvdb_get %q = %q, %s; want %q", k, got, errText(err), v))
 			if err != nil {
 				if c, conn, err = redial(conn, n.TCP); err != nil {
 					return append(wrong, err.Error())
@@ -317,7 +372,7 @@ func lcacheWrong(n *node, want map[string]string, lost func(string) bool) []stri
 		got, err := c.LcGet(ctx, rc, k)
 		cancel()
 		if (err != nil || string(got) != v) && !lost(k) {
-			wrong = append(wrong, fmt.Sprintf("lc_get %q = %q, %v; want %q", k, got, err, v))
+			wrong = append(wrong, fmt.Sprintf("lc_get %q = %q, %s; want %q", k, got, errText(err), v))
 		}
 		if err != nil && !isMiss(err) {
 			if c, conn, err = redial(conn, n.TCP); err != nil {

@@ -215,10 +215,10 @@ func checkServedOwnedOnly(t *testing.T, nodes []*node) {
 	}
 }
 
-// waitMove polls the map through via until a move matching want is
-// current, and returns it with the map. It polls as fast as the admin
+// waitMove polls the map through via until a move matching want (given
+// the move and the map it is current in) is current, and returns both. It polls as fast as the admin
 // server answers: a move of a small vbucket lasts milliseconds.
-func waitMove(t *testing.T, via *node, timeout time.Duration, what string, want func(mapMove) bool) (mapMove, clusterMap) {
+func waitMove(t *testing.T, via *node, timeout time.Duration, what string, want func(mapMove, clusterMap) bool) (mapMove, clusterMap) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	seen := 0
@@ -230,7 +230,7 @@ func waitMove(t *testing.T, via *node, timeout time.Duration, what string, want 
 		}
 		for _, mv := range m.Rebalance.Current {
 			seen++
-			if want(mv) {
+			if want(mv, m) {
 				return mv, m
 			}
 		}

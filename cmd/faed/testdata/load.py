@@ -4,7 +4,8 @@ node picked at random, as PHP sites spread load.
 
 Usage: /usr/bin/python3 load.py STOPFILE PREFIX SEEDED HELD tcp:HOST:PORT [...]
 
-Until STOPFILE exists it loops over three calls: kvdb_set of one of its own
+It prints "ready" once its first call is answered, then until STOPFILE
+exists it loops over three calls: kvdb_set of one of its own
 keys, kvdb_get of one of the SEEDED keys PREFIXkv-N (whose value must be
 PREFIXseed-N), and lock on one of the HELD keys PREFIXheld-N (which must
 answer False). It then prints one JSON line: the number of calls, every
@@ -99,6 +100,8 @@ def main():
                 uncertain.add(key)
         if err is not None:
             failures.append({"op": op, "key": key, "node": node.addr, "error": err, "time": time.time()})
+        if calls == 1:
+            print("ready", flush=True)
         time.sleep(PAUSE_S)
     print(json.dumps({"calls": calls, "failures": failures, "acked": acked, "uncertain": sorted(uncertain)}))
 
