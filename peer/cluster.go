@@ -142,6 +142,7 @@ func (c *Cluster) Stats() any {
 	s.Peers = c.peers.Stats()
 	s.Notices = c.notices.stats()
 	s.Map = c.mapStats()
+	s.Map.Owners = nil // 1024 addresses: /cluster/map has them
 	s.Rebalance = s.Map.Rebalance
 	return s
 }

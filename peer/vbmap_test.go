@@ -234,6 +234,7 @@ func TestCoordinator(t *testing.T) {
 		{"a new coordinator rolls back", testCoordinatorRollsBack},
 		{"a stale coordinator is refused", testStaleCoordinatorRefused},
 		{"rebalance on request", testRebalanceRequest},
+		{"views re-armed after a session expiry", testViewsAfterExpiry},
 		{"a vanished node keeps its vbuckets for leave_grace", testLeaveGrace},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -469,4 +470,34 @@ func testLeaveGrace(t *testing.T, zkAddrs []string, root string) {
 	if st := a.mapStats(); st.Rebalance.MovesDone != moved {
 		t.Fatalf("moves done went from %d to %d: a vanished node's vbuckets were copied", moved, st.Rebalance.MovesDone)
 	}
+}
+
+// A node whose session expired reads the views again and watches them in
+// its new session.
+func testViewsAfterExpiry(t *testing.T, zkAddrs []string, root string) {
+	proxy := startProxy(t, zkAddrs[0])
+	a := startNode(t, nodeConfig(zkAddrs, root, "10.9.9.1:9001"))
+	join(t, a)
+	b := startNode(t, nodeConfig([]string{proxy.addr}, root, "10.9.9.2:9001"))
+	join(t, b)
+	waitMap(t, a, b)
+	proxy.block()
+	waitConverged(t, []*Cluster{a}, "10.9.9.1:9001")
+	proxy.unblock()
+	eventually(t, 10*time.Second, func() error {
+		if s := stats(b); s.SessionExpiries < 1 || s.Stale {
+			return fmt.Errorf("b after the partition: expiries %d, stale %v", s.SessionExpiries, s.Stale)
+		}
+		return nil
+	})
+	before := b.PlanVersion()
+	if _, err := adminConn(t, zkAddrs).Set(root+"/plan", []byte(`{"coordinator":"x"}`), -1); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if v := b.PlanVersion(); v <= before {
+			return fmt.Errorf("b's plan version %d (was %d): the new session's watch did not fire", v, before)
+		}
+		return nil
+	})
 }
