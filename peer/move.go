@@ -137,43 +137,40 @@ func (co *coordinator) handOff(ctx context.Context, pm PlanMove) error {
 	if err != nil {
 		return err
 	}
-	if err := co.copySnapshot(ctx, pm, pv); err != nil {
+	if err := co.copyPages(ctx, pm, pullSnapshot, pv); err != nil {
 		return err
 	}
-	if err := co.copyStep(ctx, pm, pullTail, pv); err != nil {
+	if err := co.copyPages(ctx, pm, pullTail, pv); err != nil {
 		return err
 	}
 	if pv, err = co.setPhase(pm.VBucket, PhaseFenced); err != nil {
 		return err
 	}
-	return co.copyStep(ctx, pm, pullFinal, pv)
+	return co.copyPages(ctx, pm, pullFinal, pv)
 }
 
-// copySnapshot copies the snapshot pages, the first of which starts the
-// source's change recording.
-func (co *coordinator) copySnapshot(ctx context.Context, pm PlanMove, pv uint64) error {
+// copyPages pulls one step's batches from the source and pushes each to
+// the destination while the source says more. The snapshot and the final
+// step go on from the cursor of the last batch (an empty one would start
+// the snapshot over); the tail hands out its pages in order by itself.
+func (co *coordinator) copyPages(ctx context.Context, pm PlanMove, step int32, pv uint64) error {
 	var cursor []byte
-	for {
-		b, err := co.pull(ctx, pm, pullSnapshot, cursor, pv)
+	for ctx.Err() == nil {
+		b, err := co.pull(ctx, pm, step, cursor, pv)
 		if err == nil {
 			err = co.push(ctx, pm, b, pv)
 		}
 		if err != nil || !b.More {
 			return err
 		}
-		if len(b.Cursor) == 0 {
-			return errors.New("vb_pull: more pages but no cursor")
+		if step != pullTail {
+			if len(b.Cursor) == 0 {
+				return fmt.Errorf("vb_pull step %d: more to come but no cursor", step)
+			}
+			cursor = b.Cursor
 		}
-		cursor = b.Cursor
 	}
-}
-
-func (co *coordinator) copyStep(ctx context.Context, pm PlanMove, step int32, pv uint64) error {
-	b, err := co.pull(ctx, pm, step, nil, pv)
-	if err == nil {
-		err = co.push(ctx, pm, b, pv)
-	}
-	return err
+	return context.Cause(ctx)
 }
 
 func moveContext() *rpc.Context {
