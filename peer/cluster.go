@@ -16,14 +16,18 @@ import (
 	"faed/idl/gen-go/fun/rpc"
 )
 
-// Cluster is this node's view of the cluster: Membership for who is in it and
-// who owns a key, Peers for forwarding calls to the owners. It is safe for
-// concurrent use, and holds no package-level state, so one process may run
-// several.
+// Cluster is this node's view of the cluster: Membership for who is in it,
+// the vbucket map and the rebalance plan for who owns a key (Owner), the
+// coordinator election, and Peers for forwarding calls to the owners. It is
+// safe for concurrent use, and holds no package-level state, so one process
+// may run several.
 //
-// Start-up: New, ClaimWorker (if idgen runs), start Run in a goroutine, start
-// listening, Join. Shutdown, in this order: Leave (the others stop routing
-// keys here), drain in-flight calls, cancel Run's ctx, Close.
+// Start-up: New, ClaimWorker (if idgen runs), OnView (the servants' drop
+// on sight), start Run in a goroutine, wait for a map (AwaitView(ctx, 1, 0))
+// before serving routed calls, start listening, Join. Shutdown, in this
+// order: Drain(self) and wait for Drained (bounded), Leave, drain in-flight
+// calls, cancel Run's ctx, Close. The ring (Ring) only lists the members now;
+// it decides no ownership.
 type Cluster struct {
 	self     string
 	members  *Membership
@@ -142,6 +146,7 @@ func (c *Cluster) Stats() any {
 	s.Peers = c.peers.Stats()
 	s.Notices = c.notices.stats()
 	s.Map = c.mapStats()
+	s.Map.Owners = nil // 1024 addresses: /cluster/map has them
 	s.Rebalance = s.Map.Rebalance
 	return s
 }

@@ -43,6 +43,11 @@ type coordinator struct {
 
 	gone   map[string]time.Time // map nodes missing from the members, since when; run's only
 	reload atomic.Bool          // a write was refused: start again (read, roll back) before the next round
+
+	// drainW and rebalW are the armed watches on the drain requests and the
+	// rebalance request, nil once fired (run's only): re-armed only then,
+	// so rounds that fail do not pile watches up.
+	drainW, rebalW <-chan zk.Event
 }
 
 func (c *Cluster) drainPath() string     { return c.members.cfg.Root + "/drain" }
@@ -59,7 +64,7 @@ func (c *Cluster) coordinate(ctx context.Context, t *term) {
 			break
 		}
 		if errors.Is(err, errNoMembers) {
-			co.wait(ctx, nil) // until someone joins
+			co.wait(ctx) // until someone joins
 			continue
 		}
 		c.members.log.Warn("peer: coordinator start, retrying", "err", err)
@@ -68,14 +73,14 @@ func (c *Cluster) coordinate(ctx context.Context, t *term) {
 	c.coord.Store(co)
 	defer c.coord.CompareAndSwap(co, nil)
 	for ctx.Err() == nil {
-		watches := co.arm()
+		co.arm()
 		moved, err := co.round(ctx)
 		switch {
 		case err != nil:
 			c.members.log.Warn("peer: rebalance round", "err", err)
 			sleepCtx(ctx, retryInterval)
 		case !moved:
-			co.wait(ctx, watches)
+			co.wait(ctx)
 		}
 	}
 }
@@ -268,7 +273,7 @@ func (co *coordinator) round(ctx context.Context) (moved bool, err error) {
 	if err != nil || len(members) == 0 {
 		return false, err
 	}
-	p := vbucket.NewPlan(m, members)
+	p := liveTargets(vbucket.NewPlan(m, members), co.c.members.Ring())
 	if !co.cfg.autoRebalance() && !requested {
 		p = urgentOnly(p)
 	}
@@ -301,6 +306,14 @@ func (co *coordinator) forgetDrained(m *vbucket.Map) {
 	}
 }
 
+// liveTargets drops the moves to nodes that are not live members: a node
+// in its leave grace keeps what it has but gets nothing new.
+func liveTargets(p *vbucket.Plan, r *Ring) *vbucket.Plan {
+	q := *p
+	q.Moves = slices.DeleteFunc(slices.Clone(p.Moves), func(mv vbucket.Move) bool { return !r.Has(mv.To.Active) })
+	return &q
+}
+
 // urgentOnly keeps the failovers and the moves off nodes that are no longer
 // members (gone past their grace, or draining): without auto_rebalance,
 // only what must move moves.
@@ -312,22 +325,25 @@ func urgentOnly(p *vbucket.Plan) *vbucket.Plan {
 	return &q
 }
 
-// arm sets the watches a round's outcome may depend on: the drain nodes
-// and the rebalance request. The ring is watched by Membership and pokes
-// the Cluster's wake channel.
-func (co *coordinator) arm() (watches []<-chan zk.Event) {
-	if _, _, w, err := co.t.conn.ChildrenW(co.c.drainPath()); err == nil {
-		watches = append(watches, w)
+// arm sets the watches a round's outcome may depend on that are not set:
+// the drain requests and the rebalance request. The members are watched by
+// Membership, which pokes the Cluster's wake channel.
+func (co *coordinator) arm() {
+	if co.drainW == nil {
+		if _, _, w, err := co.t.conn.ChildrenW(co.c.drainPath()); err == nil {
+			co.drainW = w
+		}
 	}
-	if _, _, w, err := co.t.conn.ExistsW(co.c.rebalancePath()); err == nil {
-		watches = append(watches, w)
+	if co.rebalW == nil {
+		if _, _, w, err := co.t.conn.ExistsW(co.c.rebalancePath()); err == nil {
+			co.rebalW = w
+		}
 	}
-	return watches
 }
 
 // wait blocks until the members change, a drain or rebalance request
 // comes, a vanished node's grace ends, or ctx is done.
-func (co *coordinator) wait(ctx context.Context, watches []<-chan zk.Event) {
+func (co *coordinator) wait(ctx context.Context) {
 	co.mu.Lock()
 	grace := co.nextGrace(time.Now())
 	co.mu.Unlock()
@@ -335,18 +351,13 @@ func (co *coordinator) wait(ctx context.Context, watches []<-chan zk.Event) {
 	if grace > 0 {
 		timer = time.After(grace)
 	}
-	var w0, w1 <-chan zk.Event
-	if len(watches) > 0 {
-		w0 = watches[0]
-	}
-	if len(watches) > 1 {
-		w1 = watches[1]
-	}
 	select {
 	case <-ctx.Done():
 	case <-co.c.wake:
-	case <-w0:
-	case <-w1:
+	case <-co.drainW:
+		co.drainW = nil
+	case <-co.rebalW:
+		co.rebalW = nil
 	case <-timer:
 	}
 }

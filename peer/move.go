@@ -189,12 +189,13 @@ func planMove(mv vbucket.Move) PlanMove {
 	return PlanMove{VBucket: mv.VBucket, From: mv.From.Active, To: mv.To.Active}
 }
 
-// copyStep copies what one step of vb_pull hands out, page by page while
-// the source says more (the tail and the final step page too; the tail
-// needs no cursor, the final step's is the source's own).
+// copyStep pulls one step's batches from the source and pushes each to
+// the destination while the source says more. The snapshot and the final
+// step go on from the cursor of the last batch (an empty one would start
+// the snapshot over); the tail hands out its pages in order by itself.
 func (co *coordinator) copyStep(ctx context.Context, pm PlanMove, step int32, pv uint64) error {
 	var cursor []byte
-	for {
+	for ctx.Err() == nil {
 		b, err := co.pull(ctx, pm, step, cursor, pv)
 		if err == nil {
 			err = co.push(ctx, pm, b, pv)
@@ -202,11 +203,14 @@ func (co *coordinator) copyStep(ctx context.Context, pm PlanMove, step int32, pv
 		if err != nil || !b.More {
 			return err
 		}
-		if step == pullSnapshot && len(b.Cursor) == 0 {
-			return errors.New("vb_pull: more snapshot pages but no cursor")
+		if step != pullTail {
+			if len(b.Cursor) == 0 {
+				return fmt.Errorf("vb_pull step %d: more to come but no cursor", step)
+			}
+			cursor = b.Cursor
 		}
-		cursor = b.Cursor
 	}
+	return context.Cause(ctx)
 }
 
 func moveContext() *rpc.Context {

@@ -32,6 +32,7 @@ type vbNode struct {
 
 	mu     sync.Mutex                  // guards data and pulls
 	data   map[int32]map[string]string // by vbucket
+	held   map[int32][]string          // by vbucket: keys of the locks and lcache entries pushed
 	pulls  []pullCall
 	blockF chan struct{} // if not nil, a final pull waits for it to close
 	inF    chan int32    // told the vbucket of a final pull that waits (cap 16)
@@ -58,8 +59,20 @@ func (n *vbNode) VbPull(_ context.Context, _ *rpc.Context, vb, step int32, curso
 			n.inF <- vb
 			<-block
 		}
+		return finalPage(vb, string(cursor)), nil
 	}
 	return &rpc.VBucketBatch{Vbucket: vb}, nil
+}
+
+// finalPage is the final pull in two pages: a held lock, then an lcache
+// entry.
+func finalPage(vb int32, cursor string) *rpc.VBucketBatch {
+	ttl := int64(5000)
+	if cursor == "" {
+		return &rpc.VBucketBatch{Vbucket: vb, More: true, Cursor: []byte("1"),
+			Locks: []*rpc.VBucketItem{{Key: []byte("lock"), TtlMs: &ttl}}}
+	}
+	return &rpc.VBucketBatch{Vbucket: vb, Lcache: []*rpc.VBucketItem{{Key: []byte("lc"), Value: []byte("v")}}}
 }
 
 // page returns up to two keys of vb after cursor.
@@ -91,6 +104,9 @@ func (n *vbNode) VbPush(_ context.Context, _ *rpc.Context, b *rpc.VBucketBatch, 
 	for _, it := range b.Kvdb {
 		n.put(b.Vbucket, string(it.Key), string(it.Value))
 	}
+	for _, it := range slices.Concat(b.Locks, b.Lcache) {
+		n.held[b.Vbucket] = append(n.held[b.Vbucket], string(it.Key))
+	}
 	return true, nil
 }
 
@@ -107,6 +123,13 @@ func (n *vbNode) keys(vb int) int {
 	return len(n.data[int32(vb)])
 }
 
+// heldKeys returns the lock and lcache keys pushed for vb, in order.
+func (n *vbNode) heldKeys(vb int) []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.held[int32(vb)])
+}
+
 func (n *vbNode) pulled(vb int, step int32) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -120,7 +143,7 @@ func startVBNode(t *testing.T) *vbNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &vbNode{addr: ln.Addr().String(), data: map[int32]map[string]string{}, inF: make(chan int32, 16)}
+	n := &vbNode{addr: ln.Addr().String(), data: map[int32]map[string]string{}, held: map[int32][]string{}, inF: make(chan int32, 16)}
 	proc := rpc.NewFunServantProcessor(n)
 	var wg sync.WaitGroup
 	var mu sync.Mutex // guards conns
@@ -234,6 +257,7 @@ func TestCoordinator(t *testing.T) {
 		{"a new coordinator rolls back", testCoordinatorRollsBack},
 		{"a stale coordinator is refused", testStaleCoordinatorRefused},
 		{"rebalance on request", testRebalanceRequest},
+		{"views re-armed after a session expiry", testViewsAfterExpiry},
 		{"a vanished node keeps its vbuckets for leave_grace", testLeaveGrace},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,16 +296,26 @@ func testMapAndMoves(t *testing.T, zkAddrs []string, root string) {
 		if pa.Owner != pb.Owner || pa.Self == pb.Self || pa.Version != pb.Version {
 			t.Fatalf("vbucket %d: a says %+v, b says %+v", vb, pa, pb)
 		}
-		if pb.Self && (nb.keys(vb) != na.keys(vb) || !na.pulled(vb, pullFinal)) {
-			t.Fatalf("vbucket %d moved to b with %d of %d keys (final pull %v)",
-				vb, nb.keys(vb), na.keys(vb), na.pulled(vb, pullFinal))
+		if pb.Self && (nb.keys(vb) != na.keys(vb) || !slices.Equal(nb.heldKeys(vb), []string{"lock", "lc"})) {
+			t.Fatalf("vbucket %d moved to b with %d of %d keys, final state %q (want both pages)",
+				vb, nb.keys(vb), na.keys(vb), nb.heldKeys(vb))
 		}
 	}
-	st := a.mapStats()
-	if st.Balance != 0 || st.Rebalance.MovesDone != testVBuckets/2 || st.Rebalance.KeysCopied == 0 ||
-		st.Coordinator != na.addr {
-		t.Fatalf("map stats %+v: want balance 0, %d moves done, keys copied, coordinator a", st, testVBuckets/2)
+	copied := uint64(2 * testVBuckets / 2) // a lock and an lcache entry per move
+	for vb := range testVBuckets {
+		if b.VBucket(vb).Self {
+			copied += uint64(na.keys(vb))
+		}
 	}
+	eventually(t, 5*time.Second, func() error {
+		st := a.mapStats()
+		if st.Balance != 0 || st.Rebalance.MovesDone != testVBuckets/2 || st.Rebalance.MovesTotal != testVBuckets/2 ||
+			st.Rebalance.KeysCopied != copied || st.Coordinator != na.addr {
+			return fmt.Errorf("map stats %+v: want balance 0, %d moves of %d done, %d keys copied, coordinator a",
+				st, testVBuckets/2, testVBuckets/2, copied)
+		}
+		return nil
+	})
 
 	if err := a.Drain(nb.addr); err != nil {
 		t.Fatal(err)
@@ -469,4 +503,34 @@ func testLeaveGrace(t *testing.T, zkAddrs []string, root string) {
 	if st := a.mapStats(); st.Rebalance.MovesDone != moved {
 		t.Fatalf("moves done went from %d to %d: a vanished node's vbuckets were copied", moved, st.Rebalance.MovesDone)
 	}
+}
+
+// A node whose session expired reads the views again and watches them in
+// its new session.
+func testViewsAfterExpiry(t *testing.T, zkAddrs []string, root string) {
+	proxy := startProxy(t, zkAddrs[0])
+	a := startNode(t, nodeConfig(zkAddrs, root, "10.9.9.1:9001"))
+	join(t, a)
+	b := startNode(t, nodeConfig([]string{proxy.addr}, root, "10.9.9.2:9001"))
+	join(t, b)
+	waitMap(t, a, b)
+	proxy.block()
+	waitConverged(t, []*Cluster{a}, "10.9.9.1:9001")
+	proxy.unblock()
+	eventually(t, 10*time.Second, func() error {
+		if s := stats(b); s.SessionExpiries < 1 || s.Stale {
+			return fmt.Errorf("b after the partition: expiries %d, stale %v", s.SessionExpiries, s.Stale)
+		}
+		return nil
+	})
+	before := b.PlanVersion()
+	if _, err := adminConn(t, zkAddrs).Set(root+"/plan", []byte(`{"coordinator":"x"}`), -1); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if v := b.PlanVersion(); v <= before {
+			return fmt.Errorf("b's plan version %d (was %d): the new session's watch did not fire", v, before)
+		}
+		return nil
+	})
 }

@@ -132,7 +132,8 @@ func (c *Cluster) VBucket(vb int) vbucket.Placement {
 // puts in one snapshot page of vb_pull.
 func (c *Cluster) MoveBatchKeys() int { return c.members.cfg.MoveBatchKeys }
 
-// VBuckets is the number of vbuckets of the map in use.
+// VBuckets is [cluster] vbuckets, the number of vbuckets of every map this
+// node uses; it never changes.
 func (c *Cluster) VBuckets() int { return c.views.mp.Load().m.Len() }
 
 // Map returns the vbucket map in use; never nil. Version 0 means none was
@@ -238,6 +239,11 @@ func (c *Cluster) readMap(conn *zk.Conn, w *<-chan zk.Event) (*mapView, error) {
 	m, err := vbucket.Decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("peer: %s: %w", c.mapPath(), err)
+	}
+	// The count never changes under the servants, which size their state
+	// by it: a map of another count is a misconfigured node, serving nothing.
+	if want := c.VBuckets(); m.Len() != want {
+		return nil, fmt.Errorf("peer: %s has %d vbuckets, [cluster] vbuckets is %d: not using it", c.mapPath(), m.Len(), want)
 	}
 	return &mapView{m: m, zvers: stat.Version}, nil
 }

@@ -93,3 +93,14 @@ func TestViewsWakeAndHooks(t *testing.T) {
 		t.Fatalf("the same views again ran the hooks: %d runs", runs)
 	}
 }
+
+func BenchmarkOwner(b *testing.B) {
+	c, err := New(Config{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = c.Owner("user:12345:profile")
+	}
+}
