@@ -1,6 +1,7 @@
 package servant
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -98,7 +99,7 @@ func (s *FunServant) pullSnapshot(st *vbState, vb int, cursor []byte) (*rpc.VBuc
 	} else if !st.tracking {
 		return nil, fmt.Errorf("vb_pull snapshot of vbucket %d: %w", vb, errNoMove)
 	}
-	b, err := s.kv.Export(vb, cursor, kvdb.Limit{Keys: pageItems, Bytes: pageBytes})
+	b, err := s.kv.Export(vb, cursor, kvdb.Limit{Keys: cmp.Or(s.moveBatchKeys, pageItems), Bytes: pageBytes})
 	if err != nil {
 		return nil, err
 	}

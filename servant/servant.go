@@ -100,6 +100,9 @@ type Options struct {
 	// With a Router, the daemon calls ViewChanged after each change of its
 	// view (and once before serving), e.g. through peer.Cluster.OnView.
 	Router Router
+	// MoveBatchKeys is [cluster] move_batch_keys: the kvdb keys of one
+	// snapshot page of a move. If zero, kvdb's default page.
+	MoveBatchKeys int
 	// Worker says whether this node holds its idgen worker id in
 	// ZooKeeper; nil on a one-node daemon, where it always does.
 	Worker Worker
@@ -128,8 +131,10 @@ type FunServant struct {
 	router  Router // nil: every key is ours
 	worker  Worker // nil: the worker id is ours
 	routing routeStats
-	gates   []gate // by vbucket; nil without a router
-	moves   moves  // the hand-offs of vbuckets under way here (handoff.go)
+	// moveBatchKeys is Options.MoveBatchKeys.
+	moveBatchKeys int
+	gates         []gate // by vbucket; nil without a router
+	moves         moves  // the hand-offs of vbuckets under way here (handoff.go)
 	// callTimeout is Options.CallTimeout, its default filled in.
 	callTimeout time.Duration
 	start       time.Time
@@ -177,7 +182,7 @@ func New(cfg Config, opts Options) (*FunServant, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &FunServant{cfg: cfg, version: opts.Version, router: opts.Router, worker: opts.Worker, start: time.Now(),
+	s := &FunServant{cfg: cfg, version: opts.Version, router: opts.Router, worker: opts.Worker, moveBatchKeys: opts.MoveBatchKeys, start: time.Now(),
 		ids: ids, cache: cache, locks: locks, kv: kv}
 	s.callTimeout = cmp.Or(opts.CallTimeout, DefaultCallTimeout)
 	if s.router != nil {

@@ -93,6 +93,7 @@ func serve(cfg Config, log *slog.Logger) error {
 		defer cluster.Close()
 		defer background(cluster.Run)()
 		opts.Router, opts.Worker, opts.Notices = cluster, cluster, cluster
+		opts.MoveBatchKeys = cluster.MoveBatchKeys()
 	}
 	funs, err := servant.New(cfg.Servant, opts)
 	if err != nil {
