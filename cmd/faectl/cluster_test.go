@@ -36,6 +36,7 @@ func TestCluster(t *testing.T) {
 	t.Run("members", func(t *testing.T) { testMembers(t, a, b) })
 	t.Run("ping -all", func(t *testing.T) { testPingAll(t, a, map[string]int{a.TCP: 1, b.TCP: 2}) })
 	t.Run("map -keys", func(t *testing.T) { testMapKeys(t, a, b, both) })
+	t.Run("drain and rebalance", func(t *testing.T) { testDrain(t, a, b) })
 	t.Run("ping -all fails for a dead member", func(t *testing.T) { testDeadMember(t, a, b) })
 }
 
@@ -197,6 +198,39 @@ func lcacheItems(t *testing.T, n *node) int {
 		t.Fatalf("stats -json: %v", err)
 	}
 	return st.Servant.Lcache.Items
+}
+
+// testDrain drains b through faectl: a takes every vbucket, with the keys
+// testMapKeys left on b; rebalance cannot give b its share back while the
+// drain stands, and drain refuses without a node.
+func testDrain(t *testing.T, a, b *node) {
+	keys := make([]string, 40)
+	for i := range keys {
+		keys[i] = "user:" + strconv.Itoa(i)
+	}
+	out := mustRun(t, "-admin", b.HTTP, "drain", b.TCP)
+	if !strings.Contains(out, "drain of "+b.TCP+" requested") {
+		t.Errorf("drain said %q", out)
+	}
+	waitFor(t, clusterWait, b.TCP+" to hold no vbucket", func() bool {
+		out := faectl("-admin", a.HTTP, "map").out
+		f := row(out, a.TCP)
+		return len(f) == 3 && f[1] == "64" && strings.Contains(out, "no rebalance in progress")
+	})
+	if got := lcacheItems(t, a); got != len(keys) {
+		t.Errorf("after the drain %s holds %d of the %d keys, want all", a.TCP, got, len(keys))
+	}
+	if got := lcacheItems(t, b); got != 0 {
+		t.Errorf("after the drain %s still holds %d keys", b.TCP, got)
+	}
+	mustRun(t, "-admin", a.HTTP, "rebalance")
+	time.Sleep(500 * time.Millisecond) // a rebalance that wrongly moved vbuckets back would show
+	if f := row(mustRun(t, "-admin", a.HTTP, "map"), a.TCP); len(f) != 3 || f[1] != "64" {
+		t.Errorf("after a rebalance request the drained cluster's map line of %s is %q, want all 64", a.TCP, f)
+	}
+	if r := faectl("-admin", a.HTTP, "drain"); r.code != 2 {
+		t.Errorf("drain without a node: exit %d, want 2", r.code)
+	}
 }
 
 // testDeadMember kills b: until its ZooKeeper session expires b is still a
