@@ -28,11 +28,11 @@ func (c *changes) swapped() {
 	c.ch = make(chan struct{})
 }
 
-// ringSwapped is the membership's ring hook: the peer pools and the hooks
-// registered with OnRingChange (ringChanged), then the coordinator, which
-// replans for the new members.
-func (c *Cluster) ringSwapped(r *Ring) {
-	c.ringChanged(r)
+// membersSwapped is the membership's member list hook: the peer pools and
+// the hooks registered with OnMembersChange (membersChanged), then the
+// coordinator, which replans for the new members.
+func (c *Cluster) membersSwapped(l *MemberList) {
+	c.membersChanged(l)
 	select {
 	case c.wake <- struct{}{}:
 	default:

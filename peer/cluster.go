@@ -26,8 +26,8 @@ import (
 // on sight), start Run in a goroutine, wait for a map (AwaitView(ctx, 1, 0))
 // before serving routed calls, start listening, Join. Shutdown, in this
 // order: Drain(self) and wait for Drained (bounded), Leave, drain in-flight
-// calls, cancel Run's ctx, Close. The ring (Ring) only lists the members now;
-// it decides no ownership.
+// calls, cancel Run's ctx, Close. The member list (MemberList) decides no
+// ownership.
 type Cluster struct {
 	self     string
 	members  *Membership
@@ -44,9 +44,9 @@ type Cluster struct {
 type Stats struct {
 	Self            string         `json:"self"`
 	ZooKeeper       string         `json:"zookeeper"` // session state; "" without ZooKeeper
-	RingVersion     uint64         `json:"ring_version"`
+	MembersVersion  uint64         `json:"members_version"`
 	Members         []string       `json:"members"`
-	Stale           bool           `json:"stale"`                // the ring may be out of date
+	Stale           bool           `json:"stale"`                // the member list may be out of date
 	StaleReason     string         `json:"stale_reason"`         // why, while Stale
 	StaleSince      time.Time      `json:"stale_since,omitzero"` // since when, while Stale
 	Registrations   uint64         `json:"registrations"`        // times our member znode was created
@@ -69,7 +69,7 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 	full := cfg.withDefaults()
 	c := &Cluster{self: cfg.self(), peers: NewPeers(cfg, log),
 		views: newViews(cfg.self(), full.VBuckets), wake: make(chan struct{}, 1)}
-	m, err := newMembership(cfg, log, c.ringSwapped)
+	m, err := newMembership(cfg, log, c.membersSwapped)
 	if err != nil {
 		return nil, err
 	}
@@ -118,15 +118,15 @@ func (c *Cluster) Close() {
 	})
 }
 
-// Ring returns the current ring; never nil.
-func (c *Cluster) Ring() *Ring { return c.members.Ring() }
+// MemberList returns the current member list; never nil.
+func (c *Cluster) MemberList() *MemberList { return c.members.MemberList() }
 
 // Forward runs fn against the node at addr (an Owner), as Peers.Do does.
 // An addr that is not a live member fails fast with an error wrapping
 // ErrUnreachable. The caller marks the request sticky.
 func (c *Cluster) Forward(ctx context.Context, addr string, fn func(rpc.FunServant) error) error {
-	if r := c.members.Ring(); !r.Has(addr) {
-		return fmt.Errorf("peer %s: %w: not a live member (member list version %d)", addr, ErrUnreachable, r.Version)
+	if l := c.members.MemberList(); !l.Has(addr) {
+		return fmt.Errorf("peer %s: %w: not a live member (member list version %d)", addr, ErrUnreachable, l.Version)
 	}
 	return c.peers.Do(ctx, addr, fn)
 }
@@ -135,7 +135,7 @@ func (c *Cluster) Forward(ctx context.Context, addr string, fn func(rpc.FunServa
 func (c *Cluster) CountReceived() { c.received.Add(1) }
 
 // Stats returns the cluster's state as a Stats value (typed any so the admin
-// pages can take it through a small interface): ring version and members,
+// pages can take it through a small interface): member list version and members,
 // the stale flag with its reason and start, registrations and session
 // expiries, the worker id, calls received from peers, per peer the calls
 // forwarded, their errors, and the pool and breaker state, the notices
@@ -153,10 +153,10 @@ func (c *Cluster) Stats() any {
 
 // Stats returns the membership part of Stats: Received and Peers are zero.
 func (m *Membership) Stats() Stats {
-	r := m.Ring()
+	l := m.MemberList()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := Stats{Self: m.self, RingVersion: r.Version, Members: slices.Clone(r.Members),
+	s := Stats{Self: m.self, MembersVersion: l.Version, Members: slices.Clone(l.Members),
 		Stale: m.stale.on, StaleReason: m.stale.reason, StaleSince: m.stale.since,
 		Registrations: m.regs, SessionExpiries: m.expired, WorkerID: m.worker, WorkerHeld: m.held}
 	if m.zkEnabled() {
@@ -165,6 +165,6 @@ func (m *Membership) Stats() Stats {
 	return s
 }
 
-// RingVersion is the version of the ring in use; it changes whenever the
-// member list does.
-func (c *Cluster) RingVersion() uint64 { return c.Ring().Version }
+// MembersVersion is the version of the member list in use; it changes
+// whenever the member list does.
+func (c *Cluster) MembersVersion() uint64 { return c.MemberList().Version }

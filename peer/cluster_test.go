@@ -68,7 +68,7 @@ func startNodes(t *testing.T, zkAddrs []string, root string, addrs ...string) []
 
 func stats(c *Cluster) Stats { return c.Stats().(Stats) }
 
-// converged says whether every node has the same fresh ring over want.
+// converged says whether every node has the same fresh member list, want.
 func converged(cs []*Cluster, want ...string) error {
 	want = slices.Sorted(slices.Values(want))
 	first := stats(cs[0])
@@ -76,11 +76,11 @@ func converged(cs []*Cluster, want ...string) error {
 		s := stats(c)
 		switch {
 		case s.Stale:
-			return fmt.Errorf("%s: ring stale: %s", s.Self, s.StaleReason)
+			return fmt.Errorf("%s: member list stale: %s", s.Self, s.StaleReason)
 		case !slices.Equal(s.Members, want):
 			return fmt.Errorf("%s: members %v, want %v", s.Self, s.Members, want)
-		case s.RingVersion != first.RingVersion:
-			return fmt.Errorf("%s: ring version %d, %s has %d", s.Self, s.RingVersion, first.Self, first.RingVersion)
+		case s.MembersVersion != first.MembersVersion:
+			return fmt.Errorf("%s: members version %d, %s has %d", s.Self, s.MembersVersion, first.Self, first.MembersVersion)
 		}
 	}
 	return nil
@@ -105,7 +105,7 @@ func TestZooKeeperCluster(t *testing.T) {
 		{"session expiry", testSessionExpiry},
 		{"worker id", testWorkerID},
 		{"forward to the owner", testForwardToOwner},
-		{"changed wakes on a ring swap", testChangedWakes},
+		{"changed wakes on a plan swap", testChangedWakes},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -149,7 +149,7 @@ func testReregister(t *testing.T, zkAddrs []string, root string) {
 }
 
 // A node partitioned from ZooKeeper past its session timeout is dropped by the
-// others, keeps its last ring meanwhile, and once back registers again and
+// others, keeps its last member list meanwhile, and once back registers again and
 // re-claims its worker id by itself.
 func testSessionExpiry(t *testing.T, zkAddrs []string, root string) {
 	proxy := startProxy(t, zkAddrs[0])
@@ -167,7 +167,7 @@ func testSessionExpiry(t *testing.T, zkAddrs []string, root string) {
 	waitConverged(t, cs, addrs[:2]...)
 	s := stats(c)
 	if !s.Stale || len(s.Members) != 3 || c.WorkerHeld() {
-		t.Fatalf("partitioned node: %+v; want a stale ring of 3 and the worker id not held", s)
+		t.Fatalf("partitioned node: %+v; want a stale member list of 3 and the worker id not held", s)
 	}
 	proxy.unblock()
 	waitConverged(t, all, addrs...)
@@ -256,9 +256,9 @@ func sameOwners(cs []*Cluster, n int) error {
 	return nil
 }
 
-// With ZooKeeper down every node keeps its last ring, marked stale; when it
+// With ZooKeeper down every node keeps its last member list, marked stale; when it
 // is back they carry on.
-func TestClusterKeepsRingWhileZooKeeperIsDown(t *testing.T) {
+func TestClusterKeepsMembersWhileZooKeeperIsDown(t *testing.T) {
 	z := testserver.StartZooKeeper(t)
 	addrs := []string{"10.9.5.1:9001", "10.9.5.2:9001", "10.9.5.3:9001"}
 	cs := startNodes(t, []string{z.Addr}, "/fae/cluster", addrs...)
@@ -295,7 +295,7 @@ func TestClusterSurvivesEnsembleMemberLoss(t *testing.T) {
 	}
 	join(t, cs...)
 	waitConverged(t, cs, addrs...)
-	version := stats(cs[0]).RingVersion
+	version := stats(cs[0]).MembersVersion
 
 	victim := cs[0].members.conn.Server()
 	for _, z := range zs {
@@ -306,8 +306,8 @@ func TestClusterSurvivesEnsembleMemberLoss(t *testing.T) {
 	}
 	consistently(t, 3*time.Second, func() error {
 		for _, c := range cs {
-			if s := stats(c); len(s.Members) != 3 || s.RingVersion != version {
-				return fmt.Errorf("%s: members %v version %d, want 3 members at version %d", s.Self, s.Members, s.RingVersion, version)
+			if s := stats(c); len(s.Members) != 3 || s.MembersVersion != version {
+				return fmt.Errorf("%s: members %v version %d, want 3 members at version %d", s.Self, s.Members, s.MembersVersion, version)
 			}
 		}
 		return nil

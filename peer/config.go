@@ -28,8 +28,9 @@ type Config struct {
 	// name in the member list. Required with ZooKeeper; otherwise it only names
 	// the node in stats (if empty, "self").
 	Advertise string `toml:"advertise"`
-	// VirtualNodes is how many points each member gets on the ring. Every node
-	// of a cluster must use the same value. If zero, 160.
+	// VirtualNodes is ignored: it sized the consistent-hash ring that
+	// decided key ownership before the vbucket map did. It is still accepted
+	// so that old configuration files load.
 	VirtualNodes int `toml:"virtual_nodes"`
 	// CallTimeout bounds each forwarded call, from sending the request to
 	// reading the answer, or the call's own deadline (in its ctx) if that
@@ -70,7 +71,6 @@ func DefaultConfig() Config {
 	return Config{
 		Root:           "/fae/cluster",
 		SessionTimeout: 10 * time.Second,
-		VirtualNodes:   DefaultVirtualNodes,
 		CallTimeout:    3 * time.Second,
 		Peer:           pool.DefaultConfig(),
 		Breaker:        pool.DefaultBreakerConfig(),
@@ -95,7 +95,6 @@ func (c Config) Validate() error {
 		c.validateAdvertise(),
 		validateRoot(c.Root),
 		nonNegative("session_timeout", c.SessionTimeout),
-		nonNegative("virtual_nodes", c.VirtualNodes),
 		nonNegative("call_timeout", c.CallTimeout),
 		prefixed("peer_pool", c.Peer.Validate()),
 		prefixed("peer_breaker", c.Breaker.Validate()),
@@ -153,7 +152,6 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	c.Root = orDefault(c.Root, d.Root)
 	c.SessionTimeout = orDefault(c.SessionTimeout, d.SessionTimeout)
-	c.VirtualNodes = orDefault(c.VirtualNodes, d.VirtualNodes)
 	c.CallTimeout = orDefault(c.CallTimeout, d.CallTimeout)
 	c.VBuckets = orDefault(c.VBuckets, d.VBuckets)
 	c.LeaveGrace = orDefault(c.LeaveGrace, d.LeaveGrace)
@@ -165,7 +163,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// self is the node's name in the ring.
+// self is the node's name in the member list.
 func (c Config) self() string {
 	return orDefault(c.Advertise, selfName)
 }

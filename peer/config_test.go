@@ -28,7 +28,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "root with trailing slash", cfg: Config{Root: "/fae/"}, want: []string{"root"}},
 		{name: "root with empty segment", cfg: Config{Root: "/fae//x"}, want: []string{"root"}},
 		{name: "negative session timeout", cfg: Config{SessionTimeout: -time.Second}, want: []string{"session_timeout"}},
-		{name: "negative vnodes", cfg: Config{VirtualNodes: -1}, want: []string{"virtual_nodes"}},
+		{name: "virtual_nodes is ignored", cfg: Config{VirtualNodes: -1}},
 		{name: "negative call timeout", cfg: Config{CallTimeout: -1}, want: []string{"call_timeout"}},
 		{name: "bad pool", cfg: Config{Peer: pool.Config{MaxOpen: -1}}, want: []string{"peer_pool", "max_open"}},
 		{name: "bad breaker", cfg: Config{Breaker: pool.BreakerConfig{FailureThreshold: -1}}, want: []string{"peer_breaker", "failure_threshold"}},
@@ -38,8 +38,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negative leave grace", cfg: Config{LeaveGrace: -1}, want: []string{"leave_grace"}},
 		{name: "negative max moves", cfg: Config{MaxMoves: -1}, want: []string{"max_moves"}},
 		{name: "negative move batch", cfg: Config{MoveBatchKeys: -1}, want: []string{"move_batch_keys"}},
-		{name: "every error at once", cfg: Config{Root: "x", VirtualNodes: -1, CallTimeout: -1},
-			want: []string{"root", "virtual_nodes", "call_timeout"}},
+		{name: "every error at once", cfg: Config{Root: "x", SessionTimeout: -1, CallTimeout: -1},
+			want: []string{"root", "session_timeout", "call_timeout"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,7 +65,7 @@ func TestConfigValidate(t *testing.T) {
 func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	d := DefaultConfig()
-	if c.Root != "/fae/cluster" || c.SessionTimeout != 10*time.Second || c.VirtualNodes != 160 ||
+	if c.Root != "/fae/cluster" || c.SessionTimeout != 10*time.Second ||
 		c.CallTimeout != 3*time.Second {
 		t.Fatalf("zero config took %+v", c)
 	}
@@ -85,7 +85,7 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	if _, err := New(Config{VirtualNodes: -3}, nil); err == nil || !strings.Contains(err.Error(), "virtual_nodes") {
-		t.Fatalf("New with a bad config: err = %v, want one naming virtual_nodes", err)
+	if _, err := New(Config{CallTimeout: -3}, nil); err == nil || !strings.Contains(err.Error(), "call_timeout") {
+		t.Fatalf("New with a bad config: err = %v, want one naming call_timeout", err)
 	}
 }

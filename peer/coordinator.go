@@ -206,23 +206,23 @@ func (co *coordinator) members(now time.Time) ([]string, error) {
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return nil, fmt.Errorf("peer: read %s: %w", co.c.drainPath(), err)
 	}
-	r := co.c.members.Ring()
-	if r.Version == 0 {
+	l := co.c.members.MemberList()
+	if l.Version == 0 {
 		return nil, nil // no member list read yet
 	}
-	out := slices.Clone(r.Members)
+	out := slices.Clone(l.Members)
 	if co.m != nil {
-		out = append(out, co.graced(r, now)...)
+		out = append(out, co.graced(l, now)...)
 	}
 	return slices.DeleteFunc(out, func(s string) bool { return slices.Contains(drain, s) }), nil
 }
 
 // graced returns the map's nodes that are not live members but vanished
 // less than LeaveGrace ago, and forgets the ones that came back.
-func (co *coordinator) graced(r *Ring, now time.Time) []string {
+func (co *coordinator) graced(l *MemberList, now time.Time) []string {
 	var out []string
 	for _, n := range co.m.Nodes() {
-		if r.Has(n) {
+		if l.Has(n) {
 			continue
 		}
 		since, ok := co.gone[n]
@@ -234,7 +234,7 @@ func (co *coordinator) graced(r *Ring, now time.Time) []string {
 		}
 	}
 	for n := range co.gone {
-		if r.Has(n) {
+		if l.Has(n) {
 			delete(co.gone, n)
 		}
 	}
@@ -273,7 +273,7 @@ func (co *coordinator) round(ctx context.Context) (moved bool, err error) {
 	if err != nil || len(members) == 0 {
 		return false, err
 	}
-	p := liveTargets(vbucket.NewPlan(m, members), co.c.members.Ring())
+	p := liveTargets(vbucket.NewPlan(m, members), co.c.members.MemberList())
 	if !co.cfg.autoRebalance() && !requested {
 		p = urgentOnly(p)
 	}
@@ -298,9 +298,9 @@ func (co *coordinator) forgetDrained(m *vbucket.Map) {
 		return
 	}
 	active, _ := m.Counts()
-	r := co.c.members.Ring()
+	l := co.c.members.MemberList()
 	for _, n := range drain {
-		if active[n] == 0 && !r.Has(n) {
+		if active[n] == 0 && !l.Has(n) {
 			_ = co.t.conn.Delete(co.c.drainPath()+"/"+n, -1) // best effort: the next round tries again
 		}
 	}
@@ -308,9 +308,9 @@ func (co *coordinator) forgetDrained(m *vbucket.Map) {
 
 // liveTargets drops the moves to nodes that are not live members: a node
 // in its leave grace keeps what it has but gets nothing new.
-func liveTargets(p *vbucket.Plan, r *Ring) *vbucket.Plan {
+func liveTargets(p *vbucket.Plan, l *MemberList) *vbucket.Plan {
 	q := *p
-	q.Moves = slices.DeleteFunc(slices.Clone(p.Moves), func(mv vbucket.Move) bool { return !r.Has(mv.To.Active) })
+	q.Moves = slices.DeleteFunc(slices.Clone(p.Moves), func(mv vbucket.Move) bool { return !l.Has(mv.To.Active) })
 	return &q
 }
 

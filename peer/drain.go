@@ -90,7 +90,7 @@ func (c *Cluster) mapStats() MapStats {
 		s.Owners[vb] = m.Active(vb)
 	}
 	s.Counts, _ = m.Counts()
-	for _, n := range c.members.Ring().Members {
+	for _, n := range c.members.MemberList().Members {
 		if _, ok := s.Counts[n]; !ok && m.Version() > 0 {
 			s.Counts[n] = 0
 		}

@@ -24,7 +24,7 @@ var (
 	// call got no answer from the peer: its breaker is open, it could not be
 	// dialled, or the connection failed or timed out midway (in which case
 	// the call may still have run there). Only an idempotent call may be
-	// retried, and only on the owner of a newer ring.
+	// retried, and only on the owner under a newer map.
 	ErrUnreachable = errors.New("peer: unreachable")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("peer: closed")
@@ -32,7 +32,7 @@ var (
 
 // Peers keeps pooled, long-lived Thrift connections to other faed nodes: one
 // pool and one circuit breaker per peer address, made on first use and
-// closed when the peer leaves the ring. It is safe for concurrent use.
+// closed when the peer leaves the member list. It is safe for concurrent use.
 type Peers struct {
 	cfg  Config
 	log  *slog.Logger
@@ -201,12 +201,12 @@ func (ps *Peers) Run(ctx context.Context) {
 	ps.heartbeats.Wait()
 }
 
-// retain closes the pools of the peers that are not members of r.
-func (ps *Peers) retain(r *Ring) {
+// retain closes the pools of the peers that are not members of l.
+func (ps *Peers) retain(l *MemberList) {
 	ps.mu.Lock()
 	var gone []*remote
 	for addr, rm := range ps.remotes {
-		if !r.Has(addr) {
+		if !l.Has(addr) {
 			gone = append(gone, rm)
 			delete(ps.remotes, addr)
 		}

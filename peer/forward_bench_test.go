@@ -80,7 +80,7 @@ func benchCalls(b *testing.B, call func() error) {
 	}
 }
 
-// benchCluster returns a Cluster without ZooKeeper whose ring has self and
+// benchCluster returns a Cluster without ZooKeeper whose member list has self and
 // peer as members, so Forward to peer passes its membership check.
 func benchCluster(b *testing.B, peer string) *Cluster {
 	cl, err := New(Config{}, quietLog(b))
@@ -88,7 +88,7 @@ func benchCluster(b *testing.B, peer string) *Cluster {
 		b.Fatal(err)
 	}
 	b.Cleanup(cl.Close)
-	cl.members.ring.Store(NewRing([]string{peer, selfName}, 0, 2))
+	cl.members.list.Store(newMemberList([]string{peer, selfName}, 2))
 	return cl
 }
 

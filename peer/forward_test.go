@@ -238,7 +238,7 @@ func TestForwardHeartbeat(t *testing.T) {
 	}
 }
 
-// A peer that leaves the ring loses its pool, and with it its connections.
+// A peer that leaves the member list loses its pool, and with it its connections.
 func TestForwardRetainClosesDepartedPeers(t *testing.T) {
 	a, b := startThriftServer(t), startThriftServer(t)
 	ps := testPeers(t, Config{})
@@ -247,7 +247,7 @@ func TestForwardRetainClosesDepartedPeers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ps.retain(NewRing([]string{a.addr}, 0, 2))
+	ps.retain(newMemberList([]string{a.addr}, 2))
 	st := ps.Stats()
 	if len(st) != 1 || st[0].Addr != a.addr {
 		t.Fatalf("after retain: peers %+v, want only %s", st, a.addr)

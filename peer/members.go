@@ -31,21 +31,21 @@ var (
 var openACL = zk.WorldACL(zk.PermAll)
 
 // Membership keeps this node registered in ZooKeeper, under Root+"/members",
-// and the ring built from the live members. It also holds the node's idgen
+// and the list of the live members. It also holds the node's idgen
 // worker id claim. It is safe for concurrent use.
 //
 // Its life cycle: NewMembership; ClaimWorker (optional, before serving); start
 // Run; Join once the node listens on Advertise; and at shutdown Leave first,
 // then cancel Run's ctx, then Close.
 type Membership struct {
-	cfg    Config
-	self   string
-	log    *slog.Logger
-	onRing func(*Ring) // called after each ring swap, with opMu held; may be nil
-	ring   atomic.Pointer[Ring]
+	cfg       Config
+	self      string
+	log       *slog.Logger
+	onMembers func(*MemberList) // called after each member list swap, with opMu held; may be nil
+	list      atomic.Pointer[MemberList]
 
 	// opMu serialises every ZooKeeper conversation (register, claim, read and
-	// apply the members, leave), so that rings are applied in the order they
+	// apply the members, leave), so that member lists are applied in the order they
 	// were read and a Leave is never undone by a registration under way. It is
 	// held across ZooKeeper calls; the session event callback never takes it.
 	opMu sync.Mutex
@@ -65,31 +65,31 @@ type Membership struct {
 }
 
 // NewMembership returns a membership that has not contacted ZooKeeper yet.
-// Its ring holds just this node. If log is nil, slog.Default() is used.
+// Its member list holds just this node. If log is nil, slog.Default() is used.
 func NewMembership(cfg Config, log *slog.Logger) (*Membership, error) {
 	return newMembership(cfg, log, nil)
 }
 
-func newMembership(cfg Config, log *slog.Logger, onRing func(*Ring)) (*Membership, error) {
+func newMembership(cfg Config, log *slog.Logger, onMembers func(*MemberList)) (*Membership, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	m := &Membership{cfg: cfg, self: cfg.self(), onRing: onRing,
+	m := &Membership{cfg: cfg, self: cfg.self(), onMembers: onMembers,
 		changed: make(chan struct{}), state: zk.StateDisconnected, worker: -1}
 	m.log = orDefaultLog(log).With("node", m.self)
-	m.ring.Store(NewRing([]string{m.self}, cfg.VirtualNodes, 0))
+	m.list.Store(newMemberList([]string{m.self}, 0))
 	if m.zkEnabled() {
 		m.stale = staleness{true, "no member list read from zookeeper yet", time.Now()}
 	}
 	return m, nil
 }
 
-// Ring returns the current ring; never nil. It is the last member list read
-// from ZooKeeper, or just this node before the first read and without
-// ZooKeeper. An empty list is never applied: the last ring stays, and Stats
-// says it is stale.
-func (m *Membership) Ring() *Ring { return m.ring.Load() }
+// MemberList returns the current member list; never nil. It is the last
+// list read from ZooKeeper, or just this node before the first read and
+// without ZooKeeper. An empty list is never applied: the last one stays, and
+// Stats says it is stale.
+func (m *Membership) MemberList() *MemberList { return m.list.Load() }
 
 func (m *Membership) zkEnabled() bool { return len(m.cfg.ZooKeeper) > 0 }
 
@@ -99,7 +99,7 @@ func (m *Membership) memberPath() string { return m.membersPath() + "/" + m.self
 
 // Join registers this node as a member: call it once the node listens on
 // Advertise. It waits for a ZooKeeper session until ctx is done, registers,
-// and reads the member list before it returns, so the ring includes this node.
+// and reads the member list before it returns, so the member list includes this node.
 // If a previous run's znode still holds our address, Join returns nil and Run
 // registers as soon as it goes. Join fails after Leave. Without ZooKeeper it
 // does nothing.
@@ -139,9 +139,9 @@ func (m *Membership) wantRegistered() bool {
 	return m.joined && !m.left
 }
 
-// Run keeps the registration, the worker id claim and the ring in step with
-// ZooKeeper until ctx is done: it rebuilds the ring on every change of the
-// member list, re-registers and re-claims after a session expiry or when our
+// Run keeps the registration, the worker id claim and the member list in
+// step with ZooKeeper until ctx is done: it rereads the member list on every
+// change, re-registers and re-claims after a session expiry or when our
 // znode vanishes, and re-arms its watch. It blocks; call it once. Without
 // ZooKeeper it just waits for ctx.
 func (m *Membership) Run(ctx context.Context) {
@@ -189,8 +189,9 @@ func (m *Membership) wait(ctx context.Context, changed <-chan struct{}, watch *<
 	return true
 }
 
-// reconcile brings ZooKeeper and the ring in line with what this node wants:
-// registered if joined, worker id claimed if claimed, ring = member list. It
+// reconcile brings ZooKeeper and the member list in line with what this node
+// wants: registered if joined, worker id claimed if claimed, the member list
+// as ZooKeeper has it. It
 // returns the new members watch if arm is set, and the membership and the
 // worker id claim's errors apart.
 func (m *Membership) reconcile(arm bool) (_ <-chan zk.Event, err, claimErr error) {
@@ -249,14 +250,14 @@ func (m *Membership) register(conn *zk.Conn) error {
 	return nil
 }
 
-// apply swaps in the ring for the member list read from ZooKeeper, which must
-// list this node if it is joined. Called with opMu held, so rings are applied
-// in the order they were read.
+// apply swaps in the member list read from ZooKeeper, which must list this
+// node if it is joined. Called with opMu held, so lists are applied in the
+// order they were read.
 func (m *Membership) apply(children []string, stat *zk.Stat, joined bool) error {
 	if len(children) == 0 {
 		// Never ours to apply: while we are joined our own znode is listed, and
 		// before we join or after we leave an empty cluster is no one to route to.
-		m.markStale("zookeeper listed no members; keeping the last known ring")
+		m.markStale("zookeeper listed no members; keeping the last known member list")
 		return nil
 	}
 	if joined && !slices.Contains(children, m.self) {
@@ -264,23 +265,23 @@ func (m *Membership) apply(children []string, stat *zk.Stat, joined bool) error 
 		return errNotListed
 	}
 	m.markFresh()
-	cur := m.ring.Load()
-	next := NewRing(children, m.cfg.VirtualNodes, uint64(stat.Cversion))
+	cur := m.list.Load()
+	next := newMemberList(children, uint64(stat.Cversion))
 	if next.Version == cur.Version && slices.Equal(next.Members, cur.Members) {
 		return nil
 	}
-	m.ring.Store(next)
+	m.list.Store(next)
 	m.logChange(cur, next)
-	if m.onRing != nil {
-		m.onRing(next)
+	if m.onMembers != nil {
+		m.onMembers(next)
 	}
 	return nil
 }
 
-func (m *Membership) logChange(cur, next *Ring) {
+func (m *Membership) logChange(cur, next *MemberList) {
 	added := slices.DeleteFunc(slices.Clone(next.Members), cur.Has)
 	removed := slices.DeleteFunc(slices.Clone(cur.Members), next.Has)
-	m.log.Info("peer: ring changed", "version", next.Version, "members", next.Members,
+	m.log.Info("peer: members changed", "version", next.Version, "members", next.Members,
 		"added", added, "removed", removed)
 }
 

@@ -11,12 +11,12 @@ import (
 
 // newTestMembership returns a membership whose apply the tests drive
 // directly, as Run would after reading the members, without a ZooKeeper
-// server. It records the rings it swaps in.
-func newTestMembership(t *testing.T) (*Membership, *[]*Ring) {
+// server. It records the member lists it swaps in.
+func newTestMembership(t *testing.T) (*Membership, *[]*MemberList) {
 	t.Helper()
-	var swaps []*Ring
+	var swaps []*MemberList
 	m, err := newMembership(Config{ZooKeeper: []string{"127.0.0.1:1"}, Advertise: "a:1"}, quietLog(t),
-		func(r *Ring) { swaps = append(swaps, r) })
+		func(l *MemberList) { swaps = append(swaps, l) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,8 +26,8 @@ func newTestMembership(t *testing.T) (*Membership, *[]*Ring) {
 
 func TestMembershipStartsWithItselfAndStale(t *testing.T) {
 	m, _ := newTestMembership(t)
-	if r := m.Ring(); !slices.Equal(r.Members, []string{"a:1"}) || r.Version != 0 {
-		t.Fatalf("initial ring %v version %d, want [a:1] version 0", r.Members, r.Version)
+	if l := m.MemberList(); !slices.Equal(l.Members, []string{"a:1"}) || l.Version != 0 {
+		t.Fatalf("initial member list %v version %d, want [a:1] version 0", l.Members, l.Version)
 	}
 	if s := m.Stats(); !s.Stale || s.StaleReason == "" || s.StaleSince.IsZero() {
 		t.Fatalf("initial stats %+v: want stale with a reason and a time", s)
@@ -42,9 +42,9 @@ func TestMembershipNeverAppliesAnEmptyList(t *testing.T) {
 	if err := m.apply(nil, &zk.Stat{Cversion: 5}, false); err != nil {
 		t.Fatal(err)
 	}
-	r := m.Ring()
-	if r.Version != 4 || !slices.Equal(r.Members, []string{"a:1", "b:1"}) {
-		t.Fatalf("after an empty list: ring %v version %d, want the last one kept", r.Members, r.Version)
+	l := m.MemberList()
+	if l.Version != 4 || !slices.Equal(l.Members, []string{"a:1", "b:1"}) {
+		t.Fatalf("after an empty list: member list %v version %d, want the last one kept", l.Members, l.Version)
 	}
 	if s := m.Stats(); !s.Stale || !strings.Contains(s.StaleReason, "no members") {
 		t.Fatalf("after an empty list: stats %+v, want stale saying why", s)
@@ -52,11 +52,11 @@ func TestMembershipNeverAppliesAnEmptyList(t *testing.T) {
 	if err := m.apply([]string{"a:1", "c:1"}, &zk.Stat{Cversion: 6}, false); err != nil {
 		t.Fatal(err)
 	}
-	if s := m.Stats(); s.Stale || s.RingVersion != 6 {
+	if s := m.Stats(); s.Stale || s.MembersVersion != 6 {
 		t.Fatalf("after a real list: stats %+v, want fresh at version 6", s)
 	}
 	if len(*swaps) != 2 {
-		t.Fatalf("%d ring swaps reported, want 2", len(*swaps))
+		t.Fatalf("%d member list swaps reported, want 2", len(*swaps))
 	}
 }
 
@@ -66,7 +66,7 @@ func TestMembershipRefusesAListWithoutItselfOnceJoined(t *testing.T) {
 	if !errors.Is(err, errNotListed) {
 		t.Fatalf("apply without this node: err = %v, want errNotListed", err)
 	}
-	if len(*swaps) != 0 || m.Ring().Version != 0 {
+	if len(*swaps) != 0 || m.MemberList().Version != 0 {
 		t.Fatalf("the list without this node was applied")
 	}
 }
@@ -81,8 +81,8 @@ func TestMembershipSameListNewVersion(t *testing.T) {
 	}
 	// A node that missed a leave-and-rejoin must still end on the version the
 	// others have.
-	if got := len(*swaps); got != 2 || m.Ring().Version != 5 {
-		t.Fatalf("%d swaps, version %d; want 2 swaps ending at version 5", got, m.Ring().Version)
+	if got := len(*swaps); got != 2 || m.MemberList().Version != 5 {
+		t.Fatalf("%d swaps, version %d; want 2 swaps ending at version 5", got, m.MemberList().Version)
 	}
 }
 
@@ -94,8 +94,8 @@ func TestMembershipStaysStaleWithoutASession(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := m.Stats()
-	if !s.Stale || !strings.Contains(s.StaleReason, "Disconnected") || s.RingVersion != 2 {
-		t.Fatalf("stats %+v: want the new ring, still marked stale for the lost session", s)
+	if !s.Stale || !strings.Contains(s.StaleReason, "Disconnected") || s.MembersVersion != 2 {
+		t.Fatalf("stats %+v: want the new member list, still marked stale for the lost session", s)
 	}
 	if m.WorkerHeld() {
 		t.Fatalf("worker id held without a session")

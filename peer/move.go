@@ -33,7 +33,7 @@ const abortTimeout = 2 * time.Second
 // then hands off its transfers, MaxMoves at a time.
 func (co *coordinator) run(ctx context.Context, p *vbucket.Plan) error {
 	var instant, transfers []vbucket.Move
-	live := co.c.members.Ring().Members
+	live := co.c.members.MemberList().Members
 	for _, mv := range p.Moves {
 		// A draining node is live but not among the members planned for,
 		// so the planner sees its vbuckets as held by nobody (Create):

@@ -14,7 +14,7 @@ import (
 )
 
 // This file carries change notices between the nodes of a cluster, and tells
-// this node's own code when the ring changes.
+// this node's own code when the member list changes.
 //
 // A topic is a persistent znode, Root+"/notices/"+topic. Publish sets its
 // data (the publisher's address), which moves its modification zxid; every
@@ -35,7 +35,7 @@ import (
 // noticesDir is the znode under Root holding one znode per topic.
 const noticesDir = "/notices"
 
-// notices implements Cluster's Publish, Subscribe and OnRingChange. It is
+// notices implements Cluster's Publish, Subscribe and OnMembersChange. It is
 // safe for concurrent use.
 type notices struct {
 	m   *Membership
@@ -43,12 +43,12 @@ type notices struct {
 
 	published, received atomic.Uint64
 
-	// mu guards subs, pending and ringHooks.
-	mu        sync.Mutex
-	subs      map[string][]func() // by topic
-	pending   []string            // topics subscribed to that run has no watcher for yet
-	ringHooks []func()
-	added     chan struct{} // cap 1: a topic was added to pending
+	// mu guards subs, pending and memberHooks.
+	mu          sync.Mutex
+	subs        map[string][]func() // by topic
+	pending     []string            // topics subscribed to that run has no watcher for yet
+	memberHooks []func()
+	added       chan struct{} // cap 1: a topic was added to pending
 }
 
 func newNotices(m *Membership, log *slog.Logger) *notices {
@@ -72,22 +72,22 @@ func (c *Cluster) Publish(topic string) error { return c.notices.publish(topic) 
 // starts.
 func (c *Cluster) Subscribe(topic string, fn func()) { c.notices.subscribe(topic, fn) }
 
-// OnRingChange runs fn after every ring swap, synchronously: the new ring is
-// already in use, and the next one is not applied before fn returns, so fn
+// OnMembersChange runs fn after every member list swap, synchronously: the
+// new list is already in use, and the next one is not applied before fn returns, so fn
 // sees every change in order. fn must be quick and must not call the
 // Cluster's membership methods (Join, Leave, ClaimWorker).
-func (c *Cluster) OnRingChange(fn func()) {
+func (c *Cluster) OnMembersChange(fn func()) {
 	c.notices.mu.Lock()
 	defer c.notices.mu.Unlock()
-	c.notices.ringHooks = append(c.notices.ringHooks, fn)
+	c.notices.memberHooks = append(c.notices.memberHooks, fn)
 }
 
-// ringChanged is the membership's ring hook: the peer pools first, then the
-// hooks registered with OnRingChange.
-func (c *Cluster) ringChanged(r *Ring) {
-	c.peers.retain(r)
+// membersChanged is the membership's member list hook: the peer pools first,
+// then the hooks registered with OnMembersChange.
+func (c *Cluster) membersChanged(l *MemberList) {
+	c.peers.retain(l)
 	c.notices.mu.Lock()
-	hooks := slices.Clone(c.notices.ringHooks)
+	hooks := slices.Clone(c.notices.memberHooks)
 	c.notices.mu.Unlock()
 	for _, fn := range hooks {
 		fn()

@@ -11,7 +11,7 @@ import (
 
 // TestNotices publishes a topic through one node of three on a real
 // ZooKeeper and checks that every node's handler runs within a second, and
-// that the ring hooks run on every node when a member leaves.
+// that the member list hooks run on every node when a member leaves.
 func TestNotices(t *testing.T) {
 	z := testserver.StartZooKeeper(t)
 	addrs := []string{"n1:1", "n2:1", "n3:1"}
@@ -19,10 +19,10 @@ func TestNotices(t *testing.T) {
 	waitConverged(t, cs, addrs...)
 
 	fired := make([]atomic.Int64, len(cs))
-	ringSeen := make([]atomic.Int64, len(cs))
+	membersSeen := make([]atomic.Int64, len(cs))
 	for i, c := range cs {
 		c.Subscribe("lookup", func() { fired[i].Add(1) })
-		c.OnRingChange(func() { ringSeen[i].Add(1) })
+		c.OnMembersChange(func() { membersSeen[i].Add(1) })
 	}
 	// The first read of a topic fires too: a node cannot know what it missed.
 	eventually(t, 5*time.Second, func() error { return allAtLeast(fired, 1) })
@@ -54,7 +54,7 @@ func TestNotices(t *testing.T) {
 	}
 
 	cs[2].Leave()
-	eventually(t, 5*time.Second, func() error { return allAtLeast(ringSeen[:2], 1) })
+	eventually(t, 5*time.Second, func() error { return allAtLeast(membersSeen[:2], 1) })
 }
 
 func allAtLeast(counts []atomic.Int64, n int64) error {

@@ -13,9 +13,9 @@ import (
 )
 
 // This file holds the ZooKeeper session side of Membership: connecting,
-// following the session state, and marking the ring stale while it is lost.
+// following the session state, and marking the member list stale while it is lost.
 
-// staleness says whether the ring may be out of date, why, and since when.
+// staleness says whether the member list may be out of date, why, and since when.
 type staleness struct {
 	on     bool
 	reason string
@@ -100,7 +100,7 @@ func (m *Membership) onEvent(ev zk.Event) {
 		m.held = false
 		m.markStaleLocked("no zookeeper session: " + strings.TrimPrefix(ev.State.String(), "State"))
 		if was == zk.StateHasSession {
-			m.log.Warn("peer: zookeeper connection lost; keeping the last ring", "server", ev.Server)
+			m.log.Warn("peer: zookeeper connection lost; keeping the last member list", "server", ev.Server)
 		}
 	}
 	close(m.changed)
@@ -113,7 +113,7 @@ func (m *Membership) markStale(reason string) {
 	m.markStaleLocked(reason)
 }
 
-// markStaleLocked records why the ring may be out of date; since stays the
+// markStaleLocked records why the member list may be out of date; since stays the
 // start of the stale spell.
 func (m *Membership) markStaleLocked(reason string) {
 	if !m.stale.on {

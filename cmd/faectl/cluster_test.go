@@ -85,8 +85,8 @@ func testMembers(t *testing.T, a, b *node) {
 			t.Errorf("members lacks %q:\n%s", want, out)
 		}
 	}
-	if f := row(out, "ring"); len(f) < 3 || f[2] == "0," {
-		t.Errorf("members shows no ring version:\n%s", out)
+	if f := row(out, "members"); len(f) < 3 || f[1] != "version" || f[2] == "0," {
+		t.Errorf("members shows no members version:\n%s", out)
 	}
 }
 
@@ -234,8 +234,8 @@ func testDrain(t *testing.T, a, b *node) {
 }
 
 // testDeadMember kills b: until its ZooKeeper session expires b is still a
-// member, and ping -all must report it and fail; afterwards a's ring has a
-// alone.
+// member, and ping -all must report it and fail; afterwards a's member list has
+// a alone.
 func testDeadMember(t *testing.T, a, b *node) {
 	b.cmd.Process.Kill()
 	<-b.exited

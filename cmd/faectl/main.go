@@ -9,7 +9,7 @@
 //
 //	faectl ping [-addr tcp:host:port|unix:/path]   ping one node over Thrift
 //	faectl ping -all                               ping every member of -admin's cluster
-//	faectl members                                 members, ring version, staleness, peers
+//	faectl members                                 members, members version, staleness, peers
 //	faectl map [-keys k1,k2]                       vbuckets per node, rebalance, who owns keys
 //	faectl rebalance | drain NODE                  move vbuckets now / off NODE
 //	faectl stats [-json] [-top n]                  engine stats summary, or the raw JSON
@@ -69,7 +69,7 @@ type command struct {
 
 var commands = []command{
 	{"ping", "ping a node (or with -all every member) over Thrift", cmdPing},
-	{"members", "show the cluster's members, ring version, staleness and peers", cmdMembers},
+	{"members", "show the cluster's members, members version, staleness and peers", cmdMembers},
 	{"map", "show the vbucket map: vbuckets per node, balance, the rebalance in progress, the owners of -keys", cmdMap},
 	{"rebalance", "ask the coordinator to rebalance the vbuckets now", cmdRebalance},
 	{"drain", "move every vbucket off NODE (it stays a member): drain NODE", cmdDrain},

@@ -23,12 +23,12 @@ func cmdMembers(e *env, args []string) error {
 	return nil
 }
 
-// printMembers writes the node's view of the cluster: who it is, the ring,
-// whether that may be out of date, the members, and its peers.
+// printMembers writes the node's view of the cluster: who it is, the member
+// list's version, whether that may be out of date, the members, and its peers.
 func printMembers(w io.Writer, cs *peer.Stats) {
 	fmt.Fprintf(w, "node       %s\n", cs.Self)
 	fmt.Fprintf(w, "zookeeper  %s\n", orDash(cs.ZooKeeper))
-	fmt.Fprintf(w, "ring       version %d, %d members\n", cs.RingVersion, len(cs.Members))
+	fmt.Fprintf(w, "members    version %d, %d members\n", cs.MembersVersion, len(cs.Members))
 	fmt.Fprintf(w, "stale      %s\n", staleText(cs))
 	fmt.Fprintf(w, "received   %d calls from peers\n", cs.Received)
 	fmt.Fprintln(w, "\nmembers:")
@@ -61,7 +61,7 @@ func printPeers(w io.Writer, peers []peer.PeerStats) {
 	tw.Flush()
 }
 
-// staleText says whether the node's ring may be out of date, and why.
+// staleText says whether the node's member list may be out of date, and why.
 func staleText(cs *peer.Stats) string {
 	if !cs.Stale {
 		return "no"

@@ -46,7 +46,7 @@ func printStats(w io.Writer, addr string, st *nodeStats, top int) {
 		s.Calls, s.Errors, s.UnknownCalls, s.ProtocolErrors, s.Panics, s.SlowCalls)
 	fmt.Fprintf(w, "qps       1m %.2f  5m %.2f  15m %.2f\n", s.QPS1m, s.QPS5m, s.QPS15m)
 	if cs := st.Cluster; cs != nil {
-		fmt.Fprintf(w, "cluster   %d members, ring version %d, stale %s\n", len(cs.Members), cs.RingVersion, staleText(cs))
+		fmt.Fprintf(w, "cluster   %d members, members version %d, stale %s\n", len(cs.Members), cs.MembersVersion, staleText(cs))
 	}
 	printTopCalls(w, s.PerCall, top)
 }

@@ -244,6 +244,7 @@ func TestCheckFlag(t *testing.T) {
 		mention    string
 	}{
 		{"default file", "", true, "ok"},
+		{"ignored virtual_nodes still loads", "[cluster]\nvirtual_nodes = 160\n", true, "ok"},
 		{"unknown key", "[engine]\nlisten_on = [\"tcp:127.0.0.1:1\"]\n", false, "engine.listen_on"},
 		{"unknown section", "[servant.redis]\nhost = \"x\"\n", false, "servant.redis"},
 		{"bad duration", "[engine]\nidle_timeout = \"soon\"\n", false, "idle_timeout"},

@@ -18,7 +18,7 @@ import (
 // (lowered by a caller's budget), so a wait inside a call that is as long
 // as the call itself can never end in an answer:
 //   - [servant] forward_retry_wait ≥ call_timeout: an idempotent call
-//     whose owner is unreachable would wait past its deadline for the ring
+//     whose owner is unreachable would wait past its deadline for the map
 //     to change, and retry with nothing left;
 //   - [cluster] call_timeout > [engine] call_timeout: a forwarded call
 //     promised more time than its caller has;
