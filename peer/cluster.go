@@ -74,6 +74,7 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 		return nil, err
 	}
 	c.members, c.notices = m, newNotices(m, log)
+	m.onLost = func() { c.views.disconnected(full.SessionTimeout) }
 	if !m.zkEnabled() {
 		c.views.oneNode()
 	}
@@ -88,7 +89,14 @@ func (c *Cluster) ClaimWorker(id int) error { return c.members.ClaimWorker(id) }
 func (c *Cluster) WorkerHeld() bool { return c.members.WorkerHeld() }
 
 // Join registers this node as a member; see Membership.Join.
-func (c *Cluster) Join(ctx context.Context) error { return c.members.Join(ctx) }
+// Then a drain request left by this node's own last stop is withdrawn.
+func (c *Cluster) Join(ctx context.Context) error {
+	if err := c.members.Join(ctx); err != nil {
+		return err
+	}
+	c.withdrawStopDrain()
+	return nil
+}
 
 // Run keeps the membership, the vbucket map and plan views and the peer
 // connections healthy until ctx is done, and takes part in the coordinator

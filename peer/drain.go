@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -107,4 +108,44 @@ func (c *Cluster) mapStats() MapStats {
 		s.Rebalance.BytesCopied += co.bytes.Load()
 	}
 	return s
+}
+
+// stopping marks a drain request made by a node about to stop (DrainToStop).
+var stopping = []byte("stopping")
+
+// DrainToStop is Drain of this node by a node about to stop (SIGTERM). The
+// request is marked so that the node's next start withdraws it (Join): a
+// node restarted at the same address gets its share again, while a drain an
+// operator asked for (Drain, faectl drain) stays until withdrawn by hand.
+func (c *Cluster) DrainToStop() error {
+	if err := c.Drain(c.self); err != nil {
+		return err
+	}
+	conn, ok := c.members.session()
+	if !ok {
+		return fmt.Errorf("peer: %s: %w", c.drainPath(), errNoSession)
+	}
+	if _, err := conn.Set(c.drainPath()+"/"+c.self, stopping, -1); err != nil {
+		return fmt.Errorf("peer: mark the drain of %s: %w", c.self, err)
+	}
+	return nil
+}
+
+// withdrawStopDrain deletes this node's drain request if its last stop
+// made it (DrainToStop); best effort, logged.
+func (c *Cluster) withdrawStopDrain() {
+	conn, ok := c.members.session()
+	if !ok {
+		return
+	}
+	p := c.drainPath() + "/" + c.self
+	data, stat, err := conn.Get(p)
+	if err != nil || !bytes.Equal(data, stopping) {
+		return // none, or an operator's
+	}
+	if err := conn.Delete(p, stat.Version); err != nil {
+		c.members.log.Warn("peer: cannot withdraw the drain request of our last stop", "znode", p, "err", err)
+		return
+	}
+	c.members.log.Info("peer: withdrew the drain request of our last stop", "znode", p)
 }

@@ -50,9 +50,12 @@ type Membership struct {
 	// held across ZooKeeper calls; the session event callback never takes it.
 	opMu sync.Mutex
 
-	mu      sync.Mutex // guards the fields below; never held across a ZooKeeper call
-	conn    *zk.Conn
-	state   zk.State
+	mu    sync.Mutex // guards the fields below; never held across a ZooKeeper call
+	conn  *zk.Conn
+	state zk.State
+	// onLost is called, under mu, at each session event that leaves us
+	// without a live session; it must not block. Set before Join.
+	onLost  func()
 	changed chan struct{} // closed and replaced on every session event
 	joined  bool
 	left    bool

@@ -94,6 +94,9 @@ func (m *Membership) onEvent(ev zk.Event) {
 		m.held = false
 		m.markStaleLocked("zookeeper session expired")
 		m.log.Warn("peer: zookeeper session expired; registering again in a new one")
+		if m.onLost != nil {
+			m.onLost()
+		}
 	default:
 		// Without a session we cannot know whether it still lives: another node
 		// may claim our worker id the moment it expires.
@@ -101,6 +104,9 @@ func (m *Membership) onEvent(ev zk.Event) {
 		m.markStaleLocked("no zookeeper session: " + strings.TrimPrefix(ev.State.String(), "State"))
 		if was == zk.StateHasSession {
 			m.log.Warn("peer: zookeeper connection lost; keeping the last member list", "server", ev.Server)
+		}
+		if m.onLost != nil {
+			m.onLost()
 		}
 	}
 	close(m.changed)

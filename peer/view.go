@@ -28,6 +28,14 @@ type views struct {
 
 	hookMu sync.Mutex // guards hooks; held while they run, so they run in order
 	hooks  []func()
+
+	// cut: our ZooKeeper session may have expired (disconnected for a
+	// session timeout), so another node may be given our vbuckets at any
+	// moment: every vbucket of ours reads as fenced until the views are
+	// read again in a live session. cutMu guards cutTimer.
+	cut      atomic.Bool
+	cutMu    sync.Mutex
+	cutTimer *time.Timer
 }
 
 // mapView is a map as read, with its znode's data version for the
@@ -67,6 +75,7 @@ func (v *views) placement(plan *planView, m *vbucket.Map, vb int) vbucket.Placem
 		p.Fenced = p.Outgoing && mv.Phase == PhaseFenced
 		p.Incoming = mv.To == v.self
 	}
+	p.Fenced = p.Fenced || (p.Self && v.cut.Load())
 	return p
 }
 
@@ -228,6 +237,9 @@ func (c *Cluster) readViews(mw, pw *<-chan zk.Event) error {
 		return err
 	}
 	c.views.store(mv, pv)
+	if _, live := c.members.session(); live {
+		c.views.uncut()
+	}
 	return nil
 }
 
@@ -273,11 +285,21 @@ func getMaybeW(conn *zk.Conn, p string, w *<-chan zk.Event) ([]byte, *zk.Stat, e
 	data, stat, ch, err := conn.GetW(p)
 	if errors.Is(err, zk.ErrNoNode) {
 		ok, _, ch2, err := conn.ExistsW(p)
-		if err != nil || ok { // created meanwhile: the next pass reads it
+		if err != nil {
 			return nil, nil, err
 		}
+		// ExistsW armed a watch either way: on the creation, or, if p was
+		// created meanwhile, on its next change. Dropping it would leave p
+		// unwatched until something else made us read again.
 		*w = ch2
-		return nil, nil, nil
+		if !ok {
+			return nil, nil, nil
+		}
+		data, stat, err := conn.Get(p)
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil, nil, nil // deleted again: the watch fires
+		}
+		return data, stat, err
 	}
 	if err == nil {
 		*w = ch
@@ -306,4 +328,36 @@ func (c *Cluster) waitViews(ctx context.Context, changed <-chan struct{}, mw, pw
 	case <-retry:
 	}
 	return true
+}
+
+// disconnected starts the cut-off clock when the ZooKeeper connection is
+// lost: after timeout our session may have expired (the server counts from
+// the last it heard of us, before we noticed), our member znode with it, and
+// the coordinator may give our vbuckets away once leave_grace has passed. We
+// stop serving them first. Called under the membership's lock: it must not
+// block.
+func (v *views) disconnected(timeout time.Duration) {
+	v.cutMu.Lock()
+	defer v.cutMu.Unlock()
+	if v.cutTimer == nil {
+		v.cutTimer = time.AfterFunc(timeout, func() {
+			if !v.cut.Swap(true) {
+				v.swapped()
+			}
+		})
+	}
+}
+
+// uncut ends a cut-off, or the clock towards one, once the views were read
+// in a live session.
+func (v *views) uncut() {
+	v.cutMu.Lock()
+	if v.cutTimer != nil {
+		v.cutTimer.Stop()
+		v.cutTimer = nil
+	}
+	v.cutMu.Unlock()
+	if v.cut.Swap(false) {
+		v.swapped()
+	}
 }

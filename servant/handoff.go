@@ -52,6 +52,13 @@ func (s *FunServant) VbPull(ctx context.Context, rc *rpc.Context, vb, step int32
 	if err := s.checkHandoff(ctx, vb, 0, planVersion); err != nil {
 		return nil, err
 	}
+	if step == stepFinal && s.router.VBucket(int(vb)).Fenced {
+		// Drain before taking vb's state lock, which the view hook takes
+		// too: a slow call in flight must not hold up every view change of
+		// this node. pullFinal drains again under the lock; by then no new
+		// call can have entered, so that is immediate.
+		s.drain(int(vb))
+	}
 	st := s.moves.lock(int(vb))
 	defer st.mu.Unlock()
 	switch step {

@@ -89,9 +89,10 @@ const (
 	here
 )
 
-// ErrFenced answers a call whose vbucket stayed fenced for a move longer
-// than forward_retry_wait (or the call's ctx).
-var ErrFenced = errors.New("servant: vbucket fenced for a move")
+// ErrFenced answers a call whose vbucket stayed fenced (for a move, or for
+// want of a ZooKeeper session) longer than forward_retry_wait (or the
+// call's ctx).
+var ErrFenced = errors.New("servant: vbucket fenced")
 
 // route runs a call on the node that owns key: local(ctx, args) here, or
 // remote(c, ctx, fc, args) on the owner's client c with the forwarding
@@ -184,7 +185,7 @@ func (s *FunServant) awaitUnfenced(ctx context.Context, vb int, done <-chan time
 }
 
 func fencedError(pl vbucket.Placement) error {
-	return fmt.Errorf("%w: vbucket %d is being handed off (map version %d); retry", ErrFenced, pl.VBucket, pl.Version)
+	return fmt.Errorf("%w: vbucket %d is not served here for now: it is being handed off, or this node has had no ZooKeeper session for a session timeout (map version %d); retry", ErrFenced, pl.VBucket, pl.Version)
 }
 
 // servePeer runs a call another faed forwarded if our view serves key's

@@ -461,9 +461,11 @@ func checkRouted(t *testing.T, nodes []*node, m clusterMap, prefix string) {
 }
 
 // TestClusterZooKeeperOutage stops ZooKeeper under a running cluster for
-// longer than a session lasts: the nodes keep routing with the last map,
-// say it is stale, refuse ids (their worker id claim cannot be vouched for),
-// and rejoin by themselves when ZooKeeper is back.
+// longer than a session lasts: the nodes keep the last map and member list,
+// say it is stale, refuse ids (their worker id claim cannot be vouched for)
+// and, once a session timeout has passed, the routed calls of their own
+// vbuckets (another node may be given them), and rejoin by themselves when
+// ZooKeeper is back.
 func TestClusterZooKeeperOutage(t *testing.T) {
 	zk := testserver.StartZooKeeper(t)
 	nodes := startNodes(t, clusterOpts{zookeeper: []string{zk.Addr}, sessionTimeout: "2s", firstWorker: 1}, 3)
@@ -484,18 +486,30 @@ func TestClusterZooKeeperOutage(t *testing.T) {
 			t.Errorf("id_next through %s without zookeeper = %d; want it refused", n.TCP, id)
 		}
 	}
-	round := 0
-	holdFor(t, 3*time.Second, "routed calls on the last map without zookeeper", func() error {
-		round++
-		checkRouted(t, nodes, m, fmt.Sprintf("outage%d", round))
-		return eachNode(nodes, func(n *node, s clusterStats) error {
-			if !slices.Equal(s.Members, m.members()) || !s.Stale {
-				return fmt.Errorf("%s: members %v (stale %v), want the last known %v", n.TCP, s.Members, s.Stale, m.members())
-			}
-			return sameMap(n, m)
-		})
+	// Past a session timeout without ZooKeeper a node's session may have
+	// expired and its vbuckets be given away: it stops serving them.
+	key := ""
+	for i := 0; key == ""; i++ {
+		if k := fmt.Sprintf("outage-%d", i); m.owner(k) == nodes[0].TCP {
+			key = k
+		}
+	}
+	eventually(t, 10*time.Second, "routed calls refused once a session timeout passed without zookeeper", func() error {
+		ok, err := nodes[0].fun.LcSet(t.Context(), rc, key, []byte("v"))
+		if err == nil || !strings.Contains(err.Error(), "no ZooKeeper session") {
+			return fmt.Errorf("lc_set %q on its owner %s = %v, %v; want refused for want of a session", key, nodes[0].TCP, ok, err)
+		}
+		return nil
 	})
-	t.Logf("served %d rounds of routed calls during %v without zookeeper", round, time.Since(down).Round(time.Millisecond))
+	t.Logf("routed calls refused %v after zookeeper went down", time.Since(down).Round(time.Millisecond))
+	if err := eachNode(nodes, func(n *node, s clusterStats) error {
+		if !slices.Equal(s.Members, m.members()) || !s.Stale {
+			return fmt.Errorf("%s: members %v (stale %v), want the last known %v", n.TCP, s.Members, s.Stale, m.members())
+		}
+		return sameMap(n, m)
+	}); err != nil {
+		t.Error(err)
+	}
 
 	zk.Restart()
 	back := time.Now()

@@ -196,7 +196,7 @@ func drainOnSignal(sigCtx context.Context, cfg Config, eng *engine.Engine, clust
 func handOff(ctx context.Context, cfg Config, cluster *peer.Cluster, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Engine.ShutdownTimeout/2)
 	defer cancel()
-	if err := cluster.Drain(cfg.Cluster.Advertise); err != nil {
+	if err := cluster.DrainToStop(); err != nil {
 		log.Warn("cannot hand the vbuckets off before leaving", "err", err)
 		return
 	}

@@ -11,9 +11,12 @@ type Placement struct {
 	Owner string
 	// Self: Owner is this node.
 	Self bool
-	// Fenced: the plan is moving the vbucket away from this node and its
-	// writes are fenced; this node serves none of its calls until the map
-	// flips (then Owner is another node) or the move is rolled back.
+	// Fenced: this node serves none of the vbucket's calls for now: the
+	// plan is moving it away (until the map flips, then Owner is another
+	// node, or the move is rolled back), or this node has been without a
+	// ZooKeeper session for a session timeout, so its session may have
+	// expired and the vbucket may be given to another node (until the views
+	// are read again in a live session).
 	Fenced bool
 	// Incoming: the plan is moving the vbucket to this node; its state
 	// arriving here must be kept, though Owner is another node.
