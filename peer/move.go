@@ -12,6 +12,7 @@ import (
 	"faed/peer/vbucket"
 
 	"github.com/apache/thrift/lib/go/thrift"
+	"github.com/go-zookeeper/zk"
 )
 
 // This file runs a plan's moves by the hand-off protocol of the design:
@@ -107,9 +108,32 @@ func (co *coordinator) transferAll(ctx context.Context, transfers []vbucket.Move
 		if ctx.Err() != nil {
 			break
 		}
+		if stale, err := co.targetsGone(group); err != nil || stale {
+			// Plan again: the moves left would hand vbuckets to a node
+			// that is leaving (SIGTERM drains it) or gone.
+			errs = append(errs, err)
+			break
+		}
 		errs = append(errs, co.transferGroup(ctx, group))
 	}
 	return errors.Join(errs...)
+}
+
+// targetsGone reports whether a move of group goes to a node that is no
+// longer a live member or has been asked to drain since the plan was made.
+func (co *coordinator) targetsGone(group []vbucket.Move) (bool, error) {
+	drain, _, err := co.t.conn.Children(co.c.drainPath())
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return false, fmt.Errorf("peer: read %s: %w", co.c.drainPath(), err)
+	}
+	live := co.c.members.MemberList()
+	for _, mv := range group {
+		if to := mv.To.Active; slices.Contains(drain, to) || !live.Has(to) {
+			co.c.members.log.Info("peer: a move's destination is leaving; planning again", "vbucket", mv.VBucket, "to", to)
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // transferGroup hands a group of vbuckets off by the protocol's steps, each

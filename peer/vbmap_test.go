@@ -517,7 +517,9 @@ func testViewsAfterExpiry(t *testing.T, zkAddrs []string, root string) {
 	proxy.block()
 	waitConverged(t, []*Cluster{a}, "10.9.9.1:9001")
 	proxy.unblock()
-	eventually(t, 10*time.Second, func() error {
+	// The client's reconnect backoff, under a loaded race run, has taken
+	// more than 10s to hear of the expiry.
+	eventually(t, 25*time.Second, func() error {
 		if s := stats(b); s.SessionExpiries < 1 || s.Stale {
 			return fmt.Errorf("b after the partition: expiries %d, stale %v", s.SessionExpiries, s.Stale)
 		}

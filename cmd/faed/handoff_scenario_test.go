@@ -225,8 +225,11 @@ type outage struct {
 func crash(t *testing.T, victim *node, others []*node, before clusterMap) *outage {
 	t.Helper()
 	checkServedOwnedOnly(t, []*node{victim}) // its counter dies with it
+	// A call under way when the node died fails too, though it started
+	// before: the outage starts a second before the kill.
+	killed := time.Now().Add(-time.Second)
 	victim.kill9(t)
-	out := &outage{node: victim, victim: victim.TCP, vbuckets: before.ownedBy(victim.TCP), killed: time.Now()}
+	out := &outage{node: victim, victim: victim.TCP, vbuckets: before.ownedBy(victim.TCP), killed: killed}
 	for vb := range mustMap(t, others[0]).ownedBy(victim.TCP) {
 		out.vbuckets[vb] = true
 	}
