@@ -290,12 +290,17 @@ func (co *coordinator) count(b *rpc.VBucketBatch) {
 func (co *coordinator) setPhases(group []vbucket.Move, phase string) (uint64, error) {
 	co.mu.Lock()
 	defer co.mu.Unlock()
-	doc := co.plan
+	doc := co.plan.clone()
 	for _, mv := range group {
-		if doc.find(mv.VBucket) < 0 {
+		i := doc.find(mv.VBucket)
+		if i < 0 {
 			return 0, fmt.Errorf("vbucket %d: no longer in the plan", mv.VBucket)
 		}
-		doc = doc.withPhase(mv.VBucket, phase)
+		doc.Moves[i].Phase = phase
+		if phase == PhaseCopying {
+			doc.Attempts++
+			doc.Moves[i].Attempt = doc.Attempts
+		}
 	}
 	return co.commitLocked(nil, doc)
 }

@@ -25,6 +25,11 @@ type PlanMove struct {
 	From    string `json:"from"`
 	To      string `json:"to"`
 	Phase   string `json:"phase"`
+	// Attempt numbers this try of the move (planDoc.Attempts when it
+	// entered copying): a destination that finds a new attempt where it
+	// was importing an older one drops that copy, though it never saw the
+	// rollback in between.
+	Attempt uint64 `json:"attempt,omitempty"`
 }
 
 // inFlight reports whether the move has started and not ended.
@@ -39,6 +44,7 @@ type planDoc struct {
 	MovesDone   int        `json:"moves_done"`
 	KeysCopied  uint64     `json:"keys_copied"`
 	BytesCopied uint64     `json:"bytes_copied"`
+	Attempts    uint64     `json:"attempts"` // moves started so far: the last PlanMove.Attempt
 }
 
 func decodePlan(data []byte) (*planDoc, error) {
@@ -73,15 +79,6 @@ func (d *planDoc) find(vb int) int {
 func (d *planDoc) without(vb int) *planDoc {
 	c := d.clone()
 	c.Moves = slices.DeleteFunc(c.Moves, func(mv PlanMove) bool { return mv.VBucket == vb })
-	return c
-}
-
-// withPhase returns a copy with vbucket vb's move in phase.
-func (d *planDoc) withPhase(vb int, phase string) *planDoc {
-	c := d.clone()
-	if i := c.find(vb); i >= 0 {
-		c.Moves[i].Phase = phase
-	}
 	return c
 }
 

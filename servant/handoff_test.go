@@ -356,3 +356,42 @@ func TestFinalPages(t *testing.T) {
 		t.Fatal("an empty cursor does not start over")
 	}
 }
+
+// TestNewAttemptStartsOver: a destination that finds the vbucket incoming
+// under a new attempt while it was importing an older one (the rollback in
+// between came and went unseen) drops the older copy: a key the source
+// deleted since must not come back.
+func TestNewAttemptStartsOver(t *testing.T) {
+	_, b := twoNodes(t)
+	b.ViewChanged() // the first view: nothing moving here
+	const vb = 12
+	keys := keysIn(vb, 2, "attempt")
+	b.view.set(vb, vbucket.Placement{Owner: "a:1", Incoming: true, Attempt: 1}, false)
+	b.ViewChanged()
+	mustImport(t, b, vb, keys[0], "first attempt")
+	// Rolled back and tried again, unseen: the view goes straight to attempt 2.
+	b.view.set(vb, vbucket.Placement{Owner: "a:1", Incoming: true, Attempt: 2}, false)
+	mustImport(t, b, vb, keys[1], "second attempt")
+	if v, err := b.kv.Get([]byte(keys[0])); err == nil {
+		t.Fatalf("%s of the rolled-back attempt is still here (%q); want it dropped", keys[0], v)
+	}
+	if v, err := b.kv.Get([]byte(keys[1])); err != nil || string(v) != "second attempt" {
+		t.Fatalf("%s of the new attempt = %q, %v", keys[1], v, err)
+	}
+}
+
+// TestNewAttemptEndsRefusal: the refusal of a move under way at this
+// node's start ends with a new attempt, seen or not.
+func TestNewAttemptEndsRefusal(t *testing.T) {
+	_, b := twoNodes(t)
+	const vb = 13
+	key := keysIn(vb, 1, "attempt-refused")[0]
+	b.view.set(vb, vbucket.Placement{Owner: "a:1", Incoming: true, Attempt: 5}, false)
+	b.ViewChanged() // the first view, mid-move
+	batch := &rpc.VBucketBatch{Vbucket: vb, Kvdb: []*rpc.VBucketItem{{Key: []byte(key), Value: []byte("v")}}}
+	if _, err := b.VbPush(context.Background(), rc, batch, 0); err == nil || !strings.Contains(err.Error(), "already moving here") {
+		t.Fatalf("push of the attempt under way at the start = %v; want it refused", err)
+	}
+	b.view.set(vb, vbucket.Placement{Owner: "a:1", Incoming: true, Attempt: 6}, false)
+	mustImport(t, b, vb, key, "v")
+}

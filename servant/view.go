@@ -39,6 +39,9 @@ type vbState struct {
 	// are refused until the view no longer shows it incoming (rolled
 	// back), so a partial copy never becomes the new owner's.
 	refusing bool
+	// attempt is the move attempt importing or refusing is about
+	// (Placement.Attempt): a new one starts over.
+	attempt uint64
 	// held: this node may hold state of the vbucket, so drop on sight
 	// has work to do. Set for every vbucket until the first view.
 	held bool
@@ -74,8 +77,15 @@ func (s *FunServant) VbPush(ctx context.Context, rc *rpc.Context, b *rpc.VBucket
 	vb := int(b.Vbucket)
 	st := s.moves.lock(vb)
 	defer st.mu.Unlock()
-	if p := s.router.VBucket(vb); p.Self || !p.Incoming {
+	p := s.router.VBucket(vb)
+	if p.Self || !p.Incoming {
 		return false, refusal(p, "vb_push: vbucket is not moving to this node")
+	}
+	if (st.importing || st.refusing) && st.attempt != p.Attempt {
+		// An earlier attempt was rolled back while we did not look: its
+		// copy is stale (a key deleted since would come back), and a
+		// partial copy from before a restart is no reason to refuse this one.
+		st.importing, st.refusing = false, false
 	}
 	if st.refusing {
 		return false, fmt.Errorf("vb_push of vbucket %d: it was already moving here when this node started; "+
@@ -87,7 +97,7 @@ func (s *FunServant) VbPush(ctx context.Context, rc *rpc.Context, b *rpc.VBucket
 		if _, err := s.dropVBucket(vb); err != nil {
 			return false, err
 		}
-		st.importing = true
+		st.importing, st.attempt = true, p.Attempt
 	}
 	st.held = true
 	return true, s.importBatch(vb, b)
@@ -183,7 +193,7 @@ func (s *FunServant) viewChangedLocked(st *vbState, vb int, first bool) {
 	case !p.Incoming:
 		st.importing, st.refusing = false, false
 	case first && !p.Self:
-		st.refusing = true
+		st.refusing, st.attempt = true, p.Attempt
 	}
 	if p.Self || p.Incoming || p.Owner == "" {
 		// A vbucket no map names an owner of (none known yet, or dead)

@@ -24,6 +24,9 @@ type Placement struct {
 	// Outgoing: the plan is moving the vbucket away from this node, in any
 	// phase (its kvdb changes are being recorded for the move).
 	Outgoing bool
+	// Attempt numbers the plan's current try of the vbucket's move, 0 if
+	// none: a new number means an earlier try was rolled back.
+	Attempt uint64
 	// Version is the map's version.
 	Version uint64
 }
