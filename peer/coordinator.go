@@ -40,6 +40,7 @@ type coordinator struct {
 	mvers int32
 	plan  *planDoc
 	pvers int32
+	pzxid uint64 // the plan znode's Mzxid as we last read or wrote it
 
 	gone   map[string]time.Time // map nodes missing from the members, since when; run's only
 	reload atomic.Bool          // a write was refused: start again (read, roll back) before the next round
@@ -136,7 +137,7 @@ func (co *coordinator) load() error {
 	if err != nil {
 		return fmt.Errorf("peer: read %s: %w", co.c.planPath(), err)
 	}
-	co.plan, co.pvers = &planDoc{}, st.Version
+	co.plan, co.pvers, co.pzxid = &planDoc{}, st.Version, uint64(st.Mzxid)
 	if d, err := decodePlan(data); err == nil {
 		co.plan = d // an unreadable plan is replaced: nothing can be in flight by it
 	}
@@ -195,7 +196,7 @@ func (co *coordinator) commitLocked(m *vbucket.Map, doc *planDoc) (uint64, error
 		co.m, co.mvers = m, res[1].Stat.Version
 	}
 	last := res[len(res)-1].Stat
-	co.plan, co.pvers = doc, last.Version
+	co.plan, co.pvers, co.pzxid = doc, last.Version, uint64(last.Mzxid)
 	return uint64(last.Mzxid), nil
 }
 

@@ -299,7 +299,7 @@ func (co *coordinator) setPhases(group []vbucket.Move, phase string) (uint64, er
 		doc.Moves[i].Phase = phase
 		if phase == PhaseCopying {
 			doc.Attempts++
-			doc.Moves[i].Attempt = doc.Attempts
+			doc.Moves[i].Attempt, doc.Moves[i].Since = doc.Attempts, co.pzxid
 		}
 	}
 	return co.commitLocked(nil, doc)

@@ -30,6 +30,11 @@ type PlanMove struct {
 	// was importing an older one drops that copy, though it never saw the
 	// rollback in between.
 	Attempt uint64 `json:"attempt,omitempty"`
+	// Since is the plan version this attempt was started after: every
+	// vb_pull and vb_push of the attempt names a later one, while a
+	// stalled coordinator of before it (which can write nothing since,
+	// its election znode gone) names no later one, and is refused.
+	Since uint64 `json:"since,omitempty"`
 }
 
 // inFlight reports whether the move has started and not ended.

@@ -74,7 +74,7 @@ func (v *views) placement(plan *planView, m *vbucket.Map, vb int) vbucket.Placem
 		p.Outgoing = mv.From == v.self
 		p.Fenced = p.Outgoing && mv.Phase == PhaseFenced
 		p.Incoming = mv.To == v.self
-		p.Attempt = mv.Attempt
+		p.Attempt, p.Since = mv.Attempt, mv.Since
 	}
 	p.Fenced = p.Fenced || (p.Self && v.cut.Load())
 	return p

@@ -52,6 +52,9 @@ func (s *FunServant) VbPull(ctx context.Context, rc *rpc.Context, vb, step int32
 	if err := s.checkHandoff(ctx, vb, 0, planVersion); err != nil {
 		return nil, err
 	}
+	if err := s.checkAttempt(vb, planVersion, step); err != nil {
+		return nil, err
+	}
 	if step == stepFinal && s.router.VBucket(int(vb)).Fenced {
 		// Drain before taking vb's state lock, which the view hook takes
 		// too: a slow call in flight must not hold up every view change of
@@ -69,7 +72,12 @@ func (s *FunServant) VbPull(ctx context.Context, rc *rpc.Context, vb, step int32
 	case stepFinal:
 		return s.pullFinal(st, int(vb), cursor)
 	case stepAbort:
-		s.endMoveLocked(st, int(vb))
+		// While the plan still moves vb away, an abort is a stalled
+		// coordinator's, of an attempt since replaced: the view hook ends
+		// the recording once the move is gone.
+		if !s.router.VBucket(int(vb)).Outgoing {
+			s.endMoveLocked(st, int(vb))
+		}
 		return &rpc.VBucketBatch{Vbucket: vb}, nil
 	}
 	return nil, fmt.Errorf("vb_pull: unknown step %d (1 snapshot, 2 tail, 3 final, 4 abort)", step)
@@ -250,4 +258,19 @@ func cursorOffset(c []byte) (int, error) {
 		return int(binary.BigEndian.Uint64(c)), nil
 	}
 	return 0, fmt.Errorf("vb_pull final: bad cursor of %d bytes", len(c))
+}
+
+// checkAttempt refuses a pull or push of vbucket vb naming a plan version
+// from before the current attempt of its move started: it comes from a
+// coordinator that has since lost the election and stalled, and would
+// restart the source's recording or push older values over newer ones.
+func (s *FunServant) checkAttempt(vb int32, planVersion int64, step int32) error {
+	if step == stepAbort {
+		return nil
+	}
+	if p := s.router.VBucket(int(vb)); p.Since != 0 && uint64(max(planVersion, 0)) <= p.Since {
+		return fmt.Errorf("vbucket %d: hand-off call at plan version %d, from before its move's attempt %d (started after %d): refused",
+			vb, planVersion, p.Attempt, p.Since)
+	}
+	return nil
 }

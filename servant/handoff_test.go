@@ -395,3 +395,35 @@ func TestNewAttemptEndsRefusal(t *testing.T) {
 	b.view.set(vb, vbucket.Placement{Owner: "a:1", Incoming: true, Attempt: 6}, false)
 	mustImport(t, b, vb, key, "v")
 }
+
+// TestStaleCoordinatorRefused: a pull or push naming a plan version from
+// before the current attempt of the move started is refused; one of the
+// attempt is served; a stale abort leaves the recording alone.
+func TestStaleCoordinatorRefused(t *testing.T) {
+	a, b := twoNodes(t)
+	a.ViewChanged()
+	b.ViewChanged()
+	const vb = 14
+	key := keysIn(vb, 1, "stale")[0]
+	a.view.set(vb, vbucket.Placement{Outgoing: true, Attempt: 3, Since: 100}, false)
+	b.view.set(vb, vbucket.Placement{Owner: "a:1", Incoming: true, Attempt: 3, Since: 100}, false)
+	if _, err := a.VbPull(context.Background(), rc, vb, stepSnapshot, nil, 100); err == nil || !strings.Contains(err.Error(), "from before its move's attempt") {
+		t.Fatalf("pull at the attempt's start version = %v; want refused", err)
+	}
+	if _, err := a.VbPull(context.Background(), rc, vb, stepSnapshot, nil, 101); err != nil {
+		t.Fatalf("pull of the attempt: %v", err)
+	}
+	batch := &rpc.VBucketBatch{Vbucket: vb, Kvdb: []*rpc.VBucketItem{{Key: []byte(key), Value: []byte("old")}}}
+	if _, err := b.VbPush(context.Background(), rc, batch, 99); err == nil {
+		t.Fatal("push from before the attempt was accepted")
+	}
+	if ok, err := b.VbPush(context.Background(), rc, batch, 101); !ok || err != nil {
+		t.Fatalf("push of the attempt = %v, %v", ok, err)
+	}
+	if _, err := a.VbPull(context.Background(), rc, vb, stepAbort, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.VbPull(context.Background(), rc, vb, stepTail, nil, 101); err != nil {
+		t.Fatalf("tail after a stale abort: %v; want the recording still on", err)
+	}
+}

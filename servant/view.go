@@ -74,6 +74,9 @@ func (s *FunServant) VbPush(ctx context.Context, rc *rpc.Context, b *rpc.VBucket
 	if err := s.checkHandoff(ctx, b.Vbucket, 0, planVersion); err != nil {
 		return false, err
 	}
+	if err := s.checkAttempt(b.Vbucket, planVersion, 0); err != nil {
+		return false, err
+	}
 	vb := int(b.Vbucket)
 	st := s.moves.lock(vb)
 	defer st.mu.Unlock()

@@ -27,6 +27,10 @@ type Placement struct {
 	// Attempt numbers the plan's current try of the vbucket's move, 0 if
 	// none: a new number means an earlier try was rolled back.
 	Attempt uint64
+	// Since is the plan version the current attempt started after: a
+	// hand-off call naming no later plan version comes from a coordinator
+	// of before the attempt and is refused.
+	Since uint64
 	// Version is the map's version.
 	Version uint64
 }
