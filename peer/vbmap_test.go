@@ -515,6 +515,14 @@ func testViewsAfterExpiry(t *testing.T, zkAddrs []string, root string) {
 	join(t, b)
 	waitMap(t, a, b)
 	proxy.block()
+	// Unblocked before the server expired b's session, b would resume it:
+	// wait until a sees b's member znode gone, then for a to own it all.
+	eventually(t, 10*time.Second, func() error {
+		if a.MemberList().Has("10.9.9.2:9001") {
+			return errors.New("b is still a member")
+		}
+		return nil
+	})
 	waitConverged(t, []*Cluster{a}, "10.9.9.1:9001")
 	proxy.unblock()
 	// The client's reconnect backoff, under a loaded race run, has taken
