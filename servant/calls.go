@@ -170,6 +170,12 @@ func (s *FunServant) lcDel(_ context.Context, key string) (struct{}, error) {
 }
 
 func (s *FunServant) lock(_ context.Context, a lockArgs) (bool, error) {
+	if s.router != nil {
+		vb := s.router.Owner(a.key).VBucket
+		if until := s.moves.vbs[vb].locksUnknownUntil.Load(); until != 0 && time.Now().UnixNano() < until {
+			return false, nil // may be held by a lock this node lost (see vbState)
+		}
+	}
 	ok, err := s.locks.TryLock(a.key)
 	return ok, wrap("lock", err)
 }

@@ -427,3 +427,29 @@ func TestStaleCoordinatorRefused(t *testing.T) {
 		t.Fatalf("tail after a stale abort: %v; want the recording still on", err)
 	}
 }
+
+// TestLocksUnknownAfterRestartMidMove: a vbucket that was moving here at
+// this node's start and then becomes ours (the flip followed pushes to the
+// node's previous run, whose imported locks died with it) answers lock()
+// as held until the lock expiry has passed.
+func TestLocksUnknownAfterRestartMidMove(t *testing.T) {
+	_, b := twoNodes(t)
+	b.cfg.Lock.Expiry = 300 * time.Millisecond
+	const vb = 15
+	key := keysIn(vb, 1, "lost-lock")[0]
+	other := keysIn(16, 1, "other-lock")[0]
+	b.view.set(vb, vbucket.Placement{Owner: "a:1", Incoming: true, Attempt: 1}, false)
+	b.ViewChanged() // the first view, mid-move
+	b.view.set(vb, vbucket.Placement{}, true) // flipped: ours
+	b.ViewChanged()
+	if ok, err := b.Lock(context.Background(), rc, "test", key); ok || err != nil {
+		t.Fatalf("lock on a vbucket whose locks were lost = %v, %v; want false (may be held)", ok, err)
+	}
+	if ok, err := b.Lock(context.Background(), rc, "test", other); !ok || err != nil {
+		t.Fatalf("lock on another vbucket = %v, %v; want true", ok, err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if ok, err := b.Lock(context.Background(), rc, "test", key); !ok || err != nil {
+		t.Fatalf("lock after the expiry = %v, %v; want true", ok, err)
+	}
+}

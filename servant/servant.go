@@ -131,6 +131,7 @@ type FunServant struct {
 	router  Router // nil: every key is ours
 	worker  Worker // nil: the worker id is ours
 	routing routeStats
+	log     *slog.Logger // Options.Log, or slog.Default()
 	// moveBatchKeys is Options.MoveBatchKeys.
 	moveBatchKeys int
 	gates         []gate // by vbucket; nil without a router
@@ -182,7 +183,7 @@ func New(cfg Config, opts Options) (*FunServant, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &FunServant{cfg: cfg, version: opts.Version, router: opts.Router, worker: opts.Worker, moveBatchKeys: opts.MoveBatchKeys, start: time.Now(),
+	s := &FunServant{cfg: cfg, version: opts.Version, router: opts.Router, worker: opts.Worker, moveBatchKeys: opts.MoveBatchKeys, log: cmp.Or(opts.Log, slog.Default()), start: time.Now(),
 		ids: ids, cache: cache, locks: locks, kv: kv}
 	s.callTimeout = cmp.Or(opts.CallTimeout, DefaultCallTimeout)
 	if s.router != nil {

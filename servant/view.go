@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"faed/idl/gen-go/fun/rpc"
@@ -42,6 +43,12 @@ type vbState struct {
 	// attempt is the move attempt importing or refusing is about
 	// (Placement.Attempt): a new one starts over.
 	attempt uint64
+	// locksUnknownUntil (unix ns; read without mu by lock): until then
+	// lock() on the vbucket answers held. Set when a vbucket this process
+	// refused pushes for becomes ours: the flip came from pushes to an
+	// earlier run of this node, whose imported locks died with it, so a
+	// lock may be held that this table does not know.
+	locksUnknownUntil atomic.Int64
 	// held: this node may hold state of the vbucket, so drop on sight
 	// has work to do. Set for every vbucket until the first view.
 	held bool
@@ -191,6 +198,11 @@ func (s *FunServant) viewChangedLocked(st *vbState, vb int, first bool) {
 	p := s.router.VBucket(vb)
 	if !p.Outgoing && (st.tracking || st.final != nil) {
 		s.endMoveLocked(st, vb)
+	}
+	if st.refusing && p.Self {
+		st.locksUnknownUntil.Store(time.Now().Add(s.cfg.Lock.Expiry).UnixNano())
+		s.log.Warn("a vbucket moved here by pushes to this node's previous run: its held locks are unknown; lock() answers held until they have expired",
+			"vbucket", vb, "for", s.cfg.Lock.Expiry)
 	}
 	switch {
 	case !p.Incoming:
