@@ -439,7 +439,7 @@ func TestLocksUnknownAfterRestartMidMove(t *testing.T) {
 	key := keysIn(vb, 1, "lost-lock")[0]
 	other := keysIn(16, 1, "other-lock")[0]
 	b.view.set(vb, vbucket.Placement{Owner: "a:1", Incoming: true, Attempt: 1}, false)
-	b.ViewChanged() // the first view, mid-move
+	b.ViewChanged()                           // the first view, mid-move
 	b.view.set(vb, vbucket.Placement{}, true) // flipped: ours
 	b.ViewChanged()
 	if ok, err := b.Lock(context.Background(), rc, "test", key); ok || err != nil {
