@@ -212,7 +212,9 @@ func freePort(t *testing.T) string {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// 30s: a -race child started while the whole suite runs on two cores
+	// once took more than 10s to answer at all (an empty log).
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
