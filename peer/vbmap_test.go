@@ -514,6 +514,12 @@ func testViewsAfterExpiry(t *testing.T, zkAddrs []string, root string) {
 	b := startNode(t, nodeConfig([]string{proxy.addr}, root, "10.9.9.2:9001"))
 	join(t, b)
 	waitMap(t, a, b)
+	eventually(t, 10*time.Second, func() error {
+		if !a.MemberList().Has("10.9.9.2:9001") {
+			return errors.New("a does not list b yet")
+		}
+		return nil
+	})
 	proxy.block()
 	// Unblocked before the server expired b's session, b would resume it:
 	// wait until a sees b's member znode gone, then for a to own it all.
