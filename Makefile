@@ -35,7 +35,7 @@ deps:
 	scripts/install-deps.sh
 
 # Compare faed with a raw echo server and a stock Thrift server, in one run.
-bench: build
+bench: deps build
 	scripts/bench.sh
 
 # Long load tests of the engine (FAED_SOAK=1; no -race, so the figures are real; make test runs them short).

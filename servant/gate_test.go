@@ -118,6 +118,10 @@ func TestFencedCall(t *testing.T) {
 			if n := a.routing.servedNotOwned.Load(); n != 0 {
 				t.Fatalf("served_not_owned = %d", n)
 			}
+			// The call waited at least as long as stillWaiting watched it.
+			if st := a.routing.stats(); st.FencedWaits != 1 || st.FencedWaitMaxMs < 100 || st.FencedWaitMs < st.FencedWaitMaxMs {
+				t.Fatalf("fence waits %d, %.1fms in all, %.1fms longest; want 1 of at least 100ms", st.FencedWaits, st.FencedWaitMs, st.FencedWaitMaxMs)
+			}
 		})
 	}
 }

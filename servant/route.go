@@ -135,6 +135,7 @@ func serve[A, T any](s *FunServant, ctx context.Context, vb int, local func(cont
 func serveFenced[A, T any](s *FunServant, ctx context.Context, vb int, local func(context.Context, A) (T, error), args A) (T, error, bool) {
 	timer := time.NewTimer(s.cfg.ForwardRetryWait)
 	defer timer.Stop()
+	defer s.routing.fenceWait(time.Now())
 	for {
 		if !s.awaitUnfenced(ctx, vb, timer.C) {
 			var zero T
@@ -354,6 +355,24 @@ type routeStats struct {
 	servedNotOwned atomic.Uint64
 	droppedKeys    atomic.Uint64
 	dropErrors     atomic.Uint64
+	fencedWaits    atomic.Uint64
+	fencedWaitNs   atomic.Uint64 // summed over fencedWaits
+	fencedWaitMax  atomic.Int64  // ns
+}
+
+// fenceWait counts a call that found its vbucket fenced and waited since
+// start. The sum and the longest wait tell what fences cost callers during
+// a rebalance, beside its client-side p99.
+func (r *routeStats) fenceWait(start time.Time) {
+	d := time.Since(start)
+	r.fencedWaits.Add(1)
+	r.fencedWaitNs.Add(uint64(d))
+	for {
+		longest := r.fencedWaitMax.Load()
+		if int64(d) <= longest || r.fencedWaitMax.CompareAndSwap(longest, int64(d)) {
+			return
+		}
+	}
 }
 
 // RouteStats is the "routing" part of Stats.
@@ -373,11 +392,18 @@ type RouteStats struct {
 	// DropErrors counts drops on sight that failed; they are tried again
 	// at the next view change.
 	DropErrors uint64 `json:"drop_errors"`
+	// FencedWaits counts routed calls that found their vbucket fenced here
+	// and waited for the flip or the rollback; FencedWaitMs is the time
+	// they waited in all and FencedWaitMaxMs the longest wait.
+	FencedWaits     uint64  `json:"fenced_waits"`
+	FencedWaitMs    float64 `json:"fenced_wait_ms"`
+	FencedWaitMaxMs float64 `json:"fenced_wait_max_ms"`
 }
 
 func (r *routeStats) stats() RouteStats {
 	return RouteStats{RefusedNotOwner: r.refused.Load(), NotOwnerRetries: r.retries.Load(), ServedNotOwned: r.servedNotOwned.Load(),
-		DroppedKeys: r.droppedKeys.Load(), DropErrors: r.dropErrors.Load()}
+		DroppedKeys: r.droppedKeys.Load(), DropErrors: r.dropErrors.Load(),
+		FencedWaits: r.fencedWaits.Load(), FencedWaitMs: float64(r.fencedWaitNs.Load()) / 1e6, FencedWaitMaxMs: float64(r.fencedWaitMax.Load()) / 1e6}
 }
 
 // reached reports whether err is the peer's own answer.

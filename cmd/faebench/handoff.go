@@ -175,6 +175,35 @@ type rebalanceResult struct {
 	elapsed        time.Duration
 	m              handoffMap
 	before, during phaseStats
+	fences         fenceStats // summed over the nodes
+}
+
+// fenceStats is what the nodes' GET /stats (servant.routing) say of the
+// calls that found their vbucket fenced and waited for its flip.
+type fenceStats struct {
+	Waits     uint64  `json:"fenced_waits"`
+	WaitMs    float64 `json:"fenced_wait_ms"`
+	WaitMaxMs float64 `json:"fenced_wait_max_ms"`
+}
+
+// readFences sums the fence waits of nodes.
+func readFences(nodes []*benchNode) (fenceStats, error) {
+	var sum fenceStats
+	for _, n := range nodes {
+		var body struct {
+			Servant struct {
+				Routing fenceStats `json:"routing"`
+			} `json:"servant"`
+		}
+		if err := getJSON(n.admin, "/stats", &body); err != nil {
+			return sum, err
+		}
+		f := body.Servant.Routing
+		sum.Waits += f.Waits
+		sum.WaitMs += f.WaitMs
+		sum.WaitMaxMs = max(sum.WaitMaxMs, f.WaitMaxMs)
+	}
+	return sum, nil
 }
 
 func benchRebalance(cfg handoffConfig) (rebalanceResult, error) {
@@ -212,6 +241,9 @@ func benchRebalance(cfg handoffConfig) (rebalanceResult, error) {
 		r := rebalanceResult{elapsed: time.Since(start), m: m}
 		r.before, r.during = l.stop()
 		r.sub(m0) // the plan's counters add up since the cluster formed
+		if err == nil {
+			r.fences, err = readFences(nodes)
+		}
 		return r, err
 	}
 	l.stop()

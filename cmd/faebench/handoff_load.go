@@ -169,6 +169,12 @@ func printHandoff(w io.Writer, cfg handoffConfig, mv moveResult, rb rebalanceRes
 		verdict(p99b > 0 && p99d <= 2*p99b, "<= 2x"))
 	fmt.Fprintf(w, "%-44s %-52s\n", "  calls/s during / before",
 		fmt.Sprintf("%.0f / %.0f = %s", d.callsPerSec(), b.callsPerSec(), ratio(d.callsPerSec(), b.callsPerSec())))
+	f := rb.fences
+	waited := fmt.Sprintf("%d of %d", f.Waits, d.hist.n)
+	if f.Waits > 0 {
+		waited += fmt.Sprintf(", %.2fms mean, %.2fms longest", f.WaitMs/float64(f.Waits), f.WaitMaxMs)
+	}
+	fmt.Fprintf(w, "%-44s %-52s\n", "  calls that waited on a fence", waited)
 }
 
 // errText is err's message; a miss says so without the generated String's
