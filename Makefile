@@ -10,7 +10,7 @@ GOFILES := $(shell git ls-files '*.go' | grep -v '/gen-go/')
 
 # Build every command into bin/.
 build:
-	go build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
+	go build -buildvcs=auto -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
 
 # Build and start faed on the default configuration (etc/faed.toml).
 run: build

@@ -29,7 +29,7 @@ func main() {
 	flag.Parse()
 	switch {
 	case *showVersion:
-		fmt.Println("faed", version)
+		fmt.Println(versionText())
 	case *check != "":
 		os.Exit(checkConfig(*check))
 	default:
@@ -126,7 +126,11 @@ func serve(cfg Config, log *slog.Logger) error {
 			return err
 		}
 	}
-	log.Info("faed serving", "version", version, "listen", cfg.Engine.Listen, "http", admin.Addr().String())
+	backlog, warning := engine.ListenBacklog(cfg.Engine.WithDefaults().MaxOutstandingSessions)
+	log.Info("faed serving", "version", version, "listen", cfg.Engine.Listen, "http", admin.Addr().String(), "listen_backlog", backlog)
+	if warning != "" {
+		log.Warn("faed: " + warning)
+	}
 	go drainOnSignal(sigCtx, cfg, eng, cluster, log)
 	return eng.Serve(context.Background())
 }
