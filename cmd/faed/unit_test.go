@@ -77,3 +77,15 @@ func unitKeys(t *testing.T, path string) map[string]string {
 	}
 	return keys
 }
+
+// TestVersionFlag: -version names the build, not only "dev".
+func TestVersionFlag(t *testing.T) {
+	out, err := exec.Command(faedBin, "-version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("faed -version: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if !strings.HasPrefix(lines[0], "faed ") || len(lines) < 2 || !strings.HasPrefix(lines[1], "go: go1.") {
+		t.Fatalf("faed -version printed %q; want \"faed VERSION\" then the Go version", out)
+	}
+}
