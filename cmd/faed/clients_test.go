@@ -29,8 +29,10 @@ type scriptClient struct {
 // the scripts can check that id_decode gives it back.
 const clientWorkerID = "9"
 
-func TestPHPClient(t *testing.T) {
-	runClientScripts(t, scriptClient{
+func TestPHPClient(t *testing.T) { runClientScripts(t, phpClient()) }
+
+func phpClient() scriptClient {
+	return scriptClient{
 		lang: "php",
 		argv: []string{"php", "testdata/client.php"},
 		probe: []string{"php", "-r", `require "../../idl/php/autoload.php";
@@ -39,7 +41,7 @@ func TestPHPClient(t *testing.T) {
 				exit(3);
 			}`},
 		install: "php-cli and php-thrift",
-	})
+	}
 }
 
 func TestPythonClient(t *testing.T) {
@@ -159,4 +161,20 @@ func checkCalls(t *testing.T, calls map[string]callCount, name string, count, er
 		t.Errorf("/stats %s: %d calls, %d errors; want %d calls, %d errors (all stats: %v)",
 			name, got.Count, got.Errors, want.Count, want.Errors, calls)
 	}
+}
+
+// TestPHPReconnects runs testdata/reconnect.php against a faed that closes
+// idle connections after 200ms: the PHP helper must open them again where
+// that is safe, and only there.
+func TestPHPReconnects(t *testing.T) {
+	c := phpClient()
+	requireInstalled(t, c)
+	d := startFaed(t, t.TempDir(), "[engine]\nidle_timeout = \"200ms\"\n")
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "php", "testdata/reconnect.php", "tcp:"+d.TCP, "unix:"+d.Unix, "600").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "checks ok") {
+		t.Fatalf("php reconnect.php: %v\n%s", err, out)
+	}
+	t.Log(strings.TrimSpace(string(out)))
 }

@@ -25,6 +25,9 @@
 //     and the connection stays usable;
 //   - Thrift\Exception\TTransportException means the connection is gone
 //     (cannot connect, timed out, closed): make a new FaeClient.
+// A connection faed closed while it sat idle (idle_timeout, a restart) is
+// opened again once, and the call sent again, where that is safe: see
+// Reconnect. $fae->reconnects() counts those.
 // A FaeClient serves one caller at a time; it is not for sharing between
 // processes (open it after fork).
 
@@ -39,12 +42,10 @@ use Thrift\Exception\TTransportException;
 use Thrift\Protocol\TBinaryProtocol;
 use Thrift\Transport\TBufferedTransport;
 use Thrift\Transport\TFramedTransport;
-use Thrift\Transport\TSocket;
-use Thrift\Transport\TTransport;
 
 final class FaeClient extends FunServantClient
 {
-    private TTransport $transport;
+    private Reconnect $transport;
 
     /**
      * Connects to faed; throws TTransportException if it cannot.
@@ -64,11 +65,18 @@ final class FaeClient extends FunServantClient
         if ($transport !== 'buffered' && $transport !== 'framed') {
             throw new \InvalidArgumentException("fae: transport must be \"buffered\" or \"framed\", got \"$transport\"");
         }
-        $socket = self::connect($addr, $timeoutMs, $connectTimeoutMs);
-        $this->transport = $transport === 'framed'
-            ? new TFramedTransport($socket)
-            : new TBufferedTransport($socket, 8192, 8192);
+        $this->transport = new Reconnect(static function () use ($addr, $transport, $timeoutMs, $connectTimeoutMs): array {
+            $socket = self::connect($addr, $timeoutMs, $connectTimeoutMs);
+            $conn = $transport === 'framed' ? new TFramedTransport($socket) : new TBufferedTransport($socket, 8192, 8192);
+            return [$conn, $socket];
+        });
         parent::__construct(new TBinaryProtocol($this->transport));
+    }
+
+    /** Connections opened again after faed closed one (see Reconnect). */
+    public function reconnects(): int
+    {
+        return $this->transport->reconnects;
     }
 
     public function __destruct()
@@ -109,7 +117,7 @@ final class FaeClient extends FunServantClient
     }
 
     /** Opens the socket $addr names. */
-    private static function connect(string $addr, int $timeoutMs, int $connectTimeoutMs): TTransport
+    private static function connect(string $addr, int $timeoutMs, int $connectTimeoutMs): UnixSocket|TcpSocket
     {
         [$network, $rest] = explode(':', $addr, 2) + [1 => ''];
         $colon = strrpos($rest, ':');
@@ -125,9 +133,9 @@ final class FaeClient extends FunServantClient
     }
 
     /** Opens Thrift's own TSocket, the transport PHP code has always used. */
-    private static function connectTCP(string $host, int $port, int $timeoutMs, int $connectTimeoutMs): TSocket
+    private static function connectTCP(string $host, int $port, int $timeoutMs, int $connectTimeoutMs): TcpSocket
     {
-        $socket = new TSocket($host, $port);
+        $socket = new TcpSocket($host, $port);
         $socket->setSendTimeout($connectTimeoutMs); // TSocket::open waits this long
         try {
             $socket->open();

@@ -51,6 +51,12 @@ final class UnixSocket extends TTransport
         $this->stream = null;
     }
 
+    /** Reports whether faed closed the idle connection (Reconnect::closedWhenIdle). */
+    public function closedByPeer(): bool
+    {
+        return !$this->isOpen() || Reconnect::closedWhenIdle($this->stream);
+    }
+
     /** Returns 1 to $len bytes, as soon as any arrive. */
     public function read($len)
     {
