@@ -1,5 +1,6 @@
-"""Calls faed through the Python stubs generated from idl/fun.thrift and
-Apache Thrift's Python library, checking every answer.
+"""Calls faed through the Python helper idl/python/faeclient.py (the stubs
+generated from idl/fun.thrift and Apache Thrift's Python library),
+checking every answer.
 
 Usage: /usr/bin/python3 client.py tcp:HOST:PORT|unix:/PATH buffered|framed [WORKER_ID]
 
@@ -14,14 +15,10 @@ import re
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "idl", "gen-py"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "idl", "python"))
 
-from thrift.Thrift import TApplicationException  # noqa: E402
-from thrift.protocol import TBinaryProtocol  # noqa: E402
-from thrift.transport import TSocket, TTransport  # noqa: E402
-
-from fun.rpc import FunServant  # noqa: E402
-from fun.rpc.ttypes import Context, TCacheMissed  # noqa: E402
+import faeclient  # noqa: E402
+from faeclient import TApplicationException, TCacheMissed  # noqa: E402
 
 ID_EPOCH_MS = 1388834974657
 
@@ -51,28 +48,8 @@ class Checks:
         self.check(False, "%s: want %s, got the answer %r" % (what, cls.__name__, got))
 
 
-def connect(addr, transport, timeout_ms=5000):
-    network, _, rest = addr.partition(":")
-    if network == "unix" and rest:
-        sock = TSocket.TSocket(unix_socket=rest)
-    elif network == "tcp" and ":" in rest:
-        host, _, port = rest.rpartition(":")
-        sock = TSocket.TSocket(host, int(port))
-    else:
-        raise ValueError('address must be "tcp:host:port" or "unix:/path", got "%s"' % addr)
-    sock.setTimeout(timeout_ms)
-    if transport == "buffered":
-        trans = TTransport.TBufferedTransport(sock)
-    elif transport == "framed":
-        trans = TTransport.TFramedTransport(sock)
-    else:
-        raise ValueError('transport must be "buffered" or "framed", got "%s"' % transport)
-    trans.open()
-    return trans, FunServant.Client(TBinaryProtocol.TBinaryProtocol(trans))
-
-
 def run(c, fae, transport, worker):
-    ctx = Context(rid=random.randint(1, 2**63 - 1), reason="client_py.check", uid=7)
+    ctx = faeclient.context("client_py.check", uid=7, rid=random.randint(1, 2**63 - 1))
     run_id = "py-%d-%s-" % (os.getpid(), transport)
 
     pong = fae.ping(ctx)
@@ -136,11 +113,8 @@ def main(argv):
     label = "python %s %s" % (addr.partition(":")[0], transport)
     c = Checks()
     try:
-        trans, fae = connect(addr, transport)
-        try:
+        with faeclient.connect(addr, transport) as fae:
             run(c, fae, transport, worker)
-        finally:
-            trans.close()
     except Failed as e:
         print("%s: FAILED: %s" % (label, e))
         return 1
