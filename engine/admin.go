@@ -108,6 +108,7 @@ func (a *Admin) routes() http.Handler {
 	mux.HandleFunc("GET /metrics", a.metrics)
 	mux.Handle("POST /stop", a.changing(a.stop))
 	a.clusterRoutes(mux)
+	a.dashboardRoutes(mux)
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

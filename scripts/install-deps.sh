@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs and this machine lacks: the Thrift compiler,
-# PHP and Python Thrift libraries, and the real servers the integration tests
-# start (memcached, MariaDB, ZooKeeper). Debian packages only; runs apt-get
+# PHP and Python Thrift libraries, the real servers the integration tests
+# start (memcached, MariaDB, ZooKeeper), and Chromium for the dashboard test. Debian packages only; runs apt-get
 # update first, and only when something is missing.
 set -euo pipefail
 
@@ -12,6 +12,7 @@ packages=(
   python3-thrift    # the Python client test (for /usr/bin/python3)
   php-mongodb       # BSON for the PHP backends test
   memcached mariadb-server zookeeper
+  chromium          # the dashboard test (headless)
 )
 
 missing=()
