@@ -13,6 +13,7 @@
 //	faectl map [-keys k1,k2]                       vbuckets per node, rebalance, who owns keys
 //	faectl rebalance | drain NODE                  move vbuckets now / off NODE
 //	faectl stats [-json] [-top n]                  engine stats summary, or the raw JSON
+//	faectl top [-interval 1s] [-n rounds] [-top n] a live screen: calls/s, errors/s per call
 //	faectl stop -yes                               stop the node (POST /stop)
 //
 // The global flags may also follow the command's name. When the node has an
@@ -74,6 +75,7 @@ var commands = []command{
 	{"rebalance", "ask the coordinator to rebalance the vbuckets now", cmdRebalance},
 	{"drain", "move every vbucket off NODE (it stays a member): drain NODE", cmdDrain},
 	{"stats", "show a node's stats summary, or with -json the raw /stats", cmdStats},
+	{"top", "a live screen of a node: calls/s, errors/s and latency per call, every -interval", cmdTop},
 	{"stop", "stop the node: POST /stop, only with -yes", cmdStop},
 }
 

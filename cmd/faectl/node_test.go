@@ -13,6 +13,7 @@ func TestOneNode(t *testing.T) {
 	n := startNode(t, "")
 	t.Run("ping over tcp and unix", func(t *testing.T) { testPing(t, n) })
 	t.Run("stats shows the calls made", func(t *testing.T) { testStats(t, n) })
+	t.Run("top shows the calls of each interval", func(t *testing.T) { testTop(t, n) })
 	t.Run("cluster commands say the node is not clustered", func(t *testing.T) { testNotClustered(t, n) })
 }
 
@@ -49,6 +50,41 @@ func testStats(t *testing.T, n *node) {
 	}
 	if f := row(out, "ping"); f[2] != "0" {
 		t.Errorf("ping errors = %s, want 0:\n%s", f[2], out)
+	}
+}
+
+func testTop(t *testing.T, n *node) {
+	done := make(chan struct{})
+	pinged := make(chan struct{})
+	go func() {
+		defer close(pinged)
+		for i := 0; i < 200; i++ { // bounded: top's two screens take 0.4s
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			faectl("ping", "-addr", "unix:"+n.Unix)
+		}
+	}()
+	out := mustRun(t, "-admin", n.HTTP, "top", "-n", "2", "-interval", "200ms")
+	close(done)
+	<-pinged
+	if got := strings.Count(out, "faectl top  "+n.HTTP); got != 2 {
+		t.Errorf("top -n 2 printed %d screens, want 2:\n%s", got, out)
+	}
+	f := row(out, "ping")
+	if len(f) != 6 {
+		t.Fatalf("top shows no ping row (CALL CALLS/S ERRORS/S P50 P99 TOTAL):\n%s", out)
+	}
+	if rate, err := strconv.ParseFloat(f[1], 64); err != nil || rate <= 0 {
+		t.Errorf("ping calls/s %q, want a positive rate:\n%s", f[1], out)
+	}
+	if !strings.Contains(out, "calls/s ") || !strings.Contains(out, "sessions ") {
+		t.Errorf("top lacks the node's calls/s and sessions line:\n%s", out)
+	}
+	if r := faectl("top", "-interval", "0"); r.code != 2 {
+		t.Errorf("top -interval 0: exit %d, want 2 (usage)", r.code)
 	}
 }
 
