@@ -58,6 +58,11 @@ type Config struct {
 	// SlowCall logs a call that takes longer than this; 0 disables.
 	// Default 200ms.
 	SlowCall time.Duration `toml:"slow_call"`
+	// TraceSample is the fraction of calls, 0 to 1, logged with a trace
+	// line (rid, reason, arguments, where the time went); a call whose
+	// Context sets trace always is. 0 (the default) samples none; 0.01 logs
+	// one call in 100.
+	TraceSample float64 `toml:"trace_sample"`
 }
 
 // The defaults of the timeouts whose zero means "the default".
@@ -115,6 +120,7 @@ func (c Config) validateLimits() error {
 		{"buffer_size", c.BufferSize >= 512 && c.BufferSize <= 1<<20, c.BufferSize},
 		{"shutdown_timeout", c.ShutdownTimeout > 0, c.ShutdownTimeout},
 		{"slow_call", c.SlowCall >= 0, c.SlowCall},
+		{"trace_sample", c.TraceSample >= 0 && c.TraceSample <= 1, c.TraceSample},
 	}
 	for _, ch := range checks {
 		if !ch.ok {

@@ -42,6 +42,8 @@ type Engine struct {
 	stats  *Stats
 	log    *slog.Logger
 	errLog logLimiter // failed calls logged per second
+	// sampler picks the calls that get a trace line (trace_sample).
+	sampler *sampler
 
 	slots    chan struct{} // one token per open session
 	draining atomic.Bool
@@ -88,6 +90,7 @@ func New(cfg Config, processor thrift.TProcessor, log *slog.Logger) (*Engine, er
 		stats:    newStats(names),
 		log:      log,
 		errLog:   logLimiter{perSecond: 10},
+		sampler:  newSampler(cfg.TraceSample),
 		slots:    make(chan struct{}, cfg.MaxOutstandingSessions),
 		done:     make(chan struct{}),
 		sessions: make(map[*session]struct{}),

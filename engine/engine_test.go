@@ -51,6 +51,12 @@ type testServer struct {
 
 func startServer(t testing.TB, tweak func(*Config)) *testServer {
 	t.Helper()
+	return startServerLogging(t, tweak, slog.New(slog.DiscardHandler))
+}
+
+// startServerLogging is startServer with the engine logging to log.
+func startServerLogging(t testing.TB, tweak func(*Config), log *slog.Logger) *testServer {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "faed.sock")
 	cfg := DefaultConfig()
 	cfg.Listen = []string{"tcp:127.0.0.1:0", "unix:" + sock}
@@ -58,7 +64,7 @@ func startServer(t testing.TB, tweak func(*Config)) *testServer {
 		tweak(&cfg)
 	}
 	h := &testHandler{release: make(chan struct{})}
-	e, err := New(cfg, rpc.NewFunServantProcessor(h), slog.New(slog.DiscardHandler))
+	e, err := New(cfg, rpc.NewFunServantProcessor(h), log)
 	if err != nil {
 		t.Fatal(err)
 	}

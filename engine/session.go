@@ -31,9 +31,12 @@ type session struct {
 	state   atomic.Int32
 
 	// ctx is passed to every call of the session; call names the call
-	// being read, for the missing-field counts.
-	ctx  *callContext
-	call string
+	// being read, for the missing-field counts, and note is what its
+	// processor told of it (trace.go).
+	ctx     *callContext
+	call    string
+	note    callNote
+	reasons reasonCache
 }
 
 func newSession(e *Engine, conn net.Conn) *session {
@@ -136,7 +139,7 @@ func (s *session) serveCall() error {
 	if r == nil {
 		return s.unknownMethod(name, seq)
 	}
-	s.call = r.name
+	s.call, s.note = r.name, callNote{}
 	if !r.timed {
 		r.stats.calls.Inc(1)
 		ok, callErr := s.process(r, seq)
@@ -144,16 +147,19 @@ func (s *session) serveCall() error {
 	}
 	start := time.Now()
 	ok, callErr := s.process(r, seq)
-	elapsed := time.Since(start)
-	r.stats.record(elapsed, callErr)
+	done := time.Now()
+	r.stats.record(done.Sub(start), callErr)
+	s.e.stats.reasons.countCached(&s.reasons, s.note.reason)
 	if callErr != nil && !isDeclared(callErr) && s.e.errLog.allow() {
-		s.e.log.Warn("call failed", "call", name, "err", callErr, "remote", remote(s.conn))
+		s.e.log.Warn("call failed", append(s.callAttrs(name), "err", callErr)...)
 	}
-	if slow := s.e.cfg.SlowCall; slow > 0 && elapsed > slow {
-		s.e.stats.slowCalls.Inc(1)
-		s.e.log.Warn("slow call", "call", name, "elapsed", elapsed, "remote", remote(s.conn))
+	err = s.finish(ok, callErr)
+	// The write is timed only for a call that gets a line: a clock read
+	// is dear on a VM, and most calls need two, not three.
+	if slow, traced := s.slowOrTraced(done.Sub(start)); slow || traced {
+		s.logSlowOrTraced(name, slow, traced, done.Sub(start), time.Since(done), callErr)
 	}
-	return s.finish(ok, callErr)
+	return err
 }
 
 // finish sends the reply of a counted call and says whether the session
@@ -176,8 +182,7 @@ func (s *session) finish(ok bool, callErr thrift.TException) error {
 func (s *session) replyLost(err error) {
 	s.e.stats.repliesLost.Inc(1)
 	if s.e.errLog.allow() {
-		s.e.log.Warn("reply not delivered", "call", s.call, "err", err, "remote", remote(s.conn),
-			"write_timeout", s.e.cfg.WriteTimeout)
+		s.e.log.Warn("reply not delivered", append(s.callAttrs(s.call), "err", err, "write_timeout", s.e.cfg.WriteTimeout)...)
 	}
 }
 
@@ -207,7 +212,7 @@ func (s *session) process(r *route, seq int32) (ok bool, err thrift.TException) 
 	defer func() {
 		if p := recover(); p != nil {
 			s.e.stats.panics.Inc(1)
-			s.e.log.Error("panic in call", "call", r.name, "panic", p, "stack", string(debug.Stack()))
+			s.e.log.Error("panic in call", append(s.callAttrs(r.name), "panic", p, "stack", string(debug.Stack()))...)
 			msg := fmt.Sprintf("internal error in %s (recovered panic)", r.name)
 			ok, err = true, s.replyError(r.name, seq, thrift.INTERNAL_ERROR, msg)
 			if err == nil {

@@ -37,6 +37,7 @@ type Stats struct {
 	slowCalls      metrics.Counter
 	repliesLost    metrics.Counter
 	missing        missingFields
+	reasons        reasonCounts
 
 	rates     [3]metrics.EWMA // 1, 5 and 15 minutes
 	lastCalls atomic.Int64
@@ -147,6 +148,11 @@ type Snapshot struct {
 	QPS5m         float64                `json:"qps_5m"`
 	QPS15m        float64                `json:"qps_15m"`
 	PerCall       []CallSnapshot         `json:"per_call"`
+	// PerReason counts calls by their Context's reason, each run of digits
+	// folded to '?' ("user.show.123" and "user.show.7" count as
+	// "user.show.?"),
+	// busiest first; at most maxReasons, the rest under "(other)".
+	PerReason []ReasonCount `json:"per_reason"`
 }
 
 // Snapshot reads every counter once. Calls never made are left out.
@@ -162,6 +168,7 @@ func (s *Stats) Snapshot() Snapshot {
 		SlowCalls:      s.slowCalls.Count(),
 		RepliesLost:    s.repliesLost.Count(),
 		MissingFields:  s.missing.snapshot(),
+		PerReason:      s.reasons.snapshot(),
 		PerCall:        []CallSnapshot{},
 		QPS1m:          s.rates[0].Rate(),
 		QPS5m:          s.rates[1].Rate(),

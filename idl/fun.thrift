@@ -98,6 +98,10 @@ struct Context {
   4: optional bool sticky
   5: optional i32 budgetMs
   6: optional i64 mapVersion
+  // trace (faed addition): log a trace line of this call on every faed
+  // node it passes (the original's notes wanted clients to control
+  // sampling); without it, [engine] trace_sample decides.
+  7: optional bool trace
 }
 
 service FunServant {

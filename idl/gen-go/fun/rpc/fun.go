@@ -1975,6 +1975,7 @@ func (p *VBucketBatch) String() string {
 //  - Sticky
 //  - BudgetMs
 //  - MapVersion
+//  - Trace
 type Context struct {
   Rid int64 `thrift:"rid,1,required" db:"rid" json:"rid"`
   Reason string `thrift:"reason,2,required" db:"reason" json:"reason"`
@@ -1982,6 +1983,7 @@ type Context struct {
   Sticky *bool `thrift:"sticky,4" db:"sticky" json:"sticky,omitempty"`
   BudgetMs *int32 `thrift:"budgetMs,5" db:"budgetMs" json:"budgetMs,omitempty"`
   MapVersion *int64 `thrift:"mapVersion,6" db:"mapVersion" json:"mapVersion,omitempty"`
+  Trace *bool `thrift:"trace,7" db:"trace" json:"trace,omitempty"`
 }
 
 func NewContext() *Context {
@@ -2021,6 +2023,13 @@ func (p *Context) GetMapVersion() int64 {
   }
 return *p.MapVersion
 }
+var Context_Trace_DEFAULT bool
+func (p *Context) GetTrace() bool {
+  if !p.IsSetTrace() {
+    return Context_Trace_DEFAULT
+  }
+return *p.Trace
+}
 func (p *Context) IsSetSticky() bool {
   return p.Sticky != nil
 }
@@ -2031,6 +2040,10 @@ func (p *Context) IsSetBudgetMs() bool {
 
 func (p *Context) IsSetMapVersion() bool {
   return p.MapVersion != nil
+}
+
+func (p *Context) IsSetTrace() bool {
+  return p.Trace != nil
 }
 
 func (p *Context) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -2105,6 +2118,16 @@ func (p *Context) Read(ctx context.Context, iprot thrift.TProtocol) error {
     case 6:
       if fieldTypeId == thrift.I64 {
         if err := p.ReadField6(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 7:
+      if fieldTypeId == thrift.BOOL {
+        if err := p.ReadField7(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -2190,6 +2213,15 @@ func (p *Context)  ReadField6(ctx context.Context, iprot thrift.TProtocol) error
   return nil
 }
 
+func (p *Context)  ReadField7(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadBool(ctx); err != nil {
+  return thrift.PrependError("error reading field 7: ", err)
+} else {
+  p.Trace = &v
+}
+  return nil
+}
+
 func (p *Context) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "Context"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
@@ -2200,6 +2232,7 @@ func (p *Context) Write(ctx context.Context, oprot thrift.TProtocol) error {
     if err := p.writeField4(ctx, oprot); err != nil { return err }
     if err := p.writeField5(ctx, oprot); err != nil { return err }
     if err := p.writeField6(ctx, oprot); err != nil { return err }
+    if err := p.writeField7(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -2274,6 +2307,18 @@ func (p *Context) writeField6(ctx context.Context, oprot thrift.TProtocol) (err 
   return err
 }
 
+func (p *Context) writeField7(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetTrace() {
+    if err := oprot.WriteFieldBegin(ctx, "trace", thrift.BOOL, 7); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 7:trace: ", p), err) }
+    if err := oprot.WriteBool(ctx, bool(*p.Trace)); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T.trace (7) field write error: ", p), err) }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 7:trace: ", p), err) }
+  }
+  return err
+}
+
 func (p *Context) Equals(other *Context) bool {
   if p == other {
     return true
@@ -2300,6 +2345,12 @@ func (p *Context) Equals(other *Context) bool {
       return false
     }
     if (*p.MapVersion) != (*other.MapVersion) { return false }
+  }
+  if p.Trace != other.Trace {
+    if p.Trace == nil || other.Trace == nil {
+      return false
+    }
+    if (*p.Trace) != (*other.Trace) { return false }
   }
   return true
 }
@@ -3734,6 +3785,7 @@ func (p *funServantProcessorPing) Process(ctx context.Context, seqId int32, ipro
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -3914,6 +3966,7 @@ func (p *funServantProcessorIDNext) Process(ctx context.Context, seqId int32, ip
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -4004,6 +4057,7 @@ func (p *funServantProcessorIDNextWithTag) Process(ctx context.Context, seqId in
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -4094,6 +4148,7 @@ func (p *funServantProcessorIDDecode) Process(ctx context.Context, seqId int32, 
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -4184,6 +4239,7 @@ func (p *funServantProcessorLcSet) Process(ctx context.Context, seqId int32, ipr
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -4279,6 +4335,7 @@ func (p *funServantProcessorLcGet) Process(ctx context.Context, seqId int32, ipr
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -4376,6 +4433,7 @@ func (p *funServantProcessorLcDel) Process(ctx context.Context, seqId int32, ipr
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -4469,6 +4527,7 @@ func (p *funServantProcessorLock) Process(ctx context.Context, seqId int32, ipro
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -4564,6 +4623,7 @@ func (p *funServantProcessorUnlock) Process(ctx context.Context, seqId int32, ip
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -4657,6 +4717,7 @@ func (p *funServantProcessorZkCreate) Process(ctx context.Context, seqId int32, 
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -4747,6 +4808,7 @@ func (p *funServantProcessorZkChildren) Process(ctx context.Context, seqId int32
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -4837,6 +4899,7 @@ func (p *funServantProcessorZkDel) Process(ctx context.Context, seqId int32, ipr
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -4927,6 +4990,7 @@ func (p *funServantProcessorMcSet) Process(ctx context.Context, seqId int32, ipr
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -5017,6 +5081,7 @@ func (p *funServantProcessorMcGet) Process(ctx context.Context, seqId int32, ipr
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -5112,6 +5177,7 @@ func (p *funServantProcessorMcAdd) Process(ctx context.Context, seqId int32, ipr
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -5202,6 +5268,7 @@ func (p *funServantProcessorMcDelete) Process(ctx context.Context, seqId int32, 
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -5292,6 +5359,7 @@ func (p *funServantProcessorMcIncrement) Process(ctx context.Context, seqId int3
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -5382,6 +5450,7 @@ func (p *funServantProcessorMgFindOne) Process(ctx context.Context, seqId int32,
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -5479,6 +5548,7 @@ func (p *funServantProcessorMgFindAll) Process(ctx context.Context, seqId int32,
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -5574,6 +5644,7 @@ func (p *funServantProcessorMgFindID) Process(ctx context.Context, seqId int32, 
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -5669,6 +5740,7 @@ func (p *funServantProcessorMgCount) Process(ctx context.Context, seqId int32, i
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -5764,6 +5836,7 @@ func (p *funServantProcessorMgUpdate) Process(ctx context.Context, seqId int32, 
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -5861,6 +5934,7 @@ func (p *funServantProcessorMgUpdateID) Process(ctx context.Context, seqId int32
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -5958,6 +6032,7 @@ func (p *funServantProcessorMgUpsert) Process(ctx context.Context, seqId int32, 
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -6055,6 +6130,7 @@ func (p *funServantProcessorMgUpsertID) Process(ctx context.Context, seqId int32
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -6152,6 +6228,7 @@ func (p *funServantProcessorMgInsert) Process(ctx context.Context, seqId int32, 
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -6249,6 +6326,7 @@ func (p *funServantProcessorMgInserts) Process(ctx context.Context, seqId int32,
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -6346,6 +6424,7 @@ func (p *funServantProcessorMgDelete) Process(ctx context.Context, seqId int32, 
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -6443,6 +6522,7 @@ func (p *funServantProcessorMgFindAndModify) Process(ctx context.Context, seqId 
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -6542,6 +6622,7 @@ func (p *funServantProcessorMyQuery) Process(ctx context.Context, seqId int32, i
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -6637,6 +6718,7 @@ func (p *funServantProcessorMyQueryShards) Process(ctx context.Context, seqId in
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -6727,6 +6809,7 @@ func (p *funServantProcessorMyBulkExec) Process(ctx context.Context, seqId int32
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -6817,6 +6900,7 @@ func (p *funServantProcessorMyMerge) Process(ctx context.Context, seqId int32, i
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -6907,6 +6991,7 @@ func (p *funServantProcessorMyEvict) Process(ctx context.Context, seqId int32, i
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -7000,6 +7085,7 @@ func (p *funServantProcessorKvdbSet) Process(ctx context.Context, seqId int32, i
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -7095,6 +7181,7 @@ func (p *funServantProcessorKvdbGet) Process(ctx context.Context, seqId int32, i
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -7192,6 +7279,7 @@ func (p *funServantProcessorKvdbDel) Process(ctx context.Context, seqId int32, i
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -7287,6 +7375,7 @@ func (p *funServantProcessorVbPull) Process(ctx context.Context, seqId int32, ip
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -7382,6 +7471,7 @@ func (p *funServantProcessorVbPush) Process(ctx context.Context, seqId int32, ip
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {
@@ -7477,6 +7567,7 @@ func (p *funServantProcessorVbDrop) Process(ctx context.Context, seqId int32, ip
   }
   iprot.ReadMessageEnd(ctx)
 
+  noteCall(ctx, args.ReqCtx, &args)
   tickerCancel := func() {}
   // Start a goroutine to do server side connectivity check.
   if thrift.ServerConnectivityCheckInterval > 0 {

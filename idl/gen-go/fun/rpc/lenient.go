@@ -4,6 +4,7 @@ package rpc
 
 import (
 	"context"
+	"fmt"
 	"unsafe"
 
 	"github.com/apache/thrift/lib/go/thrift"
@@ -15,6 +16,25 @@ import (
 // did, and tell the context passed to Read when it implements this.
 type MissingFieldCounter interface {
 	MissingRequiredField(strct, field string)
+}
+
+// CallNoter is implemented by a context.Context that wants to know whose
+// call its handler serves: each processor of this package but noop's tells
+// it the call's Context fields and its arguments (for log lines) right
+// before it calls the handler. A missing Context is told as zeros.
+type CallNoter interface {
+	NoteCall(rid int64, reason string, uid int64, trace bool, args fmt.Stringer)
+}
+
+func noteCall(ctx context.Context, rc *Context, args fmt.Stringer) {
+	n, ok := ctx.(CallNoter)
+	switch {
+	case !ok:
+	case rc == nil:
+		n.NoteCall(0, "", 0, false, args)
+	default:
+		n.NoteCall(rc.Rid, rc.Reason, rc.UID, rc.GetTrace(), args)
+	}
 }
 
 func missingRequired(ctx context.Context, strct, field string) {

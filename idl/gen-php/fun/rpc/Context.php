@@ -51,6 +51,11 @@ class Context
             'isRequired' => false,
             'type' => TType::I64,
         ),
+        7 => array(
+            'var' => 'trace',
+            'isRequired' => false,
+            'type' => TType::BOOL,
+        ),
     );
 
     /**
@@ -77,6 +82,10 @@ class Context
      * @var int
      */
     public $mapVersion = null;
+    /**
+     * @var bool
+     */
+    public $trace = null;
 
     public function __construct($vals = null)
     {
@@ -98,6 +107,9 @@ class Context
             }
             if (isset($vals['mapVersion'])) {
                 $this->mapVersion = $vals['mapVersion'];
+            }
+            if (isset($vals['trace'])) {
+                $this->trace = $vals['trace'];
             }
         }
     }
@@ -163,6 +175,13 @@ class Context
                         $xfer += $input->skip($ftype);
                     }
                     break;
+                case 7:
+                    if ($ftype == TType::BOOL) {
+                        $xfer += $input->readBool($this->trace);
+                    } else {
+                        $xfer += $input->skip($ftype);
+                    }
+                    break;
                 default:
                     $xfer += $input->skip($ftype);
                     break;
@@ -205,6 +224,11 @@ class Context
         if ($this->mapVersion !== null) {
             $xfer += $output->writeFieldBegin('mapVersion', TType::I64, 6);
             $xfer += $output->writeI64($this->mapVersion);
+            $xfer += $output->writeFieldEnd();
+        }
+        if ($this->trace !== null) {
+            $xfer += $output->writeFieldBegin('trace', TType::BOOL, 7);
+            $xfer += $output->writeBool($this->trace);
             $xfer += $output->writeFieldEnd();
         }
         $xfer += $output->writeFieldStop();

@@ -920,17 +920,19 @@ class Context(object):
      - sticky
      - budgetMs
      - mapVersion
+     - trace
 
     """
 
 
-    def __init__(self, rid=None, reason=None, uid=None, sticky=None, budgetMs=None, mapVersion=None,):
+    def __init__(self, rid=None, reason=None, uid=None, sticky=None, budgetMs=None, mapVersion=None, trace=None,):
         self.rid = rid
         self.reason = reason
         self.uid = uid
         self.sticky = sticky
         self.budgetMs = budgetMs
         self.mapVersion = mapVersion
+        self.trace = trace
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -971,6 +973,11 @@ class Context(object):
                     self.mapVersion = iprot.readI64()
                 else:
                     iprot.skip(ftype)
+            elif fid == 7:
+                if ftype == TType.BOOL:
+                    self.trace = iprot.readBool()
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -1004,6 +1011,10 @@ class Context(object):
         if self.mapVersion is not None:
             oprot.writeFieldBegin('mapVersion', TType.I64, 6)
             oprot.writeI64(self.mapVersion)
+            oprot.writeFieldEnd()
+        if self.trace is not None:
+            oprot.writeFieldBegin('trace', TType.BOOL, 7)
+            oprot.writeBool(self.trace)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -1149,6 +1160,7 @@ Context.thrift_spec = (
     (4, TType.BOOL, 'sticky', None, None, ),  # 4
     (5, TType.I32, 'budgetMs', None, None, ),  # 5
     (6, TType.I64, 'mapVersion', None, None, ),  # 6
+    (7, TType.BOOL, 'trace', None, None, ),  # 7
 )
 fix_spec(all_structs)
 del all_structs
