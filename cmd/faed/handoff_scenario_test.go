@@ -165,6 +165,12 @@ func checkDestinationKilled(t *testing.T, zk string) {
 // moves once ZooKeeper is back, and no call fails.
 func checkZooKeeperRestarted(t *testing.T, server *testserver.ZooKeeper) {
 	o := handoffOpts(server.Addr, "zookeeper", 1, 1, 2)
+	// Long enough that a restart of the server (its stop and start took
+	// 1.5-3s here, more on a loaded machine) ends before any node's session
+	// would: the server keeps the sessions, the nodes reconnect to them and
+	// never fence. With 2s, one CI run's restart outlasted the sessions and
+	// every node fenced itself until it had a new one.
+	o.sessionTimeout = "10s"
 	nodes := startNodes(t, o, 3)
 	waitSettled(t, nodes, 20*time.Second)
 	ds := seed(t, nodes[0], "z-")
@@ -174,8 +180,11 @@ func checkZooKeeperRestarted(t *testing.T, server *testserver.ZooKeeper) {
 	joiner := startNodes(t, o, 1)[0]
 	mv, _ := waitMove(t, nodes[0], 30*time.Second, "of the rebalance", func(mapMove, clusterMap) bool { return true })
 	t.Logf("restarting zookeeper during move %+v", mv)
+	began := time.Now()
 	server.Stop()
+	stopped := time.Now()
 	server.Restart()
+	t.Logf("zookeeper stopped in %v, started in %v", stopped.Sub(began).Round(time.Millisecond), time.Since(stopped).Round(time.Millisecond))
 	all := append(nodes, joiner)
 	m := waitSettled(t, all, 60*time.Second)
 	res := l.stop(t)
@@ -390,11 +399,22 @@ func lcacheWrong(n *node, want map[string]string, lost func(string) bool) []stri
 // false. A lock lost with a killed node may be granted once, then held.
 func checkHeld(t *testing.T, nodes []*node, held []string, lost func(string) bool) {
 	t.Helper()
+	// Connections of their own: the nodes' n.fun may have been idle past
+	// idle_timeout during a long change, and faed closed them.
+	clients := make([]*rpc.FunServantClient, len(nodes))
+	for i, n := range nodes {
+		c, conn, err := dialFun(n.TCP)
+		if err != nil {
+			t.Fatalf("checking held locks: %v", err)
+		}
+		defer conn.Close()
+		clients[i] = c
+	}
 	twice, lostGrants := 0, 0
 	for _, k := range held {
 		var grantedBy []string
-		for _, n := range nodes {
-			ok, err := n.fun.Lock(t.Context(), rc, lockReason, k)
+		for i, n := range nodes {
+			ok, err := clients[i].Lock(t.Context(), rc, lockReason, k)
 			if err != nil {
 				t.Errorf("lock %q through %s: %v", k, n.TCP, err)
 			} else if ok {
