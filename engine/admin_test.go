@@ -22,7 +22,8 @@ func startAdmin(t *testing.T, s *testServer, cfg AdminConfig, stop func()) strin
 		Sections: map[string]func() any{"servant": func() any {
 			return map[string]any{
 				"lcache":   map[string]any{"hits": 3},
-				"memcache": []any{map[string]any{"Name": "default", "Servers": []any{map[string]any{"Server": "127.0.0.1:11211", "Calls": 7, "State": "open"}}}},
+				"memcache": []testPool{{Name: "default", Servers: []testMcServer{{Server: "127.0.0.1:11211", Calls: 7, State: "open"}}}},
+				"mysql":    testMySQL{Pools: map[string]testMySQLPool{"shard-a": {Calls: 2}, "shard-b": {Calls: 5}}},
 			}
 		}},
 		Config: func() []byte { return []byte("[engine]\n") },
@@ -37,6 +38,27 @@ func startAdmin(t *testing.T, s *testServer, cfg AdminConfig, stop func()) strin
 	go a.Serve()
 	t.Cleanup(func() { a.Shutdown(context.Background()) })
 	return "http://" + a.Addr().String()
+}
+
+// The shapes of the servant's stats that /metrics must label: a list of
+// named pools holding a list of named servers, and a map of pools.
+type testPool struct {
+	Name    string
+	Servers []testMcServer
+}
+
+type testMcServer struct {
+	Server string
+	Calls  int
+	State  string
+}
+
+type testMySQL struct {
+	Pools map[string]testMySQLPool `json:"pools"`
+}
+
+type testMySQLPool struct {
+	Calls int `json:"calls"`
 }
 
 func get(t *testing.T, method, url string) (int, string, string) {
@@ -72,8 +94,9 @@ func TestAdminEndpoints(t *testing.T) {
 		{"config", "GET", "/config", 200, "application/toml", "[engine]"},
 		{"metrics", "GET", "/metrics", 200, "text/plain", `faed_calls_total{call="lc_get"} 6`},
 		{"metrics of a section", "GET", "/metrics", 200, "text/plain", "faed_servant_lcache_hits 3"},
-		{"metrics of a list", "GET", "/metrics", 200, "text/plain", "faed_servant_memcache_default_Servers_127_0_0_1_11211_Calls 7"},
-		{"breaker state as a number", "GET", "/metrics", 200, "text/plain", "faed_servant_memcache_default_Servers_127_0_0_1_11211_State 2"},
+		{"metrics of a list", "GET", "/metrics", 200, "text/plain", `faed_servant_memcache_servers_calls{pool="default",server="127.0.0.1:11211"} 7`},
+		{"breaker state as a number", "GET", "/metrics", 200, "text/plain", `faed_servant_memcache_servers_state{pool="default",server="127.0.0.1:11211"} 2`},
+		{"metrics of a map", "GET", "/metrics", 200, "text/plain", `faed_servant_mysql_pools_calls{pool="shard-b"} 5`},
 		{"pprof", "GET", "/debug/pprof/goroutine?debug=1", 200, "text/plain", "goroutine"},
 		{"unknown path", "GET", "/nope", 404, "application/json", `"error"`},
 		{"stop needs POST", "GET", "/stop", 405, "application/json", `"error"`},

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math/bits"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -52,20 +53,93 @@ func (h *histogram) record(d time.Duration) {
 // quantiles returns the latency below which each fraction q of the recorded
 // calls fall, in the order given; zero when nothing was recorded.
 func (h *histogram) quantiles(qs ...float64) []time.Duration {
-	var counts [numBuckets]uint64
-	var total uint64
+	c := h.counts()
+	return c.quantiles(qs...)
+}
+
+// histCounts is a histogram's counts at one instant.
+type histCounts struct {
+	buckets [numBuckets]uint64
+	sumNs   uint64
+}
+
+func (h *histogram) counts() histCounts {
+	var c histCounts
 	for i := range h.buckets {
-		counts[i] = h.buckets[i].Load()
-		total += counts[i]
+		c.buckets[i] = h.buckets[i].Load()
 	}
+	c.sumNs = h.sumNs.Load()
+	return c
+}
+
+// since is what was recorded between before and c.
+func (c histCounts) since(before *histCounts) histCounts {
+	for i := range c.buckets {
+		c.buckets[i] -= before.buckets[i]
+	}
+	c.sumNs -= before.sumNs
+	return c
+}
+
+func (c *histCounts) total() uint64 {
+	var n uint64
+	for _, b := range c.buckets {
+		n += b
+	}
+	return n
+}
+
+func (c *histCounts) quantiles(qs ...float64) []time.Duration {
 	out := make([]time.Duration, len(qs))
+	total := c.total()
 	if total == 0 {
 		return out
 	}
 	for j, q := range qs {
-		out[j] = time.Duration(bucketUpper(rankBucket(&counts, uint64(q*float64(total)))))
+		out[j] = time.Duration(bucketUpper(rankBucket(&c.buckets, uint64(q*float64(total)))))
 	}
 	return out
+}
+
+// windowTicks is how many rate ticks the recent window spans: a minute.
+const windowTicks = int(time.Minute / tickInterval)
+
+// recentWindow keeps a histogram's counts as they were at each of the last
+// windowTicks ticks, so that the last minute's calls are the counts now less
+// those of a minute ago. Ticks and reads take its lock, calls never do.
+type recentWindow struct {
+	mu     sync.Mutex
+	ring   *[windowTicks]histCounts // allocated at the first tick that saw a call
+	next   int                      // the slot the next tick writes
+	filled int
+}
+
+// tick records h's counts as they are now.
+func (w *recentWindow) tick(h *histogram) {
+	c := h.counts()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ring == nil {
+		if c.total() == 0 {
+			return // a call never made costs no window
+		}
+		w.ring = new([windowTicks]histCounts)
+	}
+	w.ring[w.next] = c
+	w.next = (w.next + 1) % windowTicks
+	w.filled = min(w.filled+1, windowTicks)
+}
+
+// last is what h recorded since the oldest tick kept (about a minute ago;
+// since the start until a minute of ticks exist).
+func (w *recentWindow) last(h *histogram) histCounts {
+	c := h.counts()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ring == nil || w.filled < windowTicks {
+		return c
+	}
+	return c.since(&w.ring[w.next])
 }
 
 // rankBucket is the bucket holding the call of the given rank (0-based).

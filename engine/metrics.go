@@ -2,11 +2,9 @@ package engine
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 )
 
 // metrics writes the Prometheus text format: the engine's counters and
@@ -55,12 +53,22 @@ func writeEngineMetrics(w *bufio.Writer, s Snapshot) {
 	for _, c := range s.PerCall {
 		fmt.Fprintf(w, "faed_call_deadlines_total{call=%q} %d\n", c.Name, c.Deadlines)
 	}
-	fmt.Fprintf(w, "# HELP faed_call_latency_seconds Call latency, by method.\n# TYPE faed_call_latency_seconds summary\n")
+	fmt.Fprintf(w, "# HELP faed_call_latency_seconds Call latency since the start, by method.\n# TYPE faed_call_latency_seconds summary\n")
 	for _, c := range s.PerCall {
-		fmt.Fprintf(w, "faed_call_latency_seconds{call=%q,quantile=\"0.5\"} %g\n", c.Name, c.P50us/1e6)
-		fmt.Fprintf(w, "faed_call_latency_seconds{call=%q,quantile=\"0.99\"} %g\n", c.Name, c.P99us/1e6)
-		fmt.Fprintf(w, "faed_call_latency_seconds_count{call=%q} %d\n", c.Name, c.Count)
+		writeSummary(w, "faed_call_latency_seconds", c.Name, c.P50us, c.P99us, c.TotalUs, c.Count)
 	}
+	fmt.Fprintf(w, "# HELP faed_call_latency_1m_seconds Call latency over the last minute, by method.\n# TYPE faed_call_latency_1m_seconds summary\n")
+	for _, c := range s.PerCall {
+		writeSummary(w, "faed_call_latency_1m_seconds", c.Name, c.P50us1m, c.P99us1m, c.TotalUs1m, c.Count1m)
+	}
+}
+
+// writeSummary writes one call's samples of a latency summary.
+func writeSummary(w *bufio.Writer, name, call string, p50us, p99us, totalUs float64, count int64) {
+	fmt.Fprintf(w, "%s{call=%q,quantile=\"0.5\"} %g\n", name, call, p50us/1e6)
+	fmt.Fprintf(w, "%s{call=%q,quantile=\"0.99\"} %g\n", name, call, p99us/1e6)
+	fmt.Fprintf(w, "%s_sum{call=%q} %g\n", name, call, totalUs/1e6)
+	fmt.Fprintf(w, "%s_count{call=%q} %d\n", name, call, count)
 }
 
 func writeRuntimeMetrics(w *bufio.Writer, r RuntimeStats) {
@@ -68,79 +76,6 @@ func writeRuntimeMetrics(w *bufio.Writer, r RuntimeStats) {
 	gauge(w, "faed_heap_alloc_bytes", "Bytes of allocated heap objects.", float64(r.HeapAlloc))
 	gauge(w, "faed_sys_bytes", "Bytes obtained from the OS.", float64(r.Sys))
 	counter(w, "faed_gc_total", "Completed GC cycles.", float64(r.NumGC))
-}
-
-// writeSectionMetrics flattens a stats value through its JSON form: every
-// number becomes a gauge named after its path.
-func writeSectionMetrics(w *bufio.Writer, section string, v any) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return
-	}
-	var tree any
-	if json.Unmarshal(raw, &tree) != nil {
-		return
-	}
-	flat := map[string]float64{}
-	flatten("faed_"+section, tree, flat)
-	keys := make([]string, 0, len(flat))
-	for k := range flat {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "# TYPE %s gauge\n%s %g\n", k, k, flat[k])
-	}
-}
-
-// flatten walks a decoded JSON value: numbers and booleans become gauges,
-// objects extend the name with their keys, list items with their own
-// name (a "name", "server" or "addr" field) or else their index. Breaker
-// states, the one string operators alert on, become 0 closed, 1 half-open,
-// 2 open; other strings are left out.
-func flatten(prefix string, v any, out map[string]float64) {
-	switch x := v.(type) {
-	case float64:
-		out[prefix] = x
-	case bool:
-		out[prefix] = map[bool]float64{false: 0, true: 1}[x]
-	case string:
-		if n, ok := breakerStates[x]; ok {
-			out[prefix] = n
-		}
-	case map[string]any:
-		for k, child := range x {
-			flatten(prefix+"_"+metricName(k), child, out)
-		}
-	case []any:
-		for i, child := range x {
-			flatten(prefix+"_"+metricName(itemName(child, i)), child, out)
-		}
-	}
-}
-
-var breakerStates = map[string]float64{"closed": 0, "half-open": 1, "open": 2}
-
-// itemName names a list item after its identifying field, if it has one.
-func itemName(item any, i int) string {
-	if m, ok := item.(map[string]any); ok {
-		for _, k := range []string{"name", "Name", "server", "Server", "addr", "Addr"} {
-			if s, ok := m[k].(string); ok && s != "" {
-				return s
-			}
-		}
-	}
-	return fmt.Sprint(i)
-}
-
-// metricName keeps [a-zA-Z0-9_] and folds everything else to '_'.
-func metricName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-			return r
-		}
-		return '_'
-	}, s)
 }
 
 func gauge(w *bufio.Writer, name, help string, v float64) {

@@ -18,6 +18,7 @@ type callStats struct {
 	// deadlines counts the errors that were the call's deadline passing.
 	deadlines metrics.Counter
 	latency   histogram
+	recent    recentWindow // the latencies of the last minute, fed by runRates
 }
 
 // Stats are the engine's counters. Counters are go-metrics counters (one
@@ -100,6 +101,9 @@ func (s *Stats) runRates(ctx context.Context) {
 				r.Update(delta)
 				r.Tick()
 			}
+			for _, c := range s.perCall {
+				c.recent.tick(&c.latency)
+			}
 		}
 	}
 }
@@ -122,6 +126,13 @@ type CallSnapshot struct {
 	P50us     float64 `json:"p50_us"`
 	P99us     float64 `json:"p99_us"`
 	MeanUs    float64 `json:"mean_us"`
+	TotalUs   float64 `json:"total_us"` // latencies summed
+	// The same over the last minute (since the start in the first one):
+	// lifetime percentiles hide what happens now.
+	Count1m   int64   `json:"count_1m"`
+	P50us1m   float64 `json:"p50_1m_us"`
+	P99us1m   float64 `json:"p99_1m_us"`
+	TotalUs1m float64 `json:"total_1m_us"`
 }
 
 // Snapshot is the JSON view of the engine's stats.
@@ -190,11 +201,15 @@ func (s *Stats) Snapshot() Snapshot {
 
 func (c *callStats) snapshot(name string) CallSnapshot {
 	cs := CallSnapshot{Name: name, Count: c.calls.Count(), Errors: c.errors.Count(), Deadlines: c.deadlines.Count()}
-	q := c.latency.quantiles(0.50, 0.99)
-	cs.P50us, cs.P99us = micros(q[0]), micros(q[1])
-	if cs.Count > 0 {
-		cs.MeanUs = micros(time.Duration(c.latency.sumNs.Load() / uint64(cs.Count)))
+	all := c.latency.counts()
+	q := all.quantiles(0.50, 0.99)
+	cs.P50us, cs.P99us, cs.TotalUs = micros(q[0]), micros(q[1]), micros(time.Duration(all.sumNs))
+	if n := all.total(); n > 0 {
+		cs.MeanUs = micros(time.Duration(all.sumNs / n))
 	}
+	recent := c.recent.last(&c.latency)
+	q = recent.quantiles(0.50, 0.99)
+	cs.Count1m, cs.P50us1m, cs.P99us1m, cs.TotalUs1m = int64(recent.total()), micros(q[0]), micros(q[1]), micros(time.Duration(recent.sumNs))
 	return cs
 }
 

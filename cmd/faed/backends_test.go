@@ -92,6 +92,7 @@ func TestPHPBackends(t *testing.T) {
 		runs = append(runs, run)
 	}
 	checkBackendStats(t, d, tally, len(runs))
+	checkMetrics(t, d, b)
 	checkConfigMasked(t, d)
 	b.checkLeftBehind(t, runs)
 }
