@@ -71,6 +71,8 @@ type AdminOptions struct {
 	Stop func()
 	// Cluster serves the /cluster endpoints; nil on a one-node daemon.
 	Cluster ClusterAdmin
+	// Degrade serves /degrade; nil answers 404 there.
+	Degrade Degrader
 }
 
 // Admin is the operators' HTTP server: ping, stats, runtime, config,
@@ -108,6 +110,7 @@ func (a *Admin) routes() http.Handler {
 	mux.HandleFunc("GET /metrics", a.metrics)
 	mux.Handle("POST /stop", a.changing(a.stop))
 	a.clusterRoutes(mux)
+	a.degradeRoutes(mux)
 	a.dashboardRoutes(mux)
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)

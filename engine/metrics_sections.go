@@ -24,7 +24,7 @@ import (
 // labelNames names the label of a map or list by the key that holds it; any
 // other key gives its singular ("servers" → "server").
 var labelNames = map[string]string{
-	"memcache": "pool", "mongodb": "pool", "pools": "pool", "per_call": "call", "counts": "node", "per_reason": "reason",
+	"memcache": "pool", "mongodb": "pool", "pools": "pool", "per_call": "call", "counts": "node", "per_reason": "reason", "switches": "switch",
 }
 
 // itemKeys are the fields that name a list item, in order of preference.

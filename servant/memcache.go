@@ -18,6 +18,9 @@ func (s *FunServant) McSet(ctx context.Context, rc *rpc.Context, pool, key strin
 	if s.mc == nil {
 		return false, errNotConfigured("memcache")
 	}
+	if err := s.switched.refuse("memcache", pool, true); err != nil {
+		return false, wrap("mc_set", err)
+	}
 	err := s.within(ctx, rc, 0, func(ctx context.Context) error {
 		return s.mc.Set(ctx, pool, key, value.Data, uint32(value.Flags), expiration)
 	})
@@ -30,6 +33,9 @@ func (s *FunServant) McSet(ctx context.Context, rc *rpc.Context, pool, key strin
 func (s *FunServant) McGet(ctx context.Context, rc *rpc.Context, pool, key string) (*rpc.TMemcacheData, error) {
 	if s.mc == nil {
 		return nil, errNotConfigured("memcache")
+	}
+	if err := s.switched.refuse("memcache", pool, false); err != nil {
+		return nil, wrap("mc_get", err)
 	}
 	var data []byte
 	var flags uint32
@@ -47,6 +53,9 @@ func (s *FunServant) McAdd(ctx context.Context, rc *rpc.Context, pool, key strin
 	if s.mc == nil {
 		return false, errNotConfigured("memcache")
 	}
+	if err := s.switched.refuse("memcache", pool, true); err != nil {
+		return false, wrap("mc_add", err)
+	}
 	var stored bool
 	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
 		stored, err = s.mc.Add(ctx, pool, key, value.Data, uint32(value.Flags), expiration)
@@ -58,6 +67,9 @@ func (s *FunServant) McAdd(ctx context.Context, rc *rpc.Context, pool, key strin
 func (s *FunServant) McDelete(ctx context.Context, rc *rpc.Context, pool, key string) (bool, error) {
 	if s.mc == nil {
 		return false, errNotConfigured("memcache")
+	}
+	if err := s.switched.refuse("memcache", pool, true); err != nil {
+		return false, wrap("mc_delete", err)
 	}
 	var deleted bool
 	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
@@ -73,6 +85,9 @@ func (s *FunServant) McDelete(ctx context.Context, rc *rpc.Context, pool, key st
 func (s *FunServant) McIncrement(ctx context.Context, rc *rpc.Context, pool, key string, delta int64) (int64, error) {
 	if s.mc == nil {
 		return 0, errNotConfigured("memcache")
+	}
+	if err := s.switched.refuse("memcache", pool, true); err != nil {
+		return 0, wrap("mc_increment", err)
 	}
 	var n int64
 	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {

@@ -18,6 +18,9 @@ func (s *FunServant) MyQuery(ctx context.Context, rc *rpc.Context, pool, table s
 	if s.my == nil {
 		return nil, errNotConfigured("mysql")
 	}
+	if err := s.switched.refuse("mysql", pool, !mysql.IsRead(sql)); err != nil {
+		return nil, wrap("my_query", err)
+	}
 	a := queryArgs{rc, pool, table, hintID, sql, argv, cacheKey}
 	if cacheKey == "" {
 		return s.myQuery(ctx, a)
@@ -60,6 +63,9 @@ func (s *FunServant) MyQueryShards(ctx context.Context, rc *rpc.Context, pool, t
 	if s.my == nil {
 		return nil, errNotConfigured("mysql")
 	}
+	if err := s.switched.refuse("mysql", pool, !mysql.IsRead(sql)); err != nil {
+		return nil, wrap("my_query_shards", err)
+	}
 	var r *mysql.Result
 	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
 		r, err = s.my.QueryShards(ctx, pool, table, sql, argv)
@@ -76,6 +82,11 @@ func (s *FunServant) MyBulkExec(ctx context.Context, rc *rpc.Context, pool, tabl
 	if s.my == nil {
 		return 0, errNotConfigured("mysql")
 	}
+	for _, p := range pool {
+		if err := s.switched.refuse("mysql", p, true); err != nil {
+			return 0, wrap("my_bulk_exec", err) // before any statement ran
+		}
+	}
 	var n int64
 	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
 		n, err = s.my.BulkExec(ctx, pool, table, hintID, sql, argv, cacheKey, func(keys []string) error {
@@ -91,6 +102,9 @@ func (s *FunServant) MyBulkExec(ctx context.Context, rc *rpc.Context, pool, tabl
 func (s *FunServant) MyMerge(ctx context.Context, rc *rpc.Context, pool, table string, hintID int64, where, key, column, jsonValue string) (*rpc.MysqlMergeResult_, error) {
 	if s.my == nil {
 		return nil, errNotConfigured("mysql")
+	}
+	if err := s.switched.refuse("mysql", pool, true); err != nil {
+		return nil, wrap("my_merge", err)
 	}
 	var ok bool
 	var newVal string

@@ -148,6 +148,7 @@ type FunServant struct {
 	my          *mysql.Client    // nil when not configured
 	mc          *memcache.Client // nil when not configured
 	notices     Notices          // nil: no cluster
+	switched    switches         // operator degrade switches (degrade.go)
 }
 
 // reqContext is the request context of a call: rc, or an empty Context
@@ -297,5 +298,6 @@ func (s *FunServant) Stats() any {
 	if s.mc != nil {
 		out["memcache"] = s.mc.Stats()
 	}
+	out["switches"] = s.switched.list()
 	return out
 }

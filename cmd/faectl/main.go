@@ -12,6 +12,8 @@
 //	faectl members                                 members, members version, staleness, peers
 //	faectl map [-keys k1,k2]                       vbuckets per node, rebalance, who owns keys
 //	faectl rebalance | drain NODE                  move vbuckets now / off NODE
+//	faectl degrade [-read-only] -reason R S[:POOL] switch a backend pool degraded; no args: list
+//	faectl undegrade S[:POOL]                      lift that switch
 //	faectl stats [-json] [-top n]                  engine stats summary, or the raw JSON
 //	faectl top [-interval 1s] [-n rounds] [-top n] a live screen: calls/s, errors/s per call
 //	faectl stop -yes                               stop the node (POST /stop)
@@ -74,6 +76,8 @@ var commands = []command{
 	{"map", "show the vbucket map: vbuckets per node, balance, the rebalance in progress, the owners of -keys", cmdMap},
 	{"rebalance", "ask the coordinator to rebalance the vbuckets now", cmdRebalance},
 	{"drain", "move every vbucket off NODE (it stays a member): drain NODE", cmdDrain},
+	{"degrade", "list the operator's degrade switches, or switch SERVANT[:POOL] degraded (-read-only: writes only) -reason R", cmdDegrade},
+	{"undegrade", "lift the degrade switch on SERVANT[:POOL]", cmdUndegrade},
 	{"stats", "show a node's stats summary, or with -json the raw /stats", cmdStats},
 	{"top", "a live screen of a node: calls/s, errors/s and latency per call, every -interval", cmdTop},
 	{"stop", "stop the node: POST /stop, only with -yes", cmdStop},

@@ -154,7 +154,7 @@ func startCluster(cfg Config, log *slog.Logger) (*peer.Cluster, error) {
 
 func startAdmin(cfg Config, eng *engine.Engine, funs *servant.FunServant, cluster *peer.Cluster, stop func()) (*engine.Admin, error) {
 	sections := map[string]func() any{"servant": funs.Stats}
-	opts := engine.AdminOptions{Version: version, Sections: sections, Config: cfg.effective, Stop: stop}
+	opts := engine.AdminOptions{Version: version, Sections: sections, Config: cfg.effective, Stop: stop, Degrade: degrader{funs}}
 	if cluster != nil {
 		sections["cluster"] = cluster.Stats
 		opts.Cluster = cluster
@@ -169,6 +169,15 @@ func startAdmin(cfg Config, eng *engine.Engine, funs *servant.FunServant, cluste
 	go admin.Serve()
 	return admin, nil
 }
+
+// degrader serves /degrade with the servant's switches.
+type degrader struct{ funs *servant.FunServant }
+
+func (d degrader) SetSwitch(name, pool, mode, reason, who string) (any, error) {
+	return d.funs.SetSwitch(name, pool, mode, reason, who)
+}
+
+func (d degrader) Switches() any { return d.funs.Switches() }
 
 func shutdownAdmin(admin *engine.Admin) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -1,0 +1,213 @@
+package servant
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Manual degrade (SPEC §6): an operator switches a backend pool degraded
+// (every call answers at once with an error, the backend is left alone) or
+// read-only (writes answer so, reads go on), for a reason, and switches it
+// back. The automatic degrade is each pool's breaker; this one holds until
+// an operator lifts it.
+//
+// mongodb pools answer with the IDL's declared exceptions (TMongoDegrade,
+// TMongoReadOnly) through servant/mongodb's own switches; memcache and
+// mysql pools, which have none in the IDL, answer ErrDegraded or
+// ErrReadOnly. A switch on pool "" covers every pool of its servant.
+
+// Modes of a switch.
+const (
+	ModeOff      = "off"
+	ModeDegraded = "degraded"
+	ModeReadOnly = "read_only"
+)
+
+// ErrDegraded and ErrReadOnly are wrapped by the errors of calls refused by
+// an operator's switch.
+var (
+	ErrDegraded = errors.New("servant: degraded by an operator")
+	ErrReadOnly = errors.New("servant: read-only by an operator")
+)
+
+// Switch is one operator degrade in force.
+type Switch struct {
+	Name    string    `json:"name"` // servant:pool, or servant for all its pools
+	Servant string    `json:"servant"`
+	Pool    string    `json:"pool"` // "" for every pool of the servant
+	Mode    string    `json:"mode"`
+	Reason  string    `json:"reason"`
+	Who     string    `json:"who"`
+	Since   time.Time `json:"since"`
+	// Degraded and ReadOnly say Mode as numbers for /metrics.
+	Degraded bool `json:"degraded"`
+	ReadOnly bool `json:"read_only"`
+}
+
+// switchKey names what a switch covers.
+type switchKey struct{ servant, pool string }
+
+// switches are the switches in force. Calls read an immutable map through
+// one atomic load (nil while no switch is on, the usual case); changes
+// copy it under mu.
+type switches struct {
+	mu sync.Mutex
+	on atomic.Pointer[map[switchKey]Switch]
+}
+
+// refuse is the error for a call of servant on pool that a switch refuses
+// (write: the call changes data), or nil. A pool's own switch overrides the
+// all-pools one.
+func (sw *switches) refuse(servant, pool string, write bool) error {
+	s, ok := sw.find(servant, pool)
+	switch {
+	case !ok:
+		return nil
+	case s.Mode == ModeDegraded:
+		return fmt.Errorf("%w: %s pool %q degraded since %s by %s: %s", ErrDegraded, servant, pool, s.Since.Format(time.RFC3339), who(s), s.Reason)
+	case s.Mode == ModeReadOnly && write:
+		return fmt.Errorf("%w: %s pool %q read-only since %s by %s: %s; reads go on", ErrReadOnly, servant, pool, s.Since.Format(time.RFC3339), who(s), s.Reason)
+	}
+	return nil
+}
+
+// find is the switch in force for servant's pool: its own, else the
+// all-pools one.
+func (sw *switches) find(servant, pool string) (Switch, bool) {
+	m := sw.on.Load()
+	if m == nil {
+		return Switch{}, false
+	}
+	if s, ok := (*m)[switchKey{servant, pool}]; ok {
+		return s, true
+	}
+	s, ok := (*m)[switchKey{servant, ""}]
+	return s, ok
+}
+
+func who(s Switch) string {
+	if s.Who == "" {
+		return "an operator"
+	}
+	return s.Who
+}
+
+// set puts s in force (or lifts its key's switch for ModeOff).
+func (sw *switches) set(s Switch) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	next := map[switchKey]Switch{}
+	if m := sw.on.Load(); m != nil {
+		maps.Copy(next, *m)
+	}
+	k := switchKey{s.Servant, s.Pool}
+	if s.Mode == ModeOff {
+		delete(next, k)
+	} else {
+		next[k] = s
+	}
+	if len(next) == 0 {
+		sw.on.Store(nil)
+		return
+	}
+	sw.on.Store(&next)
+}
+
+// list is the switches in force, by name.
+func (sw *switches) list() []Switch {
+	m := sw.on.Load()
+	if m == nil {
+		return []Switch{}
+	}
+	out := slices.Collect(maps.Values(*m))
+	slices.SortFunc(out, func(a, b Switch) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// mode is what the switches in force say of servant's pool.
+func (sw *switches) mode(servant, pool string) string {
+	if s, ok := sw.find(servant, pool); ok {
+		return s.Mode
+	}
+	return ModeOff
+}
+
+// SetSwitch switches servant's pool (every pool for "") to mode (off,
+// degraded or read_only) for reason, as who. It fails, changing nothing,
+// for a servant that is not configured or has no such pool, or an unknown
+// mode. It applies to calls that start afterwards.
+func (s *FunServant) SetSwitch(servant, pool, mode, reason, who string) (Switch, error) {
+	switch mode {
+	case ModeOff, ModeDegraded, ModeReadOnly:
+	default:
+		return Switch{}, fmt.Errorf("degrade: unknown mode %q (want off, degraded or read_only)", mode)
+	}
+	pools, err := s.switchPools(servant)
+	if err != nil {
+		return Switch{}, err
+	}
+	if pool != "" && !slices.Contains(pools, pool) {
+		return Switch{}, fmt.Errorf("degrade: %s has no pool %q (it has %v)", servant, pool, pools)
+	}
+	if mode != ModeOff && reason == "" {
+		return Switch{}, errors.New("degrade: say why (reason): the switch holds until an operator lifts it")
+	}
+	sw := Switch{Name: servant, Servant: servant, Pool: pool, Mode: mode, Reason: reason, Who: who, Since: time.Now().UTC(),
+		Degraded: mode == ModeDegraded, ReadOnly: mode == ModeReadOnly}
+	if pool != "" {
+		sw.Name += ":" + pool
+	}
+	s.switched.set(sw)
+	if servant == "mongodb" {
+		if err := s.applyMongo(pools); err != nil {
+			return Switch{}, err
+		}
+	}
+	s.log.Warn("degrade switch", "switch", sw.Name, "mode", mode, "reason", reason, "who", who)
+	return sw, nil
+}
+
+// Switches are the operator switches in force.
+func (s *FunServant) Switches() []Switch { return s.switched.list() }
+
+// switchPools are the pools of a configured servant that can be switched.
+func (s *FunServant) switchPools(servant string) ([]string, error) {
+	var pools []string
+	switch servant {
+	case "memcache":
+		pools = slices.Sorted(maps.Keys(s.cfg.Memcache.Pools))
+	case "mysql": // the names calls give: pools, and sharded names ("user" for user1, user2, …)
+		pools = slices.Sorted(maps.Keys(s.cfg.MySQL.Pools))
+		pools = slices.Concat(pools, s.cfg.MySQL.Lookup.Sharded)
+	case "mongodb":
+		pools = slices.Sorted(maps.Keys(s.cfg.MongoDB.Pools))
+	default:
+		return nil, fmt.Errorf("degrade: no switch for servant %q (want memcache, mysql or mongodb)", servant)
+	}
+	if len(pools) == 0 {
+		return nil, fmt.Errorf("degrade: %s is not configured", servant)
+	}
+	return pools, nil
+}
+
+// applyMongo sets servant/mongodb's own switches, which answer with the
+// declared exceptions, to what the switches in force say of each pool: its
+// own switch, else the all-pools one, else off.
+func (s *FunServant) applyMongo(pools []string) error {
+	for _, p := range pools {
+		mode := s.switched.mode("mongodb", p)
+		if err := s.mg.SetDegraded(p, mode == ModeDegraded); err != nil {
+			return err
+		}
+		if err := s.mg.SetReadOnly(p, mode == ModeReadOnly); err != nil {
+			return err
+		}
+	}
+	return nil
+}
