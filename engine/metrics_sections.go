@@ -80,7 +80,7 @@ func writeLabels(w *bufio.Writer, labels []label) {
 		if i > 0 {
 			w.WriteByte(',')
 		}
-		fmt.Fprintf(w, "%s=%q", l.name, l.value)
+		fmt.Fprintf(w, "%s=\"%s\"", l.name, labelEscaper.Replace(l.value))
 	}
 	w.WriteByte('}')
 }
@@ -168,9 +168,18 @@ func (sw *sectionWalker) add(name, path string, labels []label, value float64) {
 	f.samples = append(f.samples, series{labels: labels, value: value})
 }
 
+// labelEscaper escapes a label value as the text format wants: backslash,
+// double quote and newline, nothing else (Go's %q would add \x and \u
+// escapes the format does not know).
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
 // withLabel is labels and one more, in a slice of its own: siblings must not
-// share the backing array.
+// share the backing array. A name already used further up gets a suffix:
+// the format forbids a label twice in one series.
 func withLabel(labels []label, name, value string) []label {
+	for slices.ContainsFunc(labels, func(l label) bool { return l.name == name }) {
+		name += "_inner"
+	}
 	return append(slices.Clip(labels), label{name, value})
 }
 

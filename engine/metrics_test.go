@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"context"
 	"strings"
 	"testing"
@@ -91,5 +92,39 @@ func TestRecentWindow(t *testing.T) {
 	}
 	if p50 := h.quantiles(0.5)[0]; p50 < 500*time.Millisecond {
 		t.Errorf("lifetime p50 %v, want about 1s", p50)
+	}
+}
+
+// TestSectionLabels: label values are escaped as the text format wants, a
+// label name used twice on one path gets a suffix, and both parse.
+func TestSectionLabels(t *testing.T) {
+	type inner struct {
+		Calls int `json:"calls"`
+	}
+	type mid struct {
+		Pools map[string]inner `json:"pools"`
+	}
+	type outer struct {
+		Pools map[string]mid `json:"pools"`
+	}
+	var b strings.Builder
+	w := bufio.NewWriter(&b)
+	writeSectionMetrics(w, "x", outer{Pools: map[string]mid{`a"b\c` + "\n" + "é": {Pools: map[string]inner{"p2": {Calls: 3}}}}})
+	w.Flush()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatalf("does not parse: %v\n%s", err, b.String())
+	}
+	f := families["faed_x_pools_pools_calls"]
+	if f == nil || len(f.Metric) != 1 {
+		t.Fatalf("faed_x_pools_pools_calls = %v\n%s", f, b.String())
+	}
+	m := f.Metric[0]
+	if got := labelOf(m, "pool"); got != `a"b\c`+"\n"+"é" {
+		t.Errorf("pool label %q, want the name as it was", got)
+	}
+	if got := labelOf(m, "pool_inner"); got != "p2" {
+		t.Errorf("pool_inner label %q, want p2\n%s", got, b.String())
 	}
 }
