@@ -94,7 +94,33 @@ func (c *Cluster) membersChanged(l *MemberList) {
 	}
 }
 
-func (n *notices) publish(topic string) error {
+// PublishData is Publish with data: topic's znode holds data, which every
+// node's handlers read with NoticeData. The last data published wins.
+func (c *Cluster) PublishData(topic string, data []byte) error {
+	return c.notices.publishData(topic, data)
+}
+
+// NoticeData reads what topic's znode holds now: the data of the last
+// PublishData, a publisher's address after Publish, empty if never
+// published. Without a session it fails, wrapping errNoSession.
+func (c *Cluster) NoticeData(topic string) ([]byte, error) {
+	conn, ok := c.notices.m.session()
+	if !ok {
+		return nil, fmt.Errorf("peer: notice %s: %w", topic, errNoSession)
+	}
+	data, _, err := conn.Get(c.notices.path(topic))
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("peer: notice %s: %w", topic, err)
+	}
+	return data, nil
+}
+
+func (n *notices) publish(topic string) error { return n.publishData(topic, []byte(n.m.self)) }
+
+func (n *notices) publishData(topic string, data []byte) error {
 	if !n.m.zkEnabled() {
 		return nil
 	}
@@ -103,10 +129,10 @@ func (n *notices) publish(topic string) error {
 		return fmt.Errorf("peer: notice %s: %w", topic, errNoSession)
 	}
 	p := n.path(topic)
-	_, err := conn.Set(p, []byte(n.m.self), -1)
+	_, err := conn.Set(p, data, -1)
 	if errors.Is(err, zk.ErrNoNode) {
 		if err = ensurePath(conn, p); err == nil {
-			_, err = conn.Set(p, []byte(n.m.self), -1)
+			_, err = conn.Set(p, data, -1)
 		}
 	}
 	if err != nil {

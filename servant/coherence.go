@@ -45,6 +45,17 @@ func (s *FunServant) followCluster(n Notices) {
 	if s.my != nil {
 		n.Subscribe(lookupTopic, s.my.PurgeLookup)
 	}
+	if sn, ok := n.(sharedNotices); ok {
+		s.shared = sn
+		n.Subscribe(degradeTopic, s.followSwitches)
+	}
+}
+
+// sharedNotices are Notices whose topics carry data every node reads;
+// *peer.Cluster implements it. The degrade switches travel so.
+type sharedNotices interface {
+	PublishData(topic string, data []byte) error
+	NoticeData(topic string) ([]byte, error)
 }
 
 // evictAll evicts each key on its owner, up to maxEvictions at once, and

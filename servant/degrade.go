@@ -1,6 +1,7 @@
 package servant
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -28,6 +29,17 @@ const (
 	ModeDegraded = "degraded"
 	ModeReadOnly = "read_only"
 )
+
+// In a cluster the switches in force are one JSON list in the degrade
+// topic's znode (peer notices): a change through any node's admin server
+// publishes the whole list, and every node, that one included, replaces its
+// own with it when the notice fires — milliseconds on a healthy ensemble. A
+// node that starts, or gets its session back, reads the list as it is.
+// Two operators switching at once through two nodes: the last list
+// published wins on every node.
+
+// degradeTopic is the notice holding the cluster's switches.
+const degradeTopic = "degrade"
 
 // ErrDegraded and ErrReadOnly are wrapped by the errors of calls refused by
 // an operator's switch.
@@ -119,6 +131,21 @@ func (sw *switches) set(s Switch) {
 	sw.on.Store(&next)
 }
 
+// replace puts list in force in place of every switch.
+func (sw *switches) replace(list []Switch) {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	if len(list) == 0 {
+		sw.on.Store(nil)
+		return
+	}
+	next := make(map[switchKey]Switch, len(list))
+	for _, s := range list {
+		next[switchKey{s.Servant, s.Pool}] = s
+	}
+	sw.on.Store(&next)
+}
+
 // list is the switches in force, by name.
 func (sw *switches) list() []Switch {
 	m := sw.on.Load()
@@ -170,7 +197,40 @@ func (s *FunServant) SetSwitch(servant, pool, mode, reason, who string) (Switch,
 		}
 	}
 	s.log.Warn("degrade switch", "switch", sw.Name, "mode", mode, "reason", reason, "who", who)
+	if s.shared != nil {
+		data, err := json.Marshal(s.switched.list())
+		if err == nil {
+			err = s.shared.PublishData(degradeTopic, data)
+		}
+		if err != nil {
+			return sw, fmt.Errorf("degrade: switched on this node only, the other nodes were not told: %w", err)
+		}
+	}
 	return sw, nil
+}
+
+// followSwitches replaces this node's switches with the cluster's list, on
+// each degrade notice. An empty topic holds no switch; one that is not a
+// list (a plain Publish, a hand-made edit) is logged and changes nothing.
+func (s *FunServant) followSwitches() {
+	data, err := s.shared.NoticeData(degradeTopic)
+	if err != nil {
+		s.log.Warn("degrade: reading the cluster's switches", "err", err)
+		return
+	}
+	var list []Switch
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &list); err != nil {
+			s.log.Warn("degrade: the cluster's switches are not a JSON list of switches; keeping ours", "err", err, "data", string(data[:min(len(data), 200)]))
+			return
+		}
+	}
+	s.switched.replace(list)
+	if pools := slices.Sorted(maps.Keys(s.cfg.MongoDB.Pools)); len(pools) > 0 && s.mg != nil {
+		if err := s.applyMongo(pools); err != nil {
+			s.log.Warn("degrade: applying the cluster's switches to mongodb", "err", err)
+		}
+	}
 }
 
 // Switches are the operator switches in force.

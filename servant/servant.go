@@ -149,6 +149,7 @@ type FunServant struct {
 	mc          *memcache.Client // nil when not configured
 	notices     Notices          // nil: no cluster
 	switched    switches         // operator degrade switches (degrade.go)
+	shared      sharedNotices    // nil: no cluster, the switches are this node's
 }
 
 // reqContext is the request context of a call: rc, or an empty Context

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"faed/idl/gen-go/fun/rpc"
+	"faed/scripts/testserver"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -126,4 +128,44 @@ func adminPost(t *testing.T, d *daemon, path string) (int, string) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
+}
+
+// TestDegradeCluster: a switch made through one node of a cluster reaches
+// the other within a second, through ZooKeeper, and lifting it through the
+// other reaches the first.
+func TestDegradeCluster(t *testing.T) {
+	zk := testserver.StartZooKeeper(t)
+	mc := testserver.StartMemcached(t)
+	o := clusterOpts{zookeeper: []string{zk.Addr}, sessionTimeout: "2s", firstWorker: 1, root: "/fae/degrade",
+		extra: fmt.Sprintf("[servant.memcache.pools.mc]\nservers = [%q]\n", mc.Addr)}
+	nodes := startNodes(t, o, 2)
+	a, b := nodes[0], nodes[1]
+	setSwitch(t, a.daemon, "memcache", "mc", "degraded", "memcached upgrade")
+	start := time.Now()
+	waitSwitches(t, b.daemon, `"name": "memcache:mc"`, start)
+	if _, err := b.fun.McGet(t.Context(), rc, "mc", "k"); err == nil || !strings.Contains(err.Error(), "memcached upgrade") {
+		t.Errorf("mc_get through the other node: %v, want refused by the switch", err)
+	}
+	setSwitch(t, b.daemon, "memcache", "mc", "off", "")
+	waitSwitches(t, a.daemon, `"switches": []`, time.Now())
+	if _, err := a.fun.McSet(t.Context(), rc, "mc", "k", &rpc.TMemcacheData{Data: []byte("v")}, 0); err != nil {
+		t.Errorf("mc_set through the first node after the other lifted the switch: %v", err)
+	}
+}
+
+// waitSwitches polls d's GET /degrade until it contains want, for at most a
+// second after since.
+func waitSwitches(t *testing.T, d *daemon, want string, since time.Time) {
+	t.Helper()
+	for {
+		got := string(adminGet(t, d, "/degrade"))
+		if strings.Contains(got, want) {
+			t.Logf("%s followed in %v", d.TCP, time.Since(since).Round(time.Millisecond))
+			return
+		}
+		if time.Since(since) > time.Second {
+			t.Fatalf("%s: GET /degrade after 1s: %s; want %s", d.TCP, got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
