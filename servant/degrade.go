@@ -69,8 +69,11 @@ type switchKey struct{ servant, pool string }
 // one atomic load (nil while no switch is on, the usual case); changes
 // copy it under mu.
 type switches struct {
-	mu sync.Mutex
-	on atomic.Pointer[map[switchKey]Switch]
+	// changing orders whole changes, publication included: two at once
+	// must not publish their lists in the reverse order of their changes.
+	changing sync.Mutex
+	mu       sync.Mutex
+	on       atomic.Pointer[map[switchKey]Switch]
 }
 
 // refuse is the error for a call of servant on pool that a switch refuses
@@ -190,6 +193,8 @@ func (s *FunServant) SetSwitch(servant, pool, mode, reason, who string) (Switch,
 	if pool != "" {
 		sw.Name += ":" + pool
 	}
+	s.switched.changing.Lock()
+	defer s.switched.changing.Unlock()
 	s.switched.set(sw)
 	if servant == "mongodb" {
 		if err := s.applyMongo(pools); err != nil {
