@@ -1,6 +1,7 @@
 package servant
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,13 @@ const (
 
 // degradeTopic is the notice holding the cluster's switches.
 const degradeTopic = "degrade"
+
+// maxReason and maxWho bound what a switch carries into every refused
+// call's error and into the cluster's list.
+const (
+	maxReason = 500
+	maxWho    = 100
+)
 
 // ErrDegraded and ErrReadOnly are wrapped by the errors of calls refused by
 // an operator's switch.
@@ -106,12 +114,7 @@ func (sw *switches) find(servant, pool string) (Switch, bool) {
 	return s, ok
 }
 
-func who(s Switch) string {
-	if s.Who == "" {
-		return "an operator"
-	}
-	return s.Who
-}
+func who(s Switch) string { return cmp.Or(s.Who, "an operator") }
 
 // set puts s in force (or lifts its key's switch for ModeOff).
 func (sw *switches) set(s Switch) {
@@ -187,6 +190,9 @@ func (s *FunServant) SetSwitch(servant, pool, mode, reason, who string) (Switch,
 	}
 	if mode != ModeOff && reason == "" {
 		return Switch{}, errors.New("degrade: say why (reason): the switch holds until an operator lifts it")
+	}
+	if len(reason) > maxReason || len(who) > maxWho {
+		return Switch{}, fmt.Errorf("degrade: reason (%d bytes) or who (%d bytes) too long: at most %d and %d; every refused call repeats them", len(reason), len(who), maxReason, maxWho)
 	}
 	sw := Switch{Name: servant, Servant: servant, Pool: pool, Mode: mode, Reason: reason, Who: who, Since: time.Now().UTC(),
 		Degraded: mode == ModeDegraded, ReadOnly: mode == ModeReadOnly}

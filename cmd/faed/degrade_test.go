@@ -37,10 +37,11 @@ func TestDegradeSwitches(t *testing.T) {
 	}
 
 	for _, bad := range []url.Values{
-		{"servant": {"memcache"}, "mode": {"degraded"}},                                    // no reason
-		{"servant": {"memcache"}, "mode": {"sideways"}, "reason": {"x"}},                   // no such mode
-		{"servant": {"lcache"}, "mode": {"degraded"}, "reason": {"x"}},                     // no switch there
-		{"servant": {"memcache"}, "pool": {"nope"}, "mode": {"degraded"}, "reason": {"x"}}, // no such pool
+		{"servant": {"memcache"}, "mode": {"degraded"}},                                           // no reason
+		{"servant": {"memcache"}, "mode": {"sideways"}, "reason": {"x"}},                          // no such mode
+		{"servant": {"lcache"}, "mode": {"degraded"}, "reason": {"x"}},                            // no switch there
+		{"servant": {"memcache"}, "pool": {"nope"}, "mode": {"degraded"}, "reason": {"x"}},        // no such pool
+		{"servant": {"memcache"}, "mode": {"degraded"}, "reason": {strings.Repeat("r", 100_000)}}, // past the bound
 	} {
 		if code, body := adminPost(t, d, "/degrade?"+bad.Encode()); code != http.StatusBadRequest {
 			t.Errorf("POST /degrade?%s: %d %s, want 400", bad.Encode(), code, body)
