@@ -39,12 +39,19 @@ func (a *Admin) clusterRoutes(mux *http.ServeMux) {
 // withCluster runs h with the cluster, or answers that this node is not in
 // one.
 func (a *Admin) withCluster(h func(http.ResponseWriter, *http.Request, ClusterAdmin)) http.HandlerFunc {
+	return withPart(a.opts.Cluster, "this node is not in a cluster ([cluster] zookeeper is not set): every vbucket is local", h)
+}
+
+// withPart runs h with part, an optional part of the daemon the admin
+// options wire in, or answers 404 with why when it is nil.
+func withPart[T comparable](part T, why string, h func(http.ResponseWriter, *http.Request, T)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if a.opts.Cluster == nil {
-			writeError(w, http.StatusNotFound, "this node is not in a cluster ([cluster] zookeeper is not set): every vbucket is local")
+		var none T
+		if part == none {
+			writeError(w, http.StatusNotFound, why)
 			return
 		}
-		h(w, r, a.opts.Cluster)
+		h(w, r, part)
 	}
 }
 

@@ -30,11 +30,5 @@ func (a *Admin) degradeRoutes(mux *http.ServeMux) {
 }
 
 func (a *Admin) withDegrader(h func(http.ResponseWriter, *http.Request, Degrader)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if a.opts.Degrade == nil {
-			writeError(w, http.StatusNotFound, "this faed has no degrade switches")
-			return
-		}
-		h(w, r, a.opts.Degrade)
-	}
+	return withPart(a.opts.Degrade, "this faed has no degrade switches", h)
 }

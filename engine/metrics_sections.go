@@ -202,16 +202,6 @@ func itemName(item reflect.Value) (string, bool) {
 		}
 		item = item.Elem()
 	}
-	if item.Kind() == reflect.Map && item.Type().Key().Kind() == reflect.String {
-		for _, want := range itemKeys {
-			for _, k := range item.MapKeys() {
-				if s, ok := item.MapIndex(k).Interface().(string); ok && s != "" && snake(k.String()) == want {
-					return s, true
-				}
-			}
-		}
-		return "", false
-	}
 	if item.Kind() != reflect.Struct {
 		return "", false
 	}

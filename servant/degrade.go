@@ -237,7 +237,7 @@ func (s *FunServant) followSwitches() {
 		}
 	}
 	s.switched.replace(list)
-	if pools := slices.Sorted(maps.Keys(s.cfg.MongoDB.Pools)); len(pools) > 0 && s.mg != nil {
+	if pools, err := s.switchPools("mongodb"); err == nil {
 		if err := s.applyMongo(pools); err != nil {
 			s.log.Warn("degrade: applying the cluster's switches to mongodb", "err", err)
 		}
