@@ -8,8 +8,17 @@ GOFILES := $(shell git ls-files '*.go' | grep -v '/gen-go/')
 
 .PHONY: build run test deps bench soak gen lint
 
+# go-zookeeper v1.0.4 reads and writes one field from two goroutines without a lock; everything
+# built or tested here uses a workspace holding a copy of it with that field made atomic
+# (scripts/zkpatch says more). A plain `go build` outside make uses the module as it is.
+ZKWORK := $(CURDIR)/.build/zk/go.work
+export GOWORK := $(ZKWORK)
+
+$(ZKWORK): go.mod go.sum scripts/zkpatch/main.go
+	GOWORK=off go run ./scripts/zkpatch .build/zk
+
 # Build every command into bin/.
-build:
+build: $(ZKWORK)
 	go build -buildvcs=auto -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
 
 # Build and start faed on the default configuration (etc/faed.toml).
@@ -19,13 +28,13 @@ run: build
 # Install what is missing, then run every test, integration tests included.
 # One package at a time (-p 1): on two cores, packages that start real servers
 # and faed children side by side starved each other into timeouts.
-test: deps
+test: deps $(ZKWORK)
 	go vet ./...
 	FAED_REQUIRE_SERVERS=1 go test -race -count=1 -p 1 -timeout 14m ./...
 
 # Fuzz the connection handler, each target for FUZZTIME; the corpus lives in engine/testdata/fuzz.
 FUZZTIME ?= 60s
-fuzz:
+fuzz: $(ZKWORK)
 	for t in FuzzBufferedBinary FuzzBufferedCompact FuzzFramedBinary FuzzFramedCompact; do \
 	  go test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./engine; \
 	done
@@ -39,7 +48,7 @@ bench: deps build
 	scripts/bench.sh
 
 # Long load tests of the engine (FAED_SOAK=1; no -race, so the figures are real; make test runs them short).
-soak:
+soak: $(ZKWORK)
 	FAED_SOAK=1 go test -count=1 -timeout 10m -v -run '^TestLoad' ./engine
 
 # Regenerate the Go, PHP and Python stubs from idl/fun.thrift.
@@ -47,7 +56,7 @@ gen:
 	scripts/gen.sh
 
 # gofmt, go vet and staticcheck, generated code excluded.
-lint:
+lint: $(ZKWORK)
 	@test -z "$$(gofmt -l $(GOFILES))" || { gofmt -l $(GOFILES); exit 1; }
 	go vet ./...
 	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $$(go list ./... | grep -v /gen-go/)
