@@ -55,6 +55,9 @@ func write(dir string) error {
 		return fmt.Errorf("locating the main module: %w", err)
 	}
 	goVersion, root, _ := strings.Cut(strings.TrimSpace(string(main)), " ")
+	if out, err := exec.Command("go", "mod", "download", module).CombinedOutput(); err != nil {
+		return fmt.Errorf("go mod download %s: %w\n%s", module, err, out)
+	}
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Version}} {{.Dir}}", module).Output()
 	if err != nil {
 		return fmt.Errorf("locating %s: %w", module, err)
