@@ -137,3 +137,7 @@ func (zeroHandler) VbPush(_ context.Context, _ *rpc.Context, _ *rpc.VBucketBatch
 func (zeroHandler) VbDrop(_ context.Context, _ *rpc.Context, _ int32, _ int64) (int64, error) {
 	return 0, nil
 }
+
+func (zeroHandler) VbReplicate(_ context.Context, _ *rpc.Context, _ *rpc.VBucketBatch, _ int64) (bool, error) {
+	return false, nil
+}

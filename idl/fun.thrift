@@ -235,4 +235,11 @@ service FunServant {
   // dropped.
   i64 vb_drop(1: required Context reqCtx, 2: i32 vbucket, 3: i64 mapVersion)
     throws (1: TNotOwner notOwner)
+  // vb_replicate applies on a replica what the vbucket's active owner
+  // changed before it acknowledges the change (SPEC §5.4): kvdb items as in
+  // a tail (no value: deleted), lock items with ttlMs the lease granted, or
+  // no ttlMs: released. Refused unless this node's map (at least
+  // mapVersion) lists it as a replica of the vbucket.
+  bool vb_replicate(1: required Context reqCtx, 2: VBucketBatch batch, 3: i64 mapVersion)
+    throws (1: TNotOwner notOwner)
 }

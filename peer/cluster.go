@@ -38,6 +38,8 @@ type Cluster struct {
 	wake     chan struct{}               // cap 1: the members changed; the coordinator replans
 	received atomic.Uint64
 	close    sync.Once
+	dropMu   sync.Mutex // one DropReplica at a time: the first drops for all the waiters
+	dropped  atomic.Uint64
 }
 
 // Stats is a Cluster's state at one instant, for the admin pages.
@@ -74,7 +76,7 @@ func New(cfg Config, log *slog.Logger) (*Cluster, error) {
 		return nil, err
 	}
 	c.members, c.notices = m, newNotices(m, log)
-	m.onLost = func() { c.views.disconnected(full.SessionTimeout) }
+	m.onLost = func() { c.views.disconnected(m.heard.deadline(full.SessionTimeout)) }
 	if !m.zkEnabled() {
 		c.views.oneNode()
 	}
@@ -154,7 +156,7 @@ func (c *Cluster) Stats() any {
 	s.Peers = c.peers.Stats()
 	s.Notices = c.notices.stats()
 	s.Map = c.mapStats()
-	s.Map.Owners = nil // 1024 addresses: /cluster/map has them
+	s.Map.Owners, s.Map.Replicas = nil, nil // 1024 entries each: /cluster/map has them
 	s.Rebalance = s.Map.Rebalance
 	return s
 }

@@ -22,10 +22,11 @@ const testSession = 2 * testserver.ZooKeeperTick
 
 // nodeConfig is a test node's config. Its advertised address serves no
 // vb_* calls, so it does not rebalance by itself: tests of moves turn
-// AutoRebalance on.
+// AutoRebalance on. Its maps have no replicas, as the tests of the moves
+// expect; the tests of replicas set them.
 func nodeConfig(zkAddrs []string, root, advertise string) Config {
 	return Config{ZooKeeper: zkAddrs, Root: root, Advertise: advertise, SessionTimeout: testSession,
-		AutoRebalance: ptr(false)}
+		AutoRebalance: ptr(false), Replicas: ptr(0)}
 }
 
 // startNode builds a Cluster and runs it until the test ends. It does not

@@ -61,6 +61,25 @@ type Config struct {
 	// MoveBatchKeys is how many kvdb keys one page of a move carries. If
 	// zero, 1000.
 	MoveBatchKeys int `toml:"move_batch_keys"`
+
+	// Replicas is how many copies of each vbucket other nodes keep beside
+	// its active owner (SPEC §5.4), 0 to 2: kvdb writes, locks and unlocks
+	// reach them before they are acknowledged, and one is promoted when the
+	// owner dies. A cluster's map keeps the count it was created with. If
+	// unset, 1.
+	Replicas *int `toml:"replicas"`
+	// FailoverDelay is how long after an active owner's ZooKeeper session
+	// ended the coordinator promotes a replica of its vbuckets. The owner
+	// stops serving them by the time the session can have expired (it
+	// counts from the last it heard of ZooKeeper), and calls it admitted
+	// before end within call_timeout, so it must be at least call_timeout.
+	// If zero, 5s.
+	FailoverDelay time.Duration `toml:"failover_delay"`
+	// ReplicaTimeout bounds each replication call; a replica that does not
+	// answer in time is dropped from the vbucket's replicas in the map
+	// before the write is acknowledged, and rebuilt by the coordinator. If
+	// zero, 1s.
+	ReplicaTimeout time.Duration `toml:"replica_timeout"`
 }
 
 // selfName names a node without an advertised address.
@@ -79,6 +98,9 @@ func DefaultConfig() Config {
 		LeaveGrace:     30 * time.Second,
 		MaxMoves:       16,
 		MoveBatchKeys:  1000,
+		Replicas:       ptr(1),
+		FailoverDelay:  5 * time.Second,
+		ReplicaTimeout: time.Second,
 	}
 }
 
@@ -102,7 +124,31 @@ func (c Config) Validate() error {
 		nonNegative("leave_grace", c.LeaveGrace),
 		nonNegative("max_moves", c.MaxMoves),
 		nonNegative("move_batch_keys", c.MoveBatchKeys),
+		c.validateReplicas(),
 	)
+}
+
+func (c Config) validateReplicas() error {
+	errs := []error{
+		nonNegative("failover_delay", c.FailoverDelay),
+		nonNegative("replica_timeout", c.ReplicaTimeout),
+	}
+	if c.Replicas != nil && (*c.Replicas < 0 || *c.Replicas > vbucket.MaxReplicas) {
+		errs = append(errs, fmt.Errorf("replicas = %d: want 0 to %d", *c.Replicas, vbucket.MaxReplicas))
+	}
+	if d := c.withDefaults(); c.FailoverDelay >= 0 && d.FailoverDelay < d.CallTimeout {
+		errs = append(errs, fmt.Errorf("failover_delay = %v is below call_timeout = %v: a call the old owner "+
+			"admitted before it stopped could still run when its replica is promoted", d.FailoverDelay, d.CallTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// replicas reports Replicas, unset meaning 1.
+func (c Config) replicas() int {
+	if c.Replicas == nil {
+		return 1
+	}
+	return *c.Replicas
 }
 
 func validateVBuckets(n int) error {
@@ -157,6 +203,11 @@ func (c Config) withDefaults() Config {
 	c.LeaveGrace = orDefault(c.LeaveGrace, d.LeaveGrace)
 	c.MaxMoves = orDefault(c.MaxMoves, d.MaxMoves)
 	c.MoveBatchKeys = orDefault(c.MoveBatchKeys, d.MoveBatchKeys)
+	c.FailoverDelay = orDefault(c.FailoverDelay, d.FailoverDelay)
+	c.ReplicaTimeout = orDefault(c.ReplicaTimeout, d.ReplicaTimeout)
+	if c.Replicas == nil {
+		c.Replicas = d.Replicas
+	}
 	if c.AutoRebalance == nil {
 		c.AutoRebalance = d.AutoRebalance
 	}

@@ -65,7 +65,7 @@ func (c *Cluster) coordinate(ctx context.Context, t *term) {
 			break
 		}
 		if errors.Is(err, errNoMembers) {
-			co.wait(ctx) // until someone joins
+			co.wait(ctx, nil) // until someone joins
 			continue
 		}
 		c.members.log.Warn("peer: coordinator start, retrying", "err", err)
@@ -75,13 +75,14 @@ func (c *Cluster) coordinate(ctx context.Context, t *term) {
 	defer c.coord.CompareAndSwap(co, nil)
 	for ctx.Err() == nil {
 		co.arm()
+		_, viewed := c.Changed() // before the round: a change during it wakes the wait
 		moved, err := co.round(ctx)
 		switch {
 		case err != nil:
 			c.members.log.Warn("peer: rebalance round", "err", err)
 			sleepCtx(ctx, retryInterval)
 		case !moved:
-			co.wait(ctx)
+			co.wait(ctx, viewed)
 		}
 	}
 }
@@ -151,14 +152,14 @@ func (co *coordinator) createMap() error {
 	if err != nil || ok {
 		return err
 	}
-	members, err := co.members(time.Now())
+	members, _, err := co.members(time.Now())
 	if err != nil {
 		return err
 	}
 	if len(members) == 0 {
 		return errNoMembers
 	}
-	empty, err := vbucket.New(co.cfg.VBuckets, 0)
+	empty, err := vbucket.New(co.cfg.VBuckets, co.cfg.replicas())
 	if err != nil {
 		return err
 	}
@@ -201,27 +202,41 @@ func (co *coordinator) commitLocked(m *vbucket.Map, doc *planDoc) (uint64, error
 }
 
 // members returns who the map is planned for: the live members, minus the
-// draining nodes, plus map nodes gone for less than LeaveGrace.
-func (co *coordinator) members(now time.Time) ([]string, error) {
+// draining nodes, plus the map's nodes that vanished less than their hold
+// ago (see holdFor). waiting are the vanished nodes past the failover delay
+// but within leave_grace: their vbuckets fail over to live replicas, and
+// those with none stay theirs.
+func (co *coordinator) members(now time.Time) (members, waiting []string, err error) {
 	drain, _, err := co.t.conn.Children(co.c.drainPath())
 	if err != nil && !errors.Is(err, zk.ErrNoNode) {
-		return nil, fmt.Errorf("peer: read %s: %w", co.c.drainPath(), err)
+		return nil, nil, fmt.Errorf("peer: read %s: %w", co.c.drainPath(), err)
 	}
 	l := co.c.members.MemberList()
 	if l.Version == 0 {
-		return nil, nil // no member list read yet
+		return nil, nil, nil // no member list read yet
 	}
-	out := slices.Clone(l.Members)
+	members = slices.Clone(l.Members)
 	if co.m != nil {
-		out = append(out, co.graced(l, now)...)
+		held, w := co.graced(l, now)
+		members, waiting = append(members, held...), w
 	}
-	return slices.DeleteFunc(out, func(s string) bool { return slices.Contains(drain, s) }), nil
+	return slices.DeleteFunc(members, func(s string) bool { return slices.Contains(drain, s) }), waiting, nil
+}
+
+// holdFor is how long a vanished node stays among the members planned
+// for: with replicas, the failover delay (then its vbuckets' replicas take
+// over); without, leave_grace.
+func (co *coordinator) holdFor() time.Duration {
+	if co.m != nil && co.m.Replicas() > 0 {
+		return min(co.cfg.FailoverDelay, co.cfg.LeaveGrace)
+	}
+	return co.cfg.LeaveGrace
 }
 
 // graced returns the map's nodes that are not live members but vanished
-// less than LeaveGrace ago, and forgets the ones that came back.
-func (co *coordinator) graced(l *MemberList, now time.Time) []string {
-	var out []string
+// less than holdFor ago (held) or less than leave_grace ago (waiting, the
+// others), and forgets the ones that came back.
+func (co *coordinator) graced(l *MemberList, now time.Time) (held, waiting []string) {
 	for _, n := range co.m.Nodes() {
 		if l.Has(n) {
 			continue
@@ -230,8 +245,11 @@ func (co *coordinator) graced(l *MemberList, now time.Time) []string {
 		if !ok {
 			since, co.gone[n] = now, now
 		}
-		if now.Sub(since) < co.cfg.LeaveGrace {
-			out = append(out, n)
+		switch gone := now.Sub(since); {
+		case gone < co.holdFor():
+			held = append(held, n)
+		case gone < co.cfg.LeaveGrace:
+			waiting = append(waiting, n)
 		}
 	}
 	for n := range co.gone {
@@ -239,16 +257,18 @@ func (co *coordinator) graced(l *MemberList, now time.Time) []string {
 			delete(co.gone, n)
 		}
 	}
-	return out
+	return held, waiting
 }
 
-// nextGrace is how long until the next vanished node's grace ends, 0 if
-// none is waiting.
+// nextGrace is how long until the next vanished node's hold or grace
+// ends, 0 if none is waiting.
 func (co *coordinator) nextGrace(now time.Time) time.Duration {
 	var next time.Duration
 	for _, since := range co.gone {
-		if left := co.cfg.LeaveGrace - now.Sub(since); left > 0 && (next == 0 || left < next) {
-			next = left
+		for _, d := range []time.Duration{co.holdFor(), co.cfg.LeaveGrace} {
+			if left := d - now.Sub(since); left > 0 && (next == 0 || left < next) {
+				next = left
+			}
 		}
 	}
 	return next
@@ -257,6 +277,13 @@ func (co *coordinator) nextGrace(now time.Time) time.Duration {
 // round plans once and runs the plan; moved reports whether it changed
 // anything (then the caller plans again at once).
 func (co *coordinator) round(ctx context.Context) (moved bool, err error) {
+	co.mu.Lock()
+	if co.c.Map().Version() > co.m.Version() {
+		// Someone else changed the map: an active owner dropped a replica
+		// that did not answer (DropReplica). Plan from the map as it is.
+		co.reload.Store(true)
+	}
+	co.mu.Unlock()
 	if co.reload.Swap(false) {
 		if err := co.start(ctx); err != nil {
 			co.reload.Store(true)
@@ -268,13 +295,13 @@ func (co *coordinator) round(ctx context.Context) (moved bool, err error) {
 		return false, err
 	}
 	co.mu.Lock()
-	members, err := co.members(time.Now())
+	members, waiting, err := co.members(time.Now())
 	m := co.m
 	co.mu.Unlock()
 	if err != nil || len(members) == 0 {
 		return false, err
 	}
-	p := liveTargets(vbucket.NewPlan(m, members), co.c.members.MemberList())
+	p := keepWaiting(liveTargets(vbucket.NewPlan(m, members), co.c.members.MemberList()), waiting)
 	if !co.cfg.autoRebalance() && !requested {
 		p = urgentOnly(p)
 	}
@@ -315,6 +342,20 @@ func liveTargets(p *vbucket.Plan, l *MemberList) *vbucket.Plan {
 	return &q
 }
 
+// keepWaiting drops the moves that take a vbucket from a waiting node (see
+// members): it had no live replica to fail over to, so it stays with the
+// node until leave_grace ends; the node may come back with its files.
+func keepWaiting(p *vbucket.Plan, waiting []string) *vbucket.Plan {
+	if len(waiting) == 0 {
+		return p
+	}
+	q := *p
+	q.Moves = slices.DeleteFunc(slices.Clone(p.Moves), func(mv vbucket.Move) bool {
+		return slices.Contains(waiting, mv.From.Active)
+	})
+	return &q
+}
+
 // urgentOnly keeps the failovers and the moves off nodes that are no longer
 // members (gone past their grace, or draining): without auto_rebalance,
 // only what must move moves.
@@ -343,8 +384,9 @@ func (co *coordinator) arm() {
 }
 
 // wait blocks until the members change, a drain or rebalance request
-// comes, a vanished node's grace ends, or ctx is done.
-func (co *coordinator) wait(ctx context.Context) {
+// comes, a vanished node's grace ends, our views change (viewed closes:
+// another node may have changed the map), or ctx is done.
+func (co *coordinator) wait(ctx context.Context, viewed <-chan struct{}) {
 	co.mu.Lock()
 	grace := co.nextGrace(time.Now())
 	co.mu.Unlock()
@@ -359,6 +401,7 @@ func (co *coordinator) wait(ctx context.Context) {
 		co.drainW = nil
 	case <-co.rebalW:
 		co.rebalW = nil
+	case <-viewed:
 	case <-timer:
 	}
 }

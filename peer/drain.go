@@ -60,14 +60,21 @@ func (c *Cluster) Drained() bool {
 // MapStats is the vbucket map and the rebalance at one instant (GET
 // /cluster/map).
 type MapStats struct {
-	Version     uint64         `json:"version"`
-	VBuckets    int            `json:"vbuckets"`
-	Owners      []string       `json:"owners"`  // by vbucket; "" unknown
-	Counts      map[string]int `json:"counts"`  // active vbuckets per node, live members included
-	Balance     int            `json:"balance"` // max - min of Counts
-	Coordinator string         `json:"coordinator"`
-	PlanVersion uint64         `json:"plan_version"`
-	Rebalance   RebalanceStats `json:"rebalance"`
+	Version  uint64     `json:"version"`
+	VBuckets int        `json:"vbuckets"`
+	Owners   []string   `json:"owners"`   // by vbucket; "" unknown
+	Replicas [][]string `json:"replicas"` // by vbucket: the nodes holding a replica
+	// ReplicaSlots is how many replicas each vbucket should have (the map's
+	// count, less when there are fewer other members); Underreplicated
+	// counts the vbuckets with fewer, until the coordinator rebuilds them.
+	ReplicaSlots    int            `json:"replica_slots"`
+	Underreplicated int            `json:"underreplicated"`
+	Counts          map[string]int `json:"counts"`         // active vbuckets per node, live members included
+	ReplicaCounts   map[string]int `json:"replica_counts"` // replica vbuckets per node
+	Balance         int            `json:"balance"`        // max - min of Counts
+	Coordinator     string         `json:"coordinator"`
+	PlanVersion     uint64         `json:"plan_version"`
+	Rebalance       RebalanceStats `json:"rebalance"`
 }
 
 // RebalanceStats is the progress of the plan: moves done of the total, keys and
@@ -87,10 +94,17 @@ func (c *Cluster) mapStats() MapStats {
 	m, pv := c.views.mp.Load().m, c.views.plan.Load()
 	s := MapStats{Version: m.Version(), VBuckets: m.Len(), Owners: make([]string, m.Len()),
 		Coordinator: pv.doc.Coordinator, PlanVersion: pv.version}
+	s.Replicas = make([][]string, m.Len())
+	members := c.members.MemberList().Members
+	s.ReplicaSlots = min(m.Replicas(), max(len(members)-1, 0))
 	for vb := range s.Owners {
-		s.Owners[vb] = m.Active(vb)
+		e := m.Entry(vb)
+		s.Owners[vb], s.Replicas[vb] = e.Active, e.Replicas
+		if len(e.Replicas) < s.ReplicaSlots {
+			s.Underreplicated++
+		}
 	}
-	s.Counts, _ = m.Counts()
+	s.Counts, s.ReplicaCounts = m.Counts()
 	for _, n := range c.members.MemberList().Members {
 		if _, ok := s.Counts[n]; !ok && m.Version() > 0 {
 			s.Counts[n] = 0

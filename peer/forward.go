@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -262,10 +263,31 @@ func dial(ctx context.Context, addr string) (*conn, error) {
 // newConn speaks buffered binary Thrift on nc. The client flushes once per
 // call, so a request that fits the 4 KiB write buffer leaves in one write.
 func newConn(nc net.Conn) *conn {
-	trans := thrift.NewStreamTransportRW(nc)
+	trans := thrift.NewStreamTransportRW(expiring{nc})
 	proto := thrift.NewTBinaryProtocolConf(trans, &thrift.TConfiguration{})
 	return &conn{nc: nc, client: rpc.NewFunServantClient(thrift.NewTStandardClient(proto, proto))}
 }
+
+// expiring reports a read past the connection's deadline as an error that
+// is no timeout. The Thrift protocol reads again after a timeout with
+// nothing read for as long as the call's ctx lives (TBinaryProtocol.readAll),
+// while a peer call is bounded by call_timeout, which may end first (see
+// conn.arm): retried, every read would fail at once on the passed deadline,
+// spinning until the ctx ended, with the peer's answer unread.
+type expiring struct{ net.Conn }
+
+func (c expiring) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = deadlinePassed{err.Error()}
+	}
+	return n, err
+}
+
+// deadlinePassed is the error of a read past the connection's deadline.
+type deadlinePassed struct{ msg string }
+
+func (e deadlinePassed) Error() string { return "peer call timed out: " + e.msg }
 
 // ping is the heartbeat: noop(x) must answer x.
 func ping(ctx context.Context, c *conn) error {

@@ -190,6 +190,22 @@ func TestForwardTimeoutDiscardsConnection(t *testing.T) {
 	}
 }
 
+// CallTimeout bounds a call whose ctx has a later deadline too. The Thrift
+// protocol reads again after a timed-out read while the ctx lives; before
+// the connections reported a passed deadline as something else, such a
+// call spun on the expired deadline until its ctx ended, its answer unread.
+func TestForwardTimeoutBeforeTheCallsDeadline(t *testing.T) {
+	s := startThriftServer(t)
+	ps := testPeers(t, Config{CallTimeout: 150 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	began := time.Now()
+	_, err := lcGet(ctx, ps, s.addr, "slow")
+	if took := time.Since(began); !errors.Is(err, ErrUnreachable) || took > 2*time.Second {
+		t.Fatalf("slow call with a 20s ctx: err = %v after %v, want ErrUnreachable after about 150ms", err, took)
+	}
+}
+
 // A killed peer fails every call with an error naming it, and after
 // FailureThreshold failures its breaker opens and calls fail fast.
 func TestForwardKilledPeerOpensBreaker(t *testing.T) {

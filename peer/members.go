@@ -56,6 +56,7 @@ type Membership struct {
 	// onLost is called, under mu, at each session event that leaves us
 	// without a live session; it must not block. Set before Join.
 	onLost  func()
+	heard   heard         // when ZooKeeper was last heard of, for onLost's clock
 	changed chan struct{} // closed and replaced on every session event
 	joined  bool
 	left    bool

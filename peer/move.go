@@ -30,34 +30,63 @@ const (
 // abortTimeout bounds the best-effort vb_pull abort after a failed move.
 const abortTimeout = 2 * time.Second
 
-// run applies the plan's failovers and creates at once (no data to move),
-// then hands off its transfers, MaxMoves at a time.
+// run applies the plan's failovers and the moves that copy nothing and
+// fence nothing at once, then hands off the others, MaxMoves at a time.
+//
+// A failover off a node that lives (it is draining) is a hand-off too: its
+// caches and its last writes are on it. The moves planned for such a
+// vbucket after its failover wait for the next round.
 func (co *coordinator) run(ctx context.Context, p *vbucket.Plan) error {
-	var instant, transfers []vbucket.Move
-	live := co.c.members.MemberList().Members
-	for _, mv := range p.Moves {
-		// A draining node is live but not among the members planned for,
-		// so the planner sees its vbuckets as held by nobody (Create):
-		// they are handed off like any transfer, or their state is lost.
-		if mv.Kind == vbucket.Create && mv.From.Active != "" && slices.Contains(live, mv.From.Active) {
-			mv.Kind = vbucket.Transfer
-		}
-		if mv.Kind == vbucket.Transfer {
-			transfers = append(transfers, mv)
+	var failovers, instant, handoffs []vbucket.Move
+	live := co.c.members.MemberList()
+	deferred := map[int]bool{}
+	for _, mv := range p.Failovers {
+		if live.Has(mv.From.Active) {
+			handoffs = append(handoffs, mv)
+			deferred[mv.VBucket] = true
 		} else {
+			failovers = append(failovers, mv)
+		}
+	}
+	for _, mv := range p.Moves {
+		switch {
+		case deferred[mv.VBucket]:
+		case needsHandoff(mv, live):
+			handoffs = append(handoffs, mv)
+		default:
 			instant = append(instant, mv)
 		}
 	}
-	if err := co.flipInstant(p.Failovers, instant); err != nil {
+	if err := co.flipInstant(failovers, instant); err != nil {
 		return err
 	}
-	if len(transfers) == 0 {
+	if len(handoffs) == 0 {
 		return nil
 	}
-	if err := co.persist(transfers); err != nil {
+	if err := co.persist(handoffs); err != nil {
 		return err
 	}
-	return co.transferAll(ctx, transfers)
+	return co.transferAll(ctx, handoffs)
+}
+
+// needsHandoff reports whether mv must go through the hand-off: its
+// vbucket's active owner gives the role to another node (which must not
+// serve a write the old one still takes: a fence and a flip) or keeps it
+// while a new holder needs a copy of the state. A move off a draining node
+// is a Create to the planner, which plans for members only, but the node
+// lives and its state must be handed off like any. A move off a node that
+// is gone but within its grace is tried too, and fails, rolled back: the
+// state is on that node only. Everything else changes the map alone: a
+// dead vbucket created, a replica dropped, a vbucket whose every holder
+// is gone past its grace.
+func needsHandoff(mv vbucket.Move, live *MemberList) bool {
+	switch {
+	case mv.From.Active == "":
+		return false
+	case !live.Has(mv.From.Active):
+		return mv.Kind != vbucket.Create
+	}
+	return mv.From.Active != mv.To.Active || len(mv.Copies()) > 0
 }
 
 // flipInstant applies moves that copy nothing in one map change.
@@ -86,7 +115,9 @@ func (co *coordinator) persist(transfers []vbucket.Move) error {
 	doc.Coordinator = co.c.self
 	doc.Moves = doc.Moves[:0]
 	for _, mv := range transfers {
-		doc.Moves = append(doc.Moves, PlanMove{VBucket: mv.VBucket, From: mv.From.Active, To: mv.To.Active, Phase: PhasePending})
+		pm := planMove(mv)
+		pm.Phase = PhasePending
+		doc.Moves = append(doc.Moves, pm)
 	}
 	doc.MovesTotal = doc.MovesDone + len(transfers)
 	_, err := co.commitLocked(nil, doc)
@@ -128,9 +159,11 @@ func (co *coordinator) targetsGone(group []vbucket.Move) (bool, error) {
 	}
 	live := co.c.members.MemberList()
 	for _, mv := range group {
-		if to := mv.To.Active; slices.Contains(drain, to) || !live.Has(to) {
-			co.c.members.log.Info("peer: a move's destination is leaving; planning again", "vbucket", mv.VBucket, "to", to)
-			return true, nil
+		for _, to := range append([]string{mv.To.Active}, mv.To.Replicas...) {
+			if slices.Contains(drain, to) || !live.Has(to) {
+				co.c.members.log.Info("peer: a move's destination is leaving; planning again", "vbucket", mv.VBucket, "to", to)
+				return true, nil
+			}
 		}
 	}
 	return false, nil
@@ -209,8 +242,16 @@ func (co *coordinator) copyAll(ctx context.Context, group []vbucket.Move, pv uin
 	return failed
 }
 
+// planMove is mv as the plan records it: its copies are the new holders
+// that are not its source (a draining source is, to the planner, gone),
+// and the new active owner even when it holds a replica: the caches are
+// not replicated, and only a copy hands them over.
 func planMove(mv vbucket.Move) PlanMove {
-	return PlanMove{VBucket: mv.VBucket, From: mv.From.Active, To: mv.To.Active}
+	copies := slices.DeleteFunc(mv.Copies(), func(n string) bool { return n == mv.From.Active })
+	if to := mv.To.Active; to != mv.From.Active && !slices.Contains(copies, to) {
+		copies = append(copies, to)
+	}
+	return PlanMove{VBucket: mv.VBucket, From: mv.From.Active, To: mv.To.Active, Copies: append([]string{}, copies...)}
 }
 
 // copyStep pulls one step's batches from the source and pushes each to
@@ -256,19 +297,22 @@ func (co *coordinator) pull(ctx context.Context, pm PlanMove, step int32, cursor
 	return b, nil
 }
 
+// push applies b on every node the move copies to, one after the other.
 func (co *coordinator) push(ctx context.Context, pm PlanMove, b *rpc.VBucketBatch, pv uint64) error {
-	var ok bool
-	err := co.c.peers.Do(ctx, pm.To, func(s rpc.FunServant) (err error) {
-		ok, err = s.VbPush(ctx, moveContext(), b, int64(pv))
-		return err
-	})
-	if err == nil && !ok {
-		err = errors.New("refused")
+	for _, to := range pm.copies() {
+		var ok bool
+		err := co.c.peers.Do(ctx, to, func(s rpc.FunServant) (err error) {
+			ok, err = s.VbPush(ctx, moveContext(), b, int64(pv))
+			return err
+		})
+		if err == nil && !ok {
+			err = errors.New("refused")
+		}
+		if err != nil {
+			return fmt.Errorf("vb_push to %s: %w", to, err)
+		}
+		co.count(b)
 	}
-	if err != nil {
-		return fmt.Errorf("vb_push to %s: %w", pm.To, err)
-	}
-	co.count(b)
 	return nil
 }
 

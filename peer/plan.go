@@ -25,6 +25,11 @@ type PlanMove struct {
 	From    string `json:"from"`
 	To      string `json:"to"`
 	Phase   string `json:"phase"`
+	// Copies are the nodes the move copies the vbucket's state to: those of
+	// its new entry (active owner and replicas) that hold none of it yet,
+	// and the new active owner always, even from a replica: the caches are
+	// not replicated. Absent (a plan of before replicas): To alone.
+	Copies []string `json:"copies"`
 	// Attempt numbers this try of the move (planDoc.Attempts when it
 	// entered copying): a destination that finds a new attempt where it
 	// was importing an older one drops that copy, though it never saw the
@@ -35,6 +40,22 @@ type PlanMove struct {
 	// stalled coordinator of before it (which can write nothing since,
 	// its election znode gone) names no later one, and is refused.
 	Since uint64 `json:"since,omitempty"`
+}
+
+// copies returns the nodes the move copies to (see Copies).
+func (mv PlanMove) copies() []string {
+	if mv.Copies == nil {
+		return []string{mv.To}
+	}
+	return mv.Copies
+}
+
+// copiesTo reports whether the move copies to node. It does not allocate.
+func (mv PlanMove) copiesTo(node string) bool {
+	if mv.Copies == nil {
+		return mv.To == node
+	}
+	return slices.Contains(mv.Copies, node)
 }
 
 // inFlight reports whether the move has started and not ended.
@@ -123,5 +144,5 @@ func (v *planView) move(vb int) (PlanMove, bool) {
 
 // targets reports whether a move of the plan, started or not, goes to addr.
 func (v *planView) targets(addr string) bool {
-	return slices.ContainsFunc(v.doc.Moves, func(mv PlanMove) bool { return mv.To == addr })
+	return slices.ContainsFunc(v.doc.Moves, func(mv PlanMove) bool { return mv.To == addr || mv.copiesTo(addr) })
 }

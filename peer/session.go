@@ -33,7 +33,7 @@ func (m *Membership) dial() (*zk.Conn, error) {
 		return m.conn, nil
 	}
 	conn, _, err := zk.Connect(m.cfg.ZooKeeper, m.cfg.SessionTimeout,
-		zk.WithLogger(zkLogger{m.log}), zk.WithEventCallback(m.onEvent))
+		zk.WithLogger(zkLogger{m.log}), zk.WithEventCallback(m.onEvent), zk.WithDialer(m.heard.dial))
 	if err != nil {
 		return nil, fmt.Errorf("peer: zookeeper: %w", err)
 	}

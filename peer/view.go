@@ -70,10 +70,11 @@ func (v *views) oneNode() {
 func (v *views) placement(plan *planView, m *vbucket.Map, vb int) vbucket.Placement {
 	owner := m.Active(vb)
 	p := vbucket.Placement{VBucket: vb, Owner: owner, Self: owner != "" && owner == v.self, Version: m.Version()}
+	p.Replica = !p.Self && m.HasReplica(vb, v.self)
 	if mv, ok := plan.move(vb); ok {
 		p.Outgoing = mv.From == v.self
 		p.Fenced = p.Outgoing && mv.Phase == PhaseFenced
-		p.Incoming = mv.To == v.self
+		p.Incoming = mv.copiesTo(v.self)
 		p.Attempt, p.Since = mv.Attempt, mv.Since
 	}
 	p.Fenced = p.Fenced || (p.Self && v.cut.Load())
@@ -332,16 +333,16 @@ func (c *Cluster) waitViews(ctx context.Context, changed <-chan struct{}, mw, pw
 }
 
 // disconnected starts the cut-off clock when the ZooKeeper connection is
-// lost: after timeout our session may have expired (the server counts from
-// the last it heard of us, before we noticed), our member znode with it, and
-// the coordinator may give our vbuckets away once leave_grace has passed. We
-// stop serving them first. Called under the membership's lock: it must not
-// block.
-func (v *views) disconnected(timeout time.Duration) {
+// lost: at deadline our session may have expired (the server counts from
+// the last it heard of us, before we noticed; see heard), our member znode
+// with it, and the coordinator may give our vbuckets away once the
+// failover delay or leave_grace has passed. We stop serving them first.
+// Called under the membership's lock: it must not block.
+func (v *views) disconnected(deadline time.Time) {
 	v.cutMu.Lock()
 	defer v.cutMu.Unlock()
 	if v.cutTimer == nil {
-		v.cutTimer = time.AfterFunc(timeout, func() {
+		v.cutTimer = time.AfterFunc(time.Until(deadline), func() {
 			if !v.cut.Swap(true) {
 				v.swapped()
 			}

@@ -169,23 +169,36 @@ func (s *FunServant) lcDel(_ context.Context, key string) (struct{}, error) {
 	return struct{}{}, wrap("lc_del", s.cache.Del(key))
 }
 
-func (s *FunServant) lock(_ context.Context, a lockArgs) (bool, error) {
+func (s *FunServant) lock(ctx context.Context, a lockArgs) (bool, error) {
 	if s.router != nil {
 		vb := s.router.Owner(a.key).VBucket
 		if until := s.moves.vbs[vb].locksUnknownUntil.Load(); until != 0 && time.Now().UnixNano() < until {
 			return false, nil // may be held by a lock this node lost (see vbState)
 		}
 	}
-	ok, err := s.locks.TryLock(a.key)
+	ok, err := replicated(s, ctx, s.locks.VBucket(a.key), func() (bool, error) { return s.locks.TryLock(a.key) },
+		func(ok bool) *rpc.VBucketBatch {
+			if !ok {
+				return nil
+			}
+			return lockChange(a.key, s.locks.Expiry())
+		})
+	if ok && err != nil {
+		_ = s.locks.Unlock(a.key) // not granted: the caller hears the error
+		ok = false
+	}
 	return ok, wrap("lock", err)
 }
 
-func (s *FunServant) unlock(_ context.Context, a lockArgs) (struct{}, error) {
-	return struct{}{}, wrap("unlock", s.locks.Unlock(a.key))
+func (s *FunServant) unlock(ctx context.Context, a lockArgs) (struct{}, error) {
+	return replicated(s, ctx, s.locks.VBucket(a.key), func() (struct{}, error) { return struct{}{}, s.locks.Unlock(a.key) },
+		func(struct{}) *rpc.VBucketBatch { return lockChange(a.key, 0) })
 }
 
-func (s *FunServant) kvdbSet(_ context.Context, a keyValue[[]byte]) (bool, error) {
-	if err := s.kv.Set(a.key, a.value); err != nil {
+func (s *FunServant) kvdbSet(ctx context.Context, a keyValue[[]byte]) (bool, error) {
+	_, err := replicated(s, ctx, s.kv.VBucket(a.key), func() (struct{}, error) { return struct{}{}, s.kv.Set(a.key, a.value) },
+		func(struct{}) *rpc.VBucketBatch { return kvdbChange(a.key, a.value) })
+	if err != nil {
 		return false, wrap("kvdb_set", err)
 	}
 	return true, nil
@@ -199,8 +212,11 @@ func (s *FunServant) kvdbGet(_ context.Context, key []byte) ([]byte, error) {
 	return orEmpty(v), nil
 }
 
-func (s *FunServant) kvdbDel(_ context.Context, key []byte) (bool, error) {
-	ok, err := s.kv.Del(key)
+func (s *FunServant) kvdbDel(ctx context.Context, key []byte) (bool, error) {
+	// The delete reaches the replicas even of a key not found here: it
+	// costs a call, and a replica never keeps what its owner lacks.
+	ok, err := replicated(s, ctx, s.kv.VBucket(key), func() (bool, error) { return s.kv.Del(key) },
+		func(bool) *rpc.VBucketBatch { return kvdbChange(key, nil) })
 	return ok, wrap("kvdb_del", err)
 }
 

@@ -67,6 +67,15 @@ type Router interface {
 	Forward(ctx context.Context, addr string, fn func(rpc.FunServant) error) error
 	// CountReceived counts a call another node forwarded to us.
 	CountReceived()
+	// Replicas returns the map version in use and the replicas it lists
+	// for vbucket vb (a new slice).
+	Replicas(vb int) (mapVersion uint64, nodes []string)
+	// DropReplica takes node out of vb's replicas in the cluster's map and
+	// returns once our view has that map; it fails if that map does not
+	// give vb to this node.
+	DropReplica(ctx context.Context, vb int, node string) error
+	// ReplicaTimeout bounds one vb_replicate call.
+	ReplicaTimeout() time.Duration
 }
 
 // maxAttempts bounds the attempts of one forwarded call: the first, and the
@@ -281,12 +290,23 @@ func (s *FunServant) again(ctx context.Context, p placement, pl vbucket.Placemen
 // againNotOwner waits, after pl.Owner refused the call as not its own, for
 // our map to reach the version it answered by; the call is then tried
 // again. An owner that refused at our own version (it was fenced and
-// waited for its view) is tried again at once, within maxAttempts.
+// waited for its view) is tried again at once, within maxAttempts. One
+// that refused at an older version than ours could not catch up with our
+// map (cut from ZooKeeper, say): while our map still names it, trying it
+// again only waits as long again, so we wait for our map to change first
+// (its vbuckets fail over to their replicas), bounded as any wait.
 func (s *FunServant) againNotOwner(ctx context.Context, pl vbucket.Placement, no *rpc.TNotOwner, attempt int) (bool, error) {
 	theirs := uint64(max(no.GetMapVersion(), 0))
 	if attempt >= maxAttempts {
 		return false, fmt.Errorf("%s refused the key as not its own %d times (at its map version %d; ours is %d): %s",
 			pl.Owner, attempt, theirs, pl.Version, no.GetMessage())
+	}
+	if theirs < pl.Version {
+		if v, _ := s.router.Changed(); v == pl.Version {
+			s.awaitMap(ctx, func(v uint64) bool { return v > pl.Version })
+		}
+		s.routing.retries.Add(1)
+		return true, nil
 	}
 	if !s.awaitMap(ctx, func(v uint64) bool { return v >= theirs }) {
 		return false, fmt.Errorf("%s refused the key as not its own at map version %d, naming %q; our map stayed older than that",
@@ -358,6 +378,9 @@ type routeStats struct {
 	fencedWaits    atomic.Uint64
 	fencedWaitNs   atomic.Uint64 // summed over fencedWaits
 	fencedWaitMax  atomic.Int64  // ns
+	replicated     atomic.Uint64
+	replicaRefused atomic.Uint64
+	replicaDropped atomic.Uint64
 }
 
 // fenceWait counts a call that found its vbucket fenced and waited since
@@ -398,12 +421,20 @@ type RouteStats struct {
 	FencedWaits     uint64  `json:"fenced_waits"`
 	FencedWaitMs    float64 `json:"fenced_wait_ms"`
 	FencedWaitMaxMs float64 `json:"fenced_wait_max_ms"`
+	// Replicated counts writes that reached a replica (one per replica);
+	// ReplicaRefused those a replica refused (its map said it was none:
+	// the write failed); ReplicaDropped the replicas that did not answer
+	// and were dropped from the map, or failed the write when that failed.
+	Replicated     uint64 `json:"replicated"`
+	ReplicaRefused uint64 `json:"replica_refused"`
+	ReplicaDropped uint64 `json:"replica_dropped"`
 }
 
 func (r *routeStats) stats() RouteStats {
 	return RouteStats{RefusedNotOwner: r.refused.Load(), NotOwnerRetries: r.retries.Load(), ServedNotOwned: r.servedNotOwned.Load(),
 		DroppedKeys: r.droppedKeys.Load(), DropErrors: r.dropErrors.Load(),
-		FencedWaits: r.fencedWaits.Load(), FencedWaitMs: float64(r.fencedWaitNs.Load()) / 1e6, FencedWaitMaxMs: float64(r.fencedWaitMax.Load()) / 1e6}
+		FencedWaits: r.fencedWaits.Load(), FencedWaitMs: float64(r.fencedWaitNs.Load()) / 1e6, FencedWaitMaxMs: float64(r.fencedWaitMax.Load()) / 1e6,
+		Replicated: r.replicated.Load(), ReplicaRefused: r.replicaRefused.Load(), ReplicaDropped: r.replicaDropped.Load()}
 }
 
 // reached reports whether err is the peer's own answer.

@@ -136,6 +136,7 @@ type FunServant struct {
 	moveBatchKeys int
 	gates         []gate // by vbucket; nil without a router
 	moves         moves  // the hand-offs of vbuckets under way here (handoff.go)
+	order         order  // by vbucket: its replicated writes one at a time (replicate.go)
 	// callTimeout is Options.CallTimeout, its default filled in.
 	callTimeout time.Duration
 	start       time.Time
@@ -191,6 +192,7 @@ func New(cfg Config, opts Options) (*FunServant, error) {
 	if s.router != nil {
 		s.gates = make([]gate, s.router.VBuckets())
 		s.moves.init(s.router.VBuckets())
+		s.order = make(order, s.router.VBuckets())
 	}
 	if err := s.openBackends(cfg, opts.Log); err != nil {
 		s.Close()

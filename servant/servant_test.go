@@ -139,6 +139,11 @@ func (staticRing) Changed() (uint64, <-chan struct{})              { return 1, n
 func (staticRing) CountReceived()                                  {}
 func (staticRing) VBuckets() int                                   { return testVBuckets }
 func (staticRing) AwaitView(context.Context, uint64, uint64) error { return nil }
+func (staticRing) Replicas(int) (uint64, []string)                 { return 1, nil }
+func (staticRing) ReplicaTimeout() time.Duration                   { return time.Second }
+func (staticRing) DropReplica(context.Context, int, string) error {
+	return errors.New("staticRing: no replicas to drop")
+}
 
 const testVBuckets = 1024
 

@@ -210,7 +210,13 @@ func (s *FunServant) viewChangedLocked(st *vbState, vb int, first bool) {
 	case first && !p.Self:
 		st.refusing, st.attempt = true, p.Attempt
 	}
-	if p.Self || p.Incoming || p.Owner == "" {
+	if first && p.Replica {
+		// Our kvdb copy survived the restart, our copy of its locks did
+		// not: were this replica promoted, lock() must not grant a key a
+		// client may hold, for one lease.
+		st.locksUnknownUntil.Store(time.Now().Add(s.cfg.Lock.Expiry).UnixNano())
+	}
+	if p.Self || p.Replica || p.Incoming || p.Owner == "" {
 		// A vbucket no map names an owner of (none known yet, or dead)
 		// is kept: our copy may be the only one.
 		st.held = true

@@ -2,6 +2,7 @@ package servant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -77,6 +78,12 @@ func (r *viewRouter) Changed() (uint64, <-chan struct{}) {
 }
 
 func (r *viewRouter) AwaitView(context.Context, uint64, uint64) error { return nil }
+
+func (r *viewRouter) Replicas(int) (uint64, []string) { return 1, nil }
+func (r *viewRouter) ReplicaTimeout() time.Duration   { return time.Second }
+func (r *viewRouter) DropReplica(context.Context, int, string) error {
+	return errors.New("viewRouter: no replicas to drop")
+}
 
 func (r *viewRouter) Forward(_ context.Context, addr string, fn func(rpc.FunServant) error) error {
 	p, ok := r.peers[addr]

@@ -37,7 +37,9 @@ import (
 // handoffMap is GET /cluster/map with the rebalance progress.
 type handoffMap struct {
 	vbucketMap
-	Rebalance struct {
+	ReplicaSlots    int `json:"replica_slots"`
+	Underreplicated int `json:"underreplicated"`
+	Rebalance       struct {
 		MovesTotal  int64 `json:"moves_total"`
 		MovesDone   int64 `json:"moves_done"`
 		KeysCopied  int64 `json:"keys_copied"`
@@ -90,6 +92,11 @@ func runHandoff(cfg handoffConfig) error {
 		return fmt.Errorf("rebalancing 3 -> 4 nodes: %w", err)
 	}
 	printHandoff(os.Stdout, cfg, mv, rb)
+	rp, err := benchReplication(cfg)
+	if err != nil {
+		return fmt.Errorf("replicas: %w", err)
+	}
+	printReplication(os.Stdout, cfg, rp)
 	return nil
 }
 
@@ -101,7 +108,7 @@ type moveResult struct {
 
 func benchMove(cfg handoffConfig) (moveResult, error) {
 	s := cfg.spec
-	s.root, s.extra = s.root+"/move", "vbuckets = 2\nauto_rebalance = false"
+	s.root, s.extra = s.root+"/move", "vbuckets = 2\nauto_rebalance = false\nreplicas = 0"
 	a, err := s.start("move-a", 1)
 	if err != nil {
 		return moveResult{}, err
@@ -208,7 +215,7 @@ func readFences(nodes []*benchNode) (fenceStats, error) {
 
 func benchRebalance(cfg handoffConfig) (rebalanceResult, error) {
 	s := cfg.spec
-	s.root += "/rebalance"
+	s.root, s.extra = s.root+"/rebalance", "replicas = 0"
 	var nodes []*benchNode
 	defer func() { stopNodes(nodes) }()
 	var addrs []string

@@ -147,7 +147,7 @@ func (l *kvLoad) callOn(conns []*conn, n int, addr string, call func(*conn, *rpc
 
 // printHandoff prints both measurements against the goals of issue 8.
 func printHandoff(w io.Writer, cfg handoffConfig, mv moveResult, rb rebalanceResult) {
-	fmt.Fprintf(w, "\n%-44s %-52s %s\n", "hand-off (issue 8)", "measured", "goal")
+	fmt.Fprintf(w, "\n%-44s %-52s %s\n", "hand-off (issue 8), replicas 0", "measured", "goal")
 	fmt.Fprintf(w, "%-44s %-52s %s\n", fmt.Sprintf("move 1 vbucket of %d keys x %d B", moveKeys, cfg.size),
 		fmt.Sprintf("%.3fs (%d keys, %.1f MB copied, %d move)", mv.elapsed.Seconds(), mv.m.Rebalance.KeysCopied,
 			float64(mv.m.Rebalance.BytesCopied)/1e6, mv.m.Rebalance.MovesDone),

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +29,7 @@ type clusterSpec struct {
 	faed, zookeeper, dir string
 	root                 string // znode of this cluster
 	extra                string // more [cluster] keys
+	session              string // [cluster] session_timeout; 4s if empty
 }
 
 func freeAddr() (string, error) {
@@ -54,12 +56,12 @@ path = %q
 zookeeper = [%q]
 root = %q
 advertise = %q
-session_timeout = "4s"
+session_timeout = %q
 %s
 [cluster.peer_pool]
 max_idle = 64
 max_open = 64
-`, tcp, admin, worker, filepath.Join(s.dir, name+".kvdb"), s.zookeeper, s.root, tcp, s.extra)
+`, tcp, admin, worker, filepath.Join(s.dir, name+".kvdb"), s.zookeeper, s.root, tcp, cmp.Or(s.session, "4s"), s.extra)
 }
 
 // start starts node name with idgen worker id worker and returns once its

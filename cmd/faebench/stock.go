@@ -140,3 +140,7 @@ func (h *stockHandler) VbPush(context.Context, *rpc.Context, *rpc.VBucketBatch, 
 func (h *stockHandler) VbDrop(context.Context, *rpc.Context, int32, int64) (int64, error) {
 	return 0, errStock
 }
+
+func (h *stockHandler) VbReplicate(context.Context, *rpc.Context, *rpc.VBucketBatch, int64) (bool, error) {
+	return false, errStock
+}

@@ -45,6 +45,7 @@ type clusterOpts struct {
 	firstWorker    int    // worker ids are firstWorker, firstWorker+1, ...
 	root           string // the cluster's znode; clusterRoot if empty
 	vbuckets       int    // [cluster] vbuckets; testVBuckets if zero
+	replicas       int    // [cluster] replicas: the tests of before replicas have none
 	extra          string // more TOML for every node, after the cluster's
 }
 
@@ -70,7 +71,8 @@ root = %q
 session_timeout = %q
 advertise = "{{TCP}}"
 vbuckets = %d
-%s`, worker, strings.Join(quoted, ", "), cmp.Or(o.root, clusterRoot), o.sessionTimeout, cmp.Or(o.vbuckets, testVBuckets), o.extra)
+replicas = %d
+%s`, worker, strings.Join(quoted, ", "), cmp.Or(o.root, clusterRoot), o.sessionTimeout, cmp.Or(o.vbuckets, testVBuckets), o.replicas, o.extra)
 }
 
 // startNodes starts n faed nodes with distinct worker ids, one after the

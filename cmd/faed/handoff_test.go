@@ -26,13 +26,15 @@ type mapMove struct {
 
 // clusterMap is GET /cluster/map.
 type clusterMap struct {
-	Version     uint64         `json:"version"`
-	VBuckets    int            `json:"vbuckets"`
-	Owners      []string       `json:"owners"` // index = vbucket, "" unknown
-	Counts      map[string]int `json:"counts"`
-	Balance     int            `json:"balance"`
-	Coordinator string         `json:"coordinator"`
-	Rebalance   struct {
+	Version      uint64         `json:"version"`
+	VBuckets     int            `json:"vbuckets"`
+	Owners       []string       `json:"owners"` // index = vbucket, "" unknown
+	Replicas     [][]string     `json:"replicas"`
+	ReplicaSlots int            `json:"replica_slots"`
+	Counts       map[string]int `json:"counts"`
+	Balance      int            `json:"balance"`
+	Coordinator  string         `json:"coordinator"`
+	Rebalance    struct {
 		MovesTotal  int64     `json:"moves_total"`
 		MovesDone   int64     `json:"moves_done"`
 		KeysCopied  int64     `json:"keys_copied"`
@@ -181,6 +183,8 @@ func waitSettled(t *testing.T, nodes []*node, timeout time.Duration) clusterMap 
 type routingStats struct {
 	ServedNotOwned  uint64 `json:"served_not_owned"`
 	RefusedNotOwner uint64 `json:"refused_not_owner"`
+	Replicated      uint64 `json:"replicated"`
+	ReplicaDropped  uint64 `json:"replica_dropped"`
 }
 
 func readRouting(d *daemon) (routingStats, error) {

@@ -168,6 +168,17 @@ func (m *Map) Entry(vb int) Entry {
 	return e
 }
 
+// HasReplica reports whether node holds a replica of vbucket vb. It does
+// not allocate.
+func (m *Map) HasReplica(vb int, node string) bool {
+	for _, r := range m.replicaSlots(vb) {
+		if r != none && m.nodes[r] == node {
+			return true
+		}
+	}
+	return false
+}
+
 // replicaSlots returns vbucket vb's replica slots (shared).
 func (m *Map) replicaSlots(vb int) []uint16 {
 	return m.replica[vb*m.replicas : (vb+1)*m.replicas]

@@ -11,6 +11,10 @@ type Placement struct {
 	Owner string
 	// Self: Owner is this node.
 	Self bool
+	// Replica: the map lists this node as one of the vbucket's replicas:
+	// it keeps the vbucket's state and takes its owner's vb_replicate, but
+	// serves none of its calls.
+	Replica bool
 	// Fenced: this node serves none of the vbucket's calls for now: the
 	// plan is moving it away (until the map flips, then Owner is another
 	// node, or the move is rolled back), or this node has been without a
@@ -18,8 +22,9 @@ type Placement struct {
 	// expired and the vbucket may be given to another node (until the views
 	// are read again in a live session).
 	Fenced bool
-	// Incoming: the plan is moving the vbucket to this node; its state
-	// arriving here must be kept, though Owner is another node.
+	// Incoming: the plan copies the vbucket to this node, as its next
+	// active owner or a new replica; its state arriving here must be kept,
+	// though Owner is another node.
 	Incoming bool
 	// Outgoing: the plan is moving the vbucket away from this node, in any
 	// phase (its kvdb changes are being recorded for the move).

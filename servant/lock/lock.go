@@ -30,9 +30,10 @@ var (
 //
 // When a key's owner changes, its lock moves with its vbucket: the old
 // owner reads its entries with Range and the new owner installs them while
-// writes are fenced (SPEC §5.3). If an owner dies instead, its locks are
-// lost and the keys are free on the new owner at once: a lock bounds
-// exclusion in time (Expiry); it does not survive the node holding it.
+// writes are fenced (SPEC §5.3). With replicas, the owner's dispatcher
+// installs each lock taken on the vbucket's replicas too (ImportVBucket)
+// before granting it, so a replica promoted when the owner dies holds it
+// (SPEC §5.4); without, a lock does not survive the node holding it.
 type Table struct {
 	expiry   time.Duration
 	maxLocks int
@@ -48,6 +49,9 @@ type Table struct {
 	byVB  vbList
 	stats Stats
 }
+
+// Expiry is the lease TryLock grants.
+func (t *Table) Expiry() time.Duration { return t.expiry }
 
 // Stats counts a Table's activity since New.
 type Stats struct {

@@ -2612,6 +2612,11 @@ type FunServant interface {
   //  - Vbucket
   //  - MapVersion
   VbDrop(ctx context.Context, reqCtx *Context, vbucket int32, mapVersion int64) (_r int64, _err error)
+  // Parameters:
+  //  - ReqCtx
+  //  - Batch
+  //  - MapVersion
+  VbReplicate(ctx context.Context, reqCtx *Context, batch *VBucketBatch, mapVersion int64) (_r bool, _err error)
 }
 
 type FunServantClient struct {
@@ -3685,6 +3690,30 @@ func (p *FunServantClient) VbDrop(ctx context.Context, reqCtx *Context, vbucket 
   return _result141.GetSuccess(), nil
 }
 
+// Parameters:
+//  - ReqCtx
+//  - Batch
+//  - MapVersion
+func (p *FunServantClient) VbReplicate(ctx context.Context, reqCtx *Context, batch *VBucketBatch, mapVersion int64) (_r bool, _err error) {
+  var _args142 FunServantVbReplicateArgs
+  _args142.ReqCtx = reqCtx
+  _args142.Batch = batch
+  _args142.MapVersion = mapVersion
+  var _result144 FunServantVbReplicateResult
+  var _meta143 thrift.ResponseMeta
+  _meta143, _err = p.Client_().Call(ctx, "vb_replicate", &_args142, &_result144)
+  p.SetLastResponseMeta_(_meta143)
+  if _err != nil {
+    return
+  }
+  switch {
+  case _result144.NotOwner!= nil:
+    return _r, _result144.NotOwner
+  }
+
+  return _result144.GetSuccess(), nil
+}
+
 type FunServantProcessor struct {
   processorMap map[string]thrift.TProcessorFunction
   handler FunServant
@@ -3705,49 +3734,50 @@ func (p *FunServantProcessor) ProcessorMap() map[string]thrift.TProcessorFunctio
 
 func NewFunServantProcessor(handler FunServant) *FunServantProcessor {
 
-  self142 := &FunServantProcessor{handler:handler, processorMap:make(map[string]thrift.TProcessorFunction)}
-  self142.processorMap["ping"] = &funServantProcessorPing{handler:handler}
-  self142.processorMap["noop"] = &funServantProcessorNoop{handler:handler}
-  self142.processorMap["id_next"] = &funServantProcessorIDNext{handler:handler}
-  self142.processorMap["id_next_with_tag"] = &funServantProcessorIDNextWithTag{handler:handler}
-  self142.processorMap["id_decode"] = &funServantProcessorIDDecode{handler:handler}
-  self142.processorMap["lc_set"] = &funServantProcessorLcSet{handler:handler}
-  self142.processorMap["lc_get"] = &funServantProcessorLcGet{handler:handler}
-  self142.processorMap["lc_del"] = &funServantProcessorLcDel{handler:handler}
-  self142.processorMap["lock"] = &funServantProcessorLock{handler:handler}
-  self142.processorMap["unlock"] = &funServantProcessorUnlock{handler:handler}
-  self142.processorMap["zk_create"] = &funServantProcessorZkCreate{handler:handler}
-  self142.processorMap["zk_children"] = &funServantProcessorZkChildren{handler:handler}
-  self142.processorMap["zk_del"] = &funServantProcessorZkDel{handler:handler}
-  self142.processorMap["mc_set"] = &funServantProcessorMcSet{handler:handler}
-  self142.processorMap["mc_get"] = &funServantProcessorMcGet{handler:handler}
-  self142.processorMap["mc_add"] = &funServantProcessorMcAdd{handler:handler}
-  self142.processorMap["mc_delete"] = &funServantProcessorMcDelete{handler:handler}
-  self142.processorMap["mc_increment"] = &funServantProcessorMcIncrement{handler:handler}
-  self142.processorMap["mg_find_one"] = &funServantProcessorMgFindOne{handler:handler}
-  self142.processorMap["mg_find_all"] = &funServantProcessorMgFindAll{handler:handler}
-  self142.processorMap["mg_find_id"] = &funServantProcessorMgFindID{handler:handler}
-  self142.processorMap["mg_count"] = &funServantProcessorMgCount{handler:handler}
-  self142.processorMap["mg_update"] = &funServantProcessorMgUpdate{handler:handler}
-  self142.processorMap["mg_update_id"] = &funServantProcessorMgUpdateID{handler:handler}
-  self142.processorMap["mg_upsert"] = &funServantProcessorMgUpsert{handler:handler}
-  self142.processorMap["mg_upsert_id"] = &funServantProcessorMgUpsertID{handler:handler}
-  self142.processorMap["mg_insert"] = &funServantProcessorMgInsert{handler:handler}
-  self142.processorMap["mg_inserts"] = &funServantProcessorMgInserts{handler:handler}
-  self142.processorMap["mg_delete"] = &funServantProcessorMgDelete{handler:handler}
-  self142.processorMap["mg_find_and_modify"] = &funServantProcessorMgFindAndModify{handler:handler}
-  self142.processorMap["my_query"] = &funServantProcessorMyQuery{handler:handler}
-  self142.processorMap["my_query_shards"] = &funServantProcessorMyQueryShards{handler:handler}
-  self142.processorMap["my_bulk_exec"] = &funServantProcessorMyBulkExec{handler:handler}
-  self142.processorMap["my_merge"] = &funServantProcessorMyMerge{handler:handler}
-  self142.processorMap["my_evict"] = &funServantProcessorMyEvict{handler:handler}
-  self142.processorMap["kvdb_set"] = &funServantProcessorKvdbSet{handler:handler}
-  self142.processorMap["kvdb_get"] = &funServantProcessorKvdbGet{handler:handler}
-  self142.processorMap["kvdb_del"] = &funServantProcessorKvdbDel{handler:handler}
-  self142.processorMap["vb_pull"] = &funServantProcessorVbPull{handler:handler}
-  self142.processorMap["vb_push"] = &funServantProcessorVbPush{handler:handler}
-  self142.processorMap["vb_drop"] = &funServantProcessorVbDrop{handler:handler}
-return self142
+  self145 := &FunServantProcessor{handler:handler, processorMap:make(map[string]thrift.TProcessorFunction)}
+  self145.processorMap["ping"] = &funServantProcessorPing{handler:handler}
+  self145.processorMap["noop"] = &funServantProcessorNoop{handler:handler}
+  self145.processorMap["id_next"] = &funServantProcessorIDNext{handler:handler}
+  self145.processorMap["id_next_with_tag"] = &funServantProcessorIDNextWithTag{handler:handler}
+  self145.processorMap["id_decode"] = &funServantProcessorIDDecode{handler:handler}
+  self145.processorMap["lc_set"] = &funServantProcessorLcSet{handler:handler}
+  self145.processorMap["lc_get"] = &funServantProcessorLcGet{handler:handler}
+  self145.processorMap["lc_del"] = &funServantProcessorLcDel{handler:handler}
+  self145.processorMap["lock"] = &funServantProcessorLock{handler:handler}
+  self145.processorMap["unlock"] = &funServantProcessorUnlock{handler:handler}
+  self145.processorMap["zk_create"] = &funServantProcessorZkCreate{handler:handler}
+  self145.processorMap["zk_children"] = &funServantProcessorZkChildren{handler:handler}
+  self145.processorMap["zk_del"] = &funServantProcessorZkDel{handler:handler}
+  self145.processorMap["mc_set"] = &funServantProcessorMcSet{handler:handler}
+  self145.processorMap["mc_get"] = &funServantProcessorMcGet{handler:handler}
+  self145.processorMap["mc_add"] = &funServantProcessorMcAdd{handler:handler}
+  self145.processorMap["mc_delete"] = &funServantProcessorMcDelete{handler:handler}
+  self145.processorMap["mc_increment"] = &funServantProcessorMcIncrement{handler:handler}
+  self145.processorMap["mg_find_one"] = &funServantProcessorMgFindOne{handler:handler}
+  self145.processorMap["mg_find_all"] = &funServantProcessorMgFindAll{handler:handler}
+  self145.processorMap["mg_find_id"] = &funServantProcessorMgFindID{handler:handler}
+  self145.processorMap["mg_count"] = &funServantProcessorMgCount{handler:handler}
+  self145.processorMap["mg_update"] = &funServantProcessorMgUpdate{handler:handler}
+  self145.processorMap["mg_update_id"] = &funServantProcessorMgUpdateID{handler:handler}
+  self145.processorMap["mg_upsert"] = &funServantProcessorMgUpsert{handler:handler}
+  self145.processorMap["mg_upsert_id"] = &funServantProcessorMgUpsertID{handler:handler}
+  self145.processorMap["mg_insert"] = &funServantProcessorMgInsert{handler:handler}
+  self145.processorMap["mg_inserts"] = &funServantProcessorMgInserts{handler:handler}
+  self145.processorMap["mg_delete"] = &funServantProcessorMgDelete{handler:handler}
+  self145.processorMap["mg_find_and_modify"] = &funServantProcessorMgFindAndModify{handler:handler}
+  self145.processorMap["my_query"] = &funServantProcessorMyQuery{handler:handler}
+  self145.processorMap["my_query_shards"] = &funServantProcessorMyQueryShards{handler:handler}
+  self145.processorMap["my_bulk_exec"] = &funServantProcessorMyBulkExec{handler:handler}
+  self145.processorMap["my_merge"] = &funServantProcessorMyMerge{handler:handler}
+  self145.processorMap["my_evict"] = &funServantProcessorMyEvict{handler:handler}
+  self145.processorMap["kvdb_set"] = &funServantProcessorKvdbSet{handler:handler}
+  self145.processorMap["kvdb_get"] = &funServantProcessorKvdbGet{handler:handler}
+  self145.processorMap["kvdb_del"] = &funServantProcessorKvdbDel{handler:handler}
+  self145.processorMap["vb_pull"] = &funServantProcessorVbPull{handler:handler}
+  self145.processorMap["vb_push"] = &funServantProcessorVbPush{handler:handler}
+  self145.processorMap["vb_drop"] = &funServantProcessorVbDrop{handler:handler}
+  self145.processorMap["vb_replicate"] = &funServantProcessorVbReplicate{handler:handler}
+return self145
 }
 
 func (p *FunServantProcessor) Process(ctx context.Context, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
@@ -3758,12 +3788,12 @@ func (p *FunServantProcessor) Process(ctx context.Context, iprot, oprot thrift.T
   }
   iprot.Skip(ctx, thrift.STRUCT)
   iprot.ReadMessageEnd(ctx)
-  x143 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function " + name)
+  x146 := thrift.NewTApplicationException(thrift.UNKNOWN_METHOD, "Unknown function " + name)
   oprot.WriteMessageBegin(ctx, name, thrift.EXCEPTION, seqId)
-  x143.Write(ctx, oprot)
+  x146.Write(ctx, oprot)
   oprot.WriteMessageEnd(ctx)
   oprot.Flush(ctx)
-  return false, x143
+  return false, x146
 
 }
 
@@ -3772,7 +3802,7 @@ type funServantProcessorPing struct {
 }
 
 func (p *funServantProcessorPing) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err144 error
+  var _write_err147 error
   args := FunServantPingArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -3819,21 +3849,21 @@ func (p *funServantProcessorPing) Process(ctx context.Context, seqId int32, ipro
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc145 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing ping: " + err2.Error())
+    _exc148 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing ping: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "ping", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err144 = thrift.WrapTException(err2)
+      _write_err147 = thrift.WrapTException(err2)
     }
-    if err2 := _exc145.Write(ctx, oprot); _write_err144 == nil && err2 != nil {
-      _write_err144 = thrift.WrapTException(err2)
+    if err2 := _exc148.Write(ctx, oprot); _write_err147 == nil && err2 != nil {
+      _write_err147 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err144 == nil && err2 != nil {
-      _write_err144 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err147 == nil && err2 != nil {
+      _write_err147 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err144 == nil && err2 != nil {
-      _write_err144 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err147 == nil && err2 != nil {
+      _write_err147 = thrift.WrapTException(err2)
     }
-    if _write_err144 != nil {
-      return false, thrift.WrapTException(_write_err144)
+    if _write_err147 != nil {
+      return false, thrift.WrapTException(_write_err147)
     }
     return true, err
   } else {
@@ -3841,19 +3871,19 @@ func (p *funServantProcessorPing) Process(ctx context.Context, seqId int32, ipro
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "ping", thrift.REPLY, seqId); err2 != nil {
-    _write_err144 = thrift.WrapTException(err2)
+    _write_err147 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err144 == nil && err2 != nil {
-    _write_err144 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err147 == nil && err2 != nil {
+    _write_err147 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err144 == nil && err2 != nil {
-    _write_err144 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err147 == nil && err2 != nil {
+    _write_err147 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err144 == nil && err2 != nil {
-    _write_err144 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err147 == nil && err2 != nil {
+    _write_err147 = thrift.WrapTException(err2)
   }
-  if _write_err144 != nil {
-    return false, thrift.WrapTException(_write_err144)
+  if _write_err147 != nil {
+    return false, thrift.WrapTException(_write_err147)
   }
   return true, err
 }
@@ -3863,7 +3893,7 @@ type funServantProcessorNoop struct {
 }
 
 func (p *funServantProcessorNoop) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err146 error
+  var _write_err149 error
   args := FunServantNoopArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -3909,21 +3939,21 @@ func (p *funServantProcessorNoop) Process(ctx context.Context, seqId int32, ipro
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc147 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing noop: " + err2.Error())
+    _exc150 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing noop: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "noop", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err146 = thrift.WrapTException(err2)
+      _write_err149 = thrift.WrapTException(err2)
     }
-    if err2 := _exc147.Write(ctx, oprot); _write_err146 == nil && err2 != nil {
-      _write_err146 = thrift.WrapTException(err2)
+    if err2 := _exc150.Write(ctx, oprot); _write_err149 == nil && err2 != nil {
+      _write_err149 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err146 == nil && err2 != nil {
-      _write_err146 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err149 == nil && err2 != nil {
+      _write_err149 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err146 == nil && err2 != nil {
-      _write_err146 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err149 == nil && err2 != nil {
+      _write_err149 = thrift.WrapTException(err2)
     }
-    if _write_err146 != nil {
-      return false, thrift.WrapTException(_write_err146)
+    if _write_err149 != nil {
+      return false, thrift.WrapTException(_write_err149)
     }
     return true, err
   } else {
@@ -3931,19 +3961,19 @@ func (p *funServantProcessorNoop) Process(ctx context.Context, seqId int32, ipro
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "noop", thrift.REPLY, seqId); err2 != nil {
-    _write_err146 = thrift.WrapTException(err2)
+    _write_err149 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err146 == nil && err2 != nil {
-    _write_err146 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err149 == nil && err2 != nil {
+    _write_err149 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err146 == nil && err2 != nil {
-    _write_err146 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err149 == nil && err2 != nil {
+    _write_err149 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err146 == nil && err2 != nil {
-    _write_err146 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err149 == nil && err2 != nil {
+    _write_err149 = thrift.WrapTException(err2)
   }
-  if _write_err146 != nil {
-    return false, thrift.WrapTException(_write_err146)
+  if _write_err149 != nil {
+    return false, thrift.WrapTException(_write_err149)
   }
   return true, err
 }
@@ -3953,7 +3983,7 @@ type funServantProcessorIDNext struct {
 }
 
 func (p *funServantProcessorIDNext) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err148 error
+  var _write_err151 error
   args := FunServantIDNextArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4000,21 +4030,21 @@ func (p *funServantProcessorIDNext) Process(ctx context.Context, seqId int32, ip
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc149 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_next: " + err2.Error())
+    _exc152 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_next: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "id_next", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err148 = thrift.WrapTException(err2)
+      _write_err151 = thrift.WrapTException(err2)
     }
-    if err2 := _exc149.Write(ctx, oprot); _write_err148 == nil && err2 != nil {
-      _write_err148 = thrift.WrapTException(err2)
+    if err2 := _exc152.Write(ctx, oprot); _write_err151 == nil && err2 != nil {
+      _write_err151 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err148 == nil && err2 != nil {
-      _write_err148 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err151 == nil && err2 != nil {
+      _write_err151 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err148 == nil && err2 != nil {
-      _write_err148 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err151 == nil && err2 != nil {
+      _write_err151 = thrift.WrapTException(err2)
     }
-    if _write_err148 != nil {
-      return false, thrift.WrapTException(_write_err148)
+    if _write_err151 != nil {
+      return false, thrift.WrapTException(_write_err151)
     }
     return true, err
   } else {
@@ -4022,19 +4052,19 @@ func (p *funServantProcessorIDNext) Process(ctx context.Context, seqId int32, ip
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "id_next", thrift.REPLY, seqId); err2 != nil {
-    _write_err148 = thrift.WrapTException(err2)
+    _write_err151 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err148 == nil && err2 != nil {
-    _write_err148 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err151 == nil && err2 != nil {
+    _write_err151 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err148 == nil && err2 != nil {
-    _write_err148 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err151 == nil && err2 != nil {
+    _write_err151 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err148 == nil && err2 != nil {
-    _write_err148 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err151 == nil && err2 != nil {
+    _write_err151 = thrift.WrapTException(err2)
   }
-  if _write_err148 != nil {
-    return false, thrift.WrapTException(_write_err148)
+  if _write_err151 != nil {
+    return false, thrift.WrapTException(_write_err151)
   }
   return true, err
 }
@@ -4044,7 +4074,7 @@ type funServantProcessorIDNextWithTag struct {
 }
 
 func (p *funServantProcessorIDNextWithTag) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err150 error
+  var _write_err153 error
   args := FunServantIDNextWithTagArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4091,21 +4121,21 @@ func (p *funServantProcessorIDNextWithTag) Process(ctx context.Context, seqId in
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc151 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_next_with_tag: " + err2.Error())
+    _exc154 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_next_with_tag: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "id_next_with_tag", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err150 = thrift.WrapTException(err2)
+      _write_err153 = thrift.WrapTException(err2)
     }
-    if err2 := _exc151.Write(ctx, oprot); _write_err150 == nil && err2 != nil {
-      _write_err150 = thrift.WrapTException(err2)
+    if err2 := _exc154.Write(ctx, oprot); _write_err153 == nil && err2 != nil {
+      _write_err153 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err150 == nil && err2 != nil {
-      _write_err150 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err153 == nil && err2 != nil {
+      _write_err153 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err150 == nil && err2 != nil {
-      _write_err150 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err153 == nil && err2 != nil {
+      _write_err153 = thrift.WrapTException(err2)
     }
-    if _write_err150 != nil {
-      return false, thrift.WrapTException(_write_err150)
+    if _write_err153 != nil {
+      return false, thrift.WrapTException(_write_err153)
     }
     return true, err
   } else {
@@ -4113,19 +4143,19 @@ func (p *funServantProcessorIDNextWithTag) Process(ctx context.Context, seqId in
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "id_next_with_tag", thrift.REPLY, seqId); err2 != nil {
-    _write_err150 = thrift.WrapTException(err2)
+    _write_err153 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err150 == nil && err2 != nil {
-    _write_err150 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err153 == nil && err2 != nil {
+    _write_err153 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err150 == nil && err2 != nil {
-    _write_err150 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err153 == nil && err2 != nil {
+    _write_err153 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err150 == nil && err2 != nil {
-    _write_err150 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err153 == nil && err2 != nil {
+    _write_err153 = thrift.WrapTException(err2)
   }
-  if _write_err150 != nil {
-    return false, thrift.WrapTException(_write_err150)
+  if _write_err153 != nil {
+    return false, thrift.WrapTException(_write_err153)
   }
   return true, err
 }
@@ -4135,7 +4165,7 @@ type funServantProcessorIDDecode struct {
 }
 
 func (p *funServantProcessorIDDecode) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err152 error
+  var _write_err155 error
   args := FunServantIDDecodeArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4182,21 +4212,21 @@ func (p *funServantProcessorIDDecode) Process(ctx context.Context, seqId int32, 
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc153 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_decode: " + err2.Error())
+    _exc156 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing id_decode: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "id_decode", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err152 = thrift.WrapTException(err2)
+      _write_err155 = thrift.WrapTException(err2)
     }
-    if err2 := _exc153.Write(ctx, oprot); _write_err152 == nil && err2 != nil {
-      _write_err152 = thrift.WrapTException(err2)
+    if err2 := _exc156.Write(ctx, oprot); _write_err155 == nil && err2 != nil {
+      _write_err155 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err152 == nil && err2 != nil {
-      _write_err152 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err155 == nil && err2 != nil {
+      _write_err155 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err152 == nil && err2 != nil {
-      _write_err152 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err155 == nil && err2 != nil {
+      _write_err155 = thrift.WrapTException(err2)
     }
-    if _write_err152 != nil {
-      return false, thrift.WrapTException(_write_err152)
+    if _write_err155 != nil {
+      return false, thrift.WrapTException(_write_err155)
     }
     return true, err
   } else {
@@ -4204,19 +4234,19 @@ func (p *funServantProcessorIDDecode) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "id_decode", thrift.REPLY, seqId); err2 != nil {
-    _write_err152 = thrift.WrapTException(err2)
+    _write_err155 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err152 == nil && err2 != nil {
-    _write_err152 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err155 == nil && err2 != nil {
+    _write_err155 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err152 == nil && err2 != nil {
-    _write_err152 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err155 == nil && err2 != nil {
+    _write_err155 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err152 == nil && err2 != nil {
-    _write_err152 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err155 == nil && err2 != nil {
+    _write_err155 = thrift.WrapTException(err2)
   }
-  if _write_err152 != nil {
-    return false, thrift.WrapTException(_write_err152)
+  if _write_err155 != nil {
+    return false, thrift.WrapTException(_write_err155)
   }
   return true, err
 }
@@ -4226,7 +4256,7 @@ type funServantProcessorLcSet struct {
 }
 
 func (p *funServantProcessorLcSet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err154 error
+  var _write_err157 error
   args := FunServantLcSetArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4277,21 +4307,21 @@ func (p *funServantProcessorLcSet) Process(ctx context.Context, seqId int32, ipr
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc155 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_set: " + err2.Error())
+      _exc158 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_set: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "lc_set", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err154 = thrift.WrapTException(err2)
+        _write_err157 = thrift.WrapTException(err2)
       }
-      if err2 := _exc155.Write(ctx, oprot); _write_err154 == nil && err2 != nil {
-        _write_err154 = thrift.WrapTException(err2)
+      if err2 := _exc158.Write(ctx, oprot); _write_err157 == nil && err2 != nil {
+        _write_err157 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err154 == nil && err2 != nil {
-        _write_err154 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err157 == nil && err2 != nil {
+        _write_err157 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err154 == nil && err2 != nil {
-        _write_err154 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err157 == nil && err2 != nil {
+        _write_err157 = thrift.WrapTException(err2)
       }
-      if _write_err154 != nil {
-        return false, thrift.WrapTException(_write_err154)
+      if _write_err157 != nil {
+        return false, thrift.WrapTException(_write_err157)
       }
       return true, err
     }
@@ -4300,19 +4330,19 @@ func (p *funServantProcessorLcSet) Process(ctx context.Context, seqId int32, ipr
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "lc_set", thrift.REPLY, seqId); err2 != nil {
-    _write_err154 = thrift.WrapTException(err2)
+    _write_err157 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err154 == nil && err2 != nil {
-    _write_err154 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err157 == nil && err2 != nil {
+    _write_err157 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err154 == nil && err2 != nil {
-    _write_err154 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err157 == nil && err2 != nil {
+    _write_err157 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err154 == nil && err2 != nil {
-    _write_err154 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err157 == nil && err2 != nil {
+    _write_err157 = thrift.WrapTException(err2)
   }
-  if _write_err154 != nil {
-    return false, thrift.WrapTException(_write_err154)
+  if _write_err157 != nil {
+    return false, thrift.WrapTException(_write_err157)
   }
   return true, err
 }
@@ -4322,7 +4352,7 @@ type funServantProcessorLcGet struct {
 }
 
 func (p *funServantProcessorLcGet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err156 error
+  var _write_err159 error
   args := FunServantLcGetArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4375,21 +4405,21 @@ func (p *funServantProcessorLcGet) Process(ctx context.Context, seqId int32, ipr
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc157 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_get: " + err2.Error())
+      _exc160 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_get: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "lc_get", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err156 = thrift.WrapTException(err2)
+        _write_err159 = thrift.WrapTException(err2)
       }
-      if err2 := _exc157.Write(ctx, oprot); _write_err156 == nil && err2 != nil {
-        _write_err156 = thrift.WrapTException(err2)
+      if err2 := _exc160.Write(ctx, oprot); _write_err159 == nil && err2 != nil {
+        _write_err159 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err156 == nil && err2 != nil {
-        _write_err156 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err159 == nil && err2 != nil {
+        _write_err159 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err156 == nil && err2 != nil {
-        _write_err156 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err159 == nil && err2 != nil {
+        _write_err159 = thrift.WrapTException(err2)
       }
-      if _write_err156 != nil {
-        return false, thrift.WrapTException(_write_err156)
+      if _write_err159 != nil {
+        return false, thrift.WrapTException(_write_err159)
       }
       return true, err
     }
@@ -4398,19 +4428,19 @@ func (p *funServantProcessorLcGet) Process(ctx context.Context, seqId int32, ipr
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "lc_get", thrift.REPLY, seqId); err2 != nil {
-    _write_err156 = thrift.WrapTException(err2)
+    _write_err159 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err156 == nil && err2 != nil {
-    _write_err156 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err159 == nil && err2 != nil {
+    _write_err159 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err156 == nil && err2 != nil {
-    _write_err156 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err159 == nil && err2 != nil {
+    _write_err159 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err156 == nil && err2 != nil {
-    _write_err156 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err159 == nil && err2 != nil {
+    _write_err159 = thrift.WrapTException(err2)
   }
-  if _write_err156 != nil {
-    return false, thrift.WrapTException(_write_err156)
+  if _write_err159 != nil {
+    return false, thrift.WrapTException(_write_err159)
   }
   return true, err
 }
@@ -4420,7 +4450,7 @@ type funServantProcessorLcDel struct {
 }
 
 func (p *funServantProcessorLcDel) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err158 error
+  var _write_err161 error
   args := FunServantLcDelArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4471,40 +4501,40 @@ func (p *funServantProcessorLcDel) Process(ctx context.Context, seqId int32, ipr
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc159 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_del: " + err2.Error())
+      _exc162 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lc_del: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "lc_del", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err158 = thrift.WrapTException(err2)
+        _write_err161 = thrift.WrapTException(err2)
       }
-      if err2 := _exc159.Write(ctx, oprot); _write_err158 == nil && err2 != nil {
-        _write_err158 = thrift.WrapTException(err2)
+      if err2 := _exc162.Write(ctx, oprot); _write_err161 == nil && err2 != nil {
+        _write_err161 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err158 == nil && err2 != nil {
-        _write_err158 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err161 == nil && err2 != nil {
+        _write_err161 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err158 == nil && err2 != nil {
-        _write_err158 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err161 == nil && err2 != nil {
+        _write_err161 = thrift.WrapTException(err2)
       }
-      if _write_err158 != nil {
-        return false, thrift.WrapTException(_write_err158)
+      if _write_err161 != nil {
+        return false, thrift.WrapTException(_write_err161)
       }
       return true, err
     }
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "lc_del", thrift.REPLY, seqId); err2 != nil {
-    _write_err158 = thrift.WrapTException(err2)
+    _write_err161 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err158 == nil && err2 != nil {
-    _write_err158 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err161 == nil && err2 != nil {
+    _write_err161 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err158 == nil && err2 != nil {
-    _write_err158 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err161 == nil && err2 != nil {
+    _write_err161 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err158 == nil && err2 != nil {
-    _write_err158 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err161 == nil && err2 != nil {
+    _write_err161 = thrift.WrapTException(err2)
   }
-  if _write_err158 != nil {
-    return false, thrift.WrapTException(_write_err158)
+  if _write_err161 != nil {
+    return false, thrift.WrapTException(_write_err161)
   }
   return true, err
 }
@@ -4514,7 +4544,7 @@ type funServantProcessorLock struct {
 }
 
 func (p *funServantProcessorLock) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err160 error
+  var _write_err163 error
   args := FunServantLockArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4565,21 +4595,21 @@ func (p *funServantProcessorLock) Process(ctx context.Context, seqId int32, ipro
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc161 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lock: " + err2.Error())
+      _exc164 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing lock: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "lock", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err160 = thrift.WrapTException(err2)
+        _write_err163 = thrift.WrapTException(err2)
       }
-      if err2 := _exc161.Write(ctx, oprot); _write_err160 == nil && err2 != nil {
-        _write_err160 = thrift.WrapTException(err2)
+      if err2 := _exc164.Write(ctx, oprot); _write_err163 == nil && err2 != nil {
+        _write_err163 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err160 == nil && err2 != nil {
-        _write_err160 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err163 == nil && err2 != nil {
+        _write_err163 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err160 == nil && err2 != nil {
-        _write_err160 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err163 == nil && err2 != nil {
+        _write_err163 = thrift.WrapTException(err2)
       }
-      if _write_err160 != nil {
-        return false, thrift.WrapTException(_write_err160)
+      if _write_err163 != nil {
+        return false, thrift.WrapTException(_write_err163)
       }
       return true, err
     }
@@ -4588,19 +4618,19 @@ func (p *funServantProcessorLock) Process(ctx context.Context, seqId int32, ipro
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "lock", thrift.REPLY, seqId); err2 != nil {
-    _write_err160 = thrift.WrapTException(err2)
+    _write_err163 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err160 == nil && err2 != nil {
-    _write_err160 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err163 == nil && err2 != nil {
+    _write_err163 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err160 == nil && err2 != nil {
-    _write_err160 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err163 == nil && err2 != nil {
+    _write_err163 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err160 == nil && err2 != nil {
-    _write_err160 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err163 == nil && err2 != nil {
+    _write_err163 = thrift.WrapTException(err2)
   }
-  if _write_err160 != nil {
-    return false, thrift.WrapTException(_write_err160)
+  if _write_err163 != nil {
+    return false, thrift.WrapTException(_write_err163)
   }
   return true, err
 }
@@ -4610,7 +4640,7 @@ type funServantProcessorUnlock struct {
 }
 
 func (p *funServantProcessorUnlock) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err162 error
+  var _write_err165 error
   args := FunServantUnlockArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4661,40 +4691,40 @@ func (p *funServantProcessorUnlock) Process(ctx context.Context, seqId int32, ip
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc163 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing unlock: " + err2.Error())
+      _exc166 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing unlock: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "unlock", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err162 = thrift.WrapTException(err2)
+        _write_err165 = thrift.WrapTException(err2)
       }
-      if err2 := _exc163.Write(ctx, oprot); _write_err162 == nil && err2 != nil {
-        _write_err162 = thrift.WrapTException(err2)
+      if err2 := _exc166.Write(ctx, oprot); _write_err165 == nil && err2 != nil {
+        _write_err165 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err162 == nil && err2 != nil {
-        _write_err162 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err165 == nil && err2 != nil {
+        _write_err165 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err162 == nil && err2 != nil {
-        _write_err162 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err165 == nil && err2 != nil {
+        _write_err165 = thrift.WrapTException(err2)
       }
-      if _write_err162 != nil {
-        return false, thrift.WrapTException(_write_err162)
+      if _write_err165 != nil {
+        return false, thrift.WrapTException(_write_err165)
       }
       return true, err
     }
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "unlock", thrift.REPLY, seqId); err2 != nil {
-    _write_err162 = thrift.WrapTException(err2)
+    _write_err165 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err162 == nil && err2 != nil {
-    _write_err162 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err165 == nil && err2 != nil {
+    _write_err165 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err162 == nil && err2 != nil {
-    _write_err162 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err165 == nil && err2 != nil {
+    _write_err165 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err162 == nil && err2 != nil {
-    _write_err162 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err165 == nil && err2 != nil {
+    _write_err165 = thrift.WrapTException(err2)
   }
-  if _write_err162 != nil {
-    return false, thrift.WrapTException(_write_err162)
+  if _write_err165 != nil {
+    return false, thrift.WrapTException(_write_err165)
   }
   return true, err
 }
@@ -4704,7 +4734,7 @@ type funServantProcessorZkCreate struct {
 }
 
 func (p *funServantProcessorZkCreate) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err164 error
+  var _write_err167 error
   args := FunServantZkCreateArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4751,21 +4781,21 @@ func (p *funServantProcessorZkCreate) Process(ctx context.Context, seqId int32, 
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc165 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing zk_create: " + err2.Error())
+    _exc168 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing zk_create: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "zk_create", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err164 = thrift.WrapTException(err2)
+      _write_err167 = thrift.WrapTException(err2)
     }
-    if err2 := _exc165.Write(ctx, oprot); _write_err164 == nil && err2 != nil {
-      _write_err164 = thrift.WrapTException(err2)
+    if err2 := _exc168.Write(ctx, oprot); _write_err167 == nil && err2 != nil {
+      _write_err167 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err164 == nil && err2 != nil {
-      _write_err164 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err167 == nil && err2 != nil {
+      _write_err167 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err164 == nil && err2 != nil {
-      _write_err164 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err167 == nil && err2 != nil {
+      _write_err167 = thrift.WrapTException(err2)
     }
-    if _write_err164 != nil {
-      return false, thrift.WrapTException(_write_err164)
+    if _write_err167 != nil {
+      return false, thrift.WrapTException(_write_err167)
     }
     return true, err
   } else {
@@ -4773,19 +4803,19 @@ func (p *funServantProcessorZkCreate) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "zk_create", thrift.REPLY, seqId); err2 != nil {
-    _write_err164 = thrift.WrapTException(err2)
+    _write_err167 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err164 == nil && err2 != nil {
-    _write_err164 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err167 == nil && err2 != nil {
+    _write_err167 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err164 == nil && err2 != nil {
-    _write_err164 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err167 == nil && err2 != nil {
+    _write_err167 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err164 == nil && err2 != nil {
-    _write_err164 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err167 == nil && err2 != nil {
+    _write_err167 = thrift.WrapTException(err2)
   }
-  if _write_err164 != nil {
-    return false, thrift.WrapTException(_write_err164)
+  if _write_err167 != nil {
+    return false, thrift.WrapTException(_write_err167)
   }
   return true, err
 }
@@ -4795,7 +4825,7 @@ type funServantProcessorZkChildren struct {
 }
 
 func (p *funServantProcessorZkChildren) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err166 error
+  var _write_err169 error
   args := FunServantZkChildrenArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4842,21 +4872,21 @@ func (p *funServantProcessorZkChildren) Process(ctx context.Context, seqId int32
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc167 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing zk_children: " + err2.Error())
+    _exc170 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing zk_children: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "zk_children", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err166 = thrift.WrapTException(err2)
+      _write_err169 = thrift.WrapTException(err2)
     }
-    if err2 := _exc167.Write(ctx, oprot); _write_err166 == nil && err2 != nil {
-      _write_err166 = thrift.WrapTException(err2)
+    if err2 := _exc170.Write(ctx, oprot); _write_err169 == nil && err2 != nil {
+      _write_err169 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err166 == nil && err2 != nil {
-      _write_err166 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err169 == nil && err2 != nil {
+      _write_err169 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err166 == nil && err2 != nil {
-      _write_err166 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err169 == nil && err2 != nil {
+      _write_err169 = thrift.WrapTException(err2)
     }
-    if _write_err166 != nil {
-      return false, thrift.WrapTException(_write_err166)
+    if _write_err169 != nil {
+      return false, thrift.WrapTException(_write_err169)
     }
     return true, err
   } else {
@@ -4864,19 +4894,19 @@ func (p *funServantProcessorZkChildren) Process(ctx context.Context, seqId int32
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "zk_children", thrift.REPLY, seqId); err2 != nil {
-    _write_err166 = thrift.WrapTException(err2)
+    _write_err169 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err166 == nil && err2 != nil {
-    _write_err166 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err169 == nil && err2 != nil {
+    _write_err169 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err166 == nil && err2 != nil {
-    _write_err166 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err169 == nil && err2 != nil {
+    _write_err169 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err166 == nil && err2 != nil {
-    _write_err166 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err169 == nil && err2 != nil {
+    _write_err169 = thrift.WrapTException(err2)
   }
-  if _write_err166 != nil {
-    return false, thrift.WrapTException(_write_err166)
+  if _write_err169 != nil {
+    return false, thrift.WrapTException(_write_err169)
   }
   return true, err
 }
@@ -4886,7 +4916,7 @@ type funServantProcessorZkDel struct {
 }
 
 func (p *funServantProcessorZkDel) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err168 error
+  var _write_err171 error
   args := FunServantZkDelArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -4933,21 +4963,21 @@ func (p *funServantProcessorZkDel) Process(ctx context.Context, seqId int32, ipr
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc169 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing zk_del: " + err2.Error())
+    _exc172 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing zk_del: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "zk_del", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err168 = thrift.WrapTException(err2)
+      _write_err171 = thrift.WrapTException(err2)
     }
-    if err2 := _exc169.Write(ctx, oprot); _write_err168 == nil && err2 != nil {
-      _write_err168 = thrift.WrapTException(err2)
+    if err2 := _exc172.Write(ctx, oprot); _write_err171 == nil && err2 != nil {
+      _write_err171 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err168 == nil && err2 != nil {
-      _write_err168 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err171 == nil && err2 != nil {
+      _write_err171 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err168 == nil && err2 != nil {
-      _write_err168 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err171 == nil && err2 != nil {
+      _write_err171 = thrift.WrapTException(err2)
     }
-    if _write_err168 != nil {
-      return false, thrift.WrapTException(_write_err168)
+    if _write_err171 != nil {
+      return false, thrift.WrapTException(_write_err171)
     }
     return true, err
   } else {
@@ -4955,19 +4985,19 @@ func (p *funServantProcessorZkDel) Process(ctx context.Context, seqId int32, ipr
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "zk_del", thrift.REPLY, seqId); err2 != nil {
-    _write_err168 = thrift.WrapTException(err2)
+    _write_err171 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err168 == nil && err2 != nil {
-    _write_err168 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err171 == nil && err2 != nil {
+    _write_err171 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err168 == nil && err2 != nil {
-    _write_err168 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err171 == nil && err2 != nil {
+    _write_err171 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err168 == nil && err2 != nil {
-    _write_err168 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err171 == nil && err2 != nil {
+    _write_err171 = thrift.WrapTException(err2)
   }
-  if _write_err168 != nil {
-    return false, thrift.WrapTException(_write_err168)
+  if _write_err171 != nil {
+    return false, thrift.WrapTException(_write_err171)
   }
   return true, err
 }
@@ -4977,7 +5007,7 @@ type funServantProcessorMcSet struct {
 }
 
 func (p *funServantProcessorMcSet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err170 error
+  var _write_err173 error
   args := FunServantMcSetArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5024,21 +5054,21 @@ func (p *funServantProcessorMcSet) Process(ctx context.Context, seqId int32, ipr
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc171 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_set: " + err2.Error())
+    _exc174 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_set: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "mc_set", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err170 = thrift.WrapTException(err2)
+      _write_err173 = thrift.WrapTException(err2)
     }
-    if err2 := _exc171.Write(ctx, oprot); _write_err170 == nil && err2 != nil {
-      _write_err170 = thrift.WrapTException(err2)
+    if err2 := _exc174.Write(ctx, oprot); _write_err173 == nil && err2 != nil {
+      _write_err173 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err170 == nil && err2 != nil {
-      _write_err170 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err173 == nil && err2 != nil {
+      _write_err173 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err170 == nil && err2 != nil {
-      _write_err170 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err173 == nil && err2 != nil {
+      _write_err173 = thrift.WrapTException(err2)
     }
-    if _write_err170 != nil {
-      return false, thrift.WrapTException(_write_err170)
+    if _write_err173 != nil {
+      return false, thrift.WrapTException(_write_err173)
     }
     return true, err
   } else {
@@ -5046,19 +5076,19 @@ func (p *funServantProcessorMcSet) Process(ctx context.Context, seqId int32, ipr
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mc_set", thrift.REPLY, seqId); err2 != nil {
-    _write_err170 = thrift.WrapTException(err2)
+    _write_err173 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err170 == nil && err2 != nil {
-    _write_err170 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err173 == nil && err2 != nil {
+    _write_err173 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err170 == nil && err2 != nil {
-    _write_err170 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err173 == nil && err2 != nil {
+    _write_err173 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err170 == nil && err2 != nil {
-    _write_err170 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err173 == nil && err2 != nil {
+    _write_err173 = thrift.WrapTException(err2)
   }
-  if _write_err170 != nil {
-    return false, thrift.WrapTException(_write_err170)
+  if _write_err173 != nil {
+    return false, thrift.WrapTException(_write_err173)
   }
   return true, err
 }
@@ -5068,7 +5098,7 @@ type funServantProcessorMcGet struct {
 }
 
 func (p *funServantProcessorMcGet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err172 error
+  var _write_err175 error
   args := FunServantMcGetArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5119,21 +5149,21 @@ func (p *funServantProcessorMcGet) Process(ctx context.Context, seqId int32, ipr
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc173 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_get: " + err2.Error())
+      _exc176 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_get: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mc_get", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err172 = thrift.WrapTException(err2)
+        _write_err175 = thrift.WrapTException(err2)
       }
-      if err2 := _exc173.Write(ctx, oprot); _write_err172 == nil && err2 != nil {
-        _write_err172 = thrift.WrapTException(err2)
+      if err2 := _exc176.Write(ctx, oprot); _write_err175 == nil && err2 != nil {
+        _write_err175 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err172 == nil && err2 != nil {
-        _write_err172 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err175 == nil && err2 != nil {
+        _write_err175 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err172 == nil && err2 != nil {
-        _write_err172 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err175 == nil && err2 != nil {
+        _write_err175 = thrift.WrapTException(err2)
       }
-      if _write_err172 != nil {
-        return false, thrift.WrapTException(_write_err172)
+      if _write_err175 != nil {
+        return false, thrift.WrapTException(_write_err175)
       }
       return true, err
     }
@@ -5142,19 +5172,19 @@ func (p *funServantProcessorMcGet) Process(ctx context.Context, seqId int32, ipr
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mc_get", thrift.REPLY, seqId); err2 != nil {
-    _write_err172 = thrift.WrapTException(err2)
+    _write_err175 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err172 == nil && err2 != nil {
-    _write_err172 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err175 == nil && err2 != nil {
+    _write_err175 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err172 == nil && err2 != nil {
-    _write_err172 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err175 == nil && err2 != nil {
+    _write_err175 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err172 == nil && err2 != nil {
-    _write_err172 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err175 == nil && err2 != nil {
+    _write_err175 = thrift.WrapTException(err2)
   }
-  if _write_err172 != nil {
-    return false, thrift.WrapTException(_write_err172)
+  if _write_err175 != nil {
+    return false, thrift.WrapTException(_write_err175)
   }
   return true, err
 }
@@ -5164,7 +5194,7 @@ type funServantProcessorMcAdd struct {
 }
 
 func (p *funServantProcessorMcAdd) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err174 error
+  var _write_err177 error
   args := FunServantMcAddArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5211,21 +5241,21 @@ func (p *funServantProcessorMcAdd) Process(ctx context.Context, seqId int32, ipr
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc175 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_add: " + err2.Error())
+    _exc178 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_add: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "mc_add", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err174 = thrift.WrapTException(err2)
+      _write_err177 = thrift.WrapTException(err2)
     }
-    if err2 := _exc175.Write(ctx, oprot); _write_err174 == nil && err2 != nil {
-      _write_err174 = thrift.WrapTException(err2)
+    if err2 := _exc178.Write(ctx, oprot); _write_err177 == nil && err2 != nil {
+      _write_err177 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err174 == nil && err2 != nil {
-      _write_err174 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err177 == nil && err2 != nil {
+      _write_err177 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err174 == nil && err2 != nil {
-      _write_err174 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err177 == nil && err2 != nil {
+      _write_err177 = thrift.WrapTException(err2)
     }
-    if _write_err174 != nil {
-      return false, thrift.WrapTException(_write_err174)
+    if _write_err177 != nil {
+      return false, thrift.WrapTException(_write_err177)
     }
     return true, err
   } else {
@@ -5233,19 +5263,19 @@ func (p *funServantProcessorMcAdd) Process(ctx context.Context, seqId int32, ipr
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mc_add", thrift.REPLY, seqId); err2 != nil {
-    _write_err174 = thrift.WrapTException(err2)
+    _write_err177 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err174 == nil && err2 != nil {
-    _write_err174 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err177 == nil && err2 != nil {
+    _write_err177 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err174 == nil && err2 != nil {
-    _write_err174 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err177 == nil && err2 != nil {
+    _write_err177 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err174 == nil && err2 != nil {
-    _write_err174 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err177 == nil && err2 != nil {
+    _write_err177 = thrift.WrapTException(err2)
   }
-  if _write_err174 != nil {
-    return false, thrift.WrapTException(_write_err174)
+  if _write_err177 != nil {
+    return false, thrift.WrapTException(_write_err177)
   }
   return true, err
 }
@@ -5255,7 +5285,7 @@ type funServantProcessorMcDelete struct {
 }
 
 func (p *funServantProcessorMcDelete) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err176 error
+  var _write_err179 error
   args := FunServantMcDeleteArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5302,21 +5332,21 @@ func (p *funServantProcessorMcDelete) Process(ctx context.Context, seqId int32, 
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc177 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_delete: " + err2.Error())
+    _exc180 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_delete: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "mc_delete", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err176 = thrift.WrapTException(err2)
+      _write_err179 = thrift.WrapTException(err2)
     }
-    if err2 := _exc177.Write(ctx, oprot); _write_err176 == nil && err2 != nil {
-      _write_err176 = thrift.WrapTException(err2)
+    if err2 := _exc180.Write(ctx, oprot); _write_err179 == nil && err2 != nil {
+      _write_err179 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err176 == nil && err2 != nil {
-      _write_err176 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err179 == nil && err2 != nil {
+      _write_err179 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err176 == nil && err2 != nil {
-      _write_err176 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err179 == nil && err2 != nil {
+      _write_err179 = thrift.WrapTException(err2)
     }
-    if _write_err176 != nil {
-      return false, thrift.WrapTException(_write_err176)
+    if _write_err179 != nil {
+      return false, thrift.WrapTException(_write_err179)
     }
     return true, err
   } else {
@@ -5324,19 +5354,19 @@ func (p *funServantProcessorMcDelete) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mc_delete", thrift.REPLY, seqId); err2 != nil {
-    _write_err176 = thrift.WrapTException(err2)
+    _write_err179 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err176 == nil && err2 != nil {
-    _write_err176 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err179 == nil && err2 != nil {
+    _write_err179 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err176 == nil && err2 != nil {
-    _write_err176 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err179 == nil && err2 != nil {
+    _write_err179 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err176 == nil && err2 != nil {
-    _write_err176 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err179 == nil && err2 != nil {
+    _write_err179 = thrift.WrapTException(err2)
   }
-  if _write_err176 != nil {
-    return false, thrift.WrapTException(_write_err176)
+  if _write_err179 != nil {
+    return false, thrift.WrapTException(_write_err179)
   }
   return true, err
 }
@@ -5346,7 +5376,7 @@ type funServantProcessorMcIncrement struct {
 }
 
 func (p *funServantProcessorMcIncrement) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err178 error
+  var _write_err181 error
   args := FunServantMcIncrementArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5393,21 +5423,21 @@ func (p *funServantProcessorMcIncrement) Process(ctx context.Context, seqId int3
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc179 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_increment: " + err2.Error())
+    _exc182 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mc_increment: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "mc_increment", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err178 = thrift.WrapTException(err2)
+      _write_err181 = thrift.WrapTException(err2)
     }
-    if err2 := _exc179.Write(ctx, oprot); _write_err178 == nil && err2 != nil {
-      _write_err178 = thrift.WrapTException(err2)
+    if err2 := _exc182.Write(ctx, oprot); _write_err181 == nil && err2 != nil {
+      _write_err181 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err178 == nil && err2 != nil {
-      _write_err178 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err181 == nil && err2 != nil {
+      _write_err181 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err178 == nil && err2 != nil {
-      _write_err178 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err181 == nil && err2 != nil {
+      _write_err181 = thrift.WrapTException(err2)
     }
-    if _write_err178 != nil {
-      return false, thrift.WrapTException(_write_err178)
+    if _write_err181 != nil {
+      return false, thrift.WrapTException(_write_err181)
     }
     return true, err
   } else {
@@ -5415,19 +5445,19 @@ func (p *funServantProcessorMcIncrement) Process(ctx context.Context, seqId int3
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mc_increment", thrift.REPLY, seqId); err2 != nil {
-    _write_err178 = thrift.WrapTException(err2)
+    _write_err181 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err178 == nil && err2 != nil {
-    _write_err178 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err181 == nil && err2 != nil {
+    _write_err181 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err178 == nil && err2 != nil {
-    _write_err178 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err181 == nil && err2 != nil {
+    _write_err181 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err178 == nil && err2 != nil {
-    _write_err178 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err181 == nil && err2 != nil {
+    _write_err181 = thrift.WrapTException(err2)
   }
-  if _write_err178 != nil {
-    return false, thrift.WrapTException(_write_err178)
+  if _write_err181 != nil {
+    return false, thrift.WrapTException(_write_err181)
   }
   return true, err
 }
@@ -5437,7 +5467,7 @@ type funServantProcessorMgFindOne struct {
 }
 
 func (p *funServantProcessorMgFindOne) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err180 error
+  var _write_err183 error
   args := FunServantMgFindOneArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5490,21 +5520,21 @@ func (p *funServantProcessorMgFindOne) Process(ctx context.Context, seqId int32,
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc181 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_one: " + err2.Error())
+      _exc184 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_one: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_find_one", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err180 = thrift.WrapTException(err2)
+        _write_err183 = thrift.WrapTException(err2)
       }
-      if err2 := _exc181.Write(ctx, oprot); _write_err180 == nil && err2 != nil {
-        _write_err180 = thrift.WrapTException(err2)
+      if err2 := _exc184.Write(ctx, oprot); _write_err183 == nil && err2 != nil {
+        _write_err183 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err180 == nil && err2 != nil {
-        _write_err180 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err183 == nil && err2 != nil {
+        _write_err183 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err180 == nil && err2 != nil {
-        _write_err180 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err183 == nil && err2 != nil {
+        _write_err183 = thrift.WrapTException(err2)
       }
-      if _write_err180 != nil {
-        return false, thrift.WrapTException(_write_err180)
+      if _write_err183 != nil {
+        return false, thrift.WrapTException(_write_err183)
       }
       return true, err
     }
@@ -5513,19 +5543,19 @@ func (p *funServantProcessorMgFindOne) Process(ctx context.Context, seqId int32,
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_find_one", thrift.REPLY, seqId); err2 != nil {
-    _write_err180 = thrift.WrapTException(err2)
+    _write_err183 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err180 == nil && err2 != nil {
-    _write_err180 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err183 == nil && err2 != nil {
+    _write_err183 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err180 == nil && err2 != nil {
-    _write_err180 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err183 == nil && err2 != nil {
+    _write_err183 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err180 == nil && err2 != nil {
-    _write_err180 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err183 == nil && err2 != nil {
+    _write_err183 = thrift.WrapTException(err2)
   }
-  if _write_err180 != nil {
-    return false, thrift.WrapTException(_write_err180)
+  if _write_err183 != nil {
+    return false, thrift.WrapTException(_write_err183)
   }
   return true, err
 }
@@ -5535,7 +5565,7 @@ type funServantProcessorMgFindAll struct {
 }
 
 func (p *funServantProcessorMgFindAll) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err182 error
+  var _write_err185 error
   args := FunServantMgFindAllArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5586,21 +5616,21 @@ func (p *funServantProcessorMgFindAll) Process(ctx context.Context, seqId int32,
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc183 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_all: " + err2.Error())
+      _exc186 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_all: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_find_all", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err182 = thrift.WrapTException(err2)
+        _write_err185 = thrift.WrapTException(err2)
       }
-      if err2 := _exc183.Write(ctx, oprot); _write_err182 == nil && err2 != nil {
-        _write_err182 = thrift.WrapTException(err2)
+      if err2 := _exc186.Write(ctx, oprot); _write_err185 == nil && err2 != nil {
+        _write_err185 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err182 == nil && err2 != nil {
-        _write_err182 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err185 == nil && err2 != nil {
+        _write_err185 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err182 == nil && err2 != nil {
-        _write_err182 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err185 == nil && err2 != nil {
+        _write_err185 = thrift.WrapTException(err2)
       }
-      if _write_err182 != nil {
-        return false, thrift.WrapTException(_write_err182)
+      if _write_err185 != nil {
+        return false, thrift.WrapTException(_write_err185)
       }
       return true, err
     }
@@ -5609,19 +5639,19 @@ func (p *funServantProcessorMgFindAll) Process(ctx context.Context, seqId int32,
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_find_all", thrift.REPLY, seqId); err2 != nil {
-    _write_err182 = thrift.WrapTException(err2)
+    _write_err185 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err182 == nil && err2 != nil {
-    _write_err182 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err185 == nil && err2 != nil {
+    _write_err185 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err182 == nil && err2 != nil {
-    _write_err182 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err185 == nil && err2 != nil {
+    _write_err185 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err182 == nil && err2 != nil {
-    _write_err182 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err185 == nil && err2 != nil {
+    _write_err185 = thrift.WrapTException(err2)
   }
-  if _write_err182 != nil {
-    return false, thrift.WrapTException(_write_err182)
+  if _write_err185 != nil {
+    return false, thrift.WrapTException(_write_err185)
   }
   return true, err
 }
@@ -5631,7 +5661,7 @@ type funServantProcessorMgFindID struct {
 }
 
 func (p *funServantProcessorMgFindID) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err184 error
+  var _write_err187 error
   args := FunServantMgFindIDArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5682,21 +5712,21 @@ func (p *funServantProcessorMgFindID) Process(ctx context.Context, seqId int32, 
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc185 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_id: " + err2.Error())
+      _exc188 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_id: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_find_id", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err184 = thrift.WrapTException(err2)
+        _write_err187 = thrift.WrapTException(err2)
       }
-      if err2 := _exc185.Write(ctx, oprot); _write_err184 == nil && err2 != nil {
-        _write_err184 = thrift.WrapTException(err2)
+      if err2 := _exc188.Write(ctx, oprot); _write_err187 == nil && err2 != nil {
+        _write_err187 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err184 == nil && err2 != nil {
-        _write_err184 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err187 == nil && err2 != nil {
+        _write_err187 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err184 == nil && err2 != nil {
-        _write_err184 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err187 == nil && err2 != nil {
+        _write_err187 = thrift.WrapTException(err2)
       }
-      if _write_err184 != nil {
-        return false, thrift.WrapTException(_write_err184)
+      if _write_err187 != nil {
+        return false, thrift.WrapTException(_write_err187)
       }
       return true, err
     }
@@ -5705,19 +5735,19 @@ func (p *funServantProcessorMgFindID) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_find_id", thrift.REPLY, seqId); err2 != nil {
-    _write_err184 = thrift.WrapTException(err2)
+    _write_err187 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err184 == nil && err2 != nil {
-    _write_err184 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err187 == nil && err2 != nil {
+    _write_err187 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err184 == nil && err2 != nil {
-    _write_err184 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err187 == nil && err2 != nil {
+    _write_err187 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err184 == nil && err2 != nil {
-    _write_err184 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err187 == nil && err2 != nil {
+    _write_err187 = thrift.WrapTException(err2)
   }
-  if _write_err184 != nil {
-    return false, thrift.WrapTException(_write_err184)
+  if _write_err187 != nil {
+    return false, thrift.WrapTException(_write_err187)
   }
   return true, err
 }
@@ -5727,7 +5757,7 @@ type funServantProcessorMgCount struct {
 }
 
 func (p *funServantProcessorMgCount) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err186 error
+  var _write_err189 error
   args := FunServantMgCountArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5778,21 +5808,21 @@ func (p *funServantProcessorMgCount) Process(ctx context.Context, seqId int32, i
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc187 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_count: " + err2.Error())
+      _exc190 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_count: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_count", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err186 = thrift.WrapTException(err2)
+        _write_err189 = thrift.WrapTException(err2)
       }
-      if err2 := _exc187.Write(ctx, oprot); _write_err186 == nil && err2 != nil {
-        _write_err186 = thrift.WrapTException(err2)
+      if err2 := _exc190.Write(ctx, oprot); _write_err189 == nil && err2 != nil {
+        _write_err189 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err186 == nil && err2 != nil {
-        _write_err186 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err189 == nil && err2 != nil {
+        _write_err189 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err186 == nil && err2 != nil {
-        _write_err186 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err189 == nil && err2 != nil {
+        _write_err189 = thrift.WrapTException(err2)
       }
-      if _write_err186 != nil {
-        return false, thrift.WrapTException(_write_err186)
+      if _write_err189 != nil {
+        return false, thrift.WrapTException(_write_err189)
       }
       return true, err
     }
@@ -5801,19 +5831,19 @@ func (p *funServantProcessorMgCount) Process(ctx context.Context, seqId int32, i
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_count", thrift.REPLY, seqId); err2 != nil {
-    _write_err186 = thrift.WrapTException(err2)
+    _write_err189 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err186 == nil && err2 != nil {
-    _write_err186 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err189 == nil && err2 != nil {
+    _write_err189 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err186 == nil && err2 != nil {
-    _write_err186 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err189 == nil && err2 != nil {
+    _write_err189 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err186 == nil && err2 != nil {
-    _write_err186 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err189 == nil && err2 != nil {
+    _write_err189 = thrift.WrapTException(err2)
   }
-  if _write_err186 != nil {
-    return false, thrift.WrapTException(_write_err186)
+  if _write_err189 != nil {
+    return false, thrift.WrapTException(_write_err189)
   }
   return true, err
 }
@@ -5823,7 +5853,7 @@ type funServantProcessorMgUpdate struct {
 }
 
 func (p *funServantProcessorMgUpdate) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err188 error
+  var _write_err191 error
   args := FunServantMgUpdateArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5876,21 +5906,21 @@ func (p *funServantProcessorMgUpdate) Process(ctx context.Context, seqId int32, 
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc189 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_update: " + err2.Error())
+      _exc192 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_update: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_update", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err188 = thrift.WrapTException(err2)
+        _write_err191 = thrift.WrapTException(err2)
       }
-      if err2 := _exc189.Write(ctx, oprot); _write_err188 == nil && err2 != nil {
-        _write_err188 = thrift.WrapTException(err2)
+      if err2 := _exc192.Write(ctx, oprot); _write_err191 == nil && err2 != nil {
+        _write_err191 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err188 == nil && err2 != nil {
-        _write_err188 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err191 == nil && err2 != nil {
+        _write_err191 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err188 == nil && err2 != nil {
-        _write_err188 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err191 == nil && err2 != nil {
+        _write_err191 = thrift.WrapTException(err2)
       }
-      if _write_err188 != nil {
-        return false, thrift.WrapTException(_write_err188)
+      if _write_err191 != nil {
+        return false, thrift.WrapTException(_write_err191)
       }
       return true, err
     }
@@ -5899,19 +5929,19 @@ func (p *funServantProcessorMgUpdate) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_update", thrift.REPLY, seqId); err2 != nil {
-    _write_err188 = thrift.WrapTException(err2)
+    _write_err191 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err188 == nil && err2 != nil {
-    _write_err188 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err191 == nil && err2 != nil {
+    _write_err191 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err188 == nil && err2 != nil {
-    _write_err188 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err191 == nil && err2 != nil {
+    _write_err191 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err188 == nil && err2 != nil {
-    _write_err188 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err191 == nil && err2 != nil {
+    _write_err191 = thrift.WrapTException(err2)
   }
-  if _write_err188 != nil {
-    return false, thrift.WrapTException(_write_err188)
+  if _write_err191 != nil {
+    return false, thrift.WrapTException(_write_err191)
   }
   return true, err
 }
@@ -5921,7 +5951,7 @@ type funServantProcessorMgUpdateID struct {
 }
 
 func (p *funServantProcessorMgUpdateID) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err190 error
+  var _write_err193 error
   args := FunServantMgUpdateIDArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -5974,21 +6004,21 @@ func (p *funServantProcessorMgUpdateID) Process(ctx context.Context, seqId int32
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc191 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_update_id: " + err2.Error())
+      _exc194 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_update_id: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_update_id", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err190 = thrift.WrapTException(err2)
+        _write_err193 = thrift.WrapTException(err2)
       }
-      if err2 := _exc191.Write(ctx, oprot); _write_err190 == nil && err2 != nil {
-        _write_err190 = thrift.WrapTException(err2)
+      if err2 := _exc194.Write(ctx, oprot); _write_err193 == nil && err2 != nil {
+        _write_err193 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err190 == nil && err2 != nil {
-        _write_err190 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err193 == nil && err2 != nil {
+        _write_err193 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err190 == nil && err2 != nil {
-        _write_err190 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err193 == nil && err2 != nil {
+        _write_err193 = thrift.WrapTException(err2)
       }
-      if _write_err190 != nil {
-        return false, thrift.WrapTException(_write_err190)
+      if _write_err193 != nil {
+        return false, thrift.WrapTException(_write_err193)
       }
       return true, err
     }
@@ -5997,19 +6027,19 @@ func (p *funServantProcessorMgUpdateID) Process(ctx context.Context, seqId int32
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_update_id", thrift.REPLY, seqId); err2 != nil {
-    _write_err190 = thrift.WrapTException(err2)
+    _write_err193 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err190 == nil && err2 != nil {
-    _write_err190 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err193 == nil && err2 != nil {
+    _write_err193 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err190 == nil && err2 != nil {
-    _write_err190 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err193 == nil && err2 != nil {
+    _write_err193 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err190 == nil && err2 != nil {
-    _write_err190 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err193 == nil && err2 != nil {
+    _write_err193 = thrift.WrapTException(err2)
   }
-  if _write_err190 != nil {
-    return false, thrift.WrapTException(_write_err190)
+  if _write_err193 != nil {
+    return false, thrift.WrapTException(_write_err193)
   }
   return true, err
 }
@@ -6019,7 +6049,7 @@ type funServantProcessorMgUpsert struct {
 }
 
 func (p *funServantProcessorMgUpsert) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err192 error
+  var _write_err195 error
   args := FunServantMgUpsertArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6072,21 +6102,21 @@ func (p *funServantProcessorMgUpsert) Process(ctx context.Context, seqId int32, 
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc193 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_upsert: " + err2.Error())
+      _exc196 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_upsert: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_upsert", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err192 = thrift.WrapTException(err2)
+        _write_err195 = thrift.WrapTException(err2)
       }
-      if err2 := _exc193.Write(ctx, oprot); _write_err192 == nil && err2 != nil {
-        _write_err192 = thrift.WrapTException(err2)
+      if err2 := _exc196.Write(ctx, oprot); _write_err195 == nil && err2 != nil {
+        _write_err195 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err192 == nil && err2 != nil {
-        _write_err192 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err195 == nil && err2 != nil {
+        _write_err195 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err192 == nil && err2 != nil {
-        _write_err192 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err195 == nil && err2 != nil {
+        _write_err195 = thrift.WrapTException(err2)
       }
-      if _write_err192 != nil {
-        return false, thrift.WrapTException(_write_err192)
+      if _write_err195 != nil {
+        return false, thrift.WrapTException(_write_err195)
       }
       return true, err
     }
@@ -6095,19 +6125,19 @@ func (p *funServantProcessorMgUpsert) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_upsert", thrift.REPLY, seqId); err2 != nil {
-    _write_err192 = thrift.WrapTException(err2)
+    _write_err195 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err192 == nil && err2 != nil {
-    _write_err192 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err195 == nil && err2 != nil {
+    _write_err195 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err192 == nil && err2 != nil {
-    _write_err192 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err195 == nil && err2 != nil {
+    _write_err195 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err192 == nil && err2 != nil {
-    _write_err192 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err195 == nil && err2 != nil {
+    _write_err195 = thrift.WrapTException(err2)
   }
-  if _write_err192 != nil {
-    return false, thrift.WrapTException(_write_err192)
+  if _write_err195 != nil {
+    return false, thrift.WrapTException(_write_err195)
   }
   return true, err
 }
@@ -6117,7 +6147,7 @@ type funServantProcessorMgUpsertID struct {
 }
 
 func (p *funServantProcessorMgUpsertID) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err194 error
+  var _write_err197 error
   args := FunServantMgUpsertIDArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6170,21 +6200,21 @@ func (p *funServantProcessorMgUpsertID) Process(ctx context.Context, seqId int32
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc195 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_upsert_id: " + err2.Error())
+      _exc198 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_upsert_id: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_upsert_id", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err194 = thrift.WrapTException(err2)
+        _write_err197 = thrift.WrapTException(err2)
       }
-      if err2 := _exc195.Write(ctx, oprot); _write_err194 == nil && err2 != nil {
-        _write_err194 = thrift.WrapTException(err2)
+      if err2 := _exc198.Write(ctx, oprot); _write_err197 == nil && err2 != nil {
+        _write_err197 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err194 == nil && err2 != nil {
-        _write_err194 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err197 == nil && err2 != nil {
+        _write_err197 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err194 == nil && err2 != nil {
-        _write_err194 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err197 == nil && err2 != nil {
+        _write_err197 = thrift.WrapTException(err2)
       }
-      if _write_err194 != nil {
-        return false, thrift.WrapTException(_write_err194)
+      if _write_err197 != nil {
+        return false, thrift.WrapTException(_write_err197)
       }
       return true, err
     }
@@ -6193,19 +6223,19 @@ func (p *funServantProcessorMgUpsertID) Process(ctx context.Context, seqId int32
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_upsert_id", thrift.REPLY, seqId); err2 != nil {
-    _write_err194 = thrift.WrapTException(err2)
+    _write_err197 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err194 == nil && err2 != nil {
-    _write_err194 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err197 == nil && err2 != nil {
+    _write_err197 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err194 == nil && err2 != nil {
-    _write_err194 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err197 == nil && err2 != nil {
+    _write_err197 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err194 == nil && err2 != nil {
-    _write_err194 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err197 == nil && err2 != nil {
+    _write_err197 = thrift.WrapTException(err2)
   }
-  if _write_err194 != nil {
-    return false, thrift.WrapTException(_write_err194)
+  if _write_err197 != nil {
+    return false, thrift.WrapTException(_write_err197)
   }
   return true, err
 }
@@ -6215,7 +6245,7 @@ type funServantProcessorMgInsert struct {
 }
 
 func (p *funServantProcessorMgInsert) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err196 error
+  var _write_err199 error
   args := FunServantMgInsertArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6268,21 +6298,21 @@ func (p *funServantProcessorMgInsert) Process(ctx context.Context, seqId int32, 
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc197 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_insert: " + err2.Error())
+      _exc200 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_insert: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_insert", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err196 = thrift.WrapTException(err2)
+        _write_err199 = thrift.WrapTException(err2)
       }
-      if err2 := _exc197.Write(ctx, oprot); _write_err196 == nil && err2 != nil {
-        _write_err196 = thrift.WrapTException(err2)
+      if err2 := _exc200.Write(ctx, oprot); _write_err199 == nil && err2 != nil {
+        _write_err199 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err196 == nil && err2 != nil {
-        _write_err196 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err199 == nil && err2 != nil {
+        _write_err199 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err196 == nil && err2 != nil {
-        _write_err196 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err199 == nil && err2 != nil {
+        _write_err199 = thrift.WrapTException(err2)
       }
-      if _write_err196 != nil {
-        return false, thrift.WrapTException(_write_err196)
+      if _write_err199 != nil {
+        return false, thrift.WrapTException(_write_err199)
       }
       return true, err
     }
@@ -6291,19 +6321,19 @@ func (p *funServantProcessorMgInsert) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_insert", thrift.REPLY, seqId); err2 != nil {
-    _write_err196 = thrift.WrapTException(err2)
+    _write_err199 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err196 == nil && err2 != nil {
-    _write_err196 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err199 == nil && err2 != nil {
+    _write_err199 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err196 == nil && err2 != nil {
-    _write_err196 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err199 == nil && err2 != nil {
+    _write_err199 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err196 == nil && err2 != nil {
-    _write_err196 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err199 == nil && err2 != nil {
+    _write_err199 = thrift.WrapTException(err2)
   }
-  if _write_err196 != nil {
-    return false, thrift.WrapTException(_write_err196)
+  if _write_err199 != nil {
+    return false, thrift.WrapTException(_write_err199)
   }
   return true, err
 }
@@ -6313,7 +6343,7 @@ type funServantProcessorMgInserts struct {
 }
 
 func (p *funServantProcessorMgInserts) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err198 error
+  var _write_err201 error
   args := FunServantMgInsertsArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6366,21 +6396,21 @@ func (p *funServantProcessorMgInserts) Process(ctx context.Context, seqId int32,
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc199 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_inserts: " + err2.Error())
+      _exc202 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_inserts: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_inserts", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err198 = thrift.WrapTException(err2)
+        _write_err201 = thrift.WrapTException(err2)
       }
-      if err2 := _exc199.Write(ctx, oprot); _write_err198 == nil && err2 != nil {
-        _write_err198 = thrift.WrapTException(err2)
+      if err2 := _exc202.Write(ctx, oprot); _write_err201 == nil && err2 != nil {
+        _write_err201 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err198 == nil && err2 != nil {
-        _write_err198 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err201 == nil && err2 != nil {
+        _write_err201 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err198 == nil && err2 != nil {
-        _write_err198 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err201 == nil && err2 != nil {
+        _write_err201 = thrift.WrapTException(err2)
       }
-      if _write_err198 != nil {
-        return false, thrift.WrapTException(_write_err198)
+      if _write_err201 != nil {
+        return false, thrift.WrapTException(_write_err201)
       }
       return true, err
     }
@@ -6389,19 +6419,19 @@ func (p *funServantProcessorMgInserts) Process(ctx context.Context, seqId int32,
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_inserts", thrift.REPLY, seqId); err2 != nil {
-    _write_err198 = thrift.WrapTException(err2)
+    _write_err201 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err198 == nil && err2 != nil {
-    _write_err198 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err201 == nil && err2 != nil {
+    _write_err201 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err198 == nil && err2 != nil {
-    _write_err198 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err201 == nil && err2 != nil {
+    _write_err201 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err198 == nil && err2 != nil {
-    _write_err198 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err201 == nil && err2 != nil {
+    _write_err201 = thrift.WrapTException(err2)
   }
-  if _write_err198 != nil {
-    return false, thrift.WrapTException(_write_err198)
+  if _write_err201 != nil {
+    return false, thrift.WrapTException(_write_err201)
   }
   return true, err
 }
@@ -6411,7 +6441,7 @@ type funServantProcessorMgDelete struct {
 }
 
 func (p *funServantProcessorMgDelete) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err200 error
+  var _write_err203 error
   args := FunServantMgDeleteArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6464,21 +6494,21 @@ func (p *funServantProcessorMgDelete) Process(ctx context.Context, seqId int32, 
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc201 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_delete: " + err2.Error())
+      _exc204 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_delete: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_delete", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err200 = thrift.WrapTException(err2)
+        _write_err203 = thrift.WrapTException(err2)
       }
-      if err2 := _exc201.Write(ctx, oprot); _write_err200 == nil && err2 != nil {
-        _write_err200 = thrift.WrapTException(err2)
+      if err2 := _exc204.Write(ctx, oprot); _write_err203 == nil && err2 != nil {
+        _write_err203 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err200 == nil && err2 != nil {
-        _write_err200 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err203 == nil && err2 != nil {
+        _write_err203 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err200 == nil && err2 != nil {
-        _write_err200 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err203 == nil && err2 != nil {
+        _write_err203 = thrift.WrapTException(err2)
       }
-      if _write_err200 != nil {
-        return false, thrift.WrapTException(_write_err200)
+      if _write_err203 != nil {
+        return false, thrift.WrapTException(_write_err203)
       }
       return true, err
     }
@@ -6487,19 +6517,19 @@ func (p *funServantProcessorMgDelete) Process(ctx context.Context, seqId int32, 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_delete", thrift.REPLY, seqId); err2 != nil {
-    _write_err200 = thrift.WrapTException(err2)
+    _write_err203 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err200 == nil && err2 != nil {
-    _write_err200 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err203 == nil && err2 != nil {
+    _write_err203 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err200 == nil && err2 != nil {
-    _write_err200 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err203 == nil && err2 != nil {
+    _write_err203 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err200 == nil && err2 != nil {
-    _write_err200 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err203 == nil && err2 != nil {
+    _write_err203 = thrift.WrapTException(err2)
   }
-  if _write_err200 != nil {
-    return false, thrift.WrapTException(_write_err200)
+  if _write_err203 != nil {
+    return false, thrift.WrapTException(_write_err203)
   }
   return true, err
 }
@@ -6509,7 +6539,7 @@ type funServantProcessorMgFindAndModify struct {
 }
 
 func (p *funServantProcessorMgFindAndModify) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err202 error
+  var _write_err205 error
   args := FunServantMgFindAndModifyArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6564,21 +6594,21 @@ func (p *funServantProcessorMgFindAndModify) Process(ctx context.Context, seqId 
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc203 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_and_modify: " + err2.Error())
+      _exc206 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing mg_find_and_modify: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "mg_find_and_modify", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err202 = thrift.WrapTException(err2)
+        _write_err205 = thrift.WrapTException(err2)
       }
-      if err2 := _exc203.Write(ctx, oprot); _write_err202 == nil && err2 != nil {
-        _write_err202 = thrift.WrapTException(err2)
+      if err2 := _exc206.Write(ctx, oprot); _write_err205 == nil && err2 != nil {
+        _write_err205 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err202 == nil && err2 != nil {
-        _write_err202 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err205 == nil && err2 != nil {
+        _write_err205 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err202 == nil && err2 != nil {
-        _write_err202 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err205 == nil && err2 != nil {
+        _write_err205 = thrift.WrapTException(err2)
       }
-      if _write_err202 != nil {
-        return false, thrift.WrapTException(_write_err202)
+      if _write_err205 != nil {
+        return false, thrift.WrapTException(_write_err205)
       }
       return true, err
     }
@@ -6587,19 +6617,19 @@ func (p *funServantProcessorMgFindAndModify) Process(ctx context.Context, seqId 
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "mg_find_and_modify", thrift.REPLY, seqId); err2 != nil {
-    _write_err202 = thrift.WrapTException(err2)
+    _write_err205 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err202 == nil && err2 != nil {
-    _write_err202 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err205 == nil && err2 != nil {
+    _write_err205 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err202 == nil && err2 != nil {
-    _write_err202 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err205 == nil && err2 != nil {
+    _write_err205 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err202 == nil && err2 != nil {
-    _write_err202 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err205 == nil && err2 != nil {
+    _write_err205 = thrift.WrapTException(err2)
   }
-  if _write_err202 != nil {
-    return false, thrift.WrapTException(_write_err202)
+  if _write_err205 != nil {
+    return false, thrift.WrapTException(_write_err205)
   }
   return true, err
 }
@@ -6609,7 +6639,7 @@ type funServantProcessorMyQuery struct {
 }
 
 func (p *funServantProcessorMyQuery) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err204 error
+  var _write_err207 error
   args := FunServantMyQueryArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6660,21 +6690,21 @@ func (p *funServantProcessorMyQuery) Process(ctx context.Context, seqId int32, i
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc205 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_query: " + err2.Error())
+      _exc208 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_query: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "my_query", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err204 = thrift.WrapTException(err2)
+        _write_err207 = thrift.WrapTException(err2)
       }
-      if err2 := _exc205.Write(ctx, oprot); _write_err204 == nil && err2 != nil {
-        _write_err204 = thrift.WrapTException(err2)
+      if err2 := _exc208.Write(ctx, oprot); _write_err207 == nil && err2 != nil {
+        _write_err207 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err204 == nil && err2 != nil {
-        _write_err204 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err207 == nil && err2 != nil {
+        _write_err207 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err204 == nil && err2 != nil {
-        _write_err204 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err207 == nil && err2 != nil {
+        _write_err207 = thrift.WrapTException(err2)
       }
-      if _write_err204 != nil {
-        return false, thrift.WrapTException(_write_err204)
+      if _write_err207 != nil {
+        return false, thrift.WrapTException(_write_err207)
       }
       return true, err
     }
@@ -6683,19 +6713,19 @@ func (p *funServantProcessorMyQuery) Process(ctx context.Context, seqId int32, i
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "my_query", thrift.REPLY, seqId); err2 != nil {
-    _write_err204 = thrift.WrapTException(err2)
+    _write_err207 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err204 == nil && err2 != nil {
-    _write_err204 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err207 == nil && err2 != nil {
+    _write_err207 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err204 == nil && err2 != nil {
-    _write_err204 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err207 == nil && err2 != nil {
+    _write_err207 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err204 == nil && err2 != nil {
-    _write_err204 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err207 == nil && err2 != nil {
+    _write_err207 = thrift.WrapTException(err2)
   }
-  if _write_err204 != nil {
-    return false, thrift.WrapTException(_write_err204)
+  if _write_err207 != nil {
+    return false, thrift.WrapTException(_write_err207)
   }
   return true, err
 }
@@ -6705,7 +6735,7 @@ type funServantProcessorMyQueryShards struct {
 }
 
 func (p *funServantProcessorMyQueryShards) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err206 error
+  var _write_err209 error
   args := FunServantMyQueryShardsArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6752,21 +6782,21 @@ func (p *funServantProcessorMyQueryShards) Process(ctx context.Context, seqId in
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc207 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_query_shards: " + err2.Error())
+    _exc210 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_query_shards: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "my_query_shards", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err206 = thrift.WrapTException(err2)
+      _write_err209 = thrift.WrapTException(err2)
     }
-    if err2 := _exc207.Write(ctx, oprot); _write_err206 == nil && err2 != nil {
-      _write_err206 = thrift.WrapTException(err2)
+    if err2 := _exc210.Write(ctx, oprot); _write_err209 == nil && err2 != nil {
+      _write_err209 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err206 == nil && err2 != nil {
-      _write_err206 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err209 == nil && err2 != nil {
+      _write_err209 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err206 == nil && err2 != nil {
-      _write_err206 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err209 == nil && err2 != nil {
+      _write_err209 = thrift.WrapTException(err2)
     }
-    if _write_err206 != nil {
-      return false, thrift.WrapTException(_write_err206)
+    if _write_err209 != nil {
+      return false, thrift.WrapTException(_write_err209)
     }
     return true, err
   } else {
@@ -6774,19 +6804,19 @@ func (p *funServantProcessorMyQueryShards) Process(ctx context.Context, seqId in
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "my_query_shards", thrift.REPLY, seqId); err2 != nil {
-    _write_err206 = thrift.WrapTException(err2)
+    _write_err209 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err206 == nil && err2 != nil {
-    _write_err206 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err209 == nil && err2 != nil {
+    _write_err209 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err206 == nil && err2 != nil {
-    _write_err206 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err209 == nil && err2 != nil {
+    _write_err209 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err206 == nil && err2 != nil {
-    _write_err206 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err209 == nil && err2 != nil {
+    _write_err209 = thrift.WrapTException(err2)
   }
-  if _write_err206 != nil {
-    return false, thrift.WrapTException(_write_err206)
+  if _write_err209 != nil {
+    return false, thrift.WrapTException(_write_err209)
   }
   return true, err
 }
@@ -6796,7 +6826,7 @@ type funServantProcessorMyBulkExec struct {
 }
 
 func (p *funServantProcessorMyBulkExec) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err208 error
+  var _write_err211 error
   args := FunServantMyBulkExecArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6843,21 +6873,21 @@ func (p *funServantProcessorMyBulkExec) Process(ctx context.Context, seqId int32
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc209 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_bulk_exec: " + err2.Error())
+    _exc212 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_bulk_exec: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "my_bulk_exec", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err208 = thrift.WrapTException(err2)
+      _write_err211 = thrift.WrapTException(err2)
     }
-    if err2 := _exc209.Write(ctx, oprot); _write_err208 == nil && err2 != nil {
-      _write_err208 = thrift.WrapTException(err2)
+    if err2 := _exc212.Write(ctx, oprot); _write_err211 == nil && err2 != nil {
+      _write_err211 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err208 == nil && err2 != nil {
-      _write_err208 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err211 == nil && err2 != nil {
+      _write_err211 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err208 == nil && err2 != nil {
-      _write_err208 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err211 == nil && err2 != nil {
+      _write_err211 = thrift.WrapTException(err2)
     }
-    if _write_err208 != nil {
-      return false, thrift.WrapTException(_write_err208)
+    if _write_err211 != nil {
+      return false, thrift.WrapTException(_write_err211)
     }
     return true, err
   } else {
@@ -6865,19 +6895,19 @@ func (p *funServantProcessorMyBulkExec) Process(ctx context.Context, seqId int32
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "my_bulk_exec", thrift.REPLY, seqId); err2 != nil {
-    _write_err208 = thrift.WrapTException(err2)
+    _write_err211 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err208 == nil && err2 != nil {
-    _write_err208 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err211 == nil && err2 != nil {
+    _write_err211 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err208 == nil && err2 != nil {
-    _write_err208 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err211 == nil && err2 != nil {
+    _write_err211 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err208 == nil && err2 != nil {
-    _write_err208 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err211 == nil && err2 != nil {
+    _write_err211 = thrift.WrapTException(err2)
   }
-  if _write_err208 != nil {
-    return false, thrift.WrapTException(_write_err208)
+  if _write_err211 != nil {
+    return false, thrift.WrapTException(_write_err211)
   }
   return true, err
 }
@@ -6887,7 +6917,7 @@ type funServantProcessorMyMerge struct {
 }
 
 func (p *funServantProcessorMyMerge) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err210 error
+  var _write_err213 error
   args := FunServantMyMergeArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -6934,21 +6964,21 @@ func (p *funServantProcessorMyMerge) Process(ctx context.Context, seqId int32, i
     if errors.Is(err2, thrift.ErrAbandonRequest) {
       return false, thrift.WrapTException(err2)
     }
-    _exc211 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_merge: " + err2.Error())
+    _exc214 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_merge: " + err2.Error())
     if err2 := oprot.WriteMessageBegin(ctx, "my_merge", thrift.EXCEPTION, seqId); err2 != nil {
-      _write_err210 = thrift.WrapTException(err2)
+      _write_err213 = thrift.WrapTException(err2)
     }
-    if err2 := _exc211.Write(ctx, oprot); _write_err210 == nil && err2 != nil {
-      _write_err210 = thrift.WrapTException(err2)
+    if err2 := _exc214.Write(ctx, oprot); _write_err213 == nil && err2 != nil {
+      _write_err213 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.WriteMessageEnd(ctx); _write_err210 == nil && err2 != nil {
-      _write_err210 = thrift.WrapTException(err2)
+    if err2 := oprot.WriteMessageEnd(ctx); _write_err213 == nil && err2 != nil {
+      _write_err213 = thrift.WrapTException(err2)
     }
-    if err2 := oprot.Flush(ctx); _write_err210 == nil && err2 != nil {
-      _write_err210 = thrift.WrapTException(err2)
+    if err2 := oprot.Flush(ctx); _write_err213 == nil && err2 != nil {
+      _write_err213 = thrift.WrapTException(err2)
     }
-    if _write_err210 != nil {
-      return false, thrift.WrapTException(_write_err210)
+    if _write_err213 != nil {
+      return false, thrift.WrapTException(_write_err213)
     }
     return true, err
   } else {
@@ -6956,19 +6986,19 @@ func (p *funServantProcessorMyMerge) Process(ctx context.Context, seqId int32, i
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "my_merge", thrift.REPLY, seqId); err2 != nil {
-    _write_err210 = thrift.WrapTException(err2)
+    _write_err213 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err210 == nil && err2 != nil {
-    _write_err210 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err213 == nil && err2 != nil {
+    _write_err213 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err210 == nil && err2 != nil {
-    _write_err210 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err213 == nil && err2 != nil {
+    _write_err213 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err210 == nil && err2 != nil {
-    _write_err210 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err213 == nil && err2 != nil {
+    _write_err213 = thrift.WrapTException(err2)
   }
-  if _write_err210 != nil {
-    return false, thrift.WrapTException(_write_err210)
+  if _write_err213 != nil {
+    return false, thrift.WrapTException(_write_err213)
   }
   return true, err
 }
@@ -6978,7 +7008,7 @@ type funServantProcessorMyEvict struct {
 }
 
 func (p *funServantProcessorMyEvict) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err212 error
+  var _write_err215 error
   args := FunServantMyEvictArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -7029,40 +7059,40 @@ func (p *funServantProcessorMyEvict) Process(ctx context.Context, seqId int32, i
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc213 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_evict: " + err2.Error())
+      _exc216 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing my_evict: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "my_evict", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err212 = thrift.WrapTException(err2)
+        _write_err215 = thrift.WrapTException(err2)
       }
-      if err2 := _exc213.Write(ctx, oprot); _write_err212 == nil && err2 != nil {
-        _write_err212 = thrift.WrapTException(err2)
+      if err2 := _exc216.Write(ctx, oprot); _write_err215 == nil && err2 != nil {
+        _write_err215 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err212 == nil && err2 != nil {
-        _write_err212 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err215 == nil && err2 != nil {
+        _write_err215 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err212 == nil && err2 != nil {
-        _write_err212 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err215 == nil && err2 != nil {
+        _write_err215 = thrift.WrapTException(err2)
       }
-      if _write_err212 != nil {
-        return false, thrift.WrapTException(_write_err212)
+      if _write_err215 != nil {
+        return false, thrift.WrapTException(_write_err215)
       }
       return true, err
     }
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "my_evict", thrift.REPLY, seqId); err2 != nil {
-    _write_err212 = thrift.WrapTException(err2)
+    _write_err215 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err212 == nil && err2 != nil {
-    _write_err212 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err215 == nil && err2 != nil {
+    _write_err215 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err212 == nil && err2 != nil {
-    _write_err212 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err215 == nil && err2 != nil {
+    _write_err215 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err212 == nil && err2 != nil {
-    _write_err212 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err215 == nil && err2 != nil {
+    _write_err215 = thrift.WrapTException(err2)
   }
-  if _write_err212 != nil {
-    return false, thrift.WrapTException(_write_err212)
+  if _write_err215 != nil {
+    return false, thrift.WrapTException(_write_err215)
   }
   return true, err
 }
@@ -7072,7 +7102,7 @@ type funServantProcessorKvdbSet struct {
 }
 
 func (p *funServantProcessorKvdbSet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err214 error
+  var _write_err217 error
   args := FunServantKvdbSetArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -7123,21 +7153,21 @@ func (p *funServantProcessorKvdbSet) Process(ctx context.Context, seqId int32, i
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc215 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_set: " + err2.Error())
+      _exc218 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_set: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "kvdb_set", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err214 = thrift.WrapTException(err2)
+        _write_err217 = thrift.WrapTException(err2)
       }
-      if err2 := _exc215.Write(ctx, oprot); _write_err214 == nil && err2 != nil {
-        _write_err214 = thrift.WrapTException(err2)
+      if err2 := _exc218.Write(ctx, oprot); _write_err217 == nil && err2 != nil {
+        _write_err217 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err214 == nil && err2 != nil {
-        _write_err214 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err217 == nil && err2 != nil {
+        _write_err217 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err214 == nil && err2 != nil {
-        _write_err214 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err217 == nil && err2 != nil {
+        _write_err217 = thrift.WrapTException(err2)
       }
-      if _write_err214 != nil {
-        return false, thrift.WrapTException(_write_err214)
+      if _write_err217 != nil {
+        return false, thrift.WrapTException(_write_err217)
       }
       return true, err
     }
@@ -7146,19 +7176,19 @@ func (p *funServantProcessorKvdbSet) Process(ctx context.Context, seqId int32, i
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "kvdb_set", thrift.REPLY, seqId); err2 != nil {
-    _write_err214 = thrift.WrapTException(err2)
+    _write_err217 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err214 == nil && err2 != nil {
-    _write_err214 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err217 == nil && err2 != nil {
+    _write_err217 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err214 == nil && err2 != nil {
-    _write_err214 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err217 == nil && err2 != nil {
+    _write_err217 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err214 == nil && err2 != nil {
-    _write_err214 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err217 == nil && err2 != nil {
+    _write_err217 = thrift.WrapTException(err2)
   }
-  if _write_err214 != nil {
-    return false, thrift.WrapTException(_write_err214)
+  if _write_err217 != nil {
+    return false, thrift.WrapTException(_write_err217)
   }
   return true, err
 }
@@ -7168,7 +7198,7 @@ type funServantProcessorKvdbGet struct {
 }
 
 func (p *funServantProcessorKvdbGet) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err216 error
+  var _write_err219 error
   args := FunServantKvdbGetArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -7221,21 +7251,21 @@ func (p *funServantProcessorKvdbGet) Process(ctx context.Context, seqId int32, i
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc217 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_get: " + err2.Error())
+      _exc220 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_get: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "kvdb_get", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err216 = thrift.WrapTException(err2)
+        _write_err219 = thrift.WrapTException(err2)
       }
-      if err2 := _exc217.Write(ctx, oprot); _write_err216 == nil && err2 != nil {
-        _write_err216 = thrift.WrapTException(err2)
+      if err2 := _exc220.Write(ctx, oprot); _write_err219 == nil && err2 != nil {
+        _write_err219 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err216 == nil && err2 != nil {
-        _write_err216 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err219 == nil && err2 != nil {
+        _write_err219 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err216 == nil && err2 != nil {
-        _write_err216 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err219 == nil && err2 != nil {
+        _write_err219 = thrift.WrapTException(err2)
       }
-      if _write_err216 != nil {
-        return false, thrift.WrapTException(_write_err216)
+      if _write_err219 != nil {
+        return false, thrift.WrapTException(_write_err219)
       }
       return true, err
     }
@@ -7244,19 +7274,19 @@ func (p *funServantProcessorKvdbGet) Process(ctx context.Context, seqId int32, i
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "kvdb_get", thrift.REPLY, seqId); err2 != nil {
-    _write_err216 = thrift.WrapTException(err2)
+    _write_err219 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err216 == nil && err2 != nil {
-    _write_err216 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err219 == nil && err2 != nil {
+    _write_err219 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err216 == nil && err2 != nil {
-    _write_err216 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err219 == nil && err2 != nil {
+    _write_err219 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err216 == nil && err2 != nil {
-    _write_err216 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err219 == nil && err2 != nil {
+    _write_err219 = thrift.WrapTException(err2)
   }
-  if _write_err216 != nil {
-    return false, thrift.WrapTException(_write_err216)
+  if _write_err219 != nil {
+    return false, thrift.WrapTException(_write_err219)
   }
   return true, err
 }
@@ -7266,7 +7296,7 @@ type funServantProcessorKvdbDel struct {
 }
 
 func (p *funServantProcessorKvdbDel) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err218 error
+  var _write_err221 error
   args := FunServantKvdbDelArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -7317,21 +7347,21 @@ func (p *funServantProcessorKvdbDel) Process(ctx context.Context, seqId int32, i
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc219 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_del: " + err2.Error())
+      _exc222 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing kvdb_del: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "kvdb_del", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err218 = thrift.WrapTException(err2)
+        _write_err221 = thrift.WrapTException(err2)
       }
-      if err2 := _exc219.Write(ctx, oprot); _write_err218 == nil && err2 != nil {
-        _write_err218 = thrift.WrapTException(err2)
+      if err2 := _exc222.Write(ctx, oprot); _write_err221 == nil && err2 != nil {
+        _write_err221 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err218 == nil && err2 != nil {
-        _write_err218 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err221 == nil && err2 != nil {
+        _write_err221 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err218 == nil && err2 != nil {
-        _write_err218 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err221 == nil && err2 != nil {
+        _write_err221 = thrift.WrapTException(err2)
       }
-      if _write_err218 != nil {
-        return false, thrift.WrapTException(_write_err218)
+      if _write_err221 != nil {
+        return false, thrift.WrapTException(_write_err221)
       }
       return true, err
     }
@@ -7340,19 +7370,19 @@ func (p *funServantProcessorKvdbDel) Process(ctx context.Context, seqId int32, i
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "kvdb_del", thrift.REPLY, seqId); err2 != nil {
-    _write_err218 = thrift.WrapTException(err2)
+    _write_err221 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err218 == nil && err2 != nil {
-    _write_err218 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err221 == nil && err2 != nil {
+    _write_err221 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err218 == nil && err2 != nil {
-    _write_err218 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err221 == nil && err2 != nil {
+    _write_err221 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err218 == nil && err2 != nil {
-    _write_err218 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err221 == nil && err2 != nil {
+    _write_err221 = thrift.WrapTException(err2)
   }
-  if _write_err218 != nil {
-    return false, thrift.WrapTException(_write_err218)
+  if _write_err221 != nil {
+    return false, thrift.WrapTException(_write_err221)
   }
   return true, err
 }
@@ -7362,7 +7392,7 @@ type funServantProcessorVbPull struct {
 }
 
 func (p *funServantProcessorVbPull) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err220 error
+  var _write_err223 error
   args := FunServantVbPullArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -7413,21 +7443,21 @@ func (p *funServantProcessorVbPull) Process(ctx context.Context, seqId int32, ip
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc221 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing vb_pull: " + err2.Error())
+      _exc224 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing vb_pull: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "vb_pull", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err220 = thrift.WrapTException(err2)
+        _write_err223 = thrift.WrapTException(err2)
       }
-      if err2 := _exc221.Write(ctx, oprot); _write_err220 == nil && err2 != nil {
-        _write_err220 = thrift.WrapTException(err2)
+      if err2 := _exc224.Write(ctx, oprot); _write_err223 == nil && err2 != nil {
+        _write_err223 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err220 == nil && err2 != nil {
-        _write_err220 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err223 == nil && err2 != nil {
+        _write_err223 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err220 == nil && err2 != nil {
-        _write_err220 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err223 == nil && err2 != nil {
+        _write_err223 = thrift.WrapTException(err2)
       }
-      if _write_err220 != nil {
-        return false, thrift.WrapTException(_write_err220)
+      if _write_err223 != nil {
+        return false, thrift.WrapTException(_write_err223)
       }
       return true, err
     }
@@ -7436,19 +7466,19 @@ func (p *funServantProcessorVbPull) Process(ctx context.Context, seqId int32, ip
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "vb_pull", thrift.REPLY, seqId); err2 != nil {
-    _write_err220 = thrift.WrapTException(err2)
+    _write_err223 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err220 == nil && err2 != nil {
-    _write_err220 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err223 == nil && err2 != nil {
+    _write_err223 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err220 == nil && err2 != nil {
-    _write_err220 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err223 == nil && err2 != nil {
+    _write_err223 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err220 == nil && err2 != nil {
-    _write_err220 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err223 == nil && err2 != nil {
+    _write_err223 = thrift.WrapTException(err2)
   }
-  if _write_err220 != nil {
-    return false, thrift.WrapTException(_write_err220)
+  if _write_err223 != nil {
+    return false, thrift.WrapTException(_write_err223)
   }
   return true, err
 }
@@ -7458,7 +7488,7 @@ type funServantProcessorVbPush struct {
 }
 
 func (p *funServantProcessorVbPush) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err222 error
+  var _write_err225 error
   args := FunServantVbPushArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -7509,21 +7539,21 @@ func (p *funServantProcessorVbPush) Process(ctx context.Context, seqId int32, ip
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc223 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing vb_push: " + err2.Error())
+      _exc226 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing vb_push: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "vb_push", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err222 = thrift.WrapTException(err2)
+        _write_err225 = thrift.WrapTException(err2)
       }
-      if err2 := _exc223.Write(ctx, oprot); _write_err222 == nil && err2 != nil {
-        _write_err222 = thrift.WrapTException(err2)
+      if err2 := _exc226.Write(ctx, oprot); _write_err225 == nil && err2 != nil {
+        _write_err225 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err222 == nil && err2 != nil {
-        _write_err222 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err225 == nil && err2 != nil {
+        _write_err225 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err222 == nil && err2 != nil {
-        _write_err222 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err225 == nil && err2 != nil {
+        _write_err225 = thrift.WrapTException(err2)
       }
-      if _write_err222 != nil {
-        return false, thrift.WrapTException(_write_err222)
+      if _write_err225 != nil {
+        return false, thrift.WrapTException(_write_err225)
       }
       return true, err
     }
@@ -7532,19 +7562,19 @@ func (p *funServantProcessorVbPush) Process(ctx context.Context, seqId int32, ip
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "vb_push", thrift.REPLY, seqId); err2 != nil {
-    _write_err222 = thrift.WrapTException(err2)
+    _write_err225 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err222 == nil && err2 != nil {
-    _write_err222 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err225 == nil && err2 != nil {
+    _write_err225 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err222 == nil && err2 != nil {
-    _write_err222 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err225 == nil && err2 != nil {
+    _write_err225 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err222 == nil && err2 != nil {
-    _write_err222 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err225 == nil && err2 != nil {
+    _write_err225 = thrift.WrapTException(err2)
   }
-  if _write_err222 != nil {
-    return false, thrift.WrapTException(_write_err222)
+  if _write_err225 != nil {
+    return false, thrift.WrapTException(_write_err225)
   }
   return true, err
 }
@@ -7554,7 +7584,7 @@ type funServantProcessorVbDrop struct {
 }
 
 func (p *funServantProcessorVbDrop) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
-  var _write_err224 error
+  var _write_err227 error
   args := FunServantVbDropArgs{}
   if err2 := args.Read(ctx, iprot); err2 != nil {
     iprot.ReadMessageEnd(ctx)
@@ -7605,21 +7635,21 @@ func (p *funServantProcessorVbDrop) Process(ctx context.Context, seqId int32, ip
       if errors.Is(err2, thrift.ErrAbandonRequest) {
         return false, thrift.WrapTException(err2)
       }
-      _exc225 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing vb_drop: " + err2.Error())
+      _exc228 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing vb_drop: " + err2.Error())
       if err2 := oprot.WriteMessageBegin(ctx, "vb_drop", thrift.EXCEPTION, seqId); err2 != nil {
-        _write_err224 = thrift.WrapTException(err2)
+        _write_err227 = thrift.WrapTException(err2)
       }
-      if err2 := _exc225.Write(ctx, oprot); _write_err224 == nil && err2 != nil {
-        _write_err224 = thrift.WrapTException(err2)
+      if err2 := _exc228.Write(ctx, oprot); _write_err227 == nil && err2 != nil {
+        _write_err227 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.WriteMessageEnd(ctx); _write_err224 == nil && err2 != nil {
-        _write_err224 = thrift.WrapTException(err2)
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err227 == nil && err2 != nil {
+        _write_err227 = thrift.WrapTException(err2)
       }
-      if err2 := oprot.Flush(ctx); _write_err224 == nil && err2 != nil {
-        _write_err224 = thrift.WrapTException(err2)
+      if err2 := oprot.Flush(ctx); _write_err227 == nil && err2 != nil {
+        _write_err227 = thrift.WrapTException(err2)
       }
-      if _write_err224 != nil {
-        return false, thrift.WrapTException(_write_err224)
+      if _write_err227 != nil {
+        return false, thrift.WrapTException(_write_err227)
       }
       return true, err
     }
@@ -7628,19 +7658,115 @@ func (p *funServantProcessorVbDrop) Process(ctx context.Context, seqId int32, ip
   }
   tickerCancel()
   if err2 := oprot.WriteMessageBegin(ctx, "vb_drop", thrift.REPLY, seqId); err2 != nil {
-    _write_err224 = thrift.WrapTException(err2)
+    _write_err227 = thrift.WrapTException(err2)
   }
-  if err2 := result.Write(ctx, oprot); _write_err224 == nil && err2 != nil {
-    _write_err224 = thrift.WrapTException(err2)
+  if err2 := result.Write(ctx, oprot); _write_err227 == nil && err2 != nil {
+    _write_err227 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.WriteMessageEnd(ctx); _write_err224 == nil && err2 != nil {
-    _write_err224 = thrift.WrapTException(err2)
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err227 == nil && err2 != nil {
+    _write_err227 = thrift.WrapTException(err2)
   }
-  if err2 := oprot.Flush(ctx); _write_err224 == nil && err2 != nil {
-    _write_err224 = thrift.WrapTException(err2)
+  if err2 := oprot.Flush(ctx); _write_err227 == nil && err2 != nil {
+    _write_err227 = thrift.WrapTException(err2)
   }
-  if _write_err224 != nil {
-    return false, thrift.WrapTException(_write_err224)
+  if _write_err227 != nil {
+    return false, thrift.WrapTException(_write_err227)
+  }
+  return true, err
+}
+
+type funServantProcessorVbReplicate struct {
+  handler FunServant
+}
+
+func (p *funServantProcessorVbReplicate) Process(ctx context.Context, seqId int32, iprot, oprot thrift.TProtocol) (success bool, err thrift.TException) {
+  var _write_err229 error
+  args := FunServantVbReplicateArgs{}
+  if err2 := args.Read(ctx, iprot); err2 != nil {
+    iprot.ReadMessageEnd(ctx)
+    x := thrift.NewTApplicationException(thrift.PROTOCOL_ERROR, err2.Error())
+    oprot.WriteMessageBegin(ctx, "vb_replicate", thrift.EXCEPTION, seqId)
+    x.Write(ctx, oprot)
+    oprot.WriteMessageEnd(ctx)
+    oprot.Flush(ctx)
+    return false, thrift.WrapTException(err2)
+  }
+  iprot.ReadMessageEnd(ctx)
+
+  noteCall(ctx, args.ReqCtx, &args)
+  tickerCancel := func() {}
+  // Start a goroutine to do server side connectivity check.
+  if thrift.ServerConnectivityCheckInterval > 0 {
+    var cancel context.CancelFunc
+    ctx, cancel = context.WithCancel(ctx)
+    defer cancel()
+    var tickerCtx context.Context
+    tickerCtx, tickerCancel = context.WithCancel(context.Background())
+    defer tickerCancel()
+    go func(ctx context.Context, cancel context.CancelFunc) {
+      ticker := time.NewTicker(thrift.ServerConnectivityCheckInterval)
+      defer ticker.Stop()
+      for {
+        select {
+        case <-ctx.Done():
+          return
+        case <-ticker.C:
+          if !iprot.Transport().IsOpen() {
+            cancel()
+            return
+          }
+        }
+      }
+    }(tickerCtx, cancel)
+  }
+
+  result := FunServantVbReplicateResult{}
+  if retval, err2 := p.handler.VbReplicate(ctx, args.ReqCtx, args.Batch, args.MapVersion); err2 != nil {
+    tickerCancel()
+    err = thrift.WrapTException(err2)
+    switch v := err2.(type) {
+    case *TNotOwner:
+      result.NotOwner = v
+    default:
+      if errors.Is(err2, thrift.ErrAbandonRequest) {
+        return false, thrift.WrapTException(err2)
+      }
+      _exc230 := thrift.NewTApplicationException(thrift.INTERNAL_ERROR, "Internal error processing vb_replicate: " + err2.Error())
+      if err2 := oprot.WriteMessageBegin(ctx, "vb_replicate", thrift.EXCEPTION, seqId); err2 != nil {
+        _write_err229 = thrift.WrapTException(err2)
+      }
+      if err2 := _exc230.Write(ctx, oprot); _write_err229 == nil && err2 != nil {
+        _write_err229 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.WriteMessageEnd(ctx); _write_err229 == nil && err2 != nil {
+        _write_err229 = thrift.WrapTException(err2)
+      }
+      if err2 := oprot.Flush(ctx); _write_err229 == nil && err2 != nil {
+        _write_err229 = thrift.WrapTException(err2)
+      }
+      if _write_err229 != nil {
+        return false, thrift.WrapTException(_write_err229)
+      }
+      return true, err
+    }
+  } else {
+    result.Success = &retval
+  }
+  tickerCancel()
+  if err2 := oprot.WriteMessageBegin(ctx, "vb_replicate", thrift.REPLY, seqId); err2 != nil {
+    _write_err229 = thrift.WrapTException(err2)
+  }
+  if err2 := result.Write(ctx, oprot); _write_err229 == nil && err2 != nil {
+    _write_err229 = thrift.WrapTException(err2)
+  }
+  if err2 := oprot.WriteMessageEnd(ctx); _write_err229 == nil && err2 != nil {
+    _write_err229 = thrift.WrapTException(err2)
+  }
+  if err2 := oprot.Flush(ctx); _write_err229 == nil && err2 != nil {
+    _write_err229 = thrift.WrapTException(err2)
+  }
+  if _write_err229 != nil {
+    return false, thrift.WrapTException(_write_err229)
   }
   return true, err
 }
@@ -8693,13 +8819,13 @@ func (p *FunServantIDDecodeResult)  ReadField0(ctx context.Context, iprot thrift
   tSlice := make([]int64, 0, containerCapacity[int64](iprot, size))
   p.Success =  tSlice
   for i := 0; i < size; i ++ {
-var _elem226 int64
+var _elem231 int64
     if v, err := iprot.ReadI64(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem226 = v
+    _elem231 = v
 }
-    p.Success = append(p.Success, _elem226)
+    p.Success = append(p.Success, _elem231)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -10732,13 +10858,13 @@ func (p *FunServantZkChildrenResult)  ReadField0(ctx context.Context, iprot thri
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Success =  tSlice
   for i := 0; i < size; i ++ {
-var _elem227 string
+var _elem232 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem227 = v
+    _elem232 = v
 }
-    p.Success = append(p.Success, _elem227)
+    p.Success = append(p.Success, _elem232)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -13461,13 +13587,13 @@ func (p *FunServantMgFindAllArgs)  ReadField9(ctx context.Context, iprot thrift.
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.OrderBy =  tSlice
   for i := 0; i < size; i ++ {
-var _elem228 string
+var _elem233 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem228 = v
+    _elem233 = v
 }
-    p.OrderBy = append(p.OrderBy, _elem228)
+    p.OrderBy = append(p.OrderBy, _elem233)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -13690,13 +13816,13 @@ func (p *FunServantMgFindAllResult)  ReadField0(ctx context.Context, iprot thrif
   tSlice := make([][]byte, 0, containerCapacity[[]byte](iprot, size))
   p.Success =  tSlice
   for i := 0; i < size; i ++ {
-var _elem229 []byte
+var _elem234 []byte
     if v, err := iprot.ReadBinary(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem229 = v
+    _elem234 = v
 }
-    p.Success = append(p.Success, _elem229)
+    p.Success = append(p.Success, _elem234)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -17048,13 +17174,13 @@ func (p *FunServantMgInsertsArgs)  ReadField5(ctx context.Context, iprot thrift.
   tSlice := make([][]byte, 0, containerCapacity[[]byte](iprot, size))
   p.Docs =  tSlice
   for i := 0; i < size; i ++ {
-var _elem230 []byte
+var _elem235 []byte
     if v, err := iprot.ReadBinary(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem230 = v
+    _elem235 = v
 }
-    p.Docs = append(p.Docs, _elem230)
+    p.Docs = append(p.Docs, _elem235)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -18608,13 +18734,13 @@ func (p *FunServantMyQueryArgs)  ReadField6(ctx context.Context, iprot thrift.TP
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Argv =  tSlice
   for i := 0; i < size; i ++ {
-var _elem231 string
+var _elem236 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem231 = v
+    _elem236 = v
 }
-    p.Argv = append(p.Argv, _elem231)
+    p.Argv = append(p.Argv, _elem236)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -19052,13 +19178,13 @@ func (p *FunServantMyQueryShardsArgs)  ReadField5(ctx context.Context, iprot thr
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Argv =  tSlice
   for i := 0; i < size; i ++ {
-var _elem232 string
+var _elem237 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem232 = v
+    _elem237 = v
 }
-    p.Argv = append(p.Argv, _elem232)
+    p.Argv = append(p.Argv, _elem237)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -19425,13 +19551,13 @@ func (p *FunServantMyBulkExecArgs)  ReadField2(ctx context.Context, iprot thrift
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Pool =  tSlice
   for i := 0; i < size; i ++ {
-var _elem233 string
+var _elem238 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem233 = v
+    _elem238 = v
 }
-    p.Pool = append(p.Pool, _elem233)
+    p.Pool = append(p.Pool, _elem238)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -19447,13 +19573,13 @@ func (p *FunServantMyBulkExecArgs)  ReadField3(ctx context.Context, iprot thrift
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Table =  tSlice
   for i := 0; i < size; i ++ {
-var _elem234 string
+var _elem239 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem234 = v
+    _elem239 = v
 }
-    p.Table = append(p.Table, _elem234)
+    p.Table = append(p.Table, _elem239)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -19469,13 +19595,13 @@ func (p *FunServantMyBulkExecArgs)  ReadField4(ctx context.Context, iprot thrift
   tSlice := make([]int64, 0, containerCapacity[int64](iprot, size))
   p.HintId =  tSlice
   for i := 0; i < size; i ++ {
-var _elem235 int64
+var _elem240 int64
     if v, err := iprot.ReadI64(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem235 = v
+    _elem240 = v
 }
-    p.HintId = append(p.HintId, _elem235)
+    p.HintId = append(p.HintId, _elem240)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -19491,13 +19617,13 @@ func (p *FunServantMyBulkExecArgs)  ReadField5(ctx context.Context, iprot thrift
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.Sql =  tSlice
   for i := 0; i < size; i ++ {
-var _elem236 string
+var _elem241 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem236 = v
+    _elem241 = v
 }
-    p.Sql = append(p.Sql, _elem236)
+    p.Sql = append(p.Sql, _elem241)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -19518,20 +19644,20 @@ func (p *FunServantMyBulkExecArgs)  ReadField6(ctx context.Context, iprot thrift
       return thrift.PrependError("error reading list begin: ", err)
     }
     tSlice := make([]string, 0, containerCapacity[string](iprot, size))
-    _elem237 :=  tSlice
+    _elem242 :=  tSlice
     for i := 0; i < size; i ++ {
-var _elem238 string
+var _elem243 string
       if v, err := iprot.ReadString(ctx); err != nil {
       return thrift.PrependError("error reading field 0: ", err)
 } else {
-      _elem238 = v
+      _elem243 = v
 }
-      _elem237 = append(_elem237, _elem238)
+      _elem242 = append(_elem242, _elem243)
     }
     if err := iprot.ReadListEnd(ctx); err != nil {
       return thrift.PrependError("error reading list end: ", err)
     }
-    p.Argv = append(p.Argv, _elem237)
+    p.Argv = append(p.Argv, _elem242)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -19547,13 +19673,13 @@ func (p *FunServantMyBulkExecArgs)  ReadField7(ctx context.Context, iprot thrift
   tSlice := make([]string, 0, containerCapacity[string](iprot, size))
   p.CacheKey =  tSlice
   for i := 0; i < size; i ++ {
-var _elem239 string
+var _elem244 string
     if v, err := iprot.ReadString(ctx); err != nil {
     return thrift.PrependError("error reading field 0: ", err)
 } else {
-    _elem239 = v
+    _elem244 = v
 }
-    p.CacheKey = append(p.CacheKey, _elem239)
+    p.CacheKey = append(p.CacheKey, _elem244)
   }
   if err := iprot.ReadListEnd(ctx); err != nil {
     return thrift.PrependError("error reading list end: ", err)
@@ -22496,6 +22622,333 @@ func (p *FunServantVbDropResult) String() string {
     return "<nil>"
   }
   return fmt.Sprintf("FunServantVbDropResult(%+v)", *p)
+}
+
+// Attributes:
+//  - ReqCtx
+//  - Batch
+//  - MapVersion
+type FunServantVbReplicateArgs struct {
+  ReqCtx *Context `thrift:"reqCtx,1,required" db:"reqCtx" json:"reqCtx"`
+  Batch *VBucketBatch `thrift:"batch,2" db:"batch" json:"batch"`
+  MapVersion int64 `thrift:"mapVersion,3" db:"mapVersion" json:"mapVersion"`
+}
+
+func NewFunServantVbReplicateArgs() *FunServantVbReplicateArgs {
+  return &FunServantVbReplicateArgs{}
+}
+
+var FunServantVbReplicateArgs_ReqCtx_DEFAULT *Context
+func (p *FunServantVbReplicateArgs) GetReqCtx() *Context {
+  if !p.IsSetReqCtx() {
+    return FunServantVbReplicateArgs_ReqCtx_DEFAULT
+  }
+return p.ReqCtx
+}
+var FunServantVbReplicateArgs_Batch_DEFAULT *VBucketBatch
+func (p *FunServantVbReplicateArgs) GetBatch() *VBucketBatch {
+  if !p.IsSetBatch() {
+    return FunServantVbReplicateArgs_Batch_DEFAULT
+  }
+return p.Batch
+}
+
+func (p *FunServantVbReplicateArgs) GetMapVersion() int64 {
+  return p.MapVersion
+}
+func (p *FunServantVbReplicateArgs) IsSetReqCtx() bool {
+  return p.ReqCtx != nil
+}
+
+func (p *FunServantVbReplicateArgs) IsSetBatch() bool {
+  return p.Batch != nil
+}
+
+func (p *FunServantVbReplicateArgs) Read(ctx context.Context, iprot thrift.TProtocol) error {
+  if _, err := iprot.ReadStructBegin(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+  }
+
+  var issetReqCtx bool = false;
+
+  for {
+    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+    if err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+    }
+    if fieldTypeId == thrift.STOP { break; }
+    switch fieldId {
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+        issetReqCtx = true
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 2:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField2(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 3:
+      if fieldTypeId == thrift.I64 {
+        if err := p.ReadField3(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
+    }
+    if err := iprot.ReadFieldEnd(ctx); err != nil {
+      return err
+    }
+  }
+  if err := iprot.ReadStructEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+  }
+  if !issetReqCtx{
+    missingRequired(ctx, "FunServantVbReplicateArgs", "ReqCtx")
+  }
+  return nil
+}
+
+func (p *FunServantVbReplicateArgs)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.ReqCtx = &Context{}
+  if err := p.ReqCtx.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.ReqCtx), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbReplicateArgs)  ReadField2(ctx context.Context, iprot thrift.TProtocol) error {
+  p.Batch = &VBucketBatch{}
+  if err := p.Batch.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.Batch), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbReplicateArgs)  ReadField3(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadI64(ctx); err != nil {
+  return thrift.PrependError("error reading field 3: ", err)
+} else {
+  p.MapVersion = v
+}
+  return nil
+}
+
+func (p *FunServantVbReplicateArgs) Write(ctx context.Context, oprot thrift.TProtocol) error {
+  if err := oprot.WriteStructBegin(ctx, "vb_replicate_args"); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
+  if p != nil {
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+    if err := p.writeField2(ctx, oprot); err != nil { return err }
+    if err := p.writeField3(ctx, oprot); err != nil { return err }
+  }
+  if err := oprot.WriteFieldStop(ctx); err != nil {
+    return thrift.PrependError("write field stop error: ", err) }
+  if err := oprot.WriteStructEnd(ctx); err != nil {
+    return thrift.PrependError("write struct stop error: ", err) }
+  return nil
+}
+
+func (p *FunServantVbReplicateArgs) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "reqCtx", thrift.STRUCT, 1); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:reqCtx: ", p), err) }
+  if err := p.ReqCtx.Write(ctx, oprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.ReqCtx), err)
+  }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 1:reqCtx: ", p), err) }
+  return err
+}
+
+func (p *FunServantVbReplicateArgs) writeField2(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "batch", thrift.STRUCT, 2); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 2:batch: ", p), err) }
+  if err := p.Batch.Write(ctx, oprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.Batch), err)
+  }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 2:batch: ", p), err) }
+  return err
+}
+
+func (p *FunServantVbReplicateArgs) writeField3(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if err := oprot.WriteFieldBegin(ctx, "mapVersion", thrift.I64, 3); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field begin error 3:mapVersion: ", p), err) }
+  if err := oprot.WriteI64(ctx, int64(p.MapVersion)); err != nil {
+  return thrift.PrependError(fmt.Sprintf("%T.mapVersion (3) field write error: ", p), err) }
+  if err := oprot.WriteFieldEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write field end error 3:mapVersion: ", p), err) }
+  return err
+}
+
+func (p *FunServantVbReplicateArgs) String() string {
+  if p == nil {
+    return "<nil>"
+  }
+  return fmt.Sprintf("FunServantVbReplicateArgs(%+v)", *p)
+}
+
+// Attributes:
+//  - Success
+//  - NotOwner
+type FunServantVbReplicateResult struct {
+  Success *bool `thrift:"success,0" db:"success" json:"success,omitempty"`
+  NotOwner *TNotOwner `thrift:"notOwner,1" db:"notOwner" json:"notOwner,omitempty"`
+}
+
+func NewFunServantVbReplicateResult() *FunServantVbReplicateResult {
+  return &FunServantVbReplicateResult{}
+}
+
+var FunServantVbReplicateResult_Success_DEFAULT bool
+func (p *FunServantVbReplicateResult) GetSuccess() bool {
+  if !p.IsSetSuccess() {
+    return FunServantVbReplicateResult_Success_DEFAULT
+  }
+return *p.Success
+}
+var FunServantVbReplicateResult_NotOwner_DEFAULT *TNotOwner
+func (p *FunServantVbReplicateResult) GetNotOwner() *TNotOwner {
+  if !p.IsSetNotOwner() {
+    return FunServantVbReplicateResult_NotOwner_DEFAULT
+  }
+return p.NotOwner
+}
+func (p *FunServantVbReplicateResult) IsSetSuccess() bool {
+  return p.Success != nil
+}
+
+func (p *FunServantVbReplicateResult) IsSetNotOwner() bool {
+  return p.NotOwner != nil
+}
+
+func (p *FunServantVbReplicateResult) Read(ctx context.Context, iprot thrift.TProtocol) error {
+  if _, err := iprot.ReadStructBegin(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read error: ", p), err)
+  }
+
+
+  for {
+    _, fieldTypeId, fieldId, err := iprot.ReadFieldBegin(ctx)
+    if err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T field %d read error: ", p, fieldId), err)
+    }
+    if fieldTypeId == thrift.STOP { break; }
+    switch fieldId {
+    case 0:
+      if fieldTypeId == thrift.BOOL {
+        if err := p.ReadField0(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 1:
+      if fieldTypeId == thrift.STRUCT {
+        if err := p.ReadField1(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    default:
+      if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+        return err
+      }
+    }
+    if err := iprot.ReadFieldEnd(ctx); err != nil {
+      return err
+    }
+  }
+  if err := iprot.ReadStructEnd(ctx); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T read struct end error: ", p), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbReplicateResult)  ReadField0(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadBool(ctx); err != nil {
+  return thrift.PrependError("error reading field 0: ", err)
+} else {
+  p.Success = &v
+}
+  return nil
+}
+
+func (p *FunServantVbReplicateResult)  ReadField1(ctx context.Context, iprot thrift.TProtocol) error {
+  p.NotOwner = &TNotOwner{}
+  if err := p.NotOwner.Read(ctx, iprot); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T error reading struct: ", p.NotOwner), err)
+  }
+  return nil
+}
+
+func (p *FunServantVbReplicateResult) Write(ctx context.Context, oprot thrift.TProtocol) error {
+  if err := oprot.WriteStructBegin(ctx, "vb_replicate_result"); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
+  if p != nil {
+    if err := p.writeField0(ctx, oprot); err != nil { return err }
+    if err := p.writeField1(ctx, oprot); err != nil { return err }
+  }
+  if err := oprot.WriteFieldStop(ctx); err != nil {
+    return thrift.PrependError("write field stop error: ", err) }
+  if err := oprot.WriteStructEnd(ctx); err != nil {
+    return thrift.PrependError("write struct stop error: ", err) }
+  return nil
+}
+
+func (p *FunServantVbReplicateResult) writeField0(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetSuccess() {
+    if err := oprot.WriteFieldBegin(ctx, "success", thrift.BOOL, 0); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 0:success: ", p), err) }
+    if err := oprot.WriteBool(ctx, bool(*p.Success)); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T.success (0) field write error: ", p), err) }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 0:success: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantVbReplicateResult) writeField1(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetNotOwner() {
+    if err := oprot.WriteFieldBegin(ctx, "notOwner", thrift.STRUCT, 1); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 1:notOwner: ", p), err) }
+    if err := p.NotOwner.Write(ctx, oprot); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T error writing struct: ", p.NotOwner), err)
+    }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 1:notOwner: ", p), err) }
+  }
+  return err
+}
+
+func (p *FunServantVbReplicateResult) String() string {
+  if p == nil {
+    return "<nil>"
+  }
+  return fmt.Sprintf("FunServantVbReplicateResult(%+v)", *p)
 }
 
 

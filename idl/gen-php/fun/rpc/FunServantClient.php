@@ -2679,4 +2679,68 @@ class FunServantClient implements \fun\rpc\FunServantIf
         }
         throw new \Exception("vb_drop failed: unknown result");
     }
+
+    public function vb_replicate(\fun\rpc\Context $reqCtx, \fun\rpc\VBucketBatch $batch, $mapVersion)
+    {
+        $this->send_vb_replicate($reqCtx, $batch, $mapVersion);
+        return $this->recv_vb_replicate();
+    }
+
+    public function send_vb_replicate(\fun\rpc\Context $reqCtx, \fun\rpc\VBucketBatch $batch, $mapVersion)
+    {
+        $args = new \fun\rpc\FunServant_vb_replicate_args();
+        $args->reqCtx = $reqCtx;
+        $args->batch = $batch;
+        $args->mapVersion = $mapVersion;
+        $bin_accel = ($this->output_ instanceof TBinaryProtocolAccelerated) && function_exists('thrift_protocol_write_binary');
+        if ($bin_accel) {
+            thrift_protocol_write_binary(
+                $this->output_,
+                'vb_replicate',
+                TMessageType::CALL,
+                $args,
+                $this->seqid_,
+                $this->output_->isStrictWrite()
+            );
+        } else {
+            $this->output_->writeMessageBegin('vb_replicate', TMessageType::CALL, $this->seqid_);
+            $args->write($this->output_);
+            $this->output_->writeMessageEnd();
+            $this->output_->getTransport()->flush();
+        }
+    }
+
+    public function recv_vb_replicate()
+    {
+        $bin_accel = ($this->input_ instanceof TBinaryProtocolAccelerated) && function_exists('thrift_protocol_read_binary');
+        if ($bin_accel) {
+            $result = thrift_protocol_read_binary(
+                $this->input_,
+                '\fun\rpc\FunServant_vb_replicate_result',
+                $this->input_->isStrictRead()
+            );
+        } else {
+            $rseqid = 0;
+            $fname = null;
+            $mtype = 0;
+
+            $this->input_->readMessageBegin($fname, $mtype, $rseqid);
+            if ($mtype == TMessageType::EXCEPTION) {
+                $x = new TApplicationException();
+                $x->read($this->input_);
+                $this->input_->readMessageEnd();
+                throw $x;
+            }
+            $result = new \fun\rpc\FunServant_vb_replicate_result();
+            $result->read($this->input_);
+            $this->input_->readMessageEnd();
+        }
+        if ($result->success !== null) {
+            return $result->success;
+        }
+        if ($result->notOwner !== null) {
+            throw $result->notOwner;
+        }
+        throw new \Exception("vb_replicate failed: unknown result");
+    }
 }

@@ -384,4 +384,12 @@ interface FunServantIf
      * @throws \fun\rpc\TNotOwner
      */
     public function vb_drop(\fun\rpc\Context $reqCtx, $vbucket, $mapVersion);
+    /**
+     * @param \fun\rpc\Context $reqCtx
+     * @param \fun\rpc\VBucketBatch $batch
+     * @param int $mapVersion
+     * @return bool
+     * @throws \fun\rpc\TNotOwner
+     */
+    public function vb_replicate(\fun\rpc\Context $reqCtx, \fun\rpc\VBucketBatch $batch, $mapVersion);
 }

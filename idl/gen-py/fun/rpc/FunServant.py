@@ -473,6 +473,16 @@ class Iface(object):
         """
         pass
 
+    def vb_replicate(self, reqCtx, batch, mapVersion):
+        """
+        Parameters:
+         - reqCtx
+         - batch
+         - mapVersion
+
+        """
+        pass
+
 
 class Client(Iface):
     def __init__(self, iprot, oprot=None):
@@ -2115,6 +2125,44 @@ class Client(Iface):
             raise result.notOwner
         raise TApplicationException(TApplicationException.MISSING_RESULT, "vb_drop failed: unknown result")
 
+    def vb_replicate(self, reqCtx, batch, mapVersion):
+        """
+        Parameters:
+         - reqCtx
+         - batch
+         - mapVersion
+
+        """
+        self.send_vb_replicate(reqCtx, batch, mapVersion)
+        return self.recv_vb_replicate()
+
+    def send_vb_replicate(self, reqCtx, batch, mapVersion):
+        self._oprot.writeMessageBegin('vb_replicate', TMessageType.CALL, self._seqid)
+        args = vb_replicate_args()
+        args.reqCtx = reqCtx
+        args.batch = batch
+        args.mapVersion = mapVersion
+        args.write(self._oprot)
+        self._oprot.writeMessageEnd()
+        self._oprot.trans.flush()
+
+    def recv_vb_replicate(self):
+        iprot = self._iprot
+        (fname, mtype, rseqid) = iprot.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            x = TApplicationException()
+            x.read(iprot)
+            iprot.readMessageEnd()
+            raise x
+        result = vb_replicate_result()
+        result.read(iprot)
+        iprot.readMessageEnd()
+        if result.success is not None:
+            return result.success
+        if result.notOwner is not None:
+            raise result.notOwner
+        raise TApplicationException(TApplicationException.MISSING_RESULT, "vb_replicate failed: unknown result")
+
 
 class Processor(Iface, TProcessor):
     def __init__(self, handler):
@@ -2161,6 +2209,7 @@ class Processor(Iface, TProcessor):
         self._processMap["vb_pull"] = Processor.process_vb_pull
         self._processMap["vb_push"] = Processor.process_vb_push
         self._processMap["vb_drop"] = Processor.process_vb_drop
+        self._processMap["vb_replicate"] = Processor.process_vb_replicate
         self._on_message_begin = None
 
     def on_message_begin(self, func):
@@ -3236,6 +3285,32 @@ class Processor(Iface, TProcessor):
             msg_type = TMessageType.EXCEPTION
             result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
         oprot.writeMessageBegin("vb_drop", msg_type, seqid)
+        result.write(oprot)
+        oprot.writeMessageEnd()
+        oprot.trans.flush()
+
+    def process_vb_replicate(self, seqid, iprot, oprot):
+        args = vb_replicate_args()
+        args.read(iprot)
+        iprot.readMessageEnd()
+        result = vb_replicate_result()
+        try:
+            result.success = self._handler.vb_replicate(args.reqCtx, args.batch, args.mapVersion)
+            msg_type = TMessageType.REPLY
+        except TTransport.TTransportException:
+            raise
+        except TNotOwner as notOwner:
+            msg_type = TMessageType.REPLY
+            result.notOwner = notOwner
+        except TApplicationException as ex:
+            logging.exception('TApplication exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = ex
+        except Exception:
+            logging.exception('Unexpected exception in handler')
+            msg_type = TMessageType.EXCEPTION
+            result = TApplicationException(TApplicationException.INTERNAL_ERROR, 'Internal error')
+        oprot.writeMessageBegin("vb_replicate", msg_type, seqid)
         result.write(oprot)
         oprot.writeMessageEnd()
         oprot.trans.flush()
@@ -10509,6 +10584,169 @@ class vb_drop_result(object):
 all_structs.append(vb_drop_result)
 vb_drop_result.thrift_spec = (
     (0, TType.I64, 'success', None, None, ),  # 0
+    (1, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 1
+)
+
+
+class vb_replicate_args(object):
+    """
+    Attributes:
+     - reqCtx
+     - batch
+     - mapVersion
+
+    """
+
+
+    def __init__(self, reqCtx=None, batch=None, mapVersion=None,):
+        self.reqCtx = reqCtx
+        self.batch = batch
+        self.mapVersion = mapVersion
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 1:
+                if ftype == TType.STRUCT:
+                    self.reqCtx = Context()
+                    self.reqCtx.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 2:
+                if ftype == TType.STRUCT:
+                    self.batch = VBucketBatch()
+                    self.batch.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            elif fid == 3:
+                if ftype == TType.I64:
+                    self.mapVersion = iprot.readI64()
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('vb_replicate_args')
+        if self.reqCtx is not None:
+            oprot.writeFieldBegin('reqCtx', TType.STRUCT, 1)
+            self.reqCtx.write(oprot)
+            oprot.writeFieldEnd()
+        if self.batch is not None:
+            oprot.writeFieldBegin('batch', TType.STRUCT, 2)
+            self.batch.write(oprot)
+            oprot.writeFieldEnd()
+        if self.mapVersion is not None:
+            oprot.writeFieldBegin('mapVersion', TType.I64, 3)
+            oprot.writeI64(self.mapVersion)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        if self.reqCtx is None:
+            raise TProtocolException(message='Required field reqCtx is unset!')
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(vb_replicate_args)
+vb_replicate_args.thrift_spec = (
+    None,  # 0
+    (1, TType.STRUCT, 'reqCtx', [Context, None], None, ),  # 1
+    (2, TType.STRUCT, 'batch', [VBucketBatch, None], None, ),  # 2
+    (3, TType.I64, 'mapVersion', None, None, ),  # 3
+)
+
+
+class vb_replicate_result(object):
+    """
+    Attributes:
+     - success
+     - notOwner
+
+    """
+
+
+    def __init__(self, success=None, notOwner=None,):
+        self.success = success
+        self.notOwner = notOwner
+
+    def read(self, iprot):
+        if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
+            iprot._fast_decode(self, iprot, [self.__class__, self.thrift_spec])
+            return
+        iprot.readStructBegin()
+        while True:
+            (fname, ftype, fid) = iprot.readFieldBegin()
+            if ftype == TType.STOP:
+                break
+            if fid == 0:
+                if ftype == TType.BOOL:
+                    self.success = iprot.readBool()
+                else:
+                    iprot.skip(ftype)
+            elif fid == 1:
+                if ftype == TType.STRUCT:
+                    self.notOwner = TNotOwner.read(iprot)
+                else:
+                    iprot.skip(ftype)
+            else:
+                iprot.skip(ftype)
+            iprot.readFieldEnd()
+        iprot.readStructEnd()
+
+    def write(self, oprot):
+        if oprot._fast_encode is not None and self.thrift_spec is not None:
+            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))
+            return
+        oprot.writeStructBegin('vb_replicate_result')
+        if self.success is not None:
+            oprot.writeFieldBegin('success', TType.BOOL, 0)
+            oprot.writeBool(self.success)
+            oprot.writeFieldEnd()
+        if self.notOwner is not None:
+            oprot.writeFieldBegin('notOwner', TType.STRUCT, 1)
+            self.notOwner.write(oprot)
+            oprot.writeFieldEnd()
+        oprot.writeFieldStop()
+        oprot.writeStructEnd()
+
+    def validate(self):
+        return
+
+    def __repr__(self):
+        L = ['%s=%r' % (key, value)
+             for key, value in self.__dict__.items()]
+        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))
+
+    def __eq__(self, other):
+        return isinstance(other, self.__class__) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other):
+        return not (self == other)
+all_structs.append(vb_replicate_result)
+vb_replicate_result.thrift_spec = (
+    (0, TType.BOOL, 'success', None, None, ),  # 0
     (1, TType.STRUCT, 'notOwner', [TNotOwner, None], None, ),  # 1
 )
 fix_spec(all_structs)
