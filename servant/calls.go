@@ -176,7 +176,7 @@ func (s *FunServant) lock(ctx context.Context, a lockArgs) (bool, error) {
 			return false, nil // may be held by a lock this node lost (see vbState)
 		}
 	}
-	ok, err := replicated(s, ctx, s.locks.VBucket(a.key), func() (bool, error) { return s.locks.TryLock(a.key) },
+	ok, err := replicated(s, ctx, s.locks.VBucket(a.key), a.key, func() (bool, error) { return s.locks.TryLock(a.key) },
 		func(ok bool) *rpc.VBucketBatch {
 			if !ok {
 				return nil
@@ -191,13 +191,13 @@ func (s *FunServant) lock(ctx context.Context, a lockArgs) (bool, error) {
 }
 
 func (s *FunServant) unlock(ctx context.Context, a lockArgs) (struct{}, error) {
-	return replicated(s, ctx, s.locks.VBucket(a.key), func() (struct{}, error) { return struct{}{}, s.locks.Unlock(a.key) },
+	return replicated(s, ctx, s.locks.VBucket(a.key), a.key, func() (struct{}, error) { return struct{}{}, s.locks.Unlock(a.key) },
 		func(struct{}) *rpc.VBucketBatch { return lockChange(a.key, 0) })
 }
 
 func (s *FunServant) kvdbSet(ctx context.Context, a keyValue[[]byte]) (bool, error) {
-	_, err := replicated(s, ctx, s.kv.VBucket(a.key), func() (struct{}, error) { return struct{}{}, s.kv.Set(a.key, a.value) },
-		func(struct{}) *rpc.VBucketBatch { return kvdbChange(a.key, a.value) })
+	_, err := replicatedWrite(s, ctx, s.kv.VBucket(a.key), a.key, kvdbChange(a.key, a.value),
+		func() (struct{}, error) { return struct{}{}, s.kv.Set(a.key, a.value) })
 	if err != nil {
 		return false, wrap("kvdb_set", err)
 	}
@@ -215,8 +215,8 @@ func (s *FunServant) kvdbGet(_ context.Context, key []byte) ([]byte, error) {
 func (s *FunServant) kvdbDel(ctx context.Context, key []byte) (bool, error) {
 	// The delete reaches the replicas even of a key not found here: it
 	// costs a call, and a replica never keeps what its owner lacks.
-	ok, err := replicated(s, ctx, s.kv.VBucket(key), func() (bool, error) { return s.kv.Del(key) },
-		func(bool) *rpc.VBucketBatch { return kvdbChange(key, nil) })
+	ok, err := replicatedWrite(s, ctx, s.kv.VBucket(key), key, kvdbChange(key, nil),
+		func() (bool, error) { return s.kv.Del(key) })
 	return ok, wrap("kvdb_del", err)
 }
 

@@ -21,29 +21,43 @@ import (
 // On a replica, vb_replicate applies what the owner sends. lcache and the
 // query cache are not replicated: after a failover they start cold.
 //
-// One vbucket's replicated writes are applied here and sent to its
-// replicas one at a time (order): two writes of one key can then not reach
-// a replica in the other order than they were applied here.
+// The replicated writes of one key are applied here and sent to the
+// replicas one at a time (order): two writes of a key can then not reach a
+// replica in another order than they were applied here. Writes of other
+// keys go on meanwhile: a stripe of keys shares one mutex.
 
 // ErrReplica answers a write this node applied but could not make reach a
 // replica, nor take the replica out of the map: it is not acknowledged.
 var ErrReplica = errors.New("servant: write not replicated")
 
-// order holds one mutex per vbucket for its replicated writes.
-type order []sync.Mutex
+// orderStripes is how many mutexes order has: enough that the writes of a
+// few hundred concurrent callers seldom wait for another key's.
+const orderStripes = 4096
+
+// order serialises the replicated writes of each key (by stripe).
+type order [orderStripes]sync.Mutex
+
+// of returns key's mutex: FNV-1a of the key picks the stripe.
+func (o *order) of(key string) *sync.Mutex {
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint32(key[i])) * 16777619
+	}
+	return &o[h%orderStripes]
+}
 
 // replicated runs apply and then sends what changed to vb's replicas, with
-// vb's order held. change builds the batch from apply's answer; it returns
+// key's order held. change builds the batch from apply's answer; it returns
 // nil when nothing changed (a lock refused, say). Without replicas (or a
 // cluster) it is apply alone, and costs a map read.
-func replicated[T any](s *FunServant, ctx context.Context, vb int, apply func() (T, error), change func(T) *rpc.VBucketBatch) (T, error) {
+func replicated[T any](s *FunServant, ctx context.Context, vb int, key string, apply func() (T, error), change func(T) *rpc.VBucketBatch) (T, error) {
 	if s.router == nil {
 		return apply()
 	}
 	if _, replicas := s.router.Replicas(vb); len(replicas) == 0 {
 		return apply()
 	}
-	mu := &s.order[vb]
+	mu := s.order.of(key)
 	mu.Lock()
 	defer mu.Unlock()
 	v, err := apply()
@@ -58,17 +72,65 @@ func replicated[T any](s *FunServant, ctx context.Context, vb int, apply func() 
 	return v, s.replicate(ctx, vb, b)
 }
 
+// replicatedWrite is replicated for a kvdb write, whose change is known
+// before it is applied: it is sent to the replicas while it is applied
+// here, so the call waits for one disk write and a round trip rather than
+// two disk writes one after the other. Should it fail here once a replica
+// took it, the replica is sent the key as it is here, or dropped.
+func replicatedWrite[T any](s *FunServant, ctx context.Context, vb int, key []byte, change *rpc.VBucketBatch, apply func() (T, error)) (T, error) {
+	if s.router == nil {
+		return apply()
+	}
+	if _, replicas := s.router.Replicas(vb); len(replicas) == 0 {
+		return apply()
+	}
+	mu := s.order.of(string(key))
+	mu.Lock()
+	defer mu.Unlock()
+	change.Vbucket = int32(vb)
+	sent := make(chan error, 1)
+	go func() { sent <- s.replicate(ctx, vb, change) }()
+	v, err := apply()
+	rerr := <-sent
+	if err != nil {
+		if rerr == nil {
+			rerr = s.replicate(ctx, vb, s.kvdbAsHere(vb, key))
+		}
+		if rerr != nil {
+			s.log.Warn("a kvdb write failed here after its replicas took it, and restoring them failed too",
+				"vbucket", vb, "err", rerr)
+		}
+		return v, err
+	}
+	return v, rerr
+}
+
+// kvdbAsHere is the batch that sets key on a replica as it is here.
+func (s *FunServant) kvdbAsHere(vb int, key []byte) *rpc.VBucketBatch {
+	value, err := s.kv.Get(key)
+	if err != nil {
+		value = nil // not found, or unreadable: deleted on the replica either way
+	}
+	b := kvdbChange(key, value)
+	b.Vbucket = int32(vb)
+	return b
+}
+
 // replicate sends b to each replica our map lists for vb, all at once, and
 // drops the ones that did not answer. It fails if a replica refused (its
 // map says it is none: ours is behind) or one could not be dropped.
 func (s *FunServant) replicate(ctx context.Context, vb int, b *rpc.VBucketBatch) error {
 	version, replicas := s.router.Replicas(vb)
 	errs := make([]error, len(replicas))
-	var wg sync.WaitGroup
-	for i, node := range replicas {
-		wg.Go(func() { errs[i] = s.replicateTo(ctx, node, b, version) })
+	if len(replicas) == 1 {
+		errs[0] = s.replicateTo(ctx, replicas[0], b, version)
+	} else {
+		var wg sync.WaitGroup
+		for i, node := range replicas {
+			wg.Go(func() { errs[i] = s.replicateTo(ctx, node, b, version) })
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	var out []error
 	for i, err := range errs {
 		switch {
@@ -90,11 +152,12 @@ func (s *FunServant) replicate(ctx context.Context, vb int, b *rpc.VBucketBatch)
 
 // replicateTo sends b to one replica within replica_timeout.
 func (s *FunServant) replicateTo(ctx context.Context, node string, b *rpc.VBucketBatch, version uint64) error {
-	ctx, cancel := context.WithTimeout(ctx, s.router.ReplicaTimeout())
+	bound := s.router.ReplicaTimeout()
+	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	var ok bool
 	err := s.router.Forward(ctx, node, func(c rpc.FunServant) (err error) {
-		ok, err = c.VbReplicate(ctx, replicaContext(), b, int64(version))
+		ok, err = c.VbReplicate(ctx, replicaContext(bound), b, int64(version))
 		return err
 	})
 	if err == nil && !ok {
@@ -103,8 +166,10 @@ func (s *FunServant) replicateTo(ctx context.Context, node string, b *rpc.VBucke
 	return err
 }
 
-func replicaContext() *rpc.Context {
-	return &rpc.Context{Reason: "replica", Sticky: thrift.BoolPtr(true)}
+// replicaContext is the Context of a vb_replicate call: its budget tells
+// the replica to give up when we do (waiting for our map version, say).
+func replicaContext(bound time.Duration) *rpc.Context {
+	return &rpc.Context{Reason: "replica", Sticky: thrift.BoolPtr(true), BudgetMs: thrift.Int32Ptr(int32(bound.Milliseconds()))}
 }
 
 // VbReplicate applies on a replica what the vbucket's active owner changed:

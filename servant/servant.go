@@ -136,7 +136,7 @@ type FunServant struct {
 	moveBatchKeys int
 	gates         []gate // by vbucket; nil without a router
 	moves         moves  // the hand-offs of vbuckets under way here (handoff.go)
-	order         order  // by vbucket: its replicated writes one at a time (replicate.go)
+	order         *order // by key: its replicated writes one at a time (replicate.go)
 	// callTimeout is Options.CallTimeout, its default filled in.
 	callTimeout time.Duration
 	start       time.Time
@@ -192,7 +192,7 @@ func New(cfg Config, opts Options) (*FunServant, error) {
 	if s.router != nil {
 		s.gates = make([]gate, s.router.VBuckets())
 		s.moves.init(s.router.VBuckets())
-		s.order = make(order, s.router.VBuckets())
+		s.order = new(order)
 	}
 	if err := s.openBackends(cfg, opts.Log); err != nil {
 		s.Close()

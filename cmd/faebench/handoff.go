@@ -71,6 +71,8 @@ type handoffConfig struct {
 	warmup   time.Duration
 	duration time.Duration // of the load before the rebalance
 	size     int
+	// replicasOnly skips the move and the rebalance.
+	replicasOnly bool
 }
 
 func runHandoff(cfg handoffConfig) error {
@@ -83,15 +85,17 @@ func runHandoff(cfg handoffConfig) error {
 	// Roots of this run only: a ZooKeeper kept from an earlier run holds
 	// maps that name nodes long gone.
 	cfg.spec.root = fmt.Sprintf("/fae/bench-%d", time.Now().UnixNano())
-	mv, err := benchMove(cfg)
-	if err != nil {
-		return fmt.Errorf("moving one vbucket: %w", err)
+	if !cfg.replicasOnly {
+		mv, err := benchMove(cfg)
+		if err != nil {
+			return fmt.Errorf("moving one vbucket: %w", err)
+		}
+		rb, err := benchRebalance(cfg)
+		if err != nil {
+			return fmt.Errorf("rebalancing 3 -> 4 nodes: %w", err)
+		}
+		printHandoff(os.Stdout, cfg, mv, rb)
 	}
-	rb, err := benchRebalance(cfg)
-	if err != nil {
-		return fmt.Errorf("rebalancing 3 -> 4 nodes: %w", err)
-	}
-	printHandoff(os.Stdout, cfg, mv, rb)
 	rp, err := benchReplication(cfg)
 	if err != nil {
 		return fmt.Errorf("replicas: %w", err)

@@ -80,6 +80,7 @@ type options struct {
 	summary    string
 	cpuprofile string
 	handoff    string
+	onlyRepl   bool
 	faed       string
 	zookeeper  string
 }
@@ -111,6 +112,7 @@ func parseFlags() options {
 	flag.StringVar(&o.members, "members", "", "comma-separated cluster members (advertised host:port) for -wait -admin")
 	flag.StringVar(&o.summary, "summary", "", "print a comparison table of the JSON results in this file")
 	flag.StringVar(&o.handoff, "handoff", "", "measure a vbucket move and a rebalance on faed nodes started with data and logs in this dir")
+	flag.BoolVar(&o.onlyRepl, "replicas-only", false, "with -handoff: only the replica measurements (issue 9)")
 	flag.StringVar(&o.faed, "faed", "bin/faed", "faed binary of -handoff")
 	flag.StringVar(&o.zookeeper, "zookeeper", "", "ZooKeeper host:port the -handoff nodes cluster on")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process (any mode) to this file")
@@ -217,6 +219,7 @@ func handoff(o options) error {
 	return runHandoff(handoffConfig{
 		spec:    clusterSpec{faed: o.faed, zookeeper: o.zookeeper, dir: o.handoff},
 		clients: o.load.clients, warmup: o.load.warmup, duration: o.load.duration, size: o.load.size,
+		replicasOnly: o.onlyRepl,
 	})
 }
 
