@@ -73,6 +73,8 @@ type AdminOptions struct {
 	Cluster ClusterAdmin
 	// Degrade serves /degrade; nil answers 404 there.
 	Degrade Degrader
+	// Shards serves /mysql/shards; nil answers 404 there.
+	Shards ShardMapper
 }
 
 // Admin is the operators' HTTP server: ping, stats, runtime, config,
@@ -111,6 +113,7 @@ func (a *Admin) routes() http.Handler {
 	mux.Handle("POST /stop", a.changing(a.stop))
 	a.clusterRoutes(mux)
 	a.degradeRoutes(mux)
+	a.shardRoutes(mux)
 	a.dashboardRoutes(mux)
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)

@@ -118,6 +118,49 @@ func (c *Cluster) NoticeData(topic string) ([]byte, error) {
 	return data, nil
 }
 
+// updateTries bounds UpdateData's version-checked writes lost to others.
+const updateTries = 5
+
+// UpdateData is PublishData of change(what topic holds now), written with
+// ZooKeeper's version check so that two changes at once through two nodes
+// cannot undo each other: the one that loses reads again and changes that
+// (at most updateTries times). change gets nil when nothing was published
+// yet; its error is returned as it is, nothing written. It returns what was
+// written.
+func (c *Cluster) UpdateData(topic string, change func(old []byte) ([]byte, error)) ([]byte, error) {
+	n := c.notices
+	conn, ok := n.m.session()
+	if !ok {
+		return nil, fmt.Errorf("peer: notice %s: %w", topic, errNoSession)
+	}
+	p := n.path(topic)
+	if err := ensurePath(conn, p); err != nil {
+		return nil, fmt.Errorf("peer: notice %s: %w", p, err)
+	}
+	for try := 1; ; try++ {
+		old, st, err := conn.Get(p)
+		if err != nil {
+			return nil, fmt.Errorf("peer: notice %s: %w", p, err)
+		}
+		if len(old) == 0 {
+			old = nil
+		}
+		data, err := change(old)
+		if err != nil {
+			return nil, err
+		}
+		_, err = conn.Set(p, data, st.Version)
+		if errors.Is(err, zk.ErrBadVersion) && try < updateTries {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("peer: notice %s: %w", p, err)
+		}
+		n.published.Add(1)
+		return data, nil
+	}
+}
+
 func (n *notices) publish(topic string) error { return n.publishData(topic, []byte(n.m.self)) }
 
 func (n *notices) publishData(topic string, data []byte) error {

@@ -48,6 +48,9 @@ func (s *FunServant) followCluster(n Notices) {
 	if sn, ok := n.(sharedNotices); ok {
 		s.shared = sn
 		n.Subscribe(degradeTopic, s.followSwitches)
+		if s.my != nil && s.my.Shards() > 0 {
+			n.Subscribe(shardsTopic, s.followShards)
+		}
 	}
 }
 

@@ -78,6 +78,7 @@ var commands = []command{
 	{"drain", "move every vbucket off NODE (it stays a member): drain NODE", cmdDrain},
 	{"degrade", "list the operator's degrade switches, or switch SERVANT[:POOL] degraded (-read-only: writes only) -reason R", cmdDegrade},
 	{"undegrade", "lift the degrade switch on SERVANT[:POOL]", cmdUndegrade},
+	{"shards", "show the MySQL shard map, or lock -reason R VBUCKET, flip VBUCKET SHARD, unlock VBUCKET", cmdShards},
 	{"stats", "show a node's stats summary, or with -json the raw /stats", cmdStats},
 	{"top", "a live screen of a node: calls/s, errors/s and latency per call, every -interval", cmdTop},
 	{"stop", "stop the node: POST /stop, only with -yes", cmdStop},

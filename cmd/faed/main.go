@@ -154,7 +154,7 @@ func startCluster(cfg Config, log *slog.Logger) (*peer.Cluster, error) {
 
 func startAdmin(cfg Config, eng *engine.Engine, funs *servant.FunServant, cluster *peer.Cluster, stop func()) (*engine.Admin, error) {
 	sections := map[string]func() any{"servant": funs.Stats}
-	opts := engine.AdminOptions{Version: version, Sections: sections, Config: cfg.effective, Stop: stop, Degrade: degrader{funs}}
+	opts := engine.AdminOptions{Version: version, Sections: sections, Config: cfg.effective, Stop: stop, Degrade: degrader{funs}, Shards: funs}
 	if cluster != nil {
 		sections["cluster"] = cluster.Stats
 		opts.Cluster = cluster

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -48,6 +49,11 @@ type Client struct {
 	sharded map[string][]shard  // sharded names → their pools by shard id
 	names   map[string]*counter // every name a call may give
 	lookup  *lookup             // nil when nothing is sharded
+	// byVB are the names sharded by vbucket; shardMap routes them.
+	byVB     map[string]bool
+	shardMap atomic.Pointer[ShardMap]
+	vbuckets int // the cluster's, from QueryCache.VBuckets
+	shards   int // VBucket.Shards
 	cache   *queryCache
 	cluster Cluster // nil: one node (see NewInCluster)
 
@@ -97,6 +103,14 @@ func (c *Client) build(cfg Config) error {
 		c.sharded[name] = shardPools(name, cfg.Pools)
 		c.names[name] = &counter{}
 	}
+	c.byVB, c.shards = map[string]bool{}, cfg.VBucket.Shards
+	c.vbuckets = cmp.Or(cfg.QueryCache.VBuckets, defaultVBuckets)
+	for _, name := range cfg.VBucket.Sharded {
+		c.byVB[name] = true
+		c.names[name] = &counter{}
+	}
+	m := defaultShardMap(c.vbuckets, max(c.shards, 1))
+	c.shardMap.Store(&m)
 	if len(cfg.Lookup.Sharded) == 0 {
 		return nil
 	}
@@ -244,6 +258,9 @@ func (c *Client) route(ctx context.Context, name string, hintID int64, write boo
 	}
 	if srv, ok := c.servers[name]; ok {
 		return srv, nil
+	}
+	if c.byVB[name] {
+		return c.routeVBucket(name, hintID, write)
 	}
 	row, hit, err := c.lookup.find(ctx, hintID)
 	c.countLookup(n, hit)

@@ -22,6 +22,9 @@ type Config struct {
 	// Lookup configures sharding by lookup table.
 	Lookup LookupConfig `toml:"lookup"`
 
+	// VBucket configures sharding by vbucket map.
+	VBucket VBucketShardConfig `toml:"vbucket"`
+
 	// QueryCache bounds the cache filled by reads that carry a cacheKey.
 	QueryCache CacheConfig `toml:"query_cache"`
 
@@ -129,6 +132,46 @@ type LookupConfig struct {
 	CacheTTL time.Duration `toml:"cache_ttl"`
 }
 
+// VBucketShardConfig configures sharding by vbucket map (SPEC §5.3): a
+// call's hintId picks a vbucket, the cluster's shard map a shard.
+type VBucketShardConfig struct {
+	// Sharded lists the logical pools routed by vbucket: a call to "user"
+	// goes to the pool "user<shard>" of hintId's vbucket. Each needs the
+	// pools "user0" to "user<shards-1>", must not be a pool, nor be
+	// sharded by lookup too. Default empty.
+	Sharded []string `toml:"sharded"`
+	// Shards is how many shard pools each sharded name has; a new shard map
+	// puts vbucket v on shard v % shards. Required with Sharded.
+	Shards int `toml:"shards"`
+}
+
+func (v VBucketShardConfig) validate(ps *problems, prefix string, pools map[string]PoolConfig, byLookup []string) {
+	if len(v.Sharded) == 0 {
+		if v.Shards < 0 {
+			ps.add(prefix+"shards", "must not be negative, got %d", v.Shards)
+		}
+		return
+	}
+	if v.Shards < 1 {
+		ps.add(prefix+"shards", "must be at least 1 with sharded pools, got %d", v.Shards)
+	}
+	for i, name := range v.Sharded {
+		key := fmt.Sprintf("%ssharded[%d]", prefix, i)
+		_, isPool := pools[name]
+		switch {
+		case name == "" || isPool:
+			ps.add(key, "%q must be a name that is not a pool", name)
+		case slices.Contains(byLookup, name):
+			ps.add(key, "%q is sharded by lookup.sharded too", name)
+		}
+		for s := range max(v.Shards, 0) {
+			if _, ok := pools[name+strconv.Itoa(s)]; !ok {
+				ps.add(key, "%q needs the pool %q (shards = %d)", name, name+strconv.Itoa(s), v.Shards)
+			}
+		}
+	}
+}
+
 // CacheConfig bounds the query cache.
 type CacheConfig struct {
 	// MaxItems bounds the entries; 0 disables the cache. Default 10000.
@@ -170,6 +213,7 @@ func (c Config) Validate() error {
 		c.Pools[name].validate(&ps, "pools."+name+".")
 	}
 	c.Lookup.validate(&ps, "lookup.", c.Pools)
+	c.VBucket.validate(&ps, "vbucket.", c.Pools, c.Lookup.Sharded)
 	c.QueryCache.validate(&ps, "query_cache.")
 	// The breaker's errors name their key already: "pool: failure_threshold = -1: …".
 	ps.addAll("breaker: ", c.Breaker.Validate())
