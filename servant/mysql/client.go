@@ -54,8 +54,8 @@ type Client struct {
 	shardMap atomic.Pointer[ShardMap]
 	vbuckets int // the cluster's, from QueryCache.VBuckets
 	shards   int // VBucket.Shards
-	cache   *queryCache
-	cluster Cluster // nil: one node (see NewInCluster)
+	cache    *queryCache
+	cluster  Cluster // nil: one node (see NewInCluster)
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
