@@ -46,19 +46,29 @@ func (o *order) of(key string) *sync.Mutex {
 	return &o[h%orderStripes]
 }
 
-// replicated runs apply and then sends what changed to vb's replicas, with
-// key's order held. change builds the batch from apply's answer; it returns
-// nil when nothing changed (a lock refused, say). Without replicas (or a
-// cluster) it is apply alone, and costs a map read.
-func replicated[T any](s *FunServant, ctx context.Context, vb int, key string, apply func() (T, error), change func(T) *rpc.VBucketBatch) (T, error) {
+// ordered locks and returns key's order mutex if vb has replicas; nil
+// (apply alone: nothing to send) without a cluster or replicas. It costs a
+// map read.
+func (s *FunServant) ordered(vb int, key string) *sync.Mutex {
 	if s.router == nil {
-		return apply()
+		return nil
 	}
 	if _, replicas := s.router.Replicas(vb); len(replicas) == 0 {
-		return apply()
+		return nil
 	}
 	mu := s.order.of(key)
 	mu.Lock()
+	return mu
+}
+
+// replicated runs apply and then sends what changed to vb's replicas, with
+// key's order held. change builds the batch from apply's answer; it returns
+// nil when nothing changed (a lock refused, say).
+func replicated[T any](s *FunServant, ctx context.Context, vb int, key string, apply func() (T, error), change func(T) *rpc.VBucketBatch) (T, error) {
+	mu := s.ordered(vb, key)
+	if mu == nil {
+		return apply()
+	}
 	defer mu.Unlock()
 	v, err := apply()
 	if err != nil {
@@ -75,34 +85,29 @@ func replicated[T any](s *FunServant, ctx context.Context, vb int, key string, a
 // replicatedWrite is replicated for a kvdb write, whose change is known
 // before it is applied: it is sent to the replicas while it is applied
 // here, so the call waits for one disk write and a round trip rather than
-// two disk writes one after the other. Should it fail here once a replica
-// took it, the replica is sent the key as it is here, or dropped.
+// two disk writes one after the other. Should it fail here once the
+// replicas took it, they are sent the key as it is here (or dropped).
 func replicatedWrite[T any](s *FunServant, ctx context.Context, vb int, key []byte, change *rpc.VBucketBatch, apply func() (T, error)) (T, error) {
-	if s.router == nil {
+	mu := s.ordered(vb, string(key))
+	if mu == nil {
 		return apply()
 	}
-	if _, replicas := s.router.Replicas(vb); len(replicas) == 0 {
-		return apply()
-	}
-	mu := s.order.of(string(key))
-	mu.Lock()
 	defer mu.Unlock()
 	change.Vbucket = int32(vb)
 	sent := make(chan error, 1)
 	go func() { sent <- s.replicate(ctx, vb, change) }()
 	v, err := apply()
 	rerr := <-sent
-	if err != nil {
-		if rerr == nil {
-			rerr = s.replicate(ctx, vb, s.kvdbAsHere(vb, key))
-		}
-		if rerr != nil {
+	if err == nil {
+		return v, rerr
+	}
+	if rerr == nil {
+		if rerr = s.replicate(ctx, vb, s.kvdbAsHere(vb, key)); rerr != nil {
 			s.log.Warn("a kvdb write failed here after its replicas took it, and restoring them failed too",
 				"vbucket", vb, "err", rerr)
 		}
-		return v, err
 	}
-	return v, rerr
+	return v, err
 }
 
 // kvdbAsHere is the batch that sets key on a replica as it is here.
