@@ -102,6 +102,10 @@ struct Context {
   // node it passes (the original's notes wanted clients to control
   // sampling); without it, [engine] trace_sample decides.
   7: optional bool trace
+  // peerToken (faed addition): the cluster's secret, which every faed node
+  // reads from ZooKeeper and sends with its vb_* calls; a vb_* call without
+  // it (from a client) is refused.
+  8: optional binary peerToken
 }
 
 service FunServant {

@@ -40,6 +40,8 @@ type Cluster struct {
 	close    sync.Once
 	dropMu   sync.Mutex // one DropReplica at a time: the first drops for all the waiters
 	dropped  atomic.Uint64
+	tokenMu  sync.Mutex             // one read of the peer token at a time
+	token    atomic.Pointer[[]byte] // the peer token once read
 }
 
 // Stats is a Cluster's state at one instant, for the admin pages.

@@ -278,14 +278,24 @@ func (co *coordinator) copyStep(ctx context.Context, pm PlanMove, step int32, pv
 	return context.Cause(ctx)
 }
 
-func moveContext() *rpc.Context {
-	return &rpc.Context{Reason: "vbucket move", Sticky: thrift.BoolPtr(true)}
+// moveContext is the Context of a hand-off call, with the cluster's peer
+// token, which the node called checks.
+func (co *coordinator) moveContext() (*rpc.Context, error) {
+	token, err := co.c.PeerToken()
+	if err != nil {
+		return nil, err
+	}
+	return &rpc.Context{Reason: "vbucket move", Sticky: thrift.BoolPtr(true), PeerToken: token}, nil
 }
 
 func (co *coordinator) pull(ctx context.Context, pm PlanMove, step int32, cursor []byte, pv uint64) (*rpc.VBucketBatch, error) {
+	rc, err := co.moveContext()
+	if err != nil {
+		return nil, err
+	}
 	var b *rpc.VBucketBatch
-	err := co.c.peers.Do(ctx, pm.From, func(s rpc.FunServant) (err error) {
-		b, err = s.VbPull(ctx, moveContext(), int32(pm.VBucket), step, cursor, int64(pv))
+	err = co.c.peers.Do(ctx, pm.From, func(s rpc.FunServant) (err error) {
+		b, err = s.VbPull(ctx, rc, int32(pm.VBucket), step, cursor, int64(pv))
 		return err
 	})
 	if err == nil && b == nil {
@@ -299,10 +309,14 @@ func (co *coordinator) pull(ctx context.Context, pm PlanMove, step int32, cursor
 
 // push applies b on every node the move copies to, one after the other.
 func (co *coordinator) push(ctx context.Context, pm PlanMove, b *rpc.VBucketBatch, pv uint64) error {
+	rc, err := co.moveContext()
+	if err != nil {
+		return err
+	}
 	for _, to := range pm.copies() {
 		var ok bool
 		err := co.c.peers.Do(ctx, to, func(s rpc.FunServant) (err error) {
-			ok, err = s.VbPush(ctx, moveContext(), b, int64(pv))
+			ok, err = s.VbPush(ctx, rc, b, int64(pv))
 			return err
 		})
 		if err == nil && !ok {

@@ -3,6 +3,7 @@ package servant
 import (
 	"cmp"
 	"context"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -43,13 +44,16 @@ var (
 	// errNoMove answers a pull that continues a move this node knows
 	// nothing of (it restarted, or the move was aborted or rolled back).
 	errNoMove = errors.New("servant: no hand-off of this vbucket is under way here")
+	// errNotPeer answers a vb_* call without the cluster's peer token: only
+	// the cluster's own nodes make them.
+	errNotPeer = errors.New("servant: vb_* calls are for the cluster's own nodes; this one has no valid peer token")
 )
 
 // VbPull reads a vbucket's state on a move's source; see the steps above.
 func (s *FunServant) VbPull(ctx context.Context, rc *rpc.Context, vb, step int32, cursor []byte, planVersion int64) (*rpc.VBucketBatch, error) {
 	ctx, _, cancel := s.deadline(ctx, rc, 0)
 	defer cancel()
-	if err := s.checkHandoff(ctx, vb, 0, planVersion); err != nil {
+	if err := s.checkHandoff(ctx, rc, vb, 0, planVersion); err != nil {
 		return nil, err
 	}
 	if err := s.checkAttempt(vb, planVersion, step); err != nil {
@@ -83,11 +87,19 @@ func (s *FunServant) VbPull(ctx context.Context, rc *rpc.Context, vb, step int32
 	return nil, fmt.Errorf("vb_pull: unknown step %d (1 snapshot, 2 tail, 3 final, 4 abort)", step)
 }
 
-// checkHandoff refuses a vbucket out of range and waits until our views
-// are at least mapVersion and planVersion.
-func (s *FunServant) checkHandoff(ctx context.Context, vb int32, mapVersion, planVersion int64) error {
+// checkHandoff refuses a call that is not a node's of this cluster (no
+// peer token) and a vbucket out of range, and waits until our views are at
+// least mapVersion and planVersion.
+func (s *FunServant) checkHandoff(ctx context.Context, rc *rpc.Context, vb int32, mapVersion, planVersion int64) error {
 	if s.router == nil {
 		return errNoCluster
+	}
+	token, err := s.router.PeerToken()
+	if err != nil {
+		return fmt.Errorf("vbucket calls: %w", err)
+	}
+	if subtle.ConstantTimeCompare(reqContext(rc).PeerToken, token) != 1 {
+		return errNotPeer
 	}
 	if n := s.router.VBuckets(); vb < 0 || int(vb) >= n {
 		return fmt.Errorf("vbucket %d out of range: this cluster has vbuckets 0–%d", vb, n-1)

@@ -157,12 +157,16 @@ func (s *FunServant) replicate(ctx context.Context, vb int, b *rpc.VBucketBatch)
 
 // replicateTo sends b to one replica within replica_timeout.
 func (s *FunServant) replicateTo(ctx context.Context, node string, b *rpc.VBucketBatch, version uint64) error {
+	token, err := s.router.PeerToken()
+	if err != nil {
+		return err
+	}
 	bound := s.router.ReplicaTimeout()
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	var ok bool
-	err := s.router.Forward(ctx, node, func(c rpc.FunServant) (err error) {
-		ok, err = c.VbReplicate(ctx, replicaContext(bound), b, int64(version))
+	err = s.router.Forward(ctx, node, func(c rpc.FunServant) (err error) {
+		ok, err = c.VbReplicate(ctx, replicaContext(bound, token), b, int64(version))
 		return err
 	})
 	if err == nil && !ok {
@@ -172,9 +176,10 @@ func (s *FunServant) replicateTo(ctx context.Context, node string, b *rpc.VBucke
 }
 
 // replicaContext is the Context of a vb_replicate call: its budget tells
-// the replica to give up when we do (waiting for our map version, say).
-func replicaContext(bound time.Duration) *rpc.Context {
-	return &rpc.Context{Reason: "replica", Sticky: thrift.BoolPtr(true), BudgetMs: thrift.Int32Ptr(int32(bound.Milliseconds()))}
+// the replica to give up when we do (waiting for our map version, say);
+// the token shows it comes from a node of the cluster.
+func replicaContext(bound time.Duration, token []byte) *rpc.Context {
+	return &rpc.Context{Reason: "replica", Sticky: thrift.BoolPtr(true), BudgetMs: thrift.Int32Ptr(int32(bound.Milliseconds())), PeerToken: token}
 }
 
 // VbReplicate applies on a replica what the vbucket's active owner changed:
@@ -186,7 +191,7 @@ func (s *FunServant) VbReplicate(ctx context.Context, rc *rpc.Context, b *rpc.VB
 	if b == nil {
 		return false, errors.New("vb_replicate without a batch")
 	}
-	if err := s.checkHandoff(ctx, b.Vbucket, mapVersion, 0); err != nil {
+	if err := s.checkHandoff(ctx, rc, b.Vbucket, mapVersion, 0); err != nil {
 		return false, err
 	}
 	vb := int(b.Vbucket)

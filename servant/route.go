@@ -76,6 +76,9 @@ type Router interface {
 	DropReplica(ctx context.Context, vb int, node string) error
 	// ReplicaTimeout bounds one vb_replicate call.
 	ReplicaTimeout() time.Duration
+	// PeerToken is the cluster's secret, which vb_* calls carry between
+	// its nodes (Context.peerToken).
+	PeerToken() ([]byte, error)
 }
 
 // maxAttempts bounds the attempts of one forwarded call: the first, and the

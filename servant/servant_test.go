@@ -141,6 +141,7 @@ func (staticRing) VBuckets() int                                   { return test
 func (staticRing) AwaitView(context.Context, uint64, uint64) error { return nil }
 func (staticRing) Replicas(int) (uint64, []string)                 { return 1, nil }
 func (staticRing) ReplicaTimeout() time.Duration                   { return time.Second }
+func (staticRing) PeerToken() ([]byte, error)                      { return nil, nil }
 func (staticRing) DropReplica(context.Context, int, string) error {
 	return errors.New("staticRing: no replicas to drop")
 }

@@ -78,7 +78,7 @@ func (s *FunServant) VbPush(ctx context.Context, rc *rpc.Context, b *rpc.VBucket
 	if b == nil {
 		return false, fmt.Errorf("vb_push without a batch")
 	}
-	if err := s.checkHandoff(ctx, b.Vbucket, 0, planVersion); err != nil {
+	if err := s.checkHandoff(ctx, rc, b.Vbucket, 0, planVersion); err != nil {
 		return false, err
 	}
 	if err := s.checkAttempt(b.Vbucket, planVersion, 0); err != nil {
@@ -155,7 +155,7 @@ func (s *FunServant) importBatch(vb int, b *rpc.VBucketBatch) error {
 func (s *FunServant) VbDrop(ctx context.Context, rc *rpc.Context, vb int32, mapVersion int64) (int64, error) {
 	ctx, _, cancel := s.deadline(ctx, rc, 0)
 	defer cancel()
-	if err := s.checkHandoff(ctx, vb, mapVersion, 0); err != nil {
+	if err := s.checkHandoff(ctx, rc, vb, mapVersion, 0); err != nil {
 		return 0, err
 	}
 	st := s.moves.lock(int(vb))

@@ -81,6 +81,7 @@ func (r *viewRouter) AwaitView(context.Context, uint64, uint64) error { return n
 
 func (r *viewRouter) Replicas(int) (uint64, []string) { return 1, nil }
 func (r *viewRouter) ReplicaTimeout() time.Duration   { return time.Second }
+func (r *viewRouter) PeerToken() ([]byte, error)      { return nil, nil }
 func (r *viewRouter) DropReplica(context.Context, int, string) error {
 	return errors.New("viewRouter: no replicas to drop")
 }

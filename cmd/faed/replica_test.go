@@ -5,12 +5,14 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"faed/idl/gen-go/fun/rpc"
 	"faed/scripts/testserver"
 )
 
@@ -60,6 +62,7 @@ func checkReplicaStalled(t *testing.T, zk string) {
 	nodes := startNodes(t, o, 3)
 	m := waitReplicated(t, nodes, 30*time.Second)
 	owner, stalled := nodes[0], pickVictims(m, nodes, 1)[0]
+	checkVBucketCallsRefused(t, stalled, m)
 	var keys []string
 	for i := 0; len(keys) < 20; i++ {
 		k := fmt.Sprintf("stall-%d", i)
@@ -224,6 +227,32 @@ func checkReplicaStats(t *testing.T, live []*node) {
 	t.Logf("writes replicated: %d; replicas dropped for not answering: %d", replicated, dropped)
 	if replicated == 0 {
 		t.Error("no write reached a replica")
+	}
+}
+
+// checkVBucketCallsRefused calls each vb_* method on n as a client would,
+// without the cluster's peer token: a forged push or replication would
+// otherwise plant values a failover serves. Each must be refused.
+func checkVBucketCallsRefused(t *testing.T, n *node, m clusterMap) {
+	t.Helper()
+	ctx := t.Context()
+	var vb int32 // a vbucket n holds a replica of: vb_replicate's target
+	for v, rs := range m.Replicas {
+		if slices.Contains(rs, n.TCP) {
+			vb = int32(v)
+		}
+	}
+	forged := &rpc.VBucketBatch{Vbucket: vb, Kvdb: []*rpc.VBucketItem{{Key: []byte("forged"), Value: []byte("forged")}}}
+	calls := map[string]func() error{
+		"vb_replicate": func() error { _, err := n.fun.VbReplicate(ctx, rc, forged, int64(m.Version)); return err },
+		"vb_push":      func() error { _, err := n.fun.VbPush(ctx, rc, forged, 0); return err },
+		"vb_pull":      func() error { _, err := n.fun.VbPull(ctx, rc, vb, 1, nil, 0); return err },
+		"vb_drop":      func() error { _, err := n.fun.VbDrop(ctx, rc, vb, 0); return err },
+	}
+	for name, call := range calls {
+		if err := call(); err == nil || !strings.Contains(err.Error(), "peer token") {
+			t.Errorf("%s from a client through %s: %v, want refused for want of the peer token", name, n.TCP, err)
+		}
 	}
 }
 

@@ -1976,6 +1976,7 @@ func (p *VBucketBatch) String() string {
 //  - BudgetMs
 //  - MapVersion
 //  - Trace
+//  - PeerToken
 type Context struct {
   Rid int64 `thrift:"rid,1,required" db:"rid" json:"rid"`
   Reason string `thrift:"reason,2,required" db:"reason" json:"reason"`
@@ -1984,6 +1985,7 @@ type Context struct {
   BudgetMs *int32 `thrift:"budgetMs,5" db:"budgetMs" json:"budgetMs,omitempty"`
   MapVersion *int64 `thrift:"mapVersion,6" db:"mapVersion" json:"mapVersion,omitempty"`
   Trace *bool `thrift:"trace,7" db:"trace" json:"trace,omitempty"`
+  PeerToken []byte `thrift:"peerToken,8" db:"peerToken" json:"peerToken,omitempty"`
 }
 
 func NewContext() *Context {
@@ -2030,6 +2032,11 @@ func (p *Context) GetTrace() bool {
   }
 return *p.Trace
 }
+var Context_PeerToken_DEFAULT []byte
+
+func (p *Context) GetPeerToken() []byte {
+  return p.PeerToken
+}
 func (p *Context) IsSetSticky() bool {
   return p.Sticky != nil
 }
@@ -2044,6 +2051,10 @@ func (p *Context) IsSetMapVersion() bool {
 
 func (p *Context) IsSetTrace() bool {
   return p.Trace != nil
+}
+
+func (p *Context) IsSetPeerToken() bool {
+  return p.PeerToken != nil
 }
 
 func (p *Context) Read(ctx context.Context, iprot thrift.TProtocol) error {
@@ -2128,6 +2139,16 @@ func (p *Context) Read(ctx context.Context, iprot thrift.TProtocol) error {
     case 7:
       if fieldTypeId == thrift.BOOL {
         if err := p.ReadField7(ctx, iprot); err != nil {
+          return err
+        }
+      } else {
+        if err := iprot.Skip(ctx, fieldTypeId); err != nil {
+          return err
+        }
+      }
+    case 8:
+      if fieldTypeId == thrift.STRING {
+        if err := p.ReadField8(ctx, iprot); err != nil {
           return err
         }
       } else {
@@ -2222,6 +2243,15 @@ func (p *Context)  ReadField7(ctx context.Context, iprot thrift.TProtocol) error
   return nil
 }
 
+func (p *Context)  ReadField8(ctx context.Context, iprot thrift.TProtocol) error {
+  if v, err := iprot.ReadBinary(ctx); err != nil {
+  return thrift.PrependError("error reading field 8: ", err)
+} else {
+  p.PeerToken = v
+}
+  return nil
+}
+
 func (p *Context) Write(ctx context.Context, oprot thrift.TProtocol) error {
   if err := oprot.WriteStructBegin(ctx, "Context"); err != nil {
     return thrift.PrependError(fmt.Sprintf("%T write struct begin error: ", p), err) }
@@ -2233,6 +2263,7 @@ func (p *Context) Write(ctx context.Context, oprot thrift.TProtocol) error {
     if err := p.writeField5(ctx, oprot); err != nil { return err }
     if err := p.writeField6(ctx, oprot); err != nil { return err }
     if err := p.writeField7(ctx, oprot); err != nil { return err }
+    if err := p.writeField8(ctx, oprot); err != nil { return err }
   }
   if err := oprot.WriteFieldStop(ctx); err != nil {
     return thrift.PrependError("write field stop error: ", err) }
@@ -2319,6 +2350,18 @@ func (p *Context) writeField7(ctx context.Context, oprot thrift.TProtocol) (err 
   return err
 }
 
+func (p *Context) writeField8(ctx context.Context, oprot thrift.TProtocol) (err error) {
+  if p.IsSetPeerToken() {
+    if err := oprot.WriteFieldBegin(ctx, "peerToken", thrift.STRING, 8); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field begin error 8:peerToken: ", p), err) }
+    if err := oprot.WriteBinary(ctx, p.PeerToken); err != nil {
+    return thrift.PrependError(fmt.Sprintf("%T.peerToken (8) field write error: ", p), err) }
+    if err := oprot.WriteFieldEnd(ctx); err != nil {
+      return thrift.PrependError(fmt.Sprintf("%T write field end error 8:peerToken: ", p), err) }
+  }
+  return err
+}
+
 func (p *Context) Equals(other *Context) bool {
   if p == other {
     return true
@@ -2352,6 +2395,7 @@ func (p *Context) Equals(other *Context) bool {
     }
     if (*p.Trace) != (*other.Trace) { return false }
   }
+  if bytes.Compare(p.PeerToken, other.PeerToken) != 0 { return false }
   return true
 }
 

@@ -56,6 +56,11 @@ class Context
             'isRequired' => false,
             'type' => TType::BOOL,
         ),
+        8 => array(
+            'var' => 'peerToken',
+            'isRequired' => false,
+            'type' => TType::STRING,
+        ),
     );
 
     /**
@@ -86,6 +91,10 @@ class Context
      * @var bool
      */
     public $trace = null;
+    /**
+     * @var string
+     */
+    public $peerToken = null;
 
     public function __construct($vals = null)
     {
@@ -110,6 +119,9 @@ class Context
             }
             if (isset($vals['trace'])) {
                 $this->trace = $vals['trace'];
+            }
+            if (isset($vals['peerToken'])) {
+                $this->peerToken = $vals['peerToken'];
             }
         }
     }
@@ -182,6 +194,13 @@ class Context
                         $xfer += $input->skip($ftype);
                     }
                     break;
+                case 8:
+                    if ($ftype == TType::STRING) {
+                        $xfer += $input->readString($this->peerToken);
+                    } else {
+                        $xfer += $input->skip($ftype);
+                    }
+                    break;
                 default:
                     $xfer += $input->skip($ftype);
                     break;
@@ -229,6 +248,11 @@ class Context
         if ($this->trace !== null) {
             $xfer += $output->writeFieldBegin('trace', TType::BOOL, 7);
             $xfer += $output->writeBool($this->trace);
+            $xfer += $output->writeFieldEnd();
+        }
+        if ($this->peerToken !== null) {
+            $xfer += $output->writeFieldBegin('peerToken', TType::STRING, 8);
+            $xfer += $output->writeString($this->peerToken);
             $xfer += $output->writeFieldEnd();
         }
         $xfer += $output->writeFieldStop();

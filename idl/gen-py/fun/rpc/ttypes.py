@@ -921,11 +921,12 @@ class Context(object):
      - budgetMs
      - mapVersion
      - trace
+     - peerToken
 
     """
 
 
-    def __init__(self, rid=None, reason=None, uid=None, sticky=None, budgetMs=None, mapVersion=None, trace=None,):
+    def __init__(self, rid=None, reason=None, uid=None, sticky=None, budgetMs=None, mapVersion=None, trace=None, peerToken=None,):
         self.rid = rid
         self.reason = reason
         self.uid = uid
@@ -933,6 +934,7 @@ class Context(object):
         self.budgetMs = budgetMs
         self.mapVersion = mapVersion
         self.trace = trace
+        self.peerToken = peerToken
 
     def read(self, iprot):
         if iprot._fast_decode is not None and isinstance(iprot.trans, TTransport.CReadableTransport) and self.thrift_spec is not None:
@@ -978,6 +980,11 @@ class Context(object):
                     self.trace = iprot.readBool()
                 else:
                     iprot.skip(ftype)
+            elif fid == 8:
+                if ftype == TType.STRING:
+                    self.peerToken = iprot.readBinary()
+                else:
+                    iprot.skip(ftype)
             else:
                 iprot.skip(ftype)
             iprot.readFieldEnd()
@@ -1015,6 +1022,10 @@ class Context(object):
         if self.trace is not None:
             oprot.writeFieldBegin('trace', TType.BOOL, 7)
             oprot.writeBool(self.trace)
+            oprot.writeFieldEnd()
+        if self.peerToken is not None:
+            oprot.writeFieldBegin('peerToken', TType.STRING, 8)
+            oprot.writeBinary(self.peerToken)
             oprot.writeFieldEnd()
         oprot.writeFieldStop()
         oprot.writeStructEnd()
@@ -1161,6 +1172,7 @@ Context.thrift_spec = (
     (5, TType.I32, 'budgetMs', None, None, ),  # 5
     (6, TType.I64, 'mapVersion', None, None, ),  # 6
     (7, TType.BOOL, 'trace', None, None, ),  # 7
+    (8, TType.STRING, 'peerToken', 'BINARY', None, ),  # 8
 )
 fix_spec(all_structs)
 del all_structs
