@@ -38,8 +38,7 @@ type Cluster struct {
 	wake     chan struct{}               // cap 1: the members changed; the coordinator replans
 	received atomic.Uint64
 	close    sync.Once
-	dropMu   sync.Mutex // one DropReplica at a time: the first drops for all the waiters
-	dropped  atomic.Uint64
+	dropMu   sync.Mutex             // one DropReplica at a time: the first drops for all the waiters
 	tokenMu  sync.Mutex             // one read of the peer token at a time
 	token    atomic.Pointer[[]byte] // the peer token once read
 }

@@ -79,7 +79,6 @@ func (c *Cluster) DropReplica(ctx context.Context, vb int, node string) error {
 		if err != nil {
 			return fmt.Errorf("peer: dropping replica %s of vbucket %d: write %s: %w", node, vb, c.mapPath(), err)
 		}
-		c.dropped.Add(uint64(n))
 		c.members.log.Warn("peer: dropped a replica that did not answer from the vbuckets this node owns",
 			"replica", node, "vbuckets", n, "map_version", next.Version())
 		return c.AwaitView(ctx, next.Version(), 0)

@@ -46,26 +46,34 @@ func (o *order) of(key string) *sync.Mutex {
 	return &o[h%orderStripes]
 }
 
-// ordered locks and returns key's order mutex if vb has replicas; nil
-// (apply alone: nothing to send) without a cluster or replicas. It costs a
-// map read.
-func (s *FunServant) ordered(vb int, key string) *sync.Mutex {
+// replicaSet is what ordered read of vb's entry: the map version and the
+// replicas a write must reach.
+type replicaSet struct {
+	version uint64
+	nodes   []string
+}
+
+// ordered locks and returns key's order mutex and vb's replicas if it has
+// any; a nil mutex (apply alone: nothing to send) without a cluster or
+// replicas. It costs a map read.
+func (s *FunServant) ordered(vb int, key string) (*sync.Mutex, replicaSet) {
 	if s.router == nil {
-		return nil
+		return nil, replicaSet{}
 	}
-	if _, replicas := s.router.Replicas(vb); len(replicas) == 0 {
-		return nil
+	version, replicas := s.router.Replicas(vb)
+	if len(replicas) == 0 {
+		return nil, replicaSet{}
 	}
 	mu := s.order.of(key)
 	mu.Lock()
-	return mu
+	return mu, replicaSet{version, replicas}
 }
 
 // replicated runs apply and then sends what changed to vb's replicas, with
 // key's order held. change builds the batch from apply's answer; it returns
 // nil when nothing changed (a lock refused, say).
 func replicated[T any](s *FunServant, ctx context.Context, vb int, key string, apply func() (T, error), change func(T) *rpc.VBucketBatch) (T, error) {
-	mu := s.ordered(vb, key)
+	mu, rs := s.ordered(vb, key)
 	if mu == nil {
 		return apply()
 	}
@@ -79,7 +87,7 @@ func replicated[T any](s *FunServant, ctx context.Context, vb int, key string, a
 		return v, nil
 	}
 	b.Vbucket = int32(vb)
-	return v, s.replicate(ctx, vb, b)
+	return v, s.replicate(ctx, vb, b, rs)
 }
 
 // replicatedWrite is replicated for a kvdb write, whose change is known
@@ -88,21 +96,21 @@ func replicated[T any](s *FunServant, ctx context.Context, vb int, key string, a
 // two disk writes one after the other. Should it fail here once the
 // replicas took it, they are sent the key as it is here (or dropped).
 func replicatedWrite[T any](s *FunServant, ctx context.Context, vb int, key []byte, change *rpc.VBucketBatch, apply func() (T, error)) (T, error) {
-	mu := s.ordered(vb, string(key))
+	mu, rs := s.ordered(vb, string(key))
 	if mu == nil {
 		return apply()
 	}
 	defer mu.Unlock()
 	change.Vbucket = int32(vb)
 	sent := make(chan error, 1)
-	go func() { sent <- s.replicate(ctx, vb, change) }()
+	go func() { sent <- s.replicate(ctx, vb, change, rs) }()
 	v, err := apply()
 	rerr := <-sent
 	if err == nil {
 		return v, rerr
 	}
 	if rerr == nil {
-		if rerr = s.replicate(ctx, vb, s.kvdbAsHere(vb, key)); rerr != nil {
+		if rerr = s.replicate(ctx, vb, s.kvdbAsHere(vb, key), rs); rerr != nil {
 			s.log.Warn("a kvdb write failed here after its replicas took it, and restoring them failed too",
 				"vbucket", vb, "err", rerr)
 		}
@@ -121,11 +129,11 @@ func (s *FunServant) kvdbAsHere(vb int, key []byte) *rpc.VBucketBatch {
 	return b
 }
 
-// replicate sends b to each replica our map lists for vb, all at once, and
+// replicate sends b to each of vb's replicas in rs, all at once, and
 // drops the ones that did not answer. It fails if a replica refused (its
 // map says it is none: ours is behind) or one could not be dropped.
-func (s *FunServant) replicate(ctx context.Context, vb int, b *rpc.VBucketBatch) error {
-	version, replicas := s.router.Replicas(vb)
+func (s *FunServant) replicate(ctx context.Context, vb int, b *rpc.VBucketBatch, rs replicaSet) error {
+	version, replicas := rs.version, rs.nodes
 	errs := make([]error, len(replicas))
 	if len(replicas) == 1 {
 		errs[0] = s.replicateTo(ctx, replicas[0], b, version)

@@ -220,15 +220,10 @@ func readFences(nodes []*benchNode) (fenceStats, error) {
 func benchRebalance(cfg handoffConfig) (rebalanceResult, error) {
 	s := cfg.spec
 	s.root, s.extra = s.root+"/rebalance", "replicas = 0"
-	var nodes []*benchNode
+	nodes, addrs, err := s.startAll("rb-a", "rb-b", "rb-c")
 	defer func() { stopNodes(nodes) }()
-	var addrs []string
-	for i, name := range []string{"rb-a", "rb-b", "rb-c"} {
-		n, err := s.start(name, i+1)
-		if err != nil {
-			return rebalanceResult{}, err
-		}
-		nodes, addrs = append(nodes, n), append(addrs, n.tcp)
+	if err != nil {
+		return rebalanceResult{}, err
 	}
 	m0, err := settledMap(nodes[0].admin, addrs, 30*time.Second)
 	if err != nil {

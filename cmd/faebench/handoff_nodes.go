@@ -107,6 +107,22 @@ func (n *benchNode) waitAdmin(timeout time.Duration) error {
 	return fmt.Errorf("%s: admin port %s not answering after %v", n.name, n.admin, timeout)
 }
 
+// startAll starts a node per name, with worker ids 1, 2, …, one after the
+// other, and returns them with their advertised addresses; on an error,
+// those started so far, for the caller's stopNodes.
+func (s clusterSpec) startAll(names ...string) ([]*benchNode, []string, error) {
+	var nodes []*benchNode
+	var addrs []string
+	for i, name := range names {
+		n, err := s.start(name, i+1)
+		if err != nil {
+			return nodes, addrs, err
+		}
+		nodes, addrs = append(nodes, n), append(addrs, n.tcp)
+	}
+	return nodes, addrs, nil
+}
+
 // stopNodes stops nodes at once: they need not drain into each other.
 func stopNodes(nodes []*benchNode) {
 	for _, n := range nodes {

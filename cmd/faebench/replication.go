@@ -62,18 +62,13 @@ func benchReplication(cfg handoffConfig) (replicationResult, error) {
 
 // benchReplicaCost measures on a fresh two-node cluster.
 func benchReplicaCost(cfg handoffConfig, replicas int) (replCost, error) {
-	s := cfg.spec
-	s.root += "/replication-" + strconv.Itoa(replicas)
-	s.extra = fmt.Sprintf("vbuckets = 64\nreplicas = %d", replicas)
-	var nodes []*benchNode
+	s, r := cfg.spec, strconv.Itoa(replicas)
+	s.root += "/replication-" + r
+	s.extra = "vbuckets = 64\nreplicas = " + r
+	nodes, addrs, err := s.startAll("repl-a"+r, "repl-b"+r)
 	defer func() { stopNodes(nodes) }()
-	var addrs []string
-	for i, name := range []string{"repl-a", "repl-b"} {
-		n, err := s.start(name+strconv.Itoa(replicas), i+1)
-		if err != nil {
-			return replCost{}, err
-		}
-		nodes, addrs = append(nodes, n), append(addrs, n.tcp)
+	if err != nil {
+		return replCost{}, err
 	}
 	m, err := settledMap(nodes[0].admin, addrs, 30*time.Second)
 	if err != nil {
@@ -173,15 +168,10 @@ func benchRebuild(cfg handoffConfig) (time.Duration, handoffMap, error) {
 	s.root += "/rebuild"
 	s.extra = fmt.Sprintf("replicas = 1\nfailover_delay = %q", rebuildFailover)
 	s.session = rebuildSession
-	var nodes []*benchNode
+	nodes, addrs, err := s.startAll("rebuild-a", "rebuild-b", "rebuild-c")
 	defer func() { stopNodes(nodes) }()
-	var addrs []string
-	for i, name := range []string{"rebuild-a", "rebuild-b", "rebuild-c"} {
-		n, err := s.start(name, i+1)
-		if err != nil {
-			return 0, handoffMap{}, err
-		}
-		nodes, addrs = append(nodes, n), append(addrs, n.tcp)
+	if err != nil {
+		return 0, handoffMap{}, err
 	}
 	if _, err := replicatedMap(nodes[0].admin, addrs, 60*time.Second); err != nil {
 		return 0, handoffMap{}, err
