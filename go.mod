@@ -1,4 +1,4 @@
-module faed
+module github.com/faed/faed
 
 go 1.26.8
 

@@ -12,7 +12,7 @@ import (
 	"runtime"
 	"time"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 )
 
 // AdminConfig holds the [http] section of faed's TOML file.

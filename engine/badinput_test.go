@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 func TestConfigValidate(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )

@@ -3,7 +3,7 @@ package engine
 import (
 	"context"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 // zeroHandler serves every FunServant call with zero values and no

@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 // Cluster is this node's view of the cluster: Membership for who is in it,

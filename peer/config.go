@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"faed/peer/vbucket"
-	"faed/pool"
+	"github.com/faed/faed/peer/vbucket"
+	"github.com/faed/faed/pool"
 )
 
 // Config configures a node's place in the cluster. A zero field takes its

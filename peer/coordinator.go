@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"faed/peer/vbucket"
+	"github.com/faed/faed/peer/vbucket"
 
 	"github.com/go-zookeeper/zk"
 )

@@ -14,8 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/pool"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/pool"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )

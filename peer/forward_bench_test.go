@@ -8,7 +8,7 @@ import (
 	"net"
 	"testing"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )

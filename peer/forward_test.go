@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/pool"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/pool"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )

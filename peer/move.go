@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/peer/vbucket"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/peer/vbucket"
 
 	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/go-zookeeper/zk"

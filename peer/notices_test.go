@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"faed/scripts/testserver"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // TestNotices publishes a topic through one node of three on a real

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"faed/peer/vbucket"
+	"github.com/faed/faed/peer/vbucket"
 
 	"github.com/go-zookeeper/zk"
 )

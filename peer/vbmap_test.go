@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/peer/vbucket"
-	"faed/scripts/testserver"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/peer/vbucket"
+	"github.com/faed/faed/scripts/testserver"
 
 	"github.com/go-zookeeper/zk"
 )

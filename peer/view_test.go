@@ -3,7 +3,7 @@ package peer
 import (
 	"testing"
 
-	"faed/peer/vbucket"
+	"github.com/faed/faed/peer/vbucket"
 )
 
 // testViews returns the views of node self over a map giving vbuckets 0-3

@@ -13,7 +13,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"faed/scripts/testserver"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // cutDialer dials ZooKeeper and keeps the last connection so a test can cut it.

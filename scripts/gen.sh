@@ -22,7 +22,7 @@ for lang in go php py; do
   rm -rf "$out/gen-$lang"
   mkdir -p "$out/gen-$lang"
 done
-thrift --gen go:skip_remote,package_prefix=faed/idl/gen-go/ -out "$out/gen-go" "$idl"
+thrift --gen go:skip_remote,package_prefix=github.com/faed/faed/idl/gen-go/ -out "$out/gen-go" "$idl"
 thrift --gen php -out "$out/gen-php" "$idl"
 thrift --gen py -out "$out/gen-py" "$idl"
 # The generated top-level py package marker is empty; the fun package has its own.

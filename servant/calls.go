@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/servant/idgen"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/servant/idgen"
 )
 
 // Ping answers in the original's format, which callers of its era parse:

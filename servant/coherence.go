@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 // This file keeps the caches coherent in a cluster (SPEC §3.6, §5.2):

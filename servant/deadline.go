@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 // Every call that waits on a backend or a peer runs under a deadline: the

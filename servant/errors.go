@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/servant/kvdb"
-	"faed/servant/lcache"
-	"faed/servant/memcache"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/servant/kvdb"
+	"github.com/faed/faed/servant/lcache"
+	"github.com/faed/faed/servant/memcache"
 )
 
 // errNotConfigured answers calls of a servant this node does not run.

@@ -4,9 +4,9 @@ import (
 	"context"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/servant/kvdb"
-	"faed/servant/mysql"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/servant/kvdb"
+	"github.com/faed/faed/servant/mysql"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )

@@ -8,9 +8,9 @@ import (
 	"errors"
 	"fmt"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/peer/vbucket"
-	"faed/servant/kvdb"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/peer/vbucket"
+	"github.com/faed/faed/servant/kvdb"
 )
 
 // This file is the hand-off of a vbucket between two nodes (SPEC §5.3,

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"faed/peer/vbucket"
-	"faed/scripts/testserver"
-	"faed/servant/mysql"
+	"github.com/faed/faed/peer/vbucket"
+	"github.com/faed/faed/scripts/testserver"
+	"github.com/faed/faed/servant/mysql"
 
 	_ "github.com/go-sql-driver/mysql"
 )

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/peer/vbucket"
-	"faed/servant/kvdb"
-	"faed/servant/mysql"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/peer/vbucket"
+	"github.com/faed/faed/servant/kvdb"
+	"github.com/faed/faed/servant/mysql"
 )
 
 // withMySQL configures a mysql pool that is never dialled: the tests use

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/servant/memcache"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/servant/memcache"
 )
 
 // The mc_* calls, passed through to servant/memcache with the original's

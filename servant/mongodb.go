@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/servant/mongodb"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/servant/mongodb"
 )
 
 // The mg_* calls: BSON bytes in and out, passed through to servant/mongodb.

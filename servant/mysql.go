@@ -3,8 +3,8 @@ package servant
 import (
 	"context"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/servant/mysql"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/servant/mysql"
 )
 
 // The my_* calls, passed through to servant/mysql under the call's

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"strconv"
 
-	"faed/servant/mysql"
+	"github.com/faed/faed/servant/mysql"
 )
 
 // This file is the operator's side of MySQL sharding by vbucket (SPEC

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/servant/lock"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/servant/lock"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )

@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/peer/vbucket"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/peer/vbucket"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )

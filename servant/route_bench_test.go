@@ -5,8 +5,8 @@ import (
 	"hash/crc32"
 	"testing"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/peer/vbucket"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/peer/vbucket"
 )
 
 // BenchmarkRouted measures the routed calls on the local fast path, with no

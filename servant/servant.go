@@ -13,15 +13,15 @@ import (
 	"sync"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/servant/idgen"
-	"faed/servant/kvdb"
-	"faed/servant/lcache"
-	"faed/servant/lock"
-	"faed/servant/memcache"
-	"faed/servant/mongodb"
-	"faed/servant/mysql"
-	"faed/servant/zk"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/servant/idgen"
+	"github.com/faed/faed/servant/kvdb"
+	"github.com/faed/faed/servant/lcache"
+	"github.com/faed/faed/servant/lock"
+	"github.com/faed/faed/servant/memcache"
+	"github.com/faed/faed/servant/mongodb"
+	"github.com/faed/faed/servant/mysql"
+	"github.com/faed/faed/servant/zk"
 )
 
 // Config holds the [servant] section of faed's TOML file and its

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/peer/vbucket"
-	"faed/servant/idgen"
-	"faed/servant/lcache"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/peer/vbucket"
+	"github.com/faed/faed/servant/idgen"
+	"github.com/faed/faed/servant/lcache"
 )
 
 var _ rpc.FunServant = (*FunServant)(nil)

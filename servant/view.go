@@ -7,10 +7,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/servant/kvdb"
-	"faed/servant/lcache"
-	"faed/servant/lock"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/servant/kvdb"
+	"github.com/faed/faed/servant/lcache"
+	"github.com/faed/faed/servant/lock"
 )
 
 // moves is what this node keeps of the hand-offs of its vbuckets: one

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/peer/vbucket"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/peer/vbucket"
 )
 
 // viewRouter is a Router whose view a test changes: every vbucket is ours

@@ -3,7 +3,7 @@ package servant
 import (
 	"context"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 // The zk_* calls run under the call's deadline, bounded too by [servant.zk]

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 // dialRetryDelay keeps a client from spinning when the server refuses.

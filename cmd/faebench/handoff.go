@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 // The -handoff mode measures what issue 8 asks of the vbucket hand-off, on

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 // kvLoad is the hand-off benchmark's load: clients calling kvdb_get and

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 // idleSettle is how long the idle connections are held before the server's

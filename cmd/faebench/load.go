@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 // phpCalls is how many calls a PHP-FPM worker makes per web request in the

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 // The replica measurements of issue 9, in the -handoff run:

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 // The methods below complete rpc.FunServant for the stock handler; each

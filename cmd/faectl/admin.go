@@ -9,8 +9,8 @@ import (
 	"net/url"
 	"strings"
 
-	"faed/engine"
-	"faed/peer"
+	"github.com/faed/faed/engine"
+	"github.com/faed/faed/peer"
 )
 
 // errNotClustered is wrapped by the error of a cluster command run against

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"faed/engine"
+	"github.com/faed/faed/engine"
 )
 
 func TestCommandLine(t *testing.T) {

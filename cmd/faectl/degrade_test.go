@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"faed/scripts/testserver"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // TestDegrade switches a real memcached pool of a faed degraded and back

@@ -6,8 +6,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"faed/peer"
-	"faed/pool"
+	"github.com/faed/faed/peer"
+	"github.com/faed/faed/pool"
 )
 
 func cmdMembers(e *env, args []string) error {

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"faed/engine"
+	"github.com/faed/faed/engine"
 )
 
 func cmdStats(e *env, args []string) error {

@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"faed/engine"
+	"github.com/faed/faed/engine"
 )
 
 // cmdTop is a live one-screen view of a node: every -interval it reads

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"faed/scripts/testserver"
+	"github.com/faed/faed/scripts/testserver"
 
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/go-zookeeper/zk"

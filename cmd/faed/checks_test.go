@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 )
 
 func TestWithin(t *testing.T) {

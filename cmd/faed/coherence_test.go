@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"faed/scripts/testserver"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // Cluster tests of cache coherence (SPEC §3.6, §5.2): faed nodes on a real

@@ -8,9 +8,9 @@ import (
 	"os"
 	"strings"
 
-	"faed/engine"
-	"faed/peer"
-	"faed/servant"
+	"github.com/faed/faed/engine"
+	"github.com/faed/faed/peer"
+	"github.com/faed/faed/servant"
 
 	"github.com/BurntSushi/toml"
 )

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/scripts/testserver"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/scripts/testserver"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )

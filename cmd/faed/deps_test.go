@@ -19,15 +19,19 @@ import (
 // real-server harness, the IDL).
 func TestDependencyDirection(t *testing.T) {
 	for _, pkg := range listPackages(t) {
-		allowed := allowedImports(pkg.ImportPath)
+		allowed := allowedImports(strings.TrimPrefix(pkg.ImportPath, module))
 		for _, imp := range pkg.Imports {
-			if !strings.HasPrefix(imp, "faed/") || allowed(imp) {
+			ours, found := strings.CutPrefix(imp, module)
+			if !found || allowed(ours) {
 				continue
 			}
 			t.Errorf("%s imports %s, against the layout's dependency direction", pkg.ImportPath, imp)
 		}
 	}
 }
+
+// module is our module path, with the slash our package paths continue it by.
+const module = "github.com/faed/faed/"
 
 type goPackage struct {
 	ImportPath string
@@ -36,7 +40,7 @@ type goPackage struct {
 
 func listPackages(t *testing.T) []goPackage {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-json", "faed/...").Output()
+	out, err := exec.Command("go", "list", "-json", module+"...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
@@ -57,26 +61,27 @@ func listPackages(t *testing.T) []goPackage {
 	return pkgs
 }
 
-// allowedImports says which of our packages pkg may import.
+// allowedImports says which of our packages pkg may import; both are paths
+// within the module, such as "servant/lock".
 func allowedImports(pkg string) func(string) bool {
-	const idl = "faed/idl/gen-go/fun/rpc"
-	const vbucket = "faed/peer/vbucket"
+	const idl = "idl/gen-go/fun/rpc"
+	const vbucket = "peer/vbucket"
 	only := func(ok ...string) func(string) bool {
 		return func(imp string) bool { return slices.Contains(ok, imp) }
 	}
 	switch {
-	case strings.HasPrefix(pkg, "faed/cmd/"):
+	case strings.HasPrefix(pkg, "cmd/"):
 		return func(string) bool { return true }
-	case pkg == "faed/servant":
+	case pkg == "servant":
 		// peer/vbucket gives the Router interface its value type
 		// (Placement); the rest of peer stays behind that interface.
-		return func(imp string) bool { return imp == idl || imp == vbucket || strings.HasPrefix(imp, "faed/servant/") }
-	case strings.HasPrefix(pkg, "faed/servant/"):
-		return only("faed/pool")
-	case pkg == "faed/peer":
-		return only("faed/pool", idl, vbucket)
-	case pkg == "faed/engine":
-		return only("faed/pool")
+		return func(imp string) bool { return imp == idl || imp == vbucket || strings.HasPrefix(imp, "servant/") }
+	case strings.HasPrefix(pkg, "servant/"):
+		return only("pool")
+	case pkg == "peer":
+		return only("pool", idl, vbucket)
+	case pkg == "engine":
+		return only("pool")
 	default: // pool, idl, scripts/testserver
 		return only()
 	}

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 // The data a hand-off scenario writes before the cluster changes, and the

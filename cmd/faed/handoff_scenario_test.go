@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/scripts/testserver"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // The hand-off scenarios of issue 8: the cluster changes shape under a

@@ -13,10 +13,10 @@ import (
 	"syscall"
 	"time"
 
-	"faed/engine"
-	"faed/idl/gen-go/fun/rpc"
-	"faed/peer"
-	"faed/servant"
+	"github.com/faed/faed/engine"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/peer"
+	"github.com/faed/faed/servant"
 )
 
 // version is set at build time: -ldflags "-X main.version=…".

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"faed/engine"
-	"faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/engine"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/scripts/testserver"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // The replica scenarios of issue 9 (SPEC §5.4): nodes with one replica per

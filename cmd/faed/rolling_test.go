@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"faed/scripts/testserver"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // TestRollingRestart restarts each node of a three-node cluster in turn, as

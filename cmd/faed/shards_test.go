@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"faed/scripts/testserver"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // MySQL sharding by vbucket (SPEC §5.3, issue 9 point 5) on two real

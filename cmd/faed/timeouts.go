@@ -8,9 +8,9 @@ import (
 	"slices"
 	"time"
 
-	"faed/peer"
-	"faed/pool"
-	"faed/servant/mongodb"
+	"github.com/faed/faed/peer"
+	"github.com/faed/faed/pool"
+	"github.com/faed/faed/servant/mongodb"
 )
 
 // checkTimeouts refuses timeouts that contradict each other across

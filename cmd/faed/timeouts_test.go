@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"faed/idl/gen-go/fun/rpc"
-	"faed/scripts/testserver"
-	"faed/servant/mongodb"
-	"faed/servant/mysql"
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/scripts/testserver"
+	"github.com/faed/faed/servant/mongodb"
+	"github.com/faed/faed/servant/mysql"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )

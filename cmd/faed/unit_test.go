@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"faed/engine"
+	"github.com/faed/faed/engine"
 )
 
 // TestSystemdUnit keeps etc/faed.service in line with the daemon: reload is

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"faed/pool"
-	"faed/scripts/testserver"
+	"github.com/faed/faed/pool"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 func BenchmarkPick(b *testing.B) {

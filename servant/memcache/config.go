@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 )
 
 // Selection strategies of PoolConfig.Selection.

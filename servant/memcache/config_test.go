@@ -7,7 +7,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 )
 
 func TestValidate(t *testing.T) {

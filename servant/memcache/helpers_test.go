@@ -10,8 +10,8 @@ import (
 
 	gomc "github.com/bradfitz/gomemcache/memcache"
 
-	"faed/pool"
-	"faed/scripts/testserver"
+	"github.com/faed/faed/pool"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // Short intervals so fault tests run in seconds; the I/O timeout leaves room

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 )
 
 // server is one memcached server of a pool: its connections, its breaker and

@@ -13,7 +13,7 @@ import (
 
 	gomc "github.com/bradfitz/gomemcache/memcache"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 )
 
 // staleConfig keeps idle more connections than the breaker's threshold, with

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 )
 
 // PoolStats is one named pool's configuration and its servers' stats.

@@ -11,7 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 )
 
 // Shard strategies: how a call's shardId picks the database of a pool.

@@ -12,8 +12,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"faed/pool"
-	"faed/scripts/testserver"
+	"github.com/faed/faed/pool"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // Integration tests against FerretDB v1.24.0 with its SQLite backend

@@ -28,7 +28,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 )
 
 // Client serves mg_* calls on the pools of one Config. It is safe for

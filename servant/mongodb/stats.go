@@ -7,7 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/event"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 )
 
 // PoolStats is one pool's state and counters at one instant. Counters run

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"testing"
 
-	"faed/scripts/testserver"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // benchQuery is a typical my_query read: one bound argument, one row.

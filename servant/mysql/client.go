@@ -8,7 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 )
 
 // Null is how a SQL NULL column value is sent (see the package doc).

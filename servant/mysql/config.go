@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 )
 
 // Config holds the [servant.mysql] section of faed's TOML file.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 
 	"github.com/BurntSushi/toml"
 )

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 
 	"github.com/go-sql-driver/mysql"
 )

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"faed/pool"
-	"faed/scripts/testserver"
+	"github.com/faed/faed/pool"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // TestBreaker stops the server, checks that the breaker opens within

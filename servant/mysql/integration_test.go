@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"faed/scripts/testserver"
+	"github.com/faed/faed/scripts/testserver"
 
 	"github.com/go-sql-driver/mysql"
 )

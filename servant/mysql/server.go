@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 
 	"github.com/go-sql-driver/mysql"
 )

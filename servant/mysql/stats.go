@@ -3,7 +3,7 @@ package mysql
 import (
 	"database/sql"
 
-	"faed/pool"
+	"github.com/faed/faed/pool"
 )
 
 // Stats is the servant's state and counters at one instant. Counters run

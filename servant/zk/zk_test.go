@@ -12,7 +12,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"faed/scripts/testserver"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // Integration tests against a real ZooKeeper started by testserver.
