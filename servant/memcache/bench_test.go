@@ -33,8 +33,8 @@ func BenchmarkPick(b *testing.B) {
 
 // BenchmarkGet measures a 100-byte hit through Client against a real
 // memcached: from one caller, and from 64 at once as in make bench, beside
-// the floor of the same gets on bare connections and beside gomemcache as a
-// yardstick. cpu-ns/op is this process's CPU time per get, the client side
+// the floor of the same gets on bare connections and beside gomemcache on its
+// own (its own pool, no breaker, no counters) as a yardstick. cpu-ns/op is this process's CPU time per get, the client side
 // only: memcached runs in a process of its own.
 func BenchmarkGet(b *testing.B) {
 	m := testserver.StartMemcached(b)
@@ -170,10 +170,7 @@ type memConn struct {
 	unread   string
 }
 
-func newMemConn(reply string) *conn {
-	mc := &memConn{reply: reply}
-	return &conn{nc: mc, r: bufio.NewReader(mc), w: bufio.NewWriter(mc)}
-}
+func newMemConn(reply string) *conn { return newConn(&memConn{reply: reply}, "mem:1") }
 
 func (m *memConn) Write(p []byte) (int, error) { m.unread = m.reply; return len(p), nil }
 

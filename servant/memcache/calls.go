@@ -1,6 +1,10 @@
 package memcache
 
-import "context"
+import (
+	"context"
+
+	gomc "github.com/bradfitz/gomemcache/memcache"
+)
 
 // Set stores value under key with flags, expiring after exp seconds (or at
 // the Unix time exp, if above 30 days; 0 never).
@@ -10,7 +14,7 @@ func (c *Client) Set(ctx context.Context, pool, key string, value []byte, flags 
 		return err
 	}
 	_, err = writeAll(ctx, p, key, func(cn *conn) (bool, error) {
-		return cn.store("set", key, value, flags, exp)
+		return cn.store((*gomc.Client).Set, key, value, flags, exp)
 	})
 	return err
 }
@@ -23,7 +27,7 @@ func (c *Client) Add(ctx context.Context, pool, key string, value []byte, flags 
 		return false, err
 	}
 	return writeAll(ctx, p, key, func(cn *conn) (bool, error) {
-		return cn.store("add", key, value, flags, exp)
+		return cn.store((*gomc.Client).Add, key, value, flags, exp)
 	})
 }
 
@@ -66,11 +70,11 @@ func (c *Client) Increment(ctx context.Context, pool, key string, delta int64) (
 	if err != nil {
 		return 0, err
 	}
-	verb, n := "incr", uint64(delta)
+	op, n := (*gomc.Client).Increment, uint64(delta)
 	if delta < 0 {
-		verb, n = "decr", -uint64(delta) // exact for math.MinInt64 too
+		op, n = (*gomc.Client).Decrement, -uint64(delta) // exact for math.MinInt64 too
 	}
-	v, err := writeAll(ctx, p, key, func(cn *conn) (uint64, error) { return cn.incrDecr(verb, key, n) })
+	v, err := writeAll(ctx, p, key, func(cn *conn) (uint64, error) { return cn.incrDecr(op, key, n) })
 	return int64(v), err
 }
 

@@ -1,7 +1,6 @@
 package memcache
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -11,11 +10,13 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	gomc "github.com/bradfitz/gomemcache/memcache"
 )
 
 // maxValueBytes bounds the value length a reply may announce: memcached's
 // largest item size (-I) is 1 GB. A larger length is a garbled reply, and
-// must not become an allocation.
+// must not become an allocation (gomemcache would allocate up to 4 GB).
 const maxValueBytes = 1 << 30
 
 // ErrServer is wrapped by the error for a SERVER_ERROR or CLIENT_ERROR answer:
@@ -31,12 +32,21 @@ func (e *answerError) Error() string { return "server answered " + strconv.Quote
 func (e *answerError) Unwrap() error { return ErrServer }
 
 // protocolError is a reply that does not fit the protocol: the stream is out
-// of step and the connection must be closed.
-type protocolError struct{ reply string }
+// of step and the connection must be closed. err is gomemcache's account of
+// it, if any.
+type protocolError struct {
+	reply string // the reply's first line, or as much of it as came
+	err   error
+}
 
 func (e *protocolError) Error() string {
 	return "protocol error: unexpected reply " + strconv.Quote(e.reply)
 }
+
+func (e *protocolError) Unwrap() error { return e.err }
+
+// errValueTooLong is socket.Read's refusal of a value over maxValueBytes.
+var errValueTooLong = fmt.Errorf("value longer than %d bytes announced", maxValueBytes)
 
 // isBroken is the pool's classification: a miss or an answered error keeps the
 // connection; anything else (network errors, timeouts, garbled replies) leaves
@@ -50,17 +60,27 @@ func isBroken(err error) bool {
 	return !answered
 }
 
-// conn is one connection to a memcached server speaking the text protocol.
-// The pool hands it to one call at a time; it is not safe for concurrent use.
-// Its reader and writer live as long as it does, so a call allocates neither.
+// conn is one pooled connection to a memcached server: a socket, and a
+// gomemcache Client that speaks the text protocol over that socket and no
+// other. The pool hands it to one call at a time; it is not safe for
+// concurrent use. gomemcache keeps the connection as its one idle one between
+// calls, with its reader and writer, so a call allocates neither.
 type conn struct {
-	nc  net.Conn
-	r   *bufio.Reader
-	w   *bufio.Writer
-	num [20]byte // scratch for formatting numbers without allocating
+	sock  *socket
+	mc    *gomc.Client
+	calls int // calls started on it; past 1, it sat idle in the pool before this one
+}
 
-	calls   int  // calls started on it; past 1, it sat idle in the pool before this one
-	replied bool // the current call has read at least a byte of its reply
+// newConn binds a gomemcache Client to nc, a connection to addr. The Client's
+// dial hook returns nc every time: it dials again only after it dropped the
+// connection over an answered error (see socket.Close), and then it gets the
+// same connection back, still in step.
+func newConn(nc net.Conn, addr string) *conn {
+	s := &socket{Conn: nc}
+	mc := gomc.NewFromSelector(&oneServer{addr: serverAddr(addr)})
+	mc.DialContext = func(context.Context, string, string) (net.Conn, error) { return s, nil }
+	mc.MaxIdleConns = 1
+	return &conn{sock: s, mc: mc}
 }
 
 // dialer returns the pool's Dial for addr.
@@ -71,11 +91,11 @@ func dialer(addr string) func(ctx context.Context) (*conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &conn{nc: nc, r: bufio.NewReader(nc), w: bufio.NewWriter(nc)}, nil
+		return newConn(nc, addr), nil
 	}
 }
 
-func (c *conn) close() error { return c.nc.Close() }
+func (c *conn) close() error { return c.sock.Conn.Close() }
 
 // ping is the pool's heartbeat: a version round trip within ctx's deadline.
 func ping(ctx context.Context, c *conn) error {
@@ -83,24 +103,28 @@ func ping(ctx context.Context, c *conn) error {
 	if !ok {
 		deadline = time.Now().Add(DefaultIOTimeout)
 	}
-	if err := c.nc.SetDeadline(deadline); err != nil {
+	if err := c.sock.Conn.SetDeadline(deadline); err != nil {
 		return err
 	}
-	c.w.WriteString("version\r\n")
-	line, err := c.roundTrip()
-	if err == nil && !bytes.HasPrefix(line, []byte("VERSION ")) {
-		err = &protocolError{string(line)}
-	}
-	return err
+	c.sock.reset()
+	return c.mc.Ping()
 }
 
 // call runs fn, one memcached command, with all its I/O bounded by deadline.
-func (c *conn) call(deadline time.Time, fn func(*conn) error) error {
+// gomemcache sets no deadline that outlives this one (see socket.SetDeadline).
+// A panic in fn becomes a protocol error: gomemcache slices reply lines
+// assuming they end in CRLF, and a garbled line must not end the process.
+func (c *conn) call(deadline time.Time, fn func(*conn) error) (err error) {
 	c.calls++
-	c.replied = false
-	if err := c.nc.SetDeadline(deadline); err != nil {
+	c.sock.reset()
+	if err := c.sock.Conn.SetDeadline(deadline); err != nil {
 		return err
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = &protocolError{reply: c.sock.firstLine(), err: fmt.Errorf("gomemcache: %v", r)}
+		}
+	}()
 	return fn(c)
 }
 
@@ -121,183 +145,190 @@ func (c *conn) call(deadline time.Time, fn func(*conn) error) error {
 // running the command), a fresh connection failing (the server refusing us:
 // the breaker must count it), a reply cut short (the command ran).
 func (c *conn) stale(err error) bool {
-	return c.calls > 1 && !c.replied &&
+	return c.calls > 1 && !c.sock.replied &&
 		(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
 }
 
-// store runs a storage command (set, add) and reports whether it stored.
-func (c *conn) store(verb, key string, value []byte, flags uint32, exp int32) (bool, error) {
-	c.w.WriteString(verb)
-	c.w.WriteByte(' ')
-	c.w.WriteString(key)
-	c.writeUint(uint64(flags))
-	c.writeInt(int64(exp))
-	c.writeUint(uint64(len(value)))
-	c.w.WriteString("\r\n")
-	c.w.Write(value)
-	c.w.WriteString("\r\n")
-	line, err := c.roundTrip()
+// store runs a storage command, gomemcache's Set or Add, and reports whether
+// it stored.
+func (c *conn) store(op func(*gomc.Client, *gomc.Item) error, key string, value []byte, flags uint32, exp int32) (bool, error) {
+	err := op(c.mc, &gomc.Item{Key: key, Value: value, Flags: flags, Expiration: exp})
 	switch {
-	case err != nil:
-		return false, err
-	case string(line) == "STORED":
+	case err == nil:
 		return true, nil
-	case string(line) == "NOT_STORED":
+	case err == gomc.ErrNotStored:
 		return false, nil
 	}
-	return false, answer(line)
+	return false, c.classify(err)
 }
 
 // get fetches key's value and flags, or ErrMiss.
 func (c *conn) get(key string) ([]byte, uint32, error) {
-	c.w.WriteString("get ")
-	c.w.WriteString(key)
-	c.w.WriteString("\r\n")
-	line, err := c.roundTrip()
+	it, err := c.mc.Get(key)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, c.classify(err)
 	}
-	if string(line) == "END" {
-		return nil, 0, ErrMiss
+	if it.Key != key { // gomemcache takes any key the reply names
+		return nil, 0, &protocolError{reply: c.sock.firstLine()}
 	}
-	flags, size, err := parseValueLine(line, key)
-	if err != nil {
-		return nil, 0, err
-	}
-	value, err := c.readValue(size)
-	return value, flags, err
-}
-
-// readValue reads a value block of size bytes and the END line after it.
-func (c *conn) readValue(size int) ([]byte, error) {
-	buf := make([]byte, size+2)
-	if _, err := io.ReadFull(c.r, buf); err != nil {
-		return nil, err
-	}
-	if !bytes.HasSuffix(buf, []byte("\r\n")) {
-		return nil, &protocolError{"value block without CRLF"}
-	}
-	line, err := c.readLine()
-	if err == nil && string(line) != "END" {
-		err = &protocolError{string(line)}
-	}
-	return buf[:size:size], err
-}
-
-// parseValueLine reads "VALUE <key> <flags> <bytes>" for the key asked.
-func parseValueLine(line []byte, key string) (flags uint32, size int, err error) {
-	rest, ok := bytes.CutPrefix(line, []byte("VALUE "))
-	if !ok {
-		return 0, 0, answer(line)
-	}
-	k, rest, _ := bytes.Cut(rest, []byte(" "))
-	f, n, _ := bytes.Cut(rest, []byte(" "))
-	fv, okF := parseUint(f, 1<<32-1)
-	nv, okN := parseUint(n, maxValueBytes)
-	if string(k) != key || !okF || !okN {
-		return 0, 0, &protocolError{string(line)}
-	}
-	return uint32(fv), int(nv), nil
+	return it.Value, it.Flags, nil
 }
 
 // delete removes key and reports whether it was there.
 func (c *conn) delete(key string) (bool, error) {
-	c.w.WriteString("delete ")
-	c.w.WriteString(key)
-	c.w.WriteString("\r\n")
-	line, err := c.roundTrip()
+	err := c.mc.Delete(key)
 	switch {
-	case err != nil:
-		return false, err
-	case string(line) == "DELETED":
+	case err == nil:
 		return true, nil
-	case string(line) == "NOT_FOUND":
+	case err == gomc.ErrCacheMiss:
 		return false, nil
 	}
-	return false, answer(line)
+	return false, c.classify(err)
 }
 
-// incrDecr runs incr or decr and returns the new value, or ErrMiss.
-func (c *conn) incrDecr(verb, key string, delta uint64) (uint64, error) {
-	c.w.WriteString(verb)
-	c.w.WriteByte(' ')
-	c.w.WriteString(key)
-	c.writeUint(delta)
-	c.w.WriteString("\r\n")
-	line, err := c.roundTrip()
+// incrDecr runs gomemcache's Increment or Decrement and returns the new
+// value, or ErrMiss.
+func (c *conn) incrDecr(op func(*gomc.Client, string, uint64) (uint64, error), key string, delta uint64) (uint64, error) {
+	v, err := op(c.mc, key, delta)
 	if err != nil {
-		return 0, err
+		return 0, c.classify(err)
 	}
-	if string(line) == "NOT_FOUND" {
-		return 0, ErrMiss
-	}
-	if v, ok := parseUint(line, 1<<64-1); ok {
-		return v, nil
-	}
-	return 0, answer(line)
+	return v, nil
 }
 
-// writeUint writes a space and v in decimal.
-func (c *conn) writeUint(v uint64) {
-	c.w.Write(strconv.AppendUint(append(c.num[:0], ' '), v, 10))
-}
-
-// writeInt writes a space and v in decimal.
-func (c *conn) writeInt(v int64) {
-	c.w.Write(strconv.AppendInt(append(c.num[:0], ' '), v, 10))
-}
-
-// roundTrip sends what was buffered and reads the first reply line.
-func (c *conn) roundTrip() ([]byte, error) {
-	if err := c.w.Flush(); err != nil {
-		return nil, err
+// classify turns err, gomemcache's error for a call that did not succeed,
+// into this package's classes. gomemcache words a reply it did not expect in
+// a message of its own, and a SERVER_ERROR like any other such reply, so the
+// class is read from what the socket saw instead: a network failure is
+// returned as gomemcache passed it on (io.EOF, a timeout, a reset); a first
+// reply line of SERVER_ERROR or CLIENT_ERROR is an answer; anything else is
+// a protocol error.
+func (c *conn) classify(err error) error {
+	switch {
+	case err == gomc.ErrCacheMiss:
+		return ErrMiss
+	case c.sock.err != nil:
+		return err
+	case c.sock.answered():
+		return &answerError{c.sock.firstLine()}
 	}
-	return c.readLine()
+	return &protocolError{reply: c.sock.firstLine(), err: err}
 }
 
-// readLine returns the next line without its CRLF. The slice is valid until
-// the next read.
-func (c *conn) readLine() ([]byte, error) {
-	line, err := c.r.ReadSlice('\n')
-	c.replied = c.replied || len(line) > 0
-	if errors.Is(err, bufio.ErrBufferFull) {
-		return nil, &protocolError{fmt.Sprintf("line longer than %d bytes", c.r.Size())}
-	}
+// socket is the pooled connection as gomemcache's Client sees it. It keeps
+// the call's deadline in place of gomemcache's own, leaves closing to the
+// pool, and notes what came back: whether any byte did, the reply's first
+// line, and the network error if the read or write failed.
+type socket struct {
+	net.Conn
+	replied bool  // the current call has read at least a byte of its reply
+	err     error // the current call's network error
+	line    [lineBytes]byte
+	n       int  // bytes of the reply's first line noted in line
+	done    bool // line holds the whole first line, up to its '\n'
+}
+
+// lineBytes is as much of a first line as socket keeps: a VALUE line with
+// the longest key, flags, length and cas fits.
+const lineBytes = 320
+
+// reset readies s for a new call.
+func (s *socket) reset() { s.replied, s.err, s.n, s.done = false, nil, 0, false }
+
+// SetDeadline ignores gomemcache's deadline, its Timeout from now at each
+// step of a call: conn.call has set the call's own, the sooner of ctx's and
+// the I/O timeout, for the whole call.
+func (s *socket) SetDeadline(time.Time) error { return nil }
+
+// Close leaves the connection open. gomemcache closes its connection after
+// any error but a miss or a refused add, SERVER_ERROR answers included; the
+// pool decides instead, by the error's class (isBroken), and closes the
+// connections it discards itself.
+func (s *socket) Close() error { return nil }
+
+func (s *socket) Write(p []byte) (int, error) {
+	n, err := s.Conn.Write(p)
 	if err != nil {
-		return nil, err
+		s.err = err
 	}
-	if line, ok := bytes.CutSuffix(line, []byte("\r\n")); ok {
-		return line, nil
-	}
-	return nil, &protocolError{string(line)}
+	return n, err
 }
 
-// answer classifies a reply line that is not the command's success or miss:
-// an error the server answered, or a protocol error.
-func answer(line []byte) error {
-	for _, p := range []string{"SERVER_ERROR ", "CLIENT_ERROR "} {
-		if bytes.HasPrefix(line, []byte(p)) {
-			return &answerError{string(line)}
+// Read notes the reply's first line as it passes, and refuses a VALUE line
+// announcing more than maxValueBytes before gomemcache allocates the value.
+func (s *socket) Read(p []byte) (int, error) {
+	n, err := s.Conn.Read(p)
+	if err != nil {
+		s.err = err
+	}
+	if n > 0 {
+		s.replied = true
+		if !s.done && s.note(p[:n]) && valueTooLong(s.line[:s.n]) {
+			return 0, errValueTooLong // a protocol error, not the network's
 		}
 	}
-	return &protocolError{string(line)}
+	return n, err
 }
 
-// parseUint parses a decimal of at most max, without allocating.
-func parseUint(b []byte, max uint64) (uint64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
+// note keeps b's bytes up to the first line's end, and reports whether that
+// end came with them.
+func (s *socket) note(b []byte) bool {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b, s.done = b[:i+1], true
 	}
-	var v uint64
-	for _, d := range b {
+	s.n += copy(s.line[s.n:], b)
+	return s.done
+}
+
+// firstLine returns the reply's first line without its line end.
+func (s *socket) firstLine() string {
+	return string(bytes.TrimRight(s.line[:s.n], "\r\n"))
+}
+
+// answered reports whether the reply's first line is a whole SERVER_ERROR or
+// CLIENT_ERROR line: memcached's refusal of the one call, after which the
+// stream is in step.
+func (s *socket) answered() bool {
+	line := s.line[:s.n]
+	return s.done && bytes.HasSuffix(line, []byte("\r\n")) &&
+		(bytes.HasPrefix(line, []byte("SERVER_ERROR ")) || bytes.HasPrefix(line, []byte("CLIENT_ERROR ")))
+}
+
+// valueTooLong reports whether line is "VALUE <key> <flags> <bytes>..." with
+// bytes above maxValueBytes. A line that does not parse is left to
+// gomemcache to refuse.
+func valueTooLong(line []byte) bool {
+	rest, ok := bytes.CutPrefix(line, []byte("VALUE "))
+	if !ok {
+		return false
+	}
+	_, rest, _ = bytes.Cut(rest, []byte(" ")) // the key
+	_, rest, _ = bytes.Cut(rest, []byte(" ")) // the flags
+	n := 0
+	for _, d := range bytes.TrimRight(rest, "\r\n") {
+		if d == ' ' {
+			break // a cas follows
+		}
 		if d < '0' || d > '9' {
-			return 0, false
+			return false
 		}
-		next := v*10 + uint64(d-'0')
-		if next/10 != v {
-			return 0, false // overflowed 64 bits
+		if n = n*10 + int(d-'0'); n > maxValueBytes {
+			return true
 		}
-		v = next
 	}
-	return v, v <= max
+	return false
 }
+
+// oneServer is the ServerSelector of a gomemcache Client bound to one
+// connection: every key is on its server, which package memcache picked.
+type oneServer struct{ addr net.Addr }
+
+func (s *oneServer) PickServer(string) (net.Addr, error) { return s.addr, nil }
+func (s *oneServer) Each(f func(net.Addr) error) error   { return f(s.addr) }
+
+// serverAddr is a server's "host:port" as gomemcache names it, unresolved:
+// it only keys gomemcache's idle list, since the dial hook does not dial.
+type serverAddr string
+
+func (a serverAddr) Network() string { return "tcp" }
+func (a serverAddr) String() string  { return string(a) }

@@ -13,57 +13,90 @@ import (
 	"time"
 )
 
-func TestParseUint(t *testing.T) {
+// TestGetReplies feeds Get each reply a server could send to its gets, as
+// gomemcache parses it and this package classifies it.
+func TestGetReplies(t *testing.T) {
 	tests := []struct {
-		name string
-		in   string
-		max  uint64
-		want uint64
-		ok   bool
+		name      string
+		reply     string
+		wantValue string
+		wantFlags uint32
+		wantErr   string
 	}{
-		{name: "zero", in: "0", max: 10, want: 0, ok: true},
-		{name: "number", in: "12345", max: 1 << 32, want: 12345, ok: true},
-		{name: "max uint64", in: "18446744073709551615", max: 1<<64 - 1, want: 1<<64 - 1, ok: true},
-		{name: "overflow", in: "18446744073709551616", max: 1<<64 - 1},
-		{name: "above max", in: "11", max: 10},
-		{name: "empty", in: "", max: 10},
-		{name: "sign", in: "-1", max: 10},
-		{name: "space", in: "1 ", max: 10},
+		{name: "value", reply: "VALUE k 42 5\r\nhello\r\nEND\r\n", wantValue: "hello", wantFlags: 42},
+		{name: "with cas", reply: "VALUE k 0 1 99\r\nx\r\nEND\r\n", wantValue: "x"}, // gets asks for it
+		{name: "miss", reply: "END\r\n", wantErr: "memcache: miss"},
+		{name: "other key", reply: "VALUE j 0 1\r\nx\r\nEND\r\n", wantErr: `protocol error: unexpected reply "VALUE j 0 1"`},
+		{name: "huge size", reply: "VALUE k 0 99999999999\r\n", wantErr: "protocol error"},
+		{name: "over 1 GB", reply: "VALUE k 0 1073741825\r\n", wantErr: `protocol error: unexpected reply "VALUE k 0 1073741825"`},
+		{name: "flags too big", reply: "VALUE k 4294967296 1\r\nx\r\nEND\r\n", wantErr: "protocol error"},
+		{name: "value without CRLF", reply: "VALUE k 0 1\r\nxyEND\r\n", wantErr: "protocol error"},
+		{name: "server error", reply: "SERVER_ERROR out of memory\r\n", wantErr: `server answered "SERVER_ERROR out of memory"`},
+		{name: "unknown command", reply: "ERROR\r\n", wantErr: `protocol error: unexpected reply "ERROR"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ok := parseUint([]byte(tt.in), tt.max)
-			if got != tt.want && tt.ok || ok != tt.ok {
-				t.Errorf("parseUint(%q) = %d, %v, want %d, %v", tt.in, got, ok, tt.want, tt.ok)
+			addr := fakeServer(t, replyEach(tt.reply))
+			c := newTestClient(t, testPoolConfig(addr))
+			v, flags, err := c.Get(context.Background(), "p", "k")
+			checkErr(t, err, tt.wantErr)
+			if err == nil && (string(v) != tt.wantValue || flags != tt.wantFlags) {
+				t.Errorf("Get = %q, %d, want %q, %d", v, flags, tt.wantValue, tt.wantFlags)
 			}
+			checkKept(t, c, addr, err)
 		})
 	}
 }
 
-func TestParseValueLine(t *testing.T) {
+// TestIncrementReplies feeds Increment each reply a server could send to its
+// incr: a number of up to 64 bits, a miss, an answered error, or garbage.
+func TestIncrementReplies(t *testing.T) {
 	tests := []struct {
-		name      string
-		line      string
-		wantFlags uint32
-		wantSize  int
-		wantErr   string
+		name    string
+		reply   string
+		want    int64
+		wantErr string
 	}{
-		{name: "value", line: "VALUE k 42 5", wantFlags: 42, wantSize: 5},
-		{name: "with cas", line: "VALUE k 0 1 99", wantErr: "protocol error"},
-		{name: "other key", line: "VALUE j 0 1", wantErr: "protocol error"},
-		{name: "huge size", line: "VALUE k 0 99999999999", wantErr: "protocol error"},
-		{name: "flags too big", line: "VALUE k 4294967296 1", wantErr: "protocol error"},
-		{name: "server error", line: "SERVER_ERROR out of memory", wantErr: `server answered "SERVER_ERROR out of memory"`},
-		{name: "unknown command", line: "ERROR", wantErr: "protocol error"},
+		{name: "number", reply: "12345\r\n", want: 12345},
+		{name: "max uint64", reply: "18446744073709551615\r\n", want: -1},
+		{name: "miss", reply: "NOT_FOUND\r\n", wantErr: "memcache: miss"},
+		{name: "overflow", reply: "18446744073709551616\r\n", wantErr: "protocol error"},
+		{name: "sign", reply: "-1\r\n", wantErr: "protocol error"},
+		{name: "space", reply: "1 \r\n", wantErr: "protocol error"},
+		{name: "empty", reply: "\r\n", wantErr: "protocol error"},
+		{name: "bare newline", reply: "\n", wantErr: "protocol error"},
+		{name: "non-numeric", reply: "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
+			wantErr: `server answered "CLIENT_ERROR cannot increment or decrement non-numeric value"`},
+		{name: "server error", reply: "SERVER_ERROR out of memory\r\n", wantErr: `server answered "SERVER_ERROR out of memory"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			flags, size, err := parseValueLine([]byte(tt.line), "k")
+			addr := fakeServer(t, replyEach(tt.reply))
+			c := newTestClient(t, testPoolConfig(addr))
+			v, err := c.Increment(context.Background(), "p", "k", 1)
 			checkErr(t, err, tt.wantErr)
-			if err == nil && (flags != tt.wantFlags || size != tt.wantSize) {
-				t.Errorf("parseValueLine(%q) = %d, %d, want %d, %d", tt.line, flags, size, tt.wantFlags, tt.wantSize)
+			if err == nil && v != tt.want {
+				t.Errorf("Increment = %d, want %d", v, tt.want)
 			}
+			checkKept(t, c, addr, err)
 		})
+	}
+}
+
+// checkKept checks the connection of the one call that ended with err was
+// kept after an answer (a value, a miss, an answered error), and closed as
+// broken, a breaker failure, after anything else.
+func checkKept(t *testing.T, c *Client, addr string, err error) {
+	t.Helper()
+	answered := err == nil || err == ErrMiss || errors.Is(err, ErrServer)
+	want := uint64(1) // closed as broken
+	if answered {
+		want = 0
+	}
+	st := serverStats(t, c, addr).Pool
+	if st.BrokenCloses != want || st.Breaker.ConsecutiveFailures != int(want) {
+		t.Errorf("after %v: broken closes %d, breaker failures %d; want %d each",
+			err, st.BrokenCloses, st.Breaker.ConsecutiveFailures, want)
 	}
 }
 
@@ -75,7 +108,7 @@ func TestIsBroken(t *testing.T) {
 	}{
 		{name: "miss", err: ErrMiss, want: false},
 		{name: "answered error", err: &answerError{"CLIENT_ERROR cannot increment"}, want: false},
-		{name: "protocol error", err: &protocolError{"BOGUS"}, want: true},
+		{name: "protocol error", err: &protocolError{reply: "BOGUS"}, want: true},
 		{name: "timeout", err: os.ErrDeadlineExceeded, want: true},
 		{name: "eof", err: io.EOF, want: true},
 		{name: "closed", err: net.ErrClosed, want: true},

@@ -6,11 +6,15 @@
 // extension chooses, so PHP code and faed sharing servers agree on where a key
 // lives; "consistent" on an evenly spread ring. Each server has its own
 // pool.Pool of connections, bounded in number, checked by a heartbeat and
-// guarded by a circuit breaker; the package speaks memcached's text protocol
-// over them itself. (gomemcache's Client keeps connections of its own,
-// unbounded in total, with no heartbeat, no idle limit and no place for a
-// breaker: wrapping it would have meant a second and weaker pool beside
-// package pool. The tests use it as an independent client.)
+// guarded by a circuit breaker. gomemcache speaks memcached's text protocol
+// over them: each pooled connection carries a gomemcache Client bound to it
+// alone, whose dial hook hands back that one connection, so gomemcache's own
+// pool (unbounded in total, with no heartbeat, idle limit or breaker) never
+// opens one. What gomemcache does not do is done around it, in conn.go: the
+// call's deadline (ctx's, if sooner than IOTimeout) holds in place of its
+// per-step timeout; the error's class, not gomemcache's closing after any
+// error but a miss, decides whether a connection survives (a SERVER_ERROR
+// answer keeps it); a reply may not announce a value over 1 GB.
 //
 // With replicas, a read asks the key's servers in order, primary first, and
 // stops at the first that answers; a miss is an answer, so only a server that

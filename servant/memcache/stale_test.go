@@ -38,7 +38,7 @@ func TestRestartRetriesStaleConnections(t *testing.T) {
 	if err := raw(addrs[0]).Set(&gomc.Item{Key: "n", Value: []byte("0")}); err != nil {
 		t.Fatal(err)
 	}
-	for i, err := range doAtOnce(s, 8, func(cn *conn) error { _, err := cn.incrDecr("incr", "n", 1); return err }) {
+	for i, err := range doAtOnce(s, 8, func(cn *conn) error { _, err := cn.incrDecr((*gomc.Client).Increment, "n", 1); return err }) {
 		if err != nil {
 			t.Errorf("incr %d after the restart: %v", i, err)
 		}
