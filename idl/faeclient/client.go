@@ -113,10 +113,12 @@ type session struct {
 	cn *conn
 }
 
+// Call sends one call, and sends it again on a new connection if it failed
+// on a stale one and resendable says it may.
 func (s *session) Call(ctx context.Context, method string, args, result thrift.TStruct) (thrift.ResponseMeta, error) {
-	stale := !s.cn.fresh // if it fails: a new connection failing is not stale
+	idled := !s.cn.fresh // it sat idle, where faed may have closed it
 	err := s.cn.call(ctx, s.c.cfg.CallTimeout, method, args, result)
-	if err != nil && s.cn.broken && stale && ctx.Err() == nil && resendable(s.cn.wire, method) {
+	if err != nil && s.cn.broken && idled && ctx.Err() == nil && resendable(s.cn.wire, method) {
 		err = s.resend(ctx, method, args, result)
 	}
 	return thrift.ResponseMeta{}, s.wrap(ctx, method, err)

@@ -374,3 +374,24 @@ func TestClose(t *testing.T) {
 		t.Fatalf("stats %+v after Close, want nothing open", s)
 	}
 }
+
+func TestAConnectionOutlivesItsCallsDeadline(t *testing.T) {
+	d := startFaed(t, "", "")
+	c := dial(t, Config{Addr: d.Unix})
+	for i := 0; i < 2; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		err := c.Call(ctx, func(fs rpc.FunServant) error {
+			_, err := fs.Ping(ctx, NewContext(ctx, "faeclient.test"))
+			return err
+		})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(100 * time.Millisecond)
+		waitFor(t, "the call's deadline to pass", func() bool { return time.Now().After(deadline) })
+	}
+	if s := c.Stats(); s.Dials != 1 || s.Stale != 0 {
+		t.Fatalf("stats %+v, want the one connection reused after its calls' deadlines passed", s)
+	}
+}

@@ -63,6 +63,10 @@ func (cn *conn) call(ctx context.Context, timeout time.Duration, method string, 
 	// If ctx was cancelled, its deadline may land after the answer, where
 	// it would fail the next call: the connection is not reused then.
 	cn.broken = !stop() || (err != nil && !answered(err))
+	if !cn.broken {
+		// An idle connection has no deadline: a past one would fail peek.
+		cn.wire.SetDeadline(time.Time{})
+	}
 	return err
 }
 
