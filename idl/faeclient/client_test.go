@@ -362,6 +362,20 @@ func TestFaedKilled(t *testing.T) {
 	}
 }
 
+func TestFaedKilledDuringACall(t *testing.T) {
+	d := startFaed(t, "", hungMySQL(t))
+	c := dial(t, Config{Addr: d.TCP})
+	time.AfterFunc(200*time.Millisecond, func() { d.cmd.Process.Kill() })
+	err := c.Call(context.Background(), query(context.Background(), NewContext(context.Background(), "faeclient.test")))
+	if !errors.Is(err, ErrNoAnswer) || !strings.Contains(err.Error(), "my_query on "+d.TCP) {
+		t.Fatalf("my_query while faed is killed: %v; want ErrNoAnswer, naming the call and the address", err)
+	}
+	if s := c.Stats(); s.Retries != 0 || s.Open != 0 {
+		t.Fatalf("stats %+v: my_query may have run, so it is not sent again, and the connection is closed", s)
+	}
+	t.Logf("%v", err)
+}
+
 func TestClose(t *testing.T) {
 	d := startFaed(t, "", "")
 	c := dial(t, Config{Addr: d.TCP})
