@@ -14,7 +14,8 @@ import (
 // servant imports its servant/<x> packages, idl and peer/vbucket (the
 // value types of its Router interface); a servant/<x> package
 // imports pool only, never a sibling, the engine or peer; peer imports
-// pool, idl and peer/vbucket; engine imports pool only (for pool.Secret); pool, idl and
+// pool, idl and peer/vbucket; engine imports pool only (for pool.Secret); the
+// Go client idl/faeclient imports the generated stubs only; pool, idl and
 // the test harness import nothing of ours. Tests may import more (the
 // real-server harness, the IDL).
 func TestDependencyDirection(t *testing.T) {
@@ -82,6 +83,9 @@ func allowedImports(pkg string) func(string) bool {
 		return only("pool", idl, vbucket)
 	case pkg == "engine":
 		return only("pool")
+	case pkg == "idl/faeclient":
+		// Other Go programs import it: nothing of the daemon.
+		return only(idl)
 	default: // pool, idl, scripts/testserver
 		return only()
 	}
