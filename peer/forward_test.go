@@ -111,7 +111,7 @@ func (s *thriftServer) kill() {
 
 func testPeers(t testing.TB, cfg Config) *Peers {
 	t.Helper()
-	ps := NewPeers(cfg, quietLog(t))
+	ps := NewPeers(withTestDefaults(cfg), quietLog(t))
 	t.Cleanup(ps.Close)
 	return ps
 }
