@@ -38,8 +38,11 @@ func DefaultConfig() Config {
 // Validate returns an error naming the bad key, e.g.
 // `max_locks: must be at least 1, got 0`.
 func (c Config) Validate() error {
+	if c.Expiry == 0 {
+		return fmt.Errorf("expiry: must be at least 1ms, got 0s: a lock whose holder died would be held forever")
+	}
 	if c.Expiry < time.Millisecond {
-		return fmt.Errorf("expiry: must be at least 1ms, got %s: a lock whose holder died would be held forever", c.Expiry)
+		return fmt.Errorf("expiry: must be at least 1ms, got %s", c.Expiry)
 	}
 	if c.MaxLocks < 1 {
 		return fmt.Errorf("max_locks: must be at least 1, got %d: no lock could be taken", c.MaxLocks)
