@@ -13,13 +13,13 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// TestZeroIsOffOrRefused keeps the rule of zero true for every numeric key
+// TestConfigZeroIsOffOrRefused keeps the rule of zero true for every numeric key
 // of every section, the named pools' keys included (one meaning of zero,
 // README "Configuration"): etc/faed.full.toml with that one key set to 0
 // either loads with the key still 0 (off) or fails naming the key
 // (refused), never loads with the 0 turned into the default. The keys
 // refused must be the ones the README lists.
-func TestZeroIsOffOrRefused(t *testing.T) {
+func TestConfigZeroIsOffOrRefused(t *testing.T) {
 	cfg := fullExample(t)
 	if _, err := loadConfig(fullConfig); err != nil {
 		t.Fatalf("%s must load as it is: %v", fullConfig, err)
