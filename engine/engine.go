@@ -72,7 +72,6 @@ func New(cfg Config, processor thrift.TProcessor, log *slog.Logger) (*Engine, er
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
-	cfg = cfg.WithDefaults()
 	if thrift.ServerConnectivityCheckInterval != 0 {
 		// Written once, before any engine serves: later engines of the
 		// same process (cluster tests) only read it.

@@ -98,7 +98,7 @@ func (s *session) setup() error {
 // deadline bounds the handler; its deadline is the call's own, in its ctx.
 func (s *session) awaitCall() bool {
 	if s.t.r.Buffered() == 0 {
-		s.conn.SetReadDeadline(time.Now().Add(s.e.cfg.IdleTimeout))
+		s.conn.SetReadDeadline(deadline(s.e.cfg.IdleTimeout))
 		if _, err := s.t.r.Peek(1); err != nil {
 			return false
 		}
@@ -106,8 +106,16 @@ func (s *session) awaitCall() bool {
 	if !s.state.CompareAndSwap(stateIdle, stateBusy) {
 		return false // a drain closed us while we waited
 	}
-	s.conn.SetReadDeadline(time.Now().Add(s.e.cfg.ReadTimeout))
+	s.conn.SetReadDeadline(deadline(s.e.cfg.ReadTimeout))
 	return true
+}
+
+// deadline is d from now, or no deadline (the zero time) when d is 0, off.
+func deadline(d time.Duration) time.Time {
+	if d == 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
 }
 
 // endCall marks the session idle again; false when a drain wants it gone.

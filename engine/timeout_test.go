@@ -175,3 +175,29 @@ func TestWriteDeadlineIsKeptWhileFarAway(t *testing.T) {
 		t.Fatalf("a deadline half the timeout away was kept: %v left", left)
 	}
 }
+
+// deadlineConn records the write deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	set []time.Time
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error { c.set = append(c.set, t); return nil }
+func (c *deadlineConn) Write(p []byte) (int, error)        { return len(p), nil }
+
+// TestZeroTimeoutsArmNoDeadline: read_timeout, idle_timeout and
+// write_timeout 0 are off, not their defaults.
+func TestZeroTimeoutsArmNoDeadline(t *testing.T) {
+	if d := deadline(0); !d.IsZero() {
+		t.Errorf("deadline(0) = %v, want no deadline", d)
+	}
+	if d := deadline(time.Second); d.IsZero() {
+		t.Error("deadline(1s) is no deadline")
+	}
+	c := &deadlineConn{}
+	w := replyWriter{conn: c}
+	w.Write([]byte("reply"))
+	if len(c.set) != 0 {
+		t.Errorf("write_timeout = 0 set write deadlines %v, want none", c.set)
+	}
+}

@@ -133,6 +133,9 @@ func (w *replyWriter) Write(p []byte) (int, error) {
 // and timeout, and the timer changes at most once per timeout/8.
 func (w *replyWriter) arm() {
 	w.armed = true
+	if w.timeout == 0 { // off: no write deadline is ever set
+		return
+	}
 	now := time.Now()
 	if w.deadline.Sub(now) >= w.timeout-w.timeout/8 {
 		return

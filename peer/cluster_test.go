@@ -33,7 +33,7 @@ func nodeConfig(zkAddrs []string, root, advertise string) Config {
 // join.
 func startNode(t *testing.T, cfg Config) *Cluster {
 	t.Helper()
-	c, err := New(cfg, quietLog(t))
+	c, err := New(withTestDefaults(cfg), quietLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}

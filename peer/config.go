@@ -11,8 +11,10 @@ import (
 	"github.com/faed/faed/pool"
 )
 
-// Config configures a node's place in the cluster. A zero field takes its
-// default; the zero Config is a one-node cluster.
+// Config configures a node's place in the cluster. Start from DefaultConfig
+// (the TOML file is decoded over it): a zero number means "off" where that
+// makes sense and is refused by Validate elsewhere, never the default. An
+// empty Root and an unset AutoRebalance or Replicas take their defaults.
 type Config struct {
 	// ZooKeeper lists the ensemble's servers as host:port. If empty, the node
 	// is a one-node cluster: it owns every key and never forwards.
@@ -22,7 +24,8 @@ type Config struct {
 	Root string `toml:"root"`
 	// SessionTimeout is the ZooKeeper session timeout: how long after losing
 	// touch with a node the others drop it. The server may clamp it (by default
-	// to 2 to 20 ticks). If zero, 10s.
+	// to 2 to 20 ticks). Default 10s; 0 is refused (a ZooKeeper session
+	// needs a timeout).
 	SessionTimeout time.Duration `toml:"session_timeout"`
 	// Advertise is the host:port other nodes dial to reach this one, and its
 	// name in the member list. Required with ZooKeeper; otherwise it only names
@@ -34,8 +37,8 @@ type Config struct {
 	VirtualNodes int `toml:"virtual_nodes"`
 	// CallTimeout bounds each forwarded call, from sending the request to
 	// reading the answer, or the call's own deadline (in its ctx) if that
-	// is sooner. faed -check refuses one above [engine] call_timeout. If
-	// zero, 3s.
+	// is sooner. faed -check refuses one above [engine] call_timeout.
+	// Default 3s; 0: off, only the call's own deadline bounds it.
 	CallTimeout time.Duration `toml:"call_timeout"`
 	// Peer sizes and times the connection pool to each peer.
 	Peer pool.Config `toml:"peer_pool"`
@@ -44,7 +47,8 @@ type Config struct {
 
 	// VBuckets is the number of vbuckets keys map to; every node of a
 	// cluster must use the same value (the map in ZooKeeper wins once
-	// read). At most vbucket.MaxVBuckets. If zero, 1024.
+	// read). 1 to vbucket.MaxVBuckets. Default 1024; 0 is refused (keys
+	// need a vbucket to map to).
 	VBuckets int `toml:"vbuckets"`
 	// AutoRebalance lets the coordinator rebalance whenever the members
 	// change; off, it moves vbuckets only on a rebalance request, a drain,
@@ -52,33 +56,34 @@ type Config struct {
 	AutoRebalance *bool `toml:"auto_rebalance"`
 	// LeaveGrace is how long a node that vanished from the members keeps
 	// its vbuckets (its files may come back with it) before they get new
-	// owners. If zero, 30s.
+	// owners. Default 30s; 0: no grace, they get new owners at once.
 	LeaveGrace time.Duration `toml:"leave_grace"`
 	// MaxMoves bounds the vbucket moves the coordinator runs at once, as
-	// one group sharing its plan writes (copying, fenced, the flip). If
-	// zero, 16.
+	// one group sharing its plan writes (copying, fenced, the flip).
+	// Default 16; 0 is refused (no vbucket could ever move).
 	MaxMoves int `toml:"max_moves"`
-	// MoveBatchKeys is how many kvdb keys one page of a move carries. If
-	// zero, 1000.
+	// MoveBatchKeys is how many kvdb keys one page of a move carries.
+	// Default 1000; 0 is refused (a page must carry keys).
 	MoveBatchKeys int `toml:"move_batch_keys"`
 
 	// Replicas is how many copies of each vbucket other nodes keep beside
 	// its active owner (SPEC §5.4), 0 to 2: kvdb writes, locks and unlocks
 	// reach them before they are acknowledged, and one is promoted when the
-	// owner dies. A cluster's map keeps the count it was created with. If
-	// unset, 1.
+	// owner dies. A cluster's map keeps the count it was created with.
+	// Default 1; 0: no replicas.
 	Replicas *int `toml:"replicas"`
 	// FailoverDelay is how long after an active owner's ZooKeeper session
 	// ended the coordinator promotes a replica of its vbuckets. The owner
 	// stops serving them by the time the session can have expired (it
 	// counts from the last it heard of ZooKeeper), and calls it admitted
 	// before end within call_timeout, so it must be at least call_timeout.
-	// If zero, 5s.
+	// Default 5s; 0 is refused (it must be at least call_timeout).
 	FailoverDelay time.Duration `toml:"failover_delay"`
 	// ReplicaTimeout bounds each replication call; a replica that does not
 	// answer in time is dropped from the vbucket's replicas in the map
-	// before the write is acknowledged, and rebuilt by the coordinator. If
-	// zero, 1s.
+	// before the write is acknowledged, and rebuilt by the coordinator.
+	// Default 1s; 0 is refused: a hung replica would hold each write to its
+	// deadline and fail it, instead of being dropped.
 	ReplicaTimeout time.Duration `toml:"replica_timeout"`
 }
 
@@ -116,29 +121,30 @@ func (c Config) Validate() error {
 		c.validateZooKeeper(),
 		c.validateAdvertise(),
 		validateRoot(c.Root),
-		nonNegative("session_timeout", c.SessionTimeout),
+		positive("session_timeout", c.SessionTimeout, "a ZooKeeper session needs a timeout"),
 		nonNegative("call_timeout", c.CallTimeout),
 		prefixed("peer_pool", c.Peer.Validate()),
 		prefixed("peer_breaker", c.Breaker.Validate()),
 		validateVBuckets(c.VBuckets),
 		nonNegative("leave_grace", c.LeaveGrace),
-		nonNegative("max_moves", c.MaxMoves),
-		nonNegative("move_batch_keys", c.MoveBatchKeys),
+		positive("max_moves", c.MaxMoves, "no vbucket could ever move"),
+		positive("move_batch_keys", c.MoveBatchKeys, "a page of a move must carry keys"),
 		c.validateReplicas(),
 	)
 }
 
 func (c Config) validateReplicas() error {
 	errs := []error{
-		nonNegative("failover_delay", c.FailoverDelay),
-		nonNegative("replica_timeout", c.ReplicaTimeout),
+		positive("failover_delay", c.FailoverDelay, "it must be at least call_timeout"),
+		positive("replica_timeout", c.ReplicaTimeout, "a hung replica would hold each write to its deadline "+
+			"and fail it, instead of being dropped"),
 	}
 	if c.Replicas != nil && (*c.Replicas < 0 || *c.Replicas > vbucket.MaxReplicas) {
 		errs = append(errs, fmt.Errorf("replicas = %d: want 0 to %d", *c.Replicas, vbucket.MaxReplicas))
 	}
-	if d := c.withDefaults(); c.FailoverDelay >= 0 && d.FailoverDelay < d.CallTimeout {
+	if c.FailoverDelay > 0 && c.FailoverDelay < c.CallTimeout {
 		errs = append(errs, fmt.Errorf("failover_delay = %v is below call_timeout = %v: a call the old owner "+
-			"admitted before it stopped could still run when its replica is promoted", d.FailoverDelay, d.CallTimeout))
+			"admitted before it stopped could still run when its replica is promoted", c.FailoverDelay, c.CallTimeout))
 	}
 	return errors.Join(errs...)
 }
@@ -152,8 +158,8 @@ func (c Config) replicas() int {
 }
 
 func validateVBuckets(n int) error {
-	if n < 0 || n > vbucket.MaxVBuckets {
-		return fmt.Errorf("vbuckets = %d: want 1 to %d (0 for the default)", n, vbucket.MaxVBuckets)
+	if n < 1 || n > vbucket.MaxVBuckets {
+		return fmt.Errorf("vbuckets = %d: want 1 to %d (keys need a vbucket to map to)", n, vbucket.MaxVBuckets)
 	}
 	return nil
 }
@@ -193,18 +199,11 @@ func validateRoot(root string) error {
 	return nil
 }
 
-// withDefaults fills every zero field with its default.
+// withDefaults fills an empty Root and an unset Replicas or AutoRebalance;
+// a zero number stays as it is (see Config).
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	c.Root = orDefault(c.Root, d.Root)
-	c.SessionTimeout = orDefault(c.SessionTimeout, d.SessionTimeout)
-	c.CallTimeout = orDefault(c.CallTimeout, d.CallTimeout)
-	c.VBuckets = orDefault(c.VBuckets, d.VBuckets)
-	c.LeaveGrace = orDefault(c.LeaveGrace, d.LeaveGrace)
-	c.MaxMoves = orDefault(c.MaxMoves, d.MaxMoves)
-	c.MoveBatchKeys = orDefault(c.MoveBatchKeys, d.MoveBatchKeys)
-	c.FailoverDelay = orDefault(c.FailoverDelay, d.FailoverDelay)
-	c.ReplicaTimeout = orDefault(c.ReplicaTimeout, d.ReplicaTimeout)
 	if c.Replicas == nil {
 		c.Replicas = d.Replicas
 	}
@@ -222,6 +221,14 @@ func (c Config) self() string {
 func nonNegative[T int | time.Duration](key string, v T) error {
 	if v < 0 {
 		return fmt.Errorf("%s = %v: must not be negative", key, v)
+	}
+	return nil
+}
+
+// positive refuses a zero or negative v; why says what is wrong with 0.
+func positive[T int | time.Duration](key string, v T, why string) error {
+	if v <= 0 {
+		return fmt.Errorf("%s = %v: must be positive: %s", key, v, why)
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ func TestConfigValidate(t *testing.T) {
 		cfg  Config
 		want []string // substrings of the error; none means valid
 	}{
-		{name: "zero is a one-node cluster", cfg: Config{}},
+		{name: "one-node cluster", cfg: Config{}},
 		{name: "defaults", cfg: DefaultConfig()},
 		{name: "cluster", cfg: Config{ZooKeeper: zk, Advertise: "10.0.0.1:9001", Root: "/x/y"}},
 		{name: "ipv6 advertise", cfg: Config{ZooKeeper: zk, Advertise: "[::1]:9001"}},
@@ -43,7 +43,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
+			err := withTestDefaults(tt.cfg).Validate()
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Fatalf("Validate() = %v, want nil", err)
@@ -64,17 +64,11 @@ func TestConfigValidate(t *testing.T) {
 
 func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
-	d := DefaultConfig()
-	if c.Root != "/fae/cluster" || c.SessionTimeout != 10*time.Second ||
-		c.CallTimeout != 3*time.Second {
-		t.Fatalf("zero config took %+v", c)
+	if c.Root != "/fae/cluster" || c.replicas() != 1 || !c.autoRebalance() {
+		t.Fatalf("an empty root and unset replicas and auto_rebalance took %+v", c)
 	}
-	if c.Root != d.Root || c.SessionTimeout != d.SessionTimeout || c.CallTimeout != d.CallTimeout {
-		t.Fatalf("withDefaults %+v disagrees with DefaultConfig %+v", c, d)
-	}
-	if c.VBuckets != 1024 || !c.autoRebalance() || c.LeaveGrace != 30*time.Second || c.MaxMoves != 16 ||
-		c.MoveBatchKeys != 1000 || !d.autoRebalance() {
-		t.Fatalf("zero config's [cluster] vbucket keys took %+v", c)
+	if c.SessionTimeout != 0 || c.VBuckets != 0 || c.CallTimeout != 0 {
+		t.Fatalf("withDefaults filled a zero number: %+v", c)
 	}
 	if off := (Config{AutoRebalance: ptr(false)}).withDefaults(); off.autoRebalance() {
 		t.Fatal("auto_rebalance = false became true")
@@ -85,7 +79,40 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	if _, err := New(Config{CallTimeout: -3}, nil); err == nil || !strings.Contains(err.Error(), "call_timeout") {
+	if _, err := New(withTestDefaults(Config{CallTimeout: -3}), nil); err == nil || !strings.Contains(err.Error(), "call_timeout") {
 		t.Fatalf("New with a bad config: err = %v, want one naming call_timeout", err)
+	}
+}
+
+// TestZeroKeys: a key set to 0 is off, or refused naming the key; never
+// its default.
+func TestZeroKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(*Config)
+		want string // "" means off, valid
+	}{
+		{name: "zero call timeout is off", set: func(c *Config) { c.CallTimeout = 0 }},
+		{name: "zero leave grace is off", set: func(c *Config) { c.LeaveGrace = 0 }},
+		{name: "zero replicas", set: func(c *Config) { c.Replicas = ptr(0) }},
+		{name: "zero session timeout", set: func(c *Config) { c.SessionTimeout = 0 }, want: "session_timeout"},
+		{name: "zero vbuckets", set: func(c *Config) { c.VBuckets = 0 }, want: "vbuckets"},
+		{name: "zero max moves", set: func(c *Config) { c.MaxMoves = 0 }, want: "max_moves"},
+		{name: "zero move batch", set: func(c *Config) { c.MoveBatchKeys = 0 }, want: "move_batch_keys"},
+		{name: "zero failover delay", set: func(c *Config) { c.FailoverDelay = 0 }, want: "failover_delay"},
+		{name: "zero replica timeout", set: func(c *Config) { c.ReplicaTimeout = 0 }, want: "replica_timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.set(&c)
+			err := c.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Validate() = %v, want nil (off)", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("Validate() = %v, want an error naming %s", err, tt.want)
+			}
+		})
 	}
 }

@@ -73,7 +73,7 @@ type PeerStats struct {
 // NewPeers returns an empty set of peer pools sized by cfg.Peer,
 // cfg.Breaker and cfg.CallTimeout. If log is nil, slog.Default() is used.
 func NewPeers(cfg Config, log *slog.Logger) *Peers {
-	return &Peers{cfg: cfg.withDefaults(), log: orDefaultLog(log), dial: dial, remotes: map[string]*remote{}}
+	return &Peers{cfg: cfg, log: orDefaultLog(log), dial: dial, remotes: map[string]*remote{}}
 }
 
 // Do runs fn with a client connected to the peer at addr, on a pooled
@@ -124,6 +124,13 @@ func (r *remote) call(ctx context.Context, timeout time.Duration, fn func(rpc.Fu
 // microseconds per call. So a call gets between 7/8 of timeout and timeout,
 // and the timers change at most once per timeout/8.
 func (c *conn) arm(ctx context.Context, timeout time.Duration) error {
+	if timeout == 0 { // call_timeout off: only the call's own deadline, if any
+		d, _ := ctx.Deadline()
+		if d.Equal(c.deadline) {
+			return nil
+		}
+		return c.setDeadline(d)
+	}
 	now := time.Now()
 	if d, ok := ctx.Deadline(); ok && d.Before(now.Add(timeout)) {
 		return c.setDeadline(d)

@@ -83,7 +83,7 @@ func benchCalls(b *testing.B, call func() error) {
 // benchCluster returns a Cluster without ZooKeeper whose member list has self and
 // peer as members, so Forward to peer passes its membership check.
 func benchCluster(b *testing.B, peer string) *Cluster {
-	cl, err := New(Config{}, quietLog(b))
+	cl, err := New(DefaultConfig(), quietLog(b))
 	if err != nil {
 		b.Fatal(err)
 	}

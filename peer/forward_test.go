@@ -111,7 +111,7 @@ func (s *thriftServer) kill() {
 
 func testPeers(t testing.TB, cfg Config) *Peers {
 	t.Helper()
-	ps := NewPeers(cfg, quietLog(t))
+	ps := NewPeers(withTestDefaults(cfg), quietLog(t))
 	t.Cleanup(ps.Close)
 	return ps
 }
@@ -365,5 +365,29 @@ func TestArmDeadline(t *testing.T) {
 					time.Until(c.deadline), time.Until(earliest), time.Until(latest))
 			}
 		})
+	}
+}
+
+// deadlineConn records the deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	set []time.Time
+}
+
+func (c *deadlineConn) SetDeadline(t time.Time) error { c.set = append(c.set, t); return nil }
+
+// TestZeroCallTimeoutIsOff: with [cluster] call_timeout 0 a forward runs
+// under the call's own deadline alone, not a default and not at once.
+func TestZeroCallTimeoutIsOff(t *testing.T) {
+	nc := &deadlineConn{}
+	c := &conn{nc: nc}
+	if err := c.arm(context.Background(), 0); err != nil || len(nc.set) != 0 {
+		t.Fatalf("no call deadline: arm set %v (err %v), want no deadline", nc.set, err)
+	}
+	dl := time.Now().Add(time.Hour)
+	ctx, cancel := context.WithDeadline(context.Background(), dl)
+	defer cancel()
+	if err := c.arm(ctx, 0); err != nil || len(nc.set) != 1 || !nc.set[0].Equal(dl) {
+		t.Fatalf("call deadline %v: arm set %v (err %v), want exactly it", dl, nc.set, err)
 	}
 }

@@ -15,7 +15,7 @@ import (
 func newTestMembership(t *testing.T) (*Membership, *[]*MemberList) {
 	t.Helper()
 	var swaps []*MemberList
-	m, err := newMembership(Config{ZooKeeper: []string{"127.0.0.1:1"}, Advertise: "a:1"}, quietLog(t),
+	m, err := newMembership(withTestDefaults(Config{ZooKeeper: []string{"127.0.0.1:1"}, Advertise: "a:1"}), quietLog(t),
 		func(l *MemberList) { swaps = append(swaps, l) })
 	if err != nil {
 		t.Fatal(err)

@@ -68,7 +68,7 @@ func allAtLeast(counts []atomic.Int64, n int64) error {
 
 // TestPublishWithoutZooKeeper: a one-node cluster has nobody to tell.
 func TestPublishWithoutZooKeeper(t *testing.T) {
-	c, err := New(Config{}, quietLog(t))
+	c, err := New(DefaultConfig(), quietLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}

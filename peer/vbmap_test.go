@@ -282,7 +282,7 @@ func testMapAndMoves(t *testing.T, zkAddrs []string, root string) {
 		t.Fatal("a node owning every vbucket says it is drained")
 	}
 
-	if idle, err := New(moverConfig(zkAddrs, root, nb.addr), nil); err != nil {
+	if idle, err := New(withTestDefaults(moverConfig(zkAddrs, root, nb.addr)), nil); err != nil {
 		t.Fatal(err)
 	} else if p := idle.Owner("key-001"); p.Owner != "" || p.Self || p.Version != 0 {
 		t.Fatalf("before reading the map, a node's placement = %+v; want no owner", p)
@@ -414,7 +414,7 @@ func testCoordinatorRollsBack(t *testing.T, zkAddrs []string, root string) {
 // map; nor can one whose map is older than the znode's.
 func testStaleCoordinatorRefused(t *testing.T, zkAddrs []string, root string) {
 	admin := adminConn(t, zkAddrs)
-	c, err := New(moverConfig(zkAddrs, root, "10.9.8.1:9001"), quietLog(t))
+	c, err := New(withTestDefaults(moverConfig(zkAddrs, root, "10.9.8.1:9001")), quietLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}

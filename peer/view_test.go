@@ -59,7 +59,7 @@ func TestPlacement(t *testing.T) {
 
 // Owner is on every routed call's path: it must not allocate.
 func TestOwnerDoesNotAllocate(t *testing.T) {
-	c, err := New(Config{VBuckets: 64}, nil)
+	c, err := New(withTestDefaults(Config{VBuckets: 64}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestOwnerDoesNotAllocate(t *testing.T) {
 // Changed wakes on a plan change alone, and OnView runs at once and after
 // it.
 func TestViewsWakeAndHooks(t *testing.T) {
-	c, err := New(Config{VBuckets: 8}, nil)
+	c, err := New(withTestDefaults(Config{VBuckets: 8}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestViewsWakeAndHooks(t *testing.T) {
 }
 
 func BenchmarkOwner(b *testing.B) {
-	c, err := New(Config{}, nil)
+	c, err := New(DefaultConfig(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

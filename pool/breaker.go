@@ -48,15 +48,18 @@ func (s *State) UnmarshalText(b []byte) error {
 	return fmt.Errorf("pool: unknown breaker state %q", b)
 }
 
-// BreakerConfig configures a Breaker. A zero field takes its default.
+// BreakerConfig configures a Breaker. Start from DefaultBreakerConfig: a
+// zero field means "off" (or is refused), never the default.
 type BreakerConfig struct {
-	// FailureThreshold is how many consecutive failures open the breaker. If zero, 5.
+	// FailureThreshold is how many consecutive failures open the breaker.
+	// Default 5; 0 turns the breaker off (it never opens).
 	FailureThreshold int `toml:"failure_threshold"`
 	// RetryInterval is how long the breaker stays open before it lets trial calls
-	// through. If zero, 10s.
+	// through. Default 10s; 0 is refused (an open breaker would not hold back a
+	// single call: turn it off with failure_threshold = 0 instead).
 	RetryInterval time.Duration `toml:"retry_interval"`
 	// HalfOpenTrials is how many trial calls may be in flight at once while the
-	// breaker is half-open. If zero, 1.
+	// breaker is half-open. Default 1; 0 is refused (no trial could close it).
 	HalfOpenTrials int `toml:"half_open_trials"`
 }
 
@@ -65,21 +68,19 @@ func DefaultBreakerConfig() BreakerConfig {
 	return BreakerConfig{FailureThreshold: 5, RetryInterval: 10 * time.Second, HalfOpenTrials: 1}
 }
 
-// Validate reports every negative field, naming its key.
+// Validate reports every negative field and every zero one that cannot mean
+// "off", naming its key.
 func (c BreakerConfig) Validate() error {
+	if c.FailureThreshold == 0 { // off: the other two are unused
+		return errors.Join(nonNegative("retry_interval", c.RetryInterval),
+			nonNegative("half_open_trials", c.HalfOpenTrials))
+	}
 	return errors.Join(
 		nonNegative("failure_threshold", c.FailureThreshold),
-		nonNegative("retry_interval", c.RetryInterval),
-		nonNegative("half_open_trials", c.HalfOpenTrials),
+		positive("retry_interval", c.RetryInterval, "an open breaker would hold back no call; "+
+			"failure_threshold = 0 turns the breaker off"),
+		positive("half_open_trials", c.HalfOpenTrials, "no trial call could close an open breaker"),
 	)
-}
-
-func (c BreakerConfig) withDefaults() BreakerConfig {
-	d := DefaultBreakerConfig()
-	c.FailureThreshold = orDefault(c.FailureThreshold, d.FailureThreshold)
-	c.RetryInterval = orDefault(c.RetryInterval, d.RetryInterval)
-	c.HalfOpenTrials = orDefault(c.HalfOpenTrials, d.HalfOpenTrials)
-	return c
 }
 
 // BreakerSnapshot is a Breaker's state at one instant, for stats pages.
@@ -124,7 +125,6 @@ func NewBreaker(name string, cfg BreakerConfig) (*Breaker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("breaker for %s: %w", name, err)
 	}
-	cfg = cfg.withDefaults()
 	return &Breaker{
 		name:      name,
 		cfg:       cfg,
@@ -202,7 +202,7 @@ func (b *Breaker) Failure(err error) {
 	switch b.State() {
 	case StateClosed:
 		n := b.failures.Add(1)
-		if int(n) >= b.cfg.FailureThreshold {
+		if b.cfg.FailureThreshold > 0 && int(n) >= b.cfg.FailureThreshold {
 			b.setLocked(StateOpen, fmt.Sprintf("%d consecutive failures, last: %v", n, err))
 		}
 	case StateHalfOpen:
@@ -257,10 +257,10 @@ func nonNegative[T int | time.Duration](key string, v T) error {
 	return fmt.Errorf("pool: %s = %v: must not be negative", key, v)
 }
 
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
+// positive refuses a zero or negative v; why says what 0 would do.
+func positive[T int | time.Duration](key string, v T, why string) error {
+	if v > 0 {
+		return nil
 	}
-	return v
+	return fmt.Errorf("pool: %s = %v: must be positive: %s", key, v, why)
 }

@@ -34,7 +34,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // newTestBreaker returns a breaker on a fake clock.
 func newTestBreaker(t testing.TB, cfg BreakerConfig) (*Breaker, *fakeClock) {
 	t.Helper()
-	b, err := NewBreaker("127.0.0.1:11211", cfg)
+	b, err := NewBreaker("127.0.0.1:11211", withTestDefaults(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +63,10 @@ func TestBreakerConfigValidate(t *testing.T) {
 		cfg     BreakerConfig
 		wantKey string // "" means valid
 	}{
-		{name: "zero takes defaults", cfg: BreakerConfig{}},
 		{name: "defaults", cfg: DefaultBreakerConfig()},
+		{name: "zero is off", cfg: BreakerConfig{}},
+		{name: "zero retry", cfg: BreakerConfig{FailureThreshold: 1, HalfOpenTrials: 1}, wantKey: "retry_interval"},
+		{name: "zero trials", cfg: BreakerConfig{FailureThreshold: 1, RetryInterval: 1}, wantKey: "half_open_trials"},
 		{name: "negative threshold", cfg: BreakerConfig{FailureThreshold: -1}, wantKey: "failure_threshold"},
 		{name: "negative retry", cfg: BreakerConfig{RetryInterval: -time.Second}, wantKey: "retry_interval"},
 		{name: "negative trials", cfg: BreakerConfig{HalfOpenTrials: -2}, wantKey: "half_open_trials"},
@@ -238,7 +240,7 @@ func raceAllow(b *Breaker, n int) int {
 }
 
 func TestBreakerConcurrentUse(t *testing.T) {
-	b, err := NewBreaker("x", BreakerConfig{FailureThreshold: 3, RetryInterval: time.Microsecond})
+	b, err := NewBreaker("x", withTestDefaults(BreakerConfig{FailureThreshold: 3, RetryInterval: time.Microsecond}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,5 +334,18 @@ func TestStateTextRoundTrip(t *testing.T) {
 	var s State
 	if err := s.UnmarshalText([]byte("ajar")); err == nil {
 		t.Fatal("an unknown state name decoded without error")
+	}
+}
+
+func TestBreakerZeroThresholdIsOff(t *testing.T) {
+	b, err := NewBreaker("x", BreakerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		b.Failure(errors.New("connection refused"))
+	}
+	if err := b.Allow(); err != nil || b.State() != StateClosed {
+		t.Fatalf("failure_threshold = 0: after 100 failures Allow() = %v, state %v; want the breaker off", err, b.State())
 	}
 }

@@ -10,25 +10,30 @@ import (
 	"time"
 )
 
-// Config sizes and times a Pool. A zero field takes its default.
+// Config sizes and times a Pool. Start from DefaultConfig: a zero field
+// means "off" (or is refused), never the default.
 type Config struct {
 	// MaxIdle is how many idle connections are kept for reuse; a connection put
-	// back when MaxIdle are already idle is closed. If zero, 4, or MaxOpen if
-	// that is smaller.
+	// back when MaxIdle are already idle is closed. At most MaxOpen. Default 4;
+	// 0 keeps none (every Get dials).
 	MaxIdle int `toml:"max_idle"`
 	// MaxOpen bounds the connections open to the server: idle, in use and being
-	// dialled, all together. If zero, 64.
+	// dialled, all together. Default 64; 0 is refused (no call could get a
+	// connection).
 	MaxOpen int `toml:"max_open"`
-	// DialTimeout bounds each Dial, and each heartbeat Ping. If zero, 1s.
+	// DialTimeout bounds each Dial, and each heartbeat Ping. Default 1s; 0: no
+	// bound but the caller's ctx.
 	DialTimeout time.Duration `toml:"dial_timeout"`
 	// IdleTimeout is how long a connection may sit idle; an older one is closed
-	// instead of reused. If zero, 5m.
+	// instead of reused. Default 5m; 0: idle connections are never closed for
+	// their age.
 	IdleTimeout time.Duration `toml:"idle_timeout"`
 	// HeartbeatInterval is how often Run pings the idle connections and closes
-	// those past IdleTimeout. If zero, 30s.
+	// those past IdleTimeout. Default 30s; 0: no heartbeat (Run only waits).
 	HeartbeatInterval time.Duration `toml:"heartbeat_interval"`
 	// WaitTimeout is how long Get waits for a connection when MaxOpen are open
-	// before it fails with ErrPoolExhausted. If zero, 1s.
+	// before it fails with ErrPoolExhausted. Default 1s; 0: no bound but the
+	// caller's ctx.
 	WaitTimeout time.Duration `toml:"wait_timeout"`
 }
 
@@ -45,12 +50,12 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports every negative field, and a max_idle above max_open (after
-// defaults), naming the keys.
+// Validate reports every negative field, a zero max_open and a max_idle
+// above max_open, naming the keys.
 func (c Config) Validate() error {
 	err := errors.Join(
 		nonNegative("max_idle", c.MaxIdle),
-		nonNegative("max_open", c.MaxOpen),
+		positive("max_open", c.MaxOpen, "no call could get a connection"),
 		nonNegative("dial_timeout", c.DialTimeout),
 		nonNegative("idle_timeout", c.IdleTimeout),
 		nonNegative("heartbeat_interval", c.HeartbeatInterval),
@@ -59,21 +64,10 @@ func (c Config) Validate() error {
 	if err != nil {
 		return err
 	}
-	if d := c.withDefaults(); d.MaxIdle > d.MaxOpen {
-		return fmt.Errorf("pool: max_idle = %d: must not exceed max_open = %d", d.MaxIdle, d.MaxOpen)
+	if c.MaxIdle > c.MaxOpen {
+		return fmt.Errorf("pool: max_idle = %d: must not exceed max_open = %d", c.MaxIdle, c.MaxOpen)
 	}
 	return nil
-}
-
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
-	c.MaxOpen = orDefault(c.MaxOpen, d.MaxOpen)
-	c.MaxIdle = orDefault(c.MaxIdle, min(d.MaxIdle, c.MaxOpen))
-	c.DialTimeout = orDefault(c.DialTimeout, d.DialTimeout)
-	c.IdleTimeout = orDefault(c.IdleTimeout, d.IdleTimeout)
-	c.HeartbeatInterval = orDefault(c.HeartbeatInterval, d.HeartbeatInterval)
-	c.WaitTimeout = orDefault(c.WaitTimeout, d.WaitTimeout)
-	return c
 }
 
 // Funcs is what a backend package tells a Pool about its connections of type C.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -76,11 +77,11 @@ func newFakePool(t testing.TB, cfg Config, bcfg BreakerConfig) (*Pool[*fakeConn]
 
 func newPool[C any](t testing.TB, cfg Config, bcfg BreakerConfig, fn Funcs[C]) *Pool[C] {
 	t.Helper()
-	br, err := NewBreaker("fake:1", bcfg)
+	br, err := NewBreaker("fake:1", withTestDefaults(bcfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New("fake:1", cfg, br, fn)
+	p, err := New("fake:1", withTestDefaults(cfg), br, fn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,4 +115,27 @@ func (p *Pool[C]) queued() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.waiters)
+}
+
+// withTestDefaults fills the zero fields of a test's config literal with
+// their defaults, so a test names only what it is about. Only tests do
+// this: a zero field in a real config means "off" (see Config).
+func withTestDefaults[T Config | BreakerConfig](cfg T) T {
+	var def T
+	switch any(cfg).(type) {
+	case Config:
+		def = any(DefaultConfig()).(T)
+	case BreakerConfig:
+		def = any(DefaultBreakerConfig()).(T)
+	}
+	v, d := reflect.ValueOf(&cfg).Elem(), reflect.ValueOf(def)
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			v.Field(i).Set(d.Field(i))
+		}
+	}
+	if c, ok := any(&cfg).(*Config); ok {
+		c.MaxIdle = min(c.MaxIdle, c.MaxOpen)
+	}
+	return cfg
 }

@@ -10,17 +10,22 @@ import (
 // (so one may outlive IdleTimeout by up to HeartbeatInterval; Get never reuses
 // it) and pings the rest, closing any whose Ping fails. A failed ping is not
 // a breaker failure: a server closing an idle connection is not down. Run
-// blocks; the caller runs it in a goroutine it owns.
+// blocks; the caller runs it in a goroutine it owns. With HeartbeatInterval
+// 0 it only waits.
 func (p *Pool[C]) Run(ctx context.Context) {
-	t := time.NewTicker(p.cfg.HeartbeatInterval)
-	defer t.Stop()
+	var tick <-chan time.Time // nil: never fires
+	if p.cfg.HeartbeatInterval > 0 {
+		t := time.NewTicker(p.cfg.HeartbeatInterval)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.done:
 			return
-		case <-t.C:
+		case <-tick:
 			p.reap()
 			p.heartbeat(ctx)
 		}
@@ -69,7 +74,7 @@ func (p *Pool[C]) heartbeat(ctx context.Context) {
 }
 
 func (p *Pool[C]) ping(ctx context.Context, ic idleConn[C]) {
-	pctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	pctx, cancel := withTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
 	if err := p.fn.Ping(pctx, ic.c); err != nil {
 		p.st.heartbeatFailures.Add(1)

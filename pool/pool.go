@@ -75,7 +75,7 @@ func New[C any](server string, cfg Config, br *Breaker, fn Funcs[C]) (*Pool[C], 
 	}
 	return &Pool[C]{
 		server:    server,
-		cfg:       cfg.withDefaults(),
+		cfg:       cfg,
 		br:        br,
 		fn:        fn,
 		errClosed: fmt.Errorf("%w: %s", ErrClosed, server),
@@ -161,14 +161,18 @@ func (p *Pool[C]) acquire(ctx context.Context) (grant[C], error) {
 // wait blocks until w is granted, WaitTimeout passes or ctx is done.
 func (p *Pool[C]) wait(ctx context.Context, w chan grant[C]) (grant[C], error) {
 	start := time.Now()
-	t := time.NewTimer(p.cfg.WaitTimeout)
-	defer t.Stop()
+	var timeout <-chan time.Time // nil with WaitTimeout 0: only ctx bounds the wait
+	if p.cfg.WaitTimeout > 0 {
+		t := time.NewTimer(p.cfg.WaitTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
 	defer p.countWait(start)
 	var err error
 	select {
 	case g := <-w:
 		return g, g.err
-	case <-t.C:
+	case <-timeout:
 		p.st.exhausted.Add(1)
 		err = fmt.Errorf("%w: %s: %d connections open, waited %v",
 			ErrPoolExhausted, p.server, p.cfg.MaxOpen, p.cfg.WaitTimeout)
@@ -219,7 +223,7 @@ func (p *Pool[C]) release(g grant[C]) {
 // dial opens a connection into a slot acquire reserved.
 func (p *Pool[C]) dial(ctx context.Context) (C, error) {
 	p.st.dials.Add(1)
-	dctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	dctx, cancel := withTimeout(ctx, p.cfg.DialTimeout)
 	defer cancel()
 	c, err := p.fn.Dial(dctx)
 	if err == nil {
@@ -342,7 +346,15 @@ func (p *Pool[C]) grantLocked(g grant[C]) bool {
 }
 
 func (p *Pool[C]) expired(since time.Duration) bool {
-	return p.clock()-since > p.cfg.IdleTimeout
+	return p.cfg.IdleTimeout > 0 && p.clock()-since > p.cfg.IdleTimeout
+}
+
+// withTimeout is context.WithTimeout, but a zero d arms no deadline.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d == 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
 }
 
 // clock is the time since New on the monotonic clock, which is cheaper to

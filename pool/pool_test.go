@@ -19,8 +19,9 @@ func TestConfigValidate(t *testing.T) {
 		cfg     Config
 		wantKey string // "" means valid
 	}{
-		{name: "zero takes defaults", cfg: Config{}},
 		{name: "defaults", cfg: DefaultConfig()},
+		{name: "zero max_open", cfg: Config{}, wantKey: "max_open"},
+		{name: "zero is off but for max_open", cfg: Config{MaxOpen: 1}},
 		{name: "negative max_idle", cfg: Config{MaxIdle: -1}, wantKey: "max_idle"},
 		{name: "negative max_open", cfg: Config{MaxOpen: -1}, wantKey: "max_open"},
 		{name: "negative dial_timeout", cfg: Config{DialTimeout: -1}, wantKey: "dial_timeout"},
@@ -28,8 +29,6 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negative heartbeat_interval", cfg: Config{HeartbeatInterval: -1}, wantKey: "heartbeat_interval"},
 		{name: "negative wait_timeout", cfg: Config{WaitTimeout: -1}, wantKey: "wait_timeout"},
 		{name: "max_idle above max_open", cfg: Config{MaxIdle: 10, MaxOpen: 5}, wantKey: "max_idle"},
-		{name: "max_idle above default max_open", cfg: Config{MaxIdle: 65}, wantKey: "max_open"},
-		{name: "default max_idle shrinks to max_open", cfg: Config{MaxOpen: 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,9 +59,9 @@ func TestNewRejects(t *testing.T) {
 		want string
 	}{
 		{"bad config", Config{MaxOpen: -1}, br, f.funcs(), "max_open"},
-		{"nil breaker", Config{}, nil, f.funcs(), "nil Breaker"},
-		{"nil Dial", Config{}, br, noDial, "Dial"},
-		{"nil Close", Config{}, br, noClose, "Close"},
+		{"nil breaker", DefaultConfig(), nil, f.funcs(), "nil Breaker"},
+		{"nil Dial", DefaultConfig(), br, noDial, "Dial"},
+		{"nil Close", DefaultConfig(), br, noClose, "Close"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -451,4 +450,32 @@ func BenchmarkGetPutIdle(b *testing.B) {
 			p.Put(c, nil)
 		}
 	})
+}
+
+func TestZeroTimeoutsAreOff(t *testing.T) {
+	br, _ := NewBreaker("fake:1", DefaultBreakerConfig())
+	f := &fakeBackend{}
+	p, err := New("fake:1", Config{MaxOpen: 1, MaxIdle: 1}, br, f.funcs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	c, err := p.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Put(c, nil)
+	if p.expired(p.clock() - time.Hour) {
+		t.Error("idle_timeout = 0: an hour-old idle connection counts as expired")
+	}
+	held, err := p.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := p.Get(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("wait_timeout = 0: Get on a full pool = %v, want the caller's deadline", err)
+	}
+	p.Put(held, nil)
 }

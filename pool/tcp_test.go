@@ -178,11 +178,11 @@ func countingTCPFuncs(addr string) (Funcs[net.Conn], *openCount) {
 
 func newTCPPool(t *testing.T, addr string, cfg Config, bcfg BreakerConfig) *Pool[net.Conn] {
 	t.Helper()
-	br, err := NewBreaker(addr, bcfg)
+	br, err := NewBreaker(addr, withTestDefaults(bcfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(addr, cfg, br, tcpFuncs(addr))
+	p, err := New(addr, withTestDefaults(cfg), br, tcpFuncs(addr))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package servant
 
 import (
-	"cmp"
 	"context"
 	"errors"
 
@@ -180,8 +179,7 @@ func (s *FunServant) MgFindAndModify(ctx context.Context, rc *rpc.Context, pool,
 // io_timeout (which servant/mongodb applies as well), so that the deadline
 // error names the bound that ended the call.
 func (s *FunServant) mongo(ctx context.Context, rc *rpc.Context, pool string, fn func(context.Context) error) error {
-	limit := cmp.Or(s.cfg.MongoDB.Pools[pool].IOTimeout, mongodb.DefaultIOTimeout)
-	return s.within(ctx, rc, limit, fn)
+	return s.within(ctx, rc, s.cfg.MongoDB.Pools[pool].IOTimeout, fn) // 0: off, the call's deadline alone
 }
 
 // mongoErr maps servant/mongodb's sentinels to the declared exceptions.

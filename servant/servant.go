@@ -36,7 +36,8 @@ type Config struct {
 	// the flip or the rollback, within the call's deadline: it must stay
 	// below call_timeout (faed -check refuses otherwise), so the retry
 	// catches an owner that left or was dropped quickly, not one ZooKeeper
-	// has yet to expire. Default 2s.
+	// has yet to expire. Default 2s; 0: off, no wait (such a call answers
+	// its error at once).
 	ForwardRetryWait time.Duration `toml:"forward_retry_wait"`
 
 	IDGen    idgen.Config    `toml:"idgen"`
@@ -80,8 +81,8 @@ func (c Config) Validate() error {
 		{"memcache", c.Memcache.Validate()},
 	}
 	var errs []error
-	if c.ForwardRetryWait <= 0 {
-		errs = append(errs, fmt.Errorf("forward_retry_wait: must be positive, got %v", c.ForwardRetryWait))
+	if c.ForwardRetryWait < 0 {
+		errs = append(errs, fmt.Errorf("forward_retry_wait: must not be negative, got %v", c.ForwardRetryWait))
 	}
 	for _, s := range sections {
 		if s.err != nil {

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
-
-	"github.com/faed/faed/peer"
-	"github.com/faed/faed/pool"
-	"github.com/faed/faed/servant/mongodb"
 )
 
 // checkTimeouts refuses timeouts that contradict each other across
@@ -29,6 +24,9 @@ import (
 //   - a mongodb pool's connect_timeout ≥ its io_timeout (its call bound)
 //     likewise.
 //
+// A timeout of 0 is off: bounded by the call's deadline alone, it
+// contradicts nothing.
+//
 // The forwarding keys are checked only in a cluster ([cluster] zookeeper
 // set): a one-node daemon never forwards, and may lower call_timeout freely.
 //
@@ -37,7 +35,7 @@ import (
 // timeouts above the call deadline (the deadline ends the call first; the
 // read timeout still catches a dead server on a connection no call holds).
 func checkTimeouts(c Config) error {
-	call := c.Engine.WithDefaults().CallTimeout
+	call := c.Engine.CallTimeout
 	errs := checkPoolDials(c, call)
 	if len(c.Cluster.ZooKeeper) > 0 { // the cluster's keys matter only in a cluster
 		errs = append(errs, checkClusterTimeouts(c, call)...)
@@ -54,10 +52,10 @@ func checkClusterTimeouts(c Config, call time.Duration) []error {
 	if w := c.Servant.ForwardRetryWait; w >= call {
 		errs = append(errs, fmt.Errorf("[servant] forward_retry_wait (%s) must be below [engine] call_timeout (%s): the retry of a call whose owner is unreachable would start past its deadline", w, call))
 	}
-	if pc := cmp.Or(c.Cluster.CallTimeout, peer.DefaultConfig().CallTimeout); pc > call {
+	if pc := c.Cluster.CallTimeout; pc > call { // 0 is off: the call's own deadline
 		errs = append(errs, fmt.Errorf("[cluster] call_timeout (%s) must not exceed [engine] call_timeout (%s): a forwarded call would be given more time than its caller has", pc, call))
 	}
-	if d := cmp.Or(c.Cluster.Peer.DialTimeout, pool.DefaultConfig().DialTimeout); d >= call {
+	if d := c.Cluster.Peer.DialTimeout; d >= call { // 0 is off: the call's deadline bounds the dial
 		errs = append(errs, fmt.Errorf("[cluster.peer_pool] dial_timeout (%s) must be below [engine] call_timeout (%s): %s", d, call, dialWhy))
 	}
 	return errs
@@ -68,19 +66,17 @@ func checkClusterTimeouts(c Config, call time.Duration) []error {
 func checkPoolDials(c Config, call time.Duration) []error {
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(c.Servant.MySQL.Pools)) {
-		d := cmp.Or(c.Servant.MySQL.Pools[name].DialTimeout, time.Second)
-		if d >= call {
+		if d := c.Servant.MySQL.Pools[name].DialTimeout; d >= call { // 0 is off
 			errs = append(errs, fmt.Errorf("[servant.mysql.pools.%s] dial_timeout (%s) must be below [engine] call_timeout (%s): %s", name, d, call, dialWhy))
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Servant.MongoDB.Pools)) {
 		p := c.Servant.MongoDB.Pools[name]
-		io := min(cmp.Or(p.IOTimeout, mongodb.DefaultIOTimeout), call)
-		key := "[engine] call_timeout"
-		if p.IOTimeout != 0 && p.IOTimeout < call {
-			key = fmt.Sprintf("[servant.mongodb.pools.%s] io_timeout", name)
+		io, key := call, "[engine] call_timeout"
+		if p.IOTimeout != 0 && p.IOTimeout < call { // 0 is off: the call's deadline alone
+			io, key = p.IOTimeout, fmt.Sprintf("[servant.mongodb.pools.%s] io_timeout", name)
 		}
-		if d := cmp.Or(p.ConnectTimeout, mongodb.DefaultConnectTimeout); d >= io {
+		if d := p.ConnectTimeout; d >= io {
 			errs = append(errs, fmt.Errorf("[servant.mongodb.pools.%s] connect_timeout (%s) must be below %s (%s): %s", name, d, key, io, dialWhy))
 		}
 	}

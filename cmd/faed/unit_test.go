@@ -20,7 +20,7 @@ import (
 func TestSystemdUnit(t *testing.T) {
 	const path = "../../etc/faed.service"
 	keys := unitKeys(t, path)
-	def := engine.Config{}.WithDefaults()
+	def := engine.DefaultConfig()
 	if got := keys["ExecReload"]; !strings.Contains(got, "kill -HUP $MAINPID") {
 		t.Errorf("ExecReload = %q; want SIGHUP to $MAINPID", got)
 	}

@@ -12,12 +12,14 @@ const maxClockBackwardsLimit = time.Second
 // Config holds the [servant.idgen] section of faed's TOML file.
 type Config struct {
 	// WorkerID goes into bits 12–16 of every id. It must be unique per node
-	// (0–31); two nodes sharing one can issue duplicate ids. Default 0.
+	// (0–31); two nodes sharing one can issue duplicate ids. Default 0,
+	// which is a worker id like the others, not "off".
 	WorkerID int `toml:"worker_id"`
 
 	// MaxClockBackwards is how far the wall clock may step back before Next
 	// answers ErrClockBackwards instead of waiting until it catches up.
-	// Millisecond resolution; 0 never waits; at most 1s. Default 5ms.
+	// Millisecond resolution; at most 1s. Default 5ms; 0: off, never waits
+	// (any step back answers ErrClockBackwards).
 	MaxClockBackwards time.Duration `toml:"max_clock_backwards"`
 }
 

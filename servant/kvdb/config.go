@@ -28,11 +28,12 @@ type Config struct {
 	Path string `toml:"path"`
 
 	// MaxKeyBytes is the longest key accepted, in bytes (1–32768).
-	// Default 1024.
+	// Default 1024; 0 is refused (no key would fit).
 	MaxKeyBytes int `toml:"max_key_bytes"`
 
 	// MaxValueBytes is the largest value accepted, in bytes (1–1 GiB).
-	// Default 1 MiB.
+	// Default 1 MiB; 0 is refused (no value would fit; a value is held in
+	// memory whole, so "no limit" is not offered).
 	MaxValueBytes int `toml:"max_value_bytes"`
 
 	// VBuckets is the cluster's vbucket count (1–65536), which keys are

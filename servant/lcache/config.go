@@ -4,15 +4,19 @@ import "fmt"
 
 // Config holds the [servant.lcache] section of faed's TOML file.
 type Config struct {
-	// MaxItems bounds the number of entries. Default 100000.
+	// MaxItems bounds the number of entries. Default 100000; 0 is refused
+	// (the cache would hold nothing, and lc_get miss every value lc_set
+	// accepted).
 	MaxItems int `toml:"max_items"`
 
 	// MaxBytes bounds the bytes held, counted per entry as
-	// len(key) + len(value) + EntryOverhead. Default 64 MiB.
+	// len(key) + len(value) + EntryOverhead, at least one entry's worth.
+	// Default 64 MiB; 0 is refused (nothing would fit).
 	MaxBytes int64 `toml:"max_bytes"`
 
 	// MaxKeyBytes is the longest key accepted, in bytes. Default 250
-	// (memcached's limit, so keys move freely between the two).
+	// (memcached's limit, so keys move freely between the two); 0 is refused
+	// (no key would fit).
 	MaxKeyBytes int `toml:"max_key_bytes"`
 
 	// VBuckets is the cluster's vbucket count, which keys are indexed and
@@ -41,10 +45,10 @@ func DefaultConfig() Config {
 // `max_items: must be at least 1, got 0`.
 func (c Config) Validate() error {
 	if c.MaxItems < 1 {
-		return fmt.Errorf("max_items: must be at least 1, got %d", c.MaxItems)
+		return fmt.Errorf("max_items: must be at least 1, got %d: the cache would hold nothing", c.MaxItems)
 	}
 	if c.MaxKeyBytes < 1 {
-		return fmt.Errorf("max_key_bytes: must be at least 1, got %d", c.MaxKeyBytes)
+		return fmt.Errorf("max_key_bytes: must be at least 1, got %d: no key would fit", c.MaxKeyBytes)
 	}
 	if c.VBuckets < 0 {
 		return fmt.Errorf("vbuckets: must not be negative, got %d", c.VBuckets)

@@ -30,8 +30,8 @@ func TestConfigValidate(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", func(*Config) {}, ""},
-		{"zero items", func(c *Config) { c.MaxItems = 0 }, "max_items: must be at least 1, got 0"},
-		{"zero key bytes", func(c *Config) { c.MaxKeyBytes = 0 }, "max_key_bytes: must be at least 1, got 0"},
+		{"zero items", func(c *Config) { c.MaxItems = 0 }, "max_items: must be at least 1, got 0: the cache would hold nothing"},
+		{"zero key bytes", func(c *Config) { c.MaxKeyBytes = 0 }, "max_key_bytes: must be at least 1, got 0: no key would fit"},
 		{"too few bytes", func(c *Config) { c.MaxBytes = 100 },
 			"max_bytes: must be at least 1402 (max_key_bytes + 1152), got 100"},
 		{"smallest bytes", func(c *Config) { c.MaxBytes = 1402 }, ""},

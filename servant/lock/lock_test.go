@@ -45,10 +45,10 @@ func TestConfigValidate(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", func(*Config) {}, ""},
-		{"zero expiry", func(c *Config) { c.Expiry = 0 }, "expiry: must be at least 1ms, got 0s"},
+		{"zero expiry", func(c *Config) { c.Expiry = 0 }, "expiry: must be at least 1ms, got 0s: a lock whose holder died would be held forever"},
 		{"sub-ms expiry", func(c *Config) { c.Expiry = time.Microsecond }, "expiry: must be at least 1ms, got 1µs"},
-		{"zero locks", func(c *Config) { c.MaxLocks = 0 }, "max_locks: must be at least 1, got 0"},
-		{"zero key bytes", func(c *Config) { c.MaxKeyBytes = 0 }, "max_key_bytes: must be at least 1, got 0"},
+		{"zero locks", func(c *Config) { c.MaxLocks = 0 }, "max_locks: must be at least 1, got 0: no lock could be taken"},
+		{"zero key bytes", func(c *Config) { c.MaxKeyBytes = 0 }, "max_key_bytes: must be at least 1, got 0: no key would fit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -135,7 +135,7 @@ func BenchmarkSet(b *testing.B) {
 // connections that answer from memory, so no syscall hides it. Setting the
 // deadline is a no-op there; on a socket it costs about 0.1µs more.
 func BenchmarkGetInMemory(b *testing.B) {
-	c, err := New(Config{Pools: map[string]PoolConfig{"p": {Servers: []string{"mem:1"}}}})
+	c, err := New(Config{Pools: map[string]PoolConfig{"p": serversPool("mem:1")}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func BenchmarkGetInMemory(b *testing.B) {
 	s := c.pools["p"].servers[0]
 	s.conns.Close() // never dialled; replaced before any call or Run
 	reply := "VALUE bench 0 100\r\n" + string(make([]byte, 100)) + "\r\nEND\r\n"
-	s.conns, err = pool.New("mem:1", pool.Config{}, s.conns.Breaker(), pool.Funcs[*conn]{
+	s.conns, err = pool.New("mem:1", pool.DefaultConfig(), s.conns.Breaker(), pool.Funcs[*conn]{
 		Dial:     func(context.Context) (*conn, error) { return newMemConn(reply), nil },
 		Close:    (*conn).close,
 		IsBroken: isBroken,

@@ -28,7 +28,7 @@ const (
 	SelectPHPConsistent = "php-consistent"
 )
 
-// Defaults of PoolConfig, applied to zero fields.
+// Defaults of PoolConfig (see DefaultPoolConfig).
 const (
 	DefaultReplicas     = 1
 	DefaultVirtualNodes = 160 // the PHP extension's points per server of weight 1
@@ -47,8 +47,10 @@ type Config struct {
 	Pools map[string]PoolConfig `toml:"pools"`
 }
 
-// PoolConfig is one named pool of memcached servers. A zero field takes its
-// default.
+// PoolConfig is one named pool of memcached servers. Its section is decoded
+// over DefaultPoolConfig (see UnmarshalTOML), so an absent key takes its
+// default; an explicit 0 is refused where its comment says so, and is off
+// in the pool's pool and breaker keys as package pool documents.
 type PoolConfig struct {
 	// Servers lists the pool's memcached servers as "host:port". Their order
 	// decides placement: keep it the same as in the PHP code that shares the
@@ -58,22 +60,26 @@ type PoolConfig struct {
 	// "php-consistent" (see the Select constants). If empty, "standard".
 	Selection string `toml:"selection"`
 	// Replicas is how many distinct servers hold each key: a write goes to all
-	// of them, a read to the first one that is up. At most len(Servers).
-	// If zero, 1 (no extra copies).
+	// of them, a read to the first one that is up. 1 to len(Servers).
+	// Default 1 (no extra copies); 0 is refused (a key needs a server).
 	Replicas int `toml:"replicas"`
 	// VirtualNodes is how many points each server has on a consistent ring.
-	// php-consistent places keys as PHP does only with 160. If zero, 160.
+	// php-consistent places keys as PHP does only with 160. Default 160; 0
+	// is refused (a ring needs points).
 	VirtualNodes int `toml:"virtual_nodes"`
 	// IOTimeout bounds the network I/O of one call on one server, from the
-	// first byte written to the last byte read. If zero, 200ms.
+	// first byte written to the last byte read. Default 200ms; 0 is
+	// refused: a hung server must fail its calls well before their
+	// deadline, so that the breaker and the replicas take over.
 	IOTimeout time.Duration `toml:"io_timeout"`
-	// MaxKeyBytes is the longest key accepted, at most 250. If zero, 250.
+	// MaxKeyBytes is the longest key accepted, 1 to 250. Default 250; 0 is
+	// refused (no key would fit).
 	MaxKeyBytes int `toml:"max_key_bytes"`
 	// Pool sizes and times each server's connection pool, with package pool's
 	// defaults (max_open 64 connections to the server, dial_timeout 1s,
 	// idle_timeout 5m, heartbeat_interval 30s, wait_timeout 1s) but one:
-	// max_idle, the connections kept open for reuse, is max_open if zero (so
-	// 64), not pool's 4. Each call in flight holds a connection, so a pool
+	// max_idle, the connections kept open for reuse, is max_open if absent
+	// (so 64), not pool's 4, and 0 is refused. Each call in flight holds a connection, so a pool
 	// that keeps fewer idle than its concurrent callers dials and closes one
 	// for nearly every call (64 callers: 11K calls/s with max_idle 4, 38K with
 	// 64). A connection idle past idle_timeout is closed; budget nodes times
@@ -89,6 +95,31 @@ type PoolConfig struct {
 // DefaultConfig returns the default configuration: no pools, so the servant
 // is not configured.
 func DefaultConfig() Config { return Config{} }
+
+// DefaultPoolConfig returns a pool's documented defaults, which its
+// section is decoded over; the servers have none.
+func DefaultPoolConfig() PoolConfig {
+	pc := PoolConfig{Selection: SelectStandard, Replicas: DefaultReplicas, VirtualNodes: DefaultVirtualNodes,
+		IOTimeout: DefaultIOTimeout, MaxKeyBytes: MaxKeyBytes,
+		Pool: pool.DefaultConfig(), Breaker: pool.DefaultBreakerConfig()}
+	pc.Pool.MaxIdle = pc.Pool.MaxOpen
+	return pc
+}
+
+// UnmarshalTOML decodes a pool's section over DefaultPoolConfig. Without
+// pool.max_idle, max_idle is pool.max_open.
+func (pc *PoolConfig) UnmarshalTOML(data any) error {
+	type plain PoolConfig // without this method
+	d := plain(DefaultPoolConfig())
+	if err := pool.DecodeTable(data, &d); err != nil {
+		return err
+	}
+	if p, _ := data.(map[string]any)["pool"].(map[string]any); p["max_idle"] == nil {
+		d.Pool.MaxIdle = d.Pool.MaxOpen
+	}
+	*pc = PoolConfig(d)
+	return nil
+}
 
 // Configured reports whether any pool is listed.
 func (c Config) Configured() bool { return len(c.Pools) > 0 }
@@ -117,11 +148,16 @@ func (pc PoolConfig) validate() error {
 	if err := pc.Breaker.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("breaker: %w", err))
 	}
-	if pc.IOTimeout < 0 {
-		errs = append(errs, fmt.Errorf("io_timeout: must not be negative, got %v", pc.IOTimeout))
+	if pc.IOTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("io_timeout: must be positive, got %v: a hung server must fail its "+
+			"calls well before their deadline, so that the breaker and the replicas take over", pc.IOTimeout))
 	}
-	if pc.MaxKeyBytes < 0 || pc.MaxKeyBytes > MaxKeyBytes {
-		errs = append(errs, fmt.Errorf("max_key_bytes: must be 0 to %d, got %d", MaxKeyBytes, pc.MaxKeyBytes))
+	if pc.MaxKeyBytes < 1 || pc.MaxKeyBytes > MaxKeyBytes {
+		errs = append(errs, fmt.Errorf("max_key_bytes: must be 1 to %d, got %d", MaxKeyBytes, pc.MaxKeyBytes))
+	}
+	if pc.Pool.MaxIdle == 0 {
+		errs = append(errs, errors.New("pool: max_idle = 0 is not allowed: every call would dial and close "+
+			"a connection (leave it out for max_open)"))
 	}
 	return errors.Join(errs...)
 }
@@ -150,11 +186,11 @@ func (pc PoolConfig) validateSelection() error {
 		return fmt.Errorf("selection: must be %q, %q or %q, got %q",
 			SelectStandard, SelectConsistent, SelectPHPConsistent, pc.Selection)
 	}
-	if pc.Replicas < 0 || pc.Replicas > len(pc.Servers) {
+	if pc.Replicas < 1 || pc.Replicas > len(pc.Servers) {
 		return fmt.Errorf("replicas: must be 1 to %d (the number of servers), got %d", len(pc.Servers), pc.Replicas)
 	}
-	if pc.VirtualNodes < 0 {
-		return fmt.Errorf("virtual_nodes: must not be negative, got %d", pc.VirtualNodes)
+	if pc.VirtualNodes < 1 {
+		return fmt.Errorf("virtual_nodes: must be at least 1, got %d: a ring needs points", pc.VirtualNodes)
 	}
 	return nil
 }
@@ -173,8 +209,9 @@ func checkAddr(s string) error {
 	return nil
 }
 
-// withDefaults fills the zero fields. The pool and breaker configs take their
-// own defaults inside package pool, but for max_idle (see PoolConfig.Pool).
+// withDefaults fills the zero fields, for Go callers that build a PoolConfig
+// without DefaultPoolConfig; Validate refuses those zeros, so a validated
+// config passes through unchanged.
 func (pc PoolConfig) withDefaults() PoolConfig {
 	if pc.Pool.MaxIdle == 0 {
 		pc.Pool.MaxIdle = cmp.Or(pc.Pool.MaxOpen, pool.DefaultConfig().MaxOpen)

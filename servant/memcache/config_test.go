@@ -11,7 +11,7 @@ import (
 )
 
 func TestValidate(t *testing.T) {
-	good := PoolConfig{Servers: []string{"127.0.0.1:11211", "127.0.0.1:11212"}}
+	good := serversPool("127.0.0.1:11211", "127.0.0.1:11212")
 	tests := []struct {
 		name string
 		edit func(pc *PoolConfig)
@@ -35,12 +35,17 @@ func TestValidate(t *testing.T) {
 		{name: "replicas above servers", edit: func(pc *PoolConfig) { pc.Replicas = 3 },
 			want: "pools.default.replicas: must be 1 to 2 (the number of servers), got 3"},
 		{name: "negative replicas", edit: func(pc *PoolConfig) { pc.Replicas = -1 }, want: "pools.default.replicas"},
+		{name: "zero replicas", edit: func(pc *PoolConfig) { pc.Replicas = 0 }, want: "pools.default.replicas"},
+		{name: "zero virtual nodes", edit: func(pc *PoolConfig) { pc.VirtualNodes = 0 }, want: "pools.default.virtual_nodes"},
+		{name: "zero io timeout", edit: func(pc *PoolConfig) { pc.IOTimeout = 0 }, want: "pools.default.io_timeout"},
+		{name: "zero key limit", edit: func(pc *PoolConfig) { pc.MaxKeyBytes = 0 }, want: "pools.default.max_key_bytes"},
+		{name: "zero max_idle", edit: func(pc *PoolConfig) { pc.Pool.MaxIdle = 0 }, want: "pools.default.pool: max_idle"},
 		{name: "negative virtual nodes", edit: func(pc *PoolConfig) { pc.VirtualNodes = -1 },
-			want: "pools.default.virtual_nodes: must not be negative"},
+			want: "pools.default.virtual_nodes: must be at least 1"},
 		{name: "negative io timeout", edit: func(pc *PoolConfig) { pc.IOTimeout = -time.Second },
-			want: "pools.default.io_timeout: must not be negative"},
+			want: "pools.default.io_timeout: must be positive"},
 		{name: "key limit above memcached's", edit: func(pc *PoolConfig) { pc.MaxKeyBytes = 251 },
-			want: "pools.default.max_key_bytes: must be 0 to 250, got 251"},
+			want: "pools.default.max_key_bytes: must be 1 to 250, got 251"},
 		{name: "bad pool config", edit: func(pc *PoolConfig) { pc.Pool = pool.Config{MaxOpen: 2, MaxIdle: 3} },
 			want: "pools.default.pool: pool: max_idle = 3: must not exceed max_open = 2"},
 		{name: "bad breaker config", edit: func(pc *PoolConfig) { pc.Breaker.FailureThreshold = -1 },
@@ -117,7 +122,7 @@ func TestMaxIdleDefaultsToMaxOpen(t *testing.T) {
 // sizes keeps every connection its 16 concurrent calls needed.
 func TestDefaultPoolKeepsItsConnections(t *testing.T) {
 	_, addrs := startMemcached(t, 1)
-	c := newTestClient(t, PoolConfig{Servers: addrs})
+	c := newTestClient(t, serversPool(addrs...))
 	fill(t, c.pools["p"].servers[0], 16)
 }
 

@@ -24,18 +24,26 @@ const (
 
 // testPoolConfig is a pool over servers with short timeouts and a quick breaker.
 func testPoolConfig(servers ...string) PoolConfig {
-	return PoolConfig{
-		Servers:   servers,
-		IOTimeout: testIOTimeout,
-		Pool: pool.Config{
-			MaxOpen:           8,
-			MaxIdle:           4,
-			DialTimeout:       time.Second,
-			WaitTimeout:       time.Second,
-			HeartbeatInterval: 100 * time.Millisecond,
-		},
-		Breaker: pool.BreakerConfig{FailureThreshold: testThreshold, RetryInterval: testRetryInterval},
+	pc := serversPool(servers...)
+	pc.IOTimeout = testIOTimeout
+	pc.Pool = pool.Config{
+		MaxOpen:           8,
+		MaxIdle:           4,
+		DialTimeout:       time.Second,
+		IdleTimeout:       5 * time.Minute,
+		WaitTimeout:       time.Second,
+		HeartbeatInterval: 100 * time.Millisecond,
 	}
+	pc.Breaker = pool.BreakerConfig{FailureThreshold: testThreshold, RetryInterval: testRetryInterval, HalfOpenTrials: 1}
+	return pc
+}
+
+// serversPool is DefaultPoolConfig over servers, as a section naming only
+// servers decodes.
+func serversPool(servers ...string) PoolConfig {
+	pc := DefaultPoolConfig()
+	pc.Servers = servers
+	return pc
 }
 
 // startMemcached starts n memcached servers.

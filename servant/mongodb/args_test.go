@@ -180,7 +180,11 @@ func TestShardDatabase(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := newShards(tt.pool.withDefaults("game")).databaseFor(tt.shardID)
+			pc := tt.pool
+			if pc.ShardBaseNum == 0 {
+				pc.ShardBaseNum = DefaultShardBaseNum // the literal names only what the case is about
+			}
+			got, err := newShards(pc.withDefaults("game")).databaseFor(tt.shardID)
 			checkErr(t, err, tt.err)
 			if got != tt.want {
 				t.Errorf("databaseFor(%d) = %q, want %q", tt.shardID, got, tt.want)

@@ -24,7 +24,7 @@ const (
 	StrategyStandard = "standard"
 )
 
-// Defaults of a PoolConfig's zero fields.
+// Defaults of a PoolConfig (see DefaultPoolConfig).
 const (
 	DefaultShardBaseNum    = 100000
 	DefaultDatabasePrefix  = "db"
@@ -61,8 +61,9 @@ type Config struct {
 }
 
 // PoolConfig describes one named pool: one MongoDB deployment, reached
-// through one driver client that pools its own connections. A zero field
-// takes the default its comment names.
+// through one driver client that pools its own connections. Its section is
+// decoded over DefaultPoolConfig (see UnmarshalTOML), so an absent key takes
+// its default; an explicit 0 means what its comment says, never the default.
 type PoolConfig struct {
 	// URI is a mongodb:// connection string (credentials and driver
 	// options included). Exactly one of URI and Servers must be set. A
@@ -81,23 +82,28 @@ type PoolConfig struct {
 	// constants). If empty, "legacy".
 	ShardStrategy string `toml:"shard_strategy"`
 	// ShardBaseNum is how many shard ids share one database under the
-	// standard strategy. If zero, 100000.
+	// standard strategy. Default 100000; 0 is refused (shard ids are
+	// divided by it).
 	ShardBaseNum int32 `toml:"shard_base_num"`
 	// Database is the database under legacy (if empty, the pool name) and
 	// the name prefix under standard (if empty, "db").
 	Database string `toml:"database"`
 
-	// MaxPoolSize bounds the driver's connections per server. If zero, 100.
+	// MaxPoolSize bounds the driver's connections per server. Default 100;
+	// 0: no limit.
 	MaxPoolSize int `toml:"max_pool_size"`
 	// MinPoolSize is how many connections per server the driver keeps
-	// open, dialling them in the background. Default 0.
+	// open, dialling them in the background. Default 0: none.
 	MinPoolSize int `toml:"min_pool_size"`
-	// MaxConnIdleTime closes a connection idle that long. If zero, 5m.
+	// MaxConnIdleTime closes a connection idle that long. Default 5m; 0:
+	// never for being idle.
 	MaxConnIdleTime time.Duration `toml:"max_conn_idle_time"`
-	// ConnectTimeout bounds each dial and handshake. If zero, 2s.
+	// ConnectTimeout bounds each dial and handshake, at least 1ms. Default
+	// 2s; 0 is refused (the driver would put its own 30s in its place).
 	ConnectTimeout time.Duration `toml:"connect_timeout"`
 	// IOTimeout bounds each call, from entry to answer, server selection
-	// and the wait for a connection included. If zero, 5s.
+	// and the wait for a connection included; at least 1ms. Default 5s; 0:
+	// off, only the call's deadline bounds it.
 	IOTimeout time.Duration `toml:"io_timeout"`
 
 	// ReadOnly refuses writes with ErrReadOnly; reads go on. Default false;
@@ -169,15 +175,16 @@ func (p PoolConfig) validateServers() error {
 }
 
 func (p PoolConfig) validateSizes() error {
-	d := p.withDefaults("")
 	switch {
 	case p.MaxPoolSize < 0:
 		return fmt.Errorf("max_pool_size: must not be negative, got %d", p.MaxPoolSize)
-	case p.MinPoolSize < 0 || p.MinPoolSize > d.MaxPoolSize:
-		return fmt.Errorf("min_pool_size: must be 0..max_pool_size (%d), got %d", d.MaxPoolSize, p.MinPoolSize)
+	case p.MinPoolSize < 0 || p.MaxPoolSize > 0 && p.MinPoolSize > p.MaxPoolSize:
+		return fmt.Errorf("min_pool_size: must be 0..max_pool_size (%d), got %d", p.MaxPoolSize, p.MinPoolSize)
 	case p.MaxConnIdleTime < 0:
 		return fmt.Errorf("max_conn_idle_time: must not be negative, got %s", p.MaxConnIdleTime)
-	case p.ConnectTimeout != 0 && p.ConnectTimeout < time.Millisecond:
+	case p.ConnectTimeout == 0:
+		return errors.New("connect_timeout: 0 is not allowed: the driver would put its own 30s in its place")
+	case p.ConnectTimeout < time.Millisecond:
 		return fmt.Errorf("connect_timeout: must be at least 1ms, got %s", p.ConnectTimeout)
 	case p.IOTimeout != 0 && p.IOTimeout < time.Millisecond:
 		return fmt.Errorf("io_timeout: must be at least 1ms, got %s", p.IOTimeout)
@@ -190,8 +197,8 @@ func (p PoolConfig) validateShards(name string) error {
 	switch {
 	case d.ShardStrategy != StrategyLegacy && d.ShardStrategy != StrategyStandard:
 		return fmt.Errorf("shard_strategy: must be %q or %q, got %q", StrategyLegacy, StrategyStandard, p.ShardStrategy)
-	case p.ShardBaseNum < 0:
-		return fmt.Errorf("shard_base_num: must not be negative, got %d", p.ShardBaseNum)
+	case p.ShardBaseNum < 1:
+		return fmt.Errorf("shard_base_num: must be at least 1, got %d: shard ids are divided by it", p.ShardBaseNum)
 	}
 	if err := checkDatabase(d.Database); err != nil {
 		return fmt.Errorf("database: %w (the pool name is the default)", err)
@@ -225,39 +232,37 @@ func checkDatabase(db string) error {
 	return nil
 }
 
-// withDefaults returns p with every zero field set to its default; name is
-// the pool's name, the legacy database when Database is empty.
+// DefaultPoolConfig returns a pool's documented defaults, which its
+// section is decoded over; the servers have none.
+func DefaultPoolConfig() PoolConfig {
+	return PoolConfig{ShardBaseNum: DefaultShardBaseNum, MaxPoolSize: DefaultMaxPoolSize,
+		MaxConnIdleTime: DefaultMaxConnIdleTime, ConnectTimeout: DefaultConnectTimeout, IOTimeout: DefaultIOTimeout}
+}
+
+// UnmarshalTOML decodes a pool's section over DefaultPoolConfig.
+func (p *PoolConfig) UnmarshalTOML(data any) error {
+	type plain PoolConfig // without this method
+	d := plain(DefaultPoolConfig())
+	if err := pool.DecodeTable(data, &d); err != nil {
+		return err
+	}
+	*p = PoolConfig(d)
+	return nil
+}
+
+// withDefaults returns p with its empty strategy and database set; name is
+// the pool's name, the legacy database when Database is empty. Numbers take
+// theirs from DefaultPoolConfig, never from zero.
 func (p PoolConfig) withDefaults(name string) PoolConfig {
 	if p.ShardStrategy == "" {
 		p.ShardStrategy = StrategyLegacy
-	}
-	if p.ShardBaseNum == 0 {
-		p.ShardBaseNum = DefaultShardBaseNum
 	}
 	if p.Database == "" && p.ShardStrategy == StrategyStandard {
 		p.Database = DefaultDatabasePrefix
 	} else if p.Database == "" {
 		p.Database = name
 	}
-	p.MaxPoolSize = orInt(p.MaxPoolSize, DefaultMaxPoolSize)
-	p.MaxConnIdleTime = orDuration(p.MaxConnIdleTime, DefaultMaxConnIdleTime)
-	p.ConnectTimeout = orDuration(p.ConnectTimeout, DefaultConnectTimeout)
-	p.IOTimeout = orDuration(p.IOTimeout, DefaultIOTimeout)
 	return p
-}
-
-func orInt(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
-func orDuration(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // clientOptions builds the driver's options from a PoolConfig whose
@@ -276,7 +281,9 @@ func (p PoolConfig) clientOptions(mon *event.PoolMonitor) *options.ClientOptions
 	}
 	o.SetMaxPoolSize(uint64(p.MaxPoolSize)).SetMinPoolSize(uint64(p.MinPoolSize))
 	o.SetMaxConnIdleTime(p.MaxConnIdleTime).SetConnectTimeout(p.ConnectTimeout)
-	o.SetServerSelectionTimeout(p.IOTimeout)
+	if p.IOTimeout > 0 { // else the call's deadline bounds server selection
+		o.SetServerSelectionTimeout(p.IOTimeout)
+	}
 	if mon != nil {
 		o.SetPoolMonitor(mon)
 	}

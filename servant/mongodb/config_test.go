@@ -11,21 +11,25 @@ import (
 )
 
 func TestValidate(t *testing.T) {
-	ok := PoolConfig{Servers: []string{"127.0.0.1:27017"}}
+	ok := serversPool("127.0.0.1:27017")
 	tests := []struct {
 		name string
 		pool PoolConfig
 		want string // substring of the error; "" means valid
 	}{
 		{"servers", ok, ""},
-		{"uri", PoolConfig{URI: "mongodb://u:p@h1:1,h2:2/admin?maxPoolSize=5"}, ""},
+		{"uri", with(DefaultPoolConfig(), func(p *PoolConfig) { p.URI = "mongodb://u:p@h1:1,h2:2/admin?maxPoolSize=5" }), ""},
 		{"neither", PoolConfig{}, "pools.p.uri: one of uri and servers"},
 		{"both", PoolConfig{URI: "mongodb://h", Servers: []string{"h:1"}}, "pools.p.servers: set uri or servers"},
 		{"user with uri", PoolConfig{URI: "mongodb://h", User: "u"}, "pools.p.user:"},
 		{"password alone", PoolConfig{Servers: []string{"h:1"}, Password: "x"}, "pools.p.user: must be set"},
 		{"empty server", PoolConfig{Servers: []string{""}}, "pools.p.servers[0]"},
 		{"server list in one", PoolConfig{Servers: []string{"a:1,b:2"}}, "pools.p.servers[0]"},
-		{"bad uri", PoolConfig{URI: "http://secretpw@h"}, "pools.p.uri: not a valid"},
+		{"bad uri", with(DefaultPoolConfig(), func(p *PoolConfig) { p.URI = "http://secretpw@h" }), "pools.p.uri: not a valid"},
+		{"zero base", with(ok, func(p *PoolConfig) { p.ShardBaseNum = 0 }), "pools.p.shard_base_num"},
+		{"zero connect", with(ok, func(p *PoolConfig) { p.ConnectTimeout = 0 }), "pools.p.connect_timeout"},
+		{"zero max pool is no limit", with(ok, func(p *PoolConfig) { p.MaxPoolSize, p.MinPoolSize = 0, 500 }), ""},
+		{"zero io is off", with(ok, func(p *PoolConfig) { p.IOTimeout = 0 }), ""},
 		{"strategy", with(ok, func(p *PoolConfig) { p.ShardStrategy = "hash" }), "pools.p.shard_strategy"},
 		{"standard", with(ok, func(p *PoolConfig) { p.ShardStrategy = StrategyStandard }), ""},
 		{"base", with(ok, func(p *PoolConfig) { p.ShardBaseNum = -1 }), "pools.p.shard_base_num"},
@@ -53,8 +57,8 @@ func TestValidateNames(t *testing.T) {
 		want string
 	}{
 		{"default", DefaultConfig(), ""},
-		{"empty pool name", Config{Pools: map[string]PoolConfig{"": {Servers: []string{"h:1"}}}}, "pools: a pool name"},
-		{"legacy pool name not a database", Config{Pools: map[string]PoolConfig{"a b": {Servers: []string{"h:1"}}}}, "pools.a b.database"},
+		{"empty pool name", Config{Pools: map[string]PoolConfig{"": serversPool("h:1")}}, "pools: a pool name"},
+		{"legacy pool name not a database", Config{Pools: map[string]PoolConfig{"a b": serversPool("h:1")}}, "pools.a b.database"},
 		{"breaker", Config{Breaker: pool.BreakerConfig{FailureThreshold: -1}}, "breaker: pool: failure_threshold"},
 	}
 	for _, tt := range tests {
@@ -63,7 +67,7 @@ func TestValidateNames(t *testing.T) {
 }
 
 func TestValidateHidesSecrets(t *testing.T) {
-	cfg := Config{Pools: map[string]PoolConfig{"p": {URI: "mongodb://u:hunter2@h/?maxPoolSize=x"}}}
+	cfg := Config{Pools: map[string]PoolConfig{"p": with(DefaultPoolConfig(), func(p *PoolConfig) { p.URI = "mongodb://u:hunter2@h/?maxPoolSize=x" })}}
 	err := cfg.Validate()
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("Validate = %v, want an error without the password", err)
@@ -104,7 +108,7 @@ read_only = true
 }
 
 func TestDefaults(t *testing.T) {
-	p := PoolConfig{}.withDefaults("game")
+	p := DefaultPoolConfig().withDefaults("game")
 	want := PoolConfig{ShardStrategy: StrategyLegacy, ShardBaseNum: DefaultShardBaseNum, Database: "game",
 		MaxPoolSize: 100, MaxConnIdleTime: 5 * time.Minute, ConnectTimeout: 2 * time.Second, IOTimeout: 5 * time.Second}
 	if p.ShardStrategy != want.ShardStrategy || p.ShardBaseNum != want.ShardBaseNum || p.Database != want.Database ||
@@ -112,6 +116,12 @@ func TestDefaults(t *testing.T) {
 		p.ConnectTimeout != want.ConnectTimeout || p.IOTimeout != want.IOTimeout {
 		t.Errorf("withDefaults = %+v, want %+v", p, want)
 	}
+}
+
+// serversPool is DefaultPoolConfig with servers, as a section naming only
+// servers decodes.
+func serversPool(servers ...string) PoolConfig {
+	return with(DefaultPoolConfig(), func(p *PoolConfig) { p.Servers = servers })
 }
 
 func with(p PoolConfig, f func(*PoolConfig)) PoolConfig {

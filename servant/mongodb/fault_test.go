@@ -29,9 +29,10 @@ func deadPort(t *testing.T) string {
 func faultClient(t *testing.T, addr string, threshold int, retry time.Duration) *Client {
 	t.Helper()
 	cfg := Config{
-		Pools: map[string]PoolConfig{"p": {Servers: []string{addr},
-			IOTimeout: 300 * time.Millisecond, ConnectTimeout: 100 * time.Millisecond}},
-		Breaker: pool.BreakerConfig{FailureThreshold: threshold, RetryInterval: retry},
+		Pools: map[string]PoolConfig{"p": with(DefaultPoolConfig(), func(p *PoolConfig) {
+			p.Servers, p.IOTimeout, p.ConnectTimeout = []string{addr}, 300*time.Millisecond, 100*time.Millisecond
+		})},
+		Breaker: pool.BreakerConfig{FailureThreshold: threshold, RetryInterval: retry, HalfOpenTrials: 1},
 	}
 	c, err := New(cfg)
 	if err != nil {

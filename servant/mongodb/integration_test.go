@@ -35,8 +35,10 @@ func startClient(t testing.TB) (*Client, *testserver.Mongo) {
 	m := testserver.StartMongo(t)
 	cfg := DefaultConfig()
 	cfg.Pools = map[string]PoolConfig{
-		"game":  {URI: pool.Secret(m.URI), IOTimeout: 5 * time.Second},
-		"shard": {Servers: []string{m.Addr}, ShardStrategy: StrategyStandard, ShardBaseNum: 10},
+		"game": with(DefaultPoolConfig(), func(p *PoolConfig) { p.URI, p.IOTimeout = pool.Secret(m.URI), 5*time.Second }),
+		"shard": with(DefaultPoolConfig(), func(p *PoolConfig) {
+			p.Servers, p.ShardStrategy, p.ShardBaseNum = []string{m.Addr}, StrategyStandard, 10
+		}),
 	}
 	c, err := New(cfg)
 	if err != nil {

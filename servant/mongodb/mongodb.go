@@ -212,9 +212,9 @@ func (c *Client) runOn(ctx context.Context, p *namedPool, o op, coll *mongo.Coll
 }
 
 // withTimeout bounds ctx by d, unless the caller's deadline comes first:
-// then ctx is kept as it is, which saves a timer.
+// then ctx is kept as it is, which saves a timer. A d of 0 is off.
 func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
+	if dl, ok := ctx.Deadline(); d == 0 || ok && time.Until(dl) <= d {
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, d)

@@ -13,7 +13,9 @@ import (
 func newUnreachable(t *testing.T) *Client {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.Pools = map[string]PoolConfig{"p": {Servers: []string{"192.0.2.1:27017"}, IOTimeout: 50 * time.Millisecond}}
+	cfg.Pools = map[string]PoolConfig{"p": with(DefaultPoolConfig(), func(p *PoolConfig) {
+		p.Servers, p.IOTimeout = []string{"192.0.2.1:27017"}, 50*time.Millisecond
+	})}
 	began := time.Now()
 	c, err := New(cfg)
 	if err != nil {

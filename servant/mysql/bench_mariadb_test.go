@@ -29,7 +29,9 @@ func benchServer(b *testing.B) (*testserver.MariaDB, *server) {
 		}
 	}
 	cfg := DefaultConfig()
-	cfg.Pools = map[string]PoolConfig{"app": {Addr: m.Addr, User: "root", Database: "app", MaxOpen: 4}}
+	p := rootPool(m.Addr, "app")
+	p.MaxOpen, p.MaxIdle = 4, 4
+	cfg.Pools = map[string]PoolConfig{"app": p}
 	c, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -11,7 +11,7 @@ import (
 func benchClient(b *testing.B, key string) *Client {
 	b.Helper()
 	cfg := DefaultConfig()
-	cfg.Pools = map[string]PoolConfig{"app": {Addr: "127.0.0.1:1", User: "u", Database: "d"}}
+	cfg.Pools = map[string]PoolConfig{"app": rootPool("127.0.0.1:1", "d")}
 	c, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -51,7 +51,7 @@ func BenchmarkCachedReadParallel(b *testing.B) {
 // working set larger than the cache, so every fill also evicts one entry:
 // the cost the cache's upkeep (and its index by vbucket) adds to a miss.
 func BenchmarkCacheFill(b *testing.B) {
-	c := newQueryCache(CacheConfig{MaxItems: 1000, MaxBytes: 64 << 20})
+	c := newQueryCache(CacheConfig{MaxItems: 1000, MaxBytes: 64 << 20, TTL: defaultCacheTTL})
 	keys := make([]string, 4096)
 	for i := range keys {
 		keys[i] = "user:" + strconv.Itoa(i)

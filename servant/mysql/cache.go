@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// defaultCacheTTL is query_cache.ttl when it is zero.
+// defaultCacheTTL is query_cache.ttl's default.
 const defaultCacheTTL = time.Minute
 
 // queryCache holds Results by cacheKey, least recently used first out,
@@ -56,9 +56,6 @@ type cacheEntry struct {
 
 func newQueryCache(cfg CacheConfig) *queryCache {
 	ttl := cfg.TTL
-	if ttl == 0 {
-		ttl = defaultCacheTTL
-	}
 	n := cfg.VBuckets
 	if n == 0 {
 		n = defaultVBuckets

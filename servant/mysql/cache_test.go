@@ -18,7 +18,7 @@ func fill(c *queryCache, key string, r *Result) {
 }
 
 func TestCacheFillGetEvict(t *testing.T) {
-	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20})
+	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20, TTL: defaultCacheTTL})
 	if _, ok := c.get("k"); ok {
 		t.Fatal("get on an empty cache hit")
 	}
@@ -38,7 +38,7 @@ func TestCacheFillGetEvict(t *testing.T) {
 }
 
 func TestCacheFillRacingWriteIsDropped(t *testing.T) {
-	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20})
+	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20, TTL: defaultCacheTTL})
 	token := c.reserve("k")
 	c.evict("k") // a write committed while the read was in flight
 	c.settle("k", token, oneRow("old"), nil)
@@ -51,7 +51,7 @@ func TestCacheFillRacingWriteIsDropped(t *testing.T) {
 }
 
 func TestCacheLaterReservationWins(t *testing.T) {
-	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20})
+	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20, TTL: defaultCacheTTL})
 	first := c.reserve("k")
 	second := c.reserve("k")
 	c.settle("k", first, oneRow("first"), nil)
@@ -62,7 +62,7 @@ func TestCacheLaterReservationWins(t *testing.T) {
 }
 
 func TestCacheFailedReadStoresNothing(t *testing.T) {
-	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20})
+	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20, TTL: defaultCacheTTL})
 	c.settle("k", c.reserve("k"), nil, fmt.Errorf("boom"))
 	if _, ok := c.get("k"); ok {
 		t.Fatal("a failed read filled the cache")
@@ -73,7 +73,7 @@ func TestCacheFailedReadStoresNothing(t *testing.T) {
 }
 
 func TestCacheBoundByItems(t *testing.T) {
-	c := newQueryCache(CacheConfig{MaxItems: 3, MaxBytes: 1 << 20})
+	c := newQueryCache(CacheConfig{MaxItems: 3, MaxBytes: 1 << 20, TTL: defaultCacheTTL})
 	for i := range 4 {
 		fill(c, fmt.Sprint(i), oneRow("v"))
 		if i == 2 {
@@ -88,7 +88,7 @@ func TestCacheBoundByItems(t *testing.T) {
 }
 
 func TestCacheBoundByBytes(t *testing.T) {
-	c := newQueryCache(CacheConfig{MaxItems: 1000, MaxBytes: 8 << 10})
+	c := newQueryCache(CacheConfig{MaxItems: 1000, MaxBytes: 8 << 10, TTL: defaultCacheTTL})
 	for i := range 100 {
 		fill(c, fmt.Sprint(i), oneRow(strings.Repeat("x", 500)))
 		if s := c.stats(); s.Bytes > 8<<10 {
@@ -136,7 +136,7 @@ func TestCacheOff(t *testing.T) {
 // and cancels fills of keys that moved away, keeping the others.
 func TestCacheOwnership(t *testing.T) {
 	mine := map[string]bool{"stay": true, "go": true, "pending": true}
-	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20})
+	c := newQueryCache(CacheConfig{MaxItems: 10, MaxBytes: 1 << 20, TTL: defaultCacheTTL})
 	c.owns = func(k string) bool { return mine[k] }
 	fill(c, "stay", oneRow("s"))
 	fill(c, "go", oneRow("g"))
@@ -174,8 +174,10 @@ func TestCacheOwnership(t *testing.T) {
 }
 
 func TestCacheTTLDefault(t *testing.T) {
-	if c := newQueryCache(CacheConfig{MaxItems: 1, MaxBytes: 1 << 20}); c.ttl != defaultCacheTTL || defaultCacheTTL <= 0 {
-		t.Errorf("ttl with query_cache.ttl zero = %v, want the default %v (entries always expire)", c.ttl, defaultCacheTTL)
+	var ps problems
+	CacheConfig{MaxItems: 1, MaxBytes: 1 << 20}.validate(&ps, "query_cache.")
+	if len(ps) != 1 || !strings.Contains(ps[0].Error(), "query_cache.ttl") {
+		t.Errorf("query_cache.ttl = 0 with max_items > 0: %v, want it refused (entries always expire)", ps)
 	}
 	if got := DefaultConfig().QueryCache.TTL; got != defaultCacheTTL {
 		t.Errorf("DefaultConfig().QueryCache.TTL = %v, want %v", got, defaultCacheTTL)
@@ -194,7 +196,7 @@ func BenchmarkCacheDropUnowned(b *testing.B) {
 	for i := range keys {
 		keys[i] = fmt.Sprintf("user:%d:profile", i)
 	}
-	c := newQueryCache(CacheConfig{MaxItems: len(keys), MaxBytes: 64 << 20})
+	c := newQueryCache(CacheConfig{MaxItems: len(keys), MaxBytes: 64 << 20, TTL: defaultCacheTTL})
 	for b.Loop() {
 		b.StopTimer()
 		c.owns = nil

@@ -9,8 +9,8 @@ import (
 )
 
 func TestCacheVBucketIndex(t *testing.T) {
-	src := newQueryCache(CacheConfig{MaxItems: 50, MaxBytes: 1 << 20, VBuckets: 4})
-	dst := newQueryCache(CacheConfig{MaxItems: 50, MaxBytes: 1 << 20, VBuckets: 4})
+	src := newQueryCache(CacheConfig{MaxItems: 50, MaxBytes: 1 << 20, VBuckets: 4, TTL: defaultCacheTTL})
+	dst := newQueryCache(CacheConfig{MaxItems: 50, MaxBytes: 1 << 20, VBuckets: 4, TTL: defaultCacheTTL})
 	in := 0
 	for i := range 100 { // past MaxItems: evictions leave the index too
 		k := fmt.Sprintf("user:%d", i)

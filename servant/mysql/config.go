@@ -33,14 +33,16 @@ type Config struct {
 	Breaker pool.BreakerConfig `toml:"breaker"`
 }
 
-// PoolConfig is one pool: a database on a server. A zero field takes the
-// default its comment gives.
+// PoolConfig is one pool: a database on a server. Its section is decoded
+// over DefaultPoolConfig (see UnmarshalTOML), so an absent key takes its
+// default; an explicit 0 means what its comment says, never the default.
 type PoolConfig struct {
 	// Addr is the server as "host:port". Give Addr, or Host and Port.
 	Addr string `toml:"addr"`
 	// Host is the server's host name or IP, when Addr is not given.
 	Host string `toml:"host"`
-	// Port is the server's TCP port, with Host. If zero, 3306.
+	// Port is the server's TCP port, with Host (unused with Addr). Default
+	// 3306; 0 is refused with Host (no server listens there).
 	Port int `toml:"port"`
 	// User is the MySQL user. Required.
 	User string `toml:"user"`
@@ -50,26 +52,30 @@ type PoolConfig struct {
 	Database string `toml:"database"`
 
 	// MaxOpen bounds the connections open to the server from this pool; a
-	// call waits for one (bounded by its ctx). If zero, 32.
+	// call waits for one (bounded by its ctx). Default 32; 0: no limit.
 	MaxOpen int `toml:"max_open"`
-	// MaxIdle is how many idle connections are kept. If zero, 8, or MaxOpen
-	// if that is smaller.
+	// MaxIdle is how many idle connections are kept, at most MaxOpen.
+	// Default 8, or MaxOpen if that is set and smaller; 0 keeps none.
 	MaxIdle int `toml:"max_idle"`
-	// ConnMaxIdleTime closes a connection idle this long. If zero, 5m.
+	// ConnMaxIdleTime closes a connection idle this long. Default 5m; 0:
+	// never for being idle.
 	ConnMaxIdleTime time.Duration `toml:"conn_max_idle_time"`
-	// ConnMaxLifetime closes a connection this old once it is idle. If
-	// zero, 1h.
+	// ConnMaxLifetime closes a connection this old once it is idle.
+	// Default 1h; 0: never for its age.
 	ConnMaxLifetime time.Duration `toml:"conn_max_lifetime"`
-	// DialTimeout bounds connecting, handshake included. If zero, 1s.
+	// DialTimeout bounds connecting, handshake included. Default 1s; 0: no
+	// bound but the call's deadline and the OS's.
 	DialTimeout time.Duration `toml:"dial_timeout"`
 	// ReadTimeout bounds each read from the server, so also the longest a
-	// query may run before it fails as broken. If zero, 30s.
+	// query may run before it fails as broken. Default 30s; 0: no read
+	// timeout (the call's deadline still ends the call).
 	ReadTimeout time.Duration `toml:"read_timeout"`
-	// WriteTimeout bounds each write to the server. If zero, 30s.
+	// WriteTimeout bounds each write to the server. Default 30s; 0: no
+	// write timeout.
 	WriteTimeout time.Duration `toml:"write_timeout"`
 	// PingInterval is how often Run pings the pool, through its breaker, so
 	// that a server that went away is noticed and one that came back closes
-	// the breaker without waiting for traffic. If zero, 30s.
+	// the breaker without waiting for traffic. Default 30s; 0: no pings.
 	PingInterval time.Duration `toml:"ping_interval"`
 
 	// The session every connection of the pool gets when it is opened. No
@@ -97,7 +103,8 @@ type PoolConfig struct {
 	// connection it runs on, so the server holds up to StmtCacheSize ×
 	// MaxOpen of them for this pool (MariaDB's and MySQL's
 	// max_prepared_stmt_count, 16382 by default, bounds all clients
-	// together). If zero, 128.
+	// together). Default 128; 0: no cache, each statement with arguments is
+	// prepared for its call and closed after it.
 	StmtCacheSize int `toml:"stmt_cache_size"`
 }
 
@@ -119,8 +126,7 @@ type LookupConfig struct {
 	// call to "user" goes to the pool "user<shardId>". Each needs at least
 	// one such pool and must not itself be a pool. Default empty.
 	Sharded []string `toml:"sharded"`
-	// CacheSize bounds the lookup rows cached; 0 disables the cache.
-	// Default 100000.
+	// CacheSize bounds the lookup rows cached. Default 100000; 0: no cache.
 	CacheSize int `toml:"cache_size"`
 	// CacheTTL is how long a cached lookup row is trusted, counted from when
 	// its read began: the bound on how long any node may route by a row
@@ -128,7 +134,9 @@ type LookupConfig struct {
 	// lookup table through any faed node of a cluster is seen by every node
 	// within milliseconds instead (a notice through ZooKeeper), so a cluster
 	// whose lookup rows only ever change through faed may raise it. Rows
-	// with shardLock set are never cached. Default 1s; at least 1ms.
+	// with shardLock set are never cached. Default 1s; at least 1ms: 0 is
+	// refused (a cached row must expire; cache_size = 0 turns the cache
+	// off).
 	CacheTTL time.Duration `toml:"cache_ttl"`
 }
 
@@ -141,7 +149,8 @@ type VBucketShardConfig struct {
 	// sharded by lookup too. Default empty.
 	Sharded []string `toml:"sharded"`
 	// Shards is how many shard pools each sharded name has; a new shard map
-	// puts vbucket v on shard v % shards. Required with Sharded.
+	// puts vbucket v on shard v % shards. Required with Sharded (0 is then
+	// refused: a vbucket needs a shard); unused without it. Default 0.
 	Shards int `toml:"shards"`
 }
 
@@ -174,17 +183,19 @@ func (v VBucketShardConfig) validate(ps *problems, prefix string, pools map[stri
 
 // CacheConfig bounds the query cache.
 type CacheConfig struct {
-	// MaxItems bounds the entries; 0 disables the cache. Default 10000.
+	// MaxItems bounds the entries. Default 10000; 0: no query cache.
 	MaxItems int `toml:"max_items"`
 	// MaxBytes bounds the bytes held, estimated as the lengths of every
 	// column name and value plus their headers. A result larger than an
-	// eighth of it is not cached. Default 64 MiB.
+	// eighth of it is not cached. At least 1024 while MaxItems is not 0.
+	// Default 64 MiB; 0 is refused then (nothing would fit).
 	MaxBytes int64 `toml:"max_bytes"`
 	// TTL drops an entry this old, however often it is read: the bound on
 	// how long an entry can outlive a change no eviction reached (a row
 	// written directly in the database, an owner that could not be reached,
-	// calls routed by an older ring while the cluster changes). If zero,
-	// 60s; entries always expire.
+	// calls routed by an older ring while the cluster changes). Default 60s;
+	// 0 is refused while MaxItems is not 0: entries always expire
+	// (max_items = 0 turns the cache off).
 	TTL time.Duration `toml:"ttl"`
 	// VBuckets is the cluster's vbucket count, which entries are indexed
 	// by (crc32 IEEE of the cacheKey modulo VBuckets, as the vbucket map
@@ -249,8 +260,11 @@ func (p PoolConfig) validate(ps *problems, prefix string) {
 			ps.add(prefix+"addr", "must be host:port, got %q", p.Addr)
 		}
 	}
-	if p.Port < 0 || p.Port > 65535 {
-		ps.add(prefix+"port", "must be 0..65535, got %d", p.Port)
+	switch {
+	case p.Port < 0 || p.Port > 65535:
+		ps.add(prefix+"port", "must be 1..65535, got %d", p.Port)
+	case p.Port == 0 && p.Host != "":
+		ps.add(prefix+"port", "0 is not allowed with host: no server listens on port 0")
 	}
 	if p.User == "" {
 		ps.add(prefix+"user", "is required")
@@ -308,36 +322,37 @@ func (p PoolConfig) validateLimits(ps *problems, prefix string) {
 	}
 }
 
-// withDefaults returns p with every zero field set to its default.
+// DefaultPoolConfig returns a pool's documented defaults, which its
+// section is decoded over; the server, user and database have none.
+func DefaultPoolConfig() PoolConfig {
+	return PoolConfig{Port: 3306, MaxOpen: 32, MaxIdle: 8, ConnMaxIdleTime: 5 * time.Minute,
+		ConnMaxLifetime: time.Hour, DialTimeout: time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, PingInterval: 30 * time.Second, StmtCacheSize: 128}
+}
+
+// UnmarshalTOML decodes a pool's section over DefaultPoolConfig. Without
+// max_idle, a max_open below the default max_idle lowers it.
+func (p *PoolConfig) UnmarshalTOML(data any) error {
+	type plain PoolConfig // without this method
+	d := plain(DefaultPoolConfig())
+	if err := pool.DecodeTable(data, &d); err != nil {
+		return err
+	}
+	if _, set := data.(map[string]any)["max_idle"]; !set && d.MaxOpen > 0 {
+		d.MaxIdle = min(d.MaxIdle, d.MaxOpen)
+	}
+	*p = PoolConfig(d)
+	return nil
+}
+
+// withDefaults returns p with its empty session strings set to their
+// defaults. Numbers take theirs from DefaultPoolConfig, never from zero.
 func (p PoolConfig) withDefaults() PoolConfig {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
-	}
-	if p.Port == 0 {
-		p.Port = 3306
-	}
-	if p.MaxOpen == 0 {
-		p.MaxOpen = 32
-	}
-	if p.MaxIdle == 0 {
-		p.MaxIdle = min(8, p.MaxOpen)
-	}
-	def(&p.ConnMaxIdleTime, 5*time.Minute)
-	def(&p.ConnMaxLifetime, time.Hour)
-	def(&p.DialTimeout, time.Second)
-	def(&p.ReadTimeout, 30*time.Second)
-	def(&p.WriteTimeout, 30*time.Second)
-	def(&p.PingInterval, 30*time.Second)
 	if p.Charset == "" {
 		p.Charset = defaultCharset
 	}
 	if p.SQLMode == "" {
 		p.SQLMode = defaultSQLMode
-	}
-	if p.StmtCacheSize == 0 {
-		p.StmtCacheSize = 128
 	}
 	return p
 }
@@ -347,7 +362,7 @@ func (p PoolConfig) address() string {
 	if p.Addr != "" {
 		return p.Addr
 	}
-	return net.JoinHostPort(p.Host, strconv.Itoa(p.withDefaults().Port))
+	return net.JoinHostPort(p.Host, strconv.Itoa(p.Port))
 }
 
 func (l LookupConfig) validate(ps *problems, prefix string, pools map[string]PoolConfig) {
@@ -358,7 +373,8 @@ func (l LookupConfig) validate(ps *problems, prefix string, pools map[string]Poo
 		ps.add(prefix+"cache_size", "must not be negative, got %d", l.CacheSize)
 	}
 	if l.CacheTTL < time.Millisecond {
-		ps.add(prefix+"cache_ttl", "must be at least 1ms, got %s", l.CacheTTL)
+		ps.add(prefix+"cache_ttl", "must be at least 1ms, got %s: a cached row must expire "+
+			"(cache_size = 0 turns the cache off)", l.CacheTTL)
 	}
 	if _, ok := pools[l.Pool]; len(l.Sharded) > 0 && !ok {
 		ps.add(prefix+"pool", "%q is not a configured pool", l.Pool)
@@ -397,8 +413,9 @@ func (c CacheConfig) validate(ps *problems, prefix string) {
 	if c.MaxItems > 0 && c.MaxBytes < 1024 {
 		ps.add(prefix+"max_bytes", "must be at least 1024 when max_items > 0, got %d", c.MaxBytes)
 	}
-	if c.TTL < 0 {
-		ps.add(prefix+"ttl", "must not be negative, got %s", c.TTL)
+	if c.TTL < 0 || c.TTL == 0 && c.MaxItems > 0 {
+		ps.add(prefix+"ttl", "must be positive when max_items > 0, got %s: entries must expire "+
+			"(max_items = 0 turns the cache off)", c.TTL)
 	}
 }
 

@@ -12,7 +12,8 @@ import (
 
 func validConfig() Config {
 	cfg := DefaultConfig()
-	pc := PoolConfig{Addr: "127.0.0.1:3306", User: "app", Database: "db"}
+	pc := DefaultPoolConfig()
+	pc.Addr, pc.User, pc.Database = "127.0.0.1:3306", "app", "db"
 	cfg.Pools = map[string]PoolConfig{"app": pc, "lookup": pc, "user1": pc, "user2": pc}
 	cfg.Lookup.Pool = "lookup"
 	cfg.Lookup.Sharded = []string{"user"}

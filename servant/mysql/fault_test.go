@@ -20,9 +20,10 @@ func TestBreaker(t *testing.T) {
 	const threshold, retry = 3, 500 * time.Millisecond
 	m := testserver.StartMariaDB(t)
 	cfg := DefaultConfig()
-	cfg.Pools = map[string]PoolConfig{"app": {Addr: m.Addr, User: "root", Database: "mysql",
-		DialTimeout: time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second}}
-	cfg.Breaker = pool.BreakerConfig{FailureThreshold: threshold, RetryInterval: retry}
+	p := rootPool(m.Addr, "mysql")
+	p.DialTimeout, p.ReadTimeout, p.WriteTimeout = time.Second, 5*time.Second, 5*time.Second
+	cfg.Pools = map[string]PoolConfig{"app": p}
+	cfg.Breaker = pool.BreakerConfig{FailureThreshold: threshold, RetryInterval: retry, HalfOpenTrials: 1}
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -147,8 +148,10 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) time.Duration 
 func TestRunPingClosesBreaker(t *testing.T) {
 	m := testserver.StartMariaDB(t)
 	cfg := DefaultConfig()
-	cfg.Pools = map[string]PoolConfig{"app": {Addr: m.Addr, User: "root", Database: "mysql", PingInterval: 50 * time.Millisecond}}
-	cfg.Breaker = pool.BreakerConfig{FailureThreshold: 2, RetryInterval: 200 * time.Millisecond}
+	p := rootPool(m.Addr, "mysql")
+	p.PingInterval = 50 * time.Millisecond
+	cfg.Pools = map[string]PoolConfig{"app": p}
+	cfg.Breaker = pool.BreakerConfig{FailureThreshold: 2, RetryInterval: 200 * time.Millisecond, HalfOpenTrials: 1}
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -63,12 +63,21 @@ func (e *env) client(t *testing.T, change func(*Config)) *Client {
 	return c
 }
 
+// rootPool is DefaultPoolConfig for db on addr as root, as a pool section
+// naming only those keys decodes.
+func rootPool(addr, db string) PoolConfig {
+	p := DefaultPoolConfig()
+	p.Addr, p.User, p.Database = addr, "root", db
+	return p
+}
+
 // config is the configuration of e's pools, with change applied.
 func (e *env) config(change func(*Config)) Config {
 	cfg := DefaultConfig()
 	pc := func(db string) PoolConfig {
-		return PoolConfig{Addr: e.m.Addr, User: "root", Database: db, MaxOpen: 16,
-			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+		p := rootPool(e.m.Addr, db)
+		p.MaxOpen, p.ReadTimeout, p.WriteTimeout = 16, 10*time.Second, 10*time.Second
+		return p
 	}
 	cfg.Pools = map[string]PoolConfig{"app": pc("app"), "lookup": pc("lookup"), "user1": pc("shard1"), "user2": pc("shard2")}
 	cfg.Lookup.Pool, cfg.Lookup.Sharded, cfg.Lookup.CacheTTL = "lookup", []string{"user"}, time.Hour

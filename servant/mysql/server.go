@@ -173,16 +173,21 @@ func (s *server) exec(ctx context.Context, q string, args []any) (*Result, error
 }
 
 // run pings the pool every PingInterval until ctx is done or stop closes.
+// With PingInterval 0 it only waits.
 func (s *server) run(ctx context.Context, stop <-chan struct{}) {
-	t := time.NewTicker(s.cfg.PingInterval)
-	defer t.Stop()
+	var tick <-chan time.Time // nil: never fires
+	if s.cfg.PingInterval > 0 {
+		t := time.NewTicker(s.cfg.PingInterval)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-stop:
 			return
-		case <-t.C:
+		case <-tick:
 			s.ping(ctx)
 		}
 	}

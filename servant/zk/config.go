@@ -21,11 +21,13 @@ type Config struct {
 	Root string `toml:"root"`
 
 	// SessionTimeout is the ZooKeeper session timeout asked for; the
-	// server may clamp it to its own bounds. Default 10s; at least 1s.
+	// server may clamp it to its own bounds. Default 10s; at least 1s: 0 is
+	// refused (a ZooKeeper session needs a timeout).
 	SessionTimeout time.Duration `toml:"session_timeout"`
 
 	// Timeout bounds each call, from entry to answer, including the wait
-	// for a connection. Default 3s; at least 1ms.
+	// for a connection. Default 3s; 0: off, only the call's deadline bounds
+	// it; otherwise at least 1ms.
 	Timeout time.Duration `toml:"timeout"`
 }
 
@@ -50,10 +52,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("root: %w", err)
 	}
 	if c.SessionTimeout < time.Second {
-		return fmt.Errorf("session_timeout: must be at least 1s, got %s", c.SessionTimeout)
+		return fmt.Errorf("session_timeout: must be at least 1s, got %s: a ZooKeeper session needs a timeout", c.SessionTimeout)
 	}
-	if c.Timeout < time.Millisecond {
-		return fmt.Errorf("timeout: must be at least 1ms, got %s", c.Timeout)
+	if c.Timeout != 0 && c.Timeout < time.Millisecond {
+		return fmt.Errorf("timeout: must be 0 (off) or at least 1ms, got %s", c.Timeout)
 	}
 	return nil
 }

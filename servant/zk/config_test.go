@@ -1,6 +1,7 @@
 package zk
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -45,7 +46,8 @@ func TestValidate(t *testing.T) {
 		{"zookeeper system tree", func(c *Config) { c.Root = "/zookeeper" }, "root:"},
 		{"under zookeeper", func(c *Config) { c.Root = "/zookeeper/quota" }, "root:"},
 		{"short session", func(c *Config) { c.SessionTimeout = 500 * time.Millisecond }, "session_timeout:"},
-		{"zero timeout", func(c *Config) { c.Timeout = 0 }, "timeout:"},
+		{"zero timeout is off", func(c *Config) { c.Timeout = 0 }, ""},
+		{"sub-ms timeout", func(c *Config) { c.Timeout = time.Microsecond }, "timeout:"},
 		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }, "timeout:"},
 	}
 	for _, tt := range tests {
@@ -99,5 +101,19 @@ func TestNewRefuses(t *testing.T) {
 	bad.Root = "/"
 	if _, err := New(bad, log); err == nil || !strings.Contains(err.Error(), "root:") {
 		t.Fatalf("New(root /) = %v, want an error naming root", err)
+	}
+}
+
+// TestZeroTimeoutIsOff: timeout 0 leaves a zk call to its caller's deadline.
+func TestZeroTimeoutIsOff(t *testing.T) {
+	ctx, cancel := (&Client{}).bound(context.Background())
+	defer cancel()
+	if dl, ok := ctx.Deadline(); ok {
+		t.Fatalf("timeout = 0 armed a deadline %v, want none", dl)
+	}
+	ctx, cancel = (&Client{timeout: time.Second}).bound(context.Background())
+	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		t.Fatal("timeout = 1s armed no deadline")
 	}
 }

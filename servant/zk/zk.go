@@ -123,7 +123,7 @@ func (c *Client) Create(ctx context.Context, path, data string) (bool, error) {
 	if err != nil {
 		return false, c.done(path, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	created, err := c.create(ctx, full, []byte(data))
 	return created, c.done(path, mayBeApplied(err, "create"))
@@ -136,7 +136,7 @@ func (c *Client) Children(ctx context.Context, path string) ([]string, error) {
 	if err != nil {
 		return nil, c.done(path, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	names, err := c.children(ctx, full)
 	return names, c.done(path, err)
@@ -153,7 +153,7 @@ func (c *Client) Delete(ctx context.Context, path string) (bool, error) {
 	if err != nil {
 		return false, c.done(path, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	deleted, err := c.delete(ctx, full)
 	return deleted, c.done(path, mayBeApplied(err, "delete"))
@@ -271,4 +271,13 @@ func (c *Client) createNode(ctx context.Context, full string, data []byte) error
 		return c.conn.Create(full, data, 0, c.acl)
 	})
 	return err
+}
+
+// bound is ctx bounded by Config.Timeout; a Timeout of 0 is off, leaving the
+// caller's deadline alone.
+func (c *Client) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.timeout == 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, c.timeout)
 }
