@@ -69,6 +69,9 @@ type AdminOptions struct {
 	Config func() []byte
 	// Stop starts a graceful shutdown of the daemon.
 	Stop func()
+	// Reload reads the configuration file again and applies it, answering
+	// what it did; its error says why nothing changed. nil answers 501.
+	Reload func() (any, error)
 	// Cluster serves the /cluster endpoints; nil on a one-node daemon.
 	Cluster ClusterAdmin
 	// Degrade serves /degrade; nil answers 404 there.
@@ -111,6 +114,7 @@ func (a *Admin) routes() http.Handler {
 	mux.HandleFunc("GET /config", a.config)
 	mux.HandleFunc("GET /metrics", a.metrics)
 	mux.Handle("POST /stop", a.changing(a.stop))
+	mux.Handle("POST /reload", a.changing(a.reload))
 	a.clusterRoutes(mux)
 	a.degradeRoutes(mux)
 	a.shardRoutes(mux)
@@ -217,6 +221,21 @@ func (a *Admin) stop(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"ok": true, "stopping": true})
 	go a.opts.Stop()
+}
+
+// reload answers 200 with what the reload did, or 422 with why the file
+// was refused (the daemon runs on as it was).
+func (a *Admin) reload(w http.ResponseWriter, r *http.Request) {
+	if a.opts.Reload == nil {
+		writeError(w, http.StatusNotImplemented, "reload is not wired")
+		return
+	}
+	result, err := a.opts.Reload()
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"ok": false, "error": err.Error(), "reload": result})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "reload": result})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -168,13 +168,6 @@ func (c Config) validateZeros() error {
 	return nil
 }
 
-// WithDefaults returns c unchanged: a zero timeout no longer means its
-// default (an absent key takes it when the file is decoded over
-// DefaultConfig, an explicit 0 is off or refused).
-//
-// Deprecated: use c itself; kept until cmd/faed stops calling it.
-func (c Config) WithDefaults() Config { return c }
-
 func (c Config) socketMode() (uint32, error) {
 	mode, err := strconv.ParseUint(c.UnixSocketMode, 8, 32)
 	if err != nil || mode > 0o777 {

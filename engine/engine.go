@@ -36,16 +36,18 @@ type route struct {
 // Build it with New, open listeners with Listen, run Serve, stop with
 // Shutdown. Safe for concurrent use.
 type Engine struct {
-	cfg    Config
-	tconf  *thrift.TConfiguration
+	// cfg is the configuration the engine started with: its listeners,
+	// socket mode and buffer size, which only a restart changes.
+	cfg Config
+	// live holds what a reload may change, read by each session before
+	// each call.
+	live   atomic.Pointer[settings]
 	routes map[string]*route // read-only after New
 	stats  *Stats
 	log    *slog.Logger
 	errLog logLimiter // failed calls logged per second
-	// sampler picks the calls that get a trace line (trace_sample).
-	sampler *sampler
 
-	slots    chan struct{} // one token per open session
+	slots    sessionSlots
 	draining atomic.Bool
 	done     chan struct{} // closed by Shutdown
 	stopOnce sync.Once
@@ -84,16 +86,15 @@ func New(cfg Config, processor thrift.TProcessor, log *slog.Logger) (*Engine, er
 	}
 	e := &Engine{
 		cfg:      cfg,
-		tconf:    &thrift.TConfiguration{MaxMessageSize: int32(cfg.MaxMessageSize), MaxFrameSize: int32(cfg.MaxMessageSize), TBinaryStrictRead: thrift.BoolPtr(false)},
 		routes:   make(map[string]*route, len(pm)),
 		stats:    newStats(names),
 		log:      log,
 		errLog:   logLimiter{perSecond: 10},
-		sampler:  newSampler(cfg.TraceSample),
-		slots:    make(chan struct{}, cfg.MaxOutstandingSessions),
 		done:     make(chan struct{}),
 		sessions: make(map[*session]struct{}),
 	}
+	e.live.Store(newSettings(cfg))
+	e.slots.setLimit(cfg.MaxOutstandingSessions)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	for name, fn := range pm {
 		e.routes[name] = &route{name: name, fn: fn, stats: e.stats.perCall[name], timed: !untimed[name]}
@@ -149,7 +150,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 	go func() {
 		select {
 		case <-ctx.Done():
-			sctx, cancel := context.WithTimeout(context.Background(), e.cfg.ShutdownTimeout)
+			sctx, cancel := context.WithTimeout(context.Background(), e.live.Load().cfg.ShutdownTimeout)
 			defer cancel()
 			e.Shutdown(sctx)
 		case <-e.done:
@@ -197,21 +198,23 @@ func (e *Engine) acceptLoop(ln net.Listener) {
 // acquireSlot takes a session slot, waiting while every slot is in use;
 // false when a shutdown started meanwhile.
 func (e *Engine) acquireSlot() bool {
-	select {
-	case e.slots <- struct{}{}:
-		return true
-	default:
-	}
-	e.stats.sessionWaits.Inc(1)
-	select {
-	case e.slots <- struct{}{}:
-		return true
-	case <-e.done:
-		return false
+	for counted := false; ; counted = true {
+		ok, retry := e.slots.take()
+		if ok {
+			return true
+		}
+		if !counted {
+			e.stats.sessionWaits.Inc(1)
+		}
+		select {
+		case <-retry:
+		case <-e.done:
+			return false
+		}
 	}
 }
 
-func (e *Engine) releaseSlot() { <-e.slots }
+func (e *Engine) releaseSlot() { e.slots.release() }
 
 func (e *Engine) sleep(d time.Duration) {
 	t := time.NewTimer(d)

@@ -29,6 +29,9 @@ type session struct {
 	t       *connTransport
 	in, out thrift.TProtocol
 	state   atomic.Int32
+	// live is the engine's settings this call runs on, read again before
+	// each call (reload.go).
+	live *settings
 
 	// ctx is passed to every call of the session; call names the call
 	// being read, for the missing-field counts, and note is what its
@@ -40,7 +43,8 @@ type session struct {
 }
 
 func newSession(e *Engine, conn net.Conn) *session {
-	s := &session{e: e, conn: conn, t: newConnTransport(conn, e.cfg.BufferSize, e.cfg.MaxMessageSize, e.cfg.WriteTimeout)}
+	live := e.live.Load()
+	s := &session{e: e, conn: conn, live: live, t: newConnTransport(conn, e.cfg.BufferSize, live.cfg.MaxMessageSize, live.cfg.WriteTimeout)}
 	s.ctx = &callContext{Context: e.ctx, s: s}
 	return s
 }
@@ -84,7 +88,7 @@ func (s *session) setup() error {
 		// itself.
 		s.t.limit = math.MaxInt
 	}
-	s.in, s.out = protocols(kind, s.t, s.e.tconf)
+	s.in, s.out = protocols(kind, s.t, s.live.tconf)
 	return nil
 }
 
@@ -97,8 +101,9 @@ func (s *session) setup() error {
 // timeout is armed by the reply itself (see replyWriter), so no connection
 // deadline bounds the handler; its deadline is the call's own, in its ctx.
 func (s *session) awaitCall() bool {
+	s.live = s.e.live.Load()
 	if s.t.r.Buffered() == 0 {
-		s.conn.SetReadDeadline(deadline(s.e.cfg.IdleTimeout))
+		s.conn.SetReadDeadline(deadline(s.live.cfg.IdleTimeout))
 		if _, err := s.t.r.Peek(1); err != nil {
 			return false
 		}
@@ -106,7 +111,7 @@ func (s *session) awaitCall() bool {
 	if !s.state.CompareAndSwap(stateIdle, stateBusy) {
 		return false // a drain closed us while we waited
 	}
-	s.conn.SetReadDeadline(deadline(s.e.cfg.ReadTimeout))
+	s.conn.SetReadDeadline(deadline(s.live.cfg.ReadTimeout))
 	return true
 }
 
@@ -190,7 +195,7 @@ func (s *session) finish(ok bool, callErr thrift.TException) error {
 func (s *session) replyLost(err error) {
 	s.e.stats.repliesLost.Inc(1)
 	if s.e.errLog.allow() {
-		s.e.log.Warn("reply not delivered", append(s.callAttrs(s.call), "err", err, "write_timeout", s.e.cfg.WriteTimeout)...)
+		s.e.log.Warn("reply not delivered", append(s.callAttrs(s.call), "err", err, "write_timeout", s.live.cfg.WriteTimeout)...)
 	}
 }
 

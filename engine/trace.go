@@ -41,7 +41,8 @@ func (s *session) callAttrs(name string) []any {
 // read and its handler run) gets a slow-call line (slower than slow_call)
 // or a trace line (its Context asked, or the sampler picked it).
 func (s *session) slowOrTraced(served time.Duration) (slow, traced bool) {
-	return s.e.cfg.SlowCall > 0 && served > s.e.cfg.SlowCall, s.note.trace || s.e.sampler.pick()
+	cfg := &s.live.cfg
+	return cfg.SlowCall > 0 && served > cfg.SlowCall, s.note.trace || s.live.sampler.pick()
 }
 
 // logSlowOrTraced writes those lines, with where the time went: reading

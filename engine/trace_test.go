@@ -203,7 +203,7 @@ func TestFoldDigits(t *testing.T) {
 // tracing off: the processor's note, the per-reason count and the
 // sampler's check (compare with BenchmarkLcGetUnix's whole call).
 func BenchmarkCallFollowing(b *testing.B) {
-	s := &session{e: &Engine{cfg: DefaultConfig(), stats: newStats(nil), sampler: newSampler(0)}}
+	s := &session{e: &Engine{cfg: DefaultConfig(), stats: newStats(nil)}, live: newSettings(DefaultConfig())}
 	c := &callContext{Context: context.Background(), s: s}
 	args := &rpc.FunServantLcGetArgs{ReqCtx: &rpc.Context{Rid: 1, Reason: "user.show.12345"}, Key: "k"}
 	b.ReportAllocs()

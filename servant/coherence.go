@@ -42,15 +42,19 @@ func (s *FunServant) followCluster(n Notices) {
 		return
 	}
 	s.notices = n
-	if s.my != nil {
-		n.Subscribe(lookupTopic, s.my.PurgeLookup)
-	}
+	n.Subscribe(lookupTopic, s.purgeLookup)
 	if sn, ok := n.(sharedNotices); ok {
 		s.shared = sn
 		n.Subscribe(degradeTopic, s.followSwitches)
-		if s.my != nil && s.my.Shards() > 0 {
-			n.Subscribe(shardsTopic, s.followShards)
-		}
+		n.Subscribe(shardsTopic, s.followShards)
+	}
+}
+
+// purgeLookup empties the mysql lookup cache, if mysql is configured.
+func (s *FunServant) purgeLookup() {
+	if my, done, err := s.my.hold(); err == nil {
+		defer done()
+		my.client.PurgeLookup()
 	}
 }
 

@@ -39,7 +39,7 @@ type callDeadline struct {
 // already spent: ctx is done at once and the call answers the deadline
 // error.
 func (s *FunServant) deadline(ctx context.Context, rc *rpc.Context, limit time.Duration) (context.Context, callDeadline, context.CancelFunc) {
-	d := s.callTimeout
+	d := time.Duration(s.callTimeout.Load())
 	if limit > 0 && limit < d {
 		d = limit
 	}

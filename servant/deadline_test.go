@@ -31,7 +31,8 @@ func TestDeadlineIsTheLowestBound(t *testing.T) {
 		{"budget spent", 0, ms(0), 0, true},
 		{"budget negative", 0, ms(-5), 0, true},
 	}
-	s := &FunServant{callTimeout: 3 * time.Second}
+	s := &FunServant{}
+	s.setCallTimeout(3 * time.Second)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
@@ -114,7 +115,7 @@ func (p budgetPeer) LcGet(ctx context.Context, sc *rpc.Context, key string) ([]b
 func newRoutedServant(t *testing.T, r Router) *FunServant {
 	t.Helper()
 	s := newServantWith(t, r)
-	s.callTimeout = 3 * time.Second
+	s.setCallTimeout(3 * time.Second)
 	return s
 }
 

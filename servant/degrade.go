@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/faed/faed/servant/mongodb"
 )
 
 // Manual degrade (SPEC §6): an operator switches a backend pool degraded
@@ -203,7 +205,7 @@ func (s *FunServant) SetSwitch(servant, pool, mode, reason, who string) (Switch,
 	defer s.switched.changing.Unlock()
 	s.switched.set(sw)
 	if servant == "mongodb" {
-		if err := s.applyMongo(pools); err != nil {
+		if err := s.applyMongoNow(pools); err != nil {
 			return Switch{}, err
 		}
 	}
@@ -238,7 +240,7 @@ func (s *FunServant) followSwitches() {
 	}
 	s.switched.replace(list)
 	if pools, err := s.switchPools("mongodb"); err == nil {
-		if err := s.applyMongo(pools); err != nil {
+		if err := s.applyMongoNow(pools); err != nil {
 			s.log.Warn("degrade: applying the cluster's switches to mongodb", "err", err)
 		}
 	}
@@ -252,12 +254,12 @@ func (s *FunServant) switchPools(servant string) ([]string, error) {
 	var pools []string
 	switch servant {
 	case "memcache":
-		pools = slices.Sorted(maps.Keys(s.cfg.Memcache.Pools))
+		pools = poolNames(s.mc.config().Memcache.Pools)
 	case "mysql": // the names calls give: pools, and sharded names ("user" for user1, user2, …)
-		pools = slices.Sorted(maps.Keys(s.cfg.MySQL.Pools))
-		pools = slices.Concat(pools, s.cfg.MySQL.Lookup.Sharded)
+		cfg := s.my.config().MySQL
+		pools = slices.Concat(poolNames(cfg.Pools), cfg.Lookup.Sharded)
 	case "mongodb":
-		pools = slices.Sorted(maps.Keys(s.cfg.MongoDB.Pools))
+		pools = poolNames(s.mg.config().MongoDB.Pools)
 	default:
 		return nil, fmt.Errorf("degrade: no switch for servant %q (want memcache, mysql or mongodb)", servant)
 	}
@@ -267,16 +269,30 @@ func (s *FunServant) switchPools(servant string) ([]string, error) {
 	return pools, nil
 }
 
-// applyMongo sets servant/mongodb's own switches, which answer with the
-// declared exceptions, to what the switches in force say of each pool: its
-// own switch, else the all-pools one, else off.
-func (s *FunServant) applyMongo(pools []string) error {
+// poolNames are a section's pool names, sorted.
+func poolNames[P any](pools map[string]P) []string { return slices.Sorted(maps.Keys(pools)) }
+
+// applyMongoNow applies the switches in force to the mongodb client
+// serving now.
+func (s *FunServant) applyMongoNow(pools []string) error {
+	mg, done, err := s.mg.hold()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return s.applyMongo(mg.client, pools)
+}
+
+// applyMongo sets servant/mongodb's own switches of mg, which answer with
+// the declared exceptions, to what the switches in force say of each pool:
+// its own switch, else the all-pools one, else off.
+func (s *FunServant) applyMongo(mg *mongodb.Client, pools []string) error {
 	for _, p := range pools {
 		mode := s.switched.mode("mongodb", p)
-		if err := s.mg.SetDegraded(p, mode == ModeDegraded); err != nil {
+		if err := mg.SetDegraded(p, mode == ModeDegraded); err != nil {
 			return err
 		}
-		if err := s.mg.SetReadOnly(p, mode == ModeReadOnly); err != nil {
+		if err := mg.SetReadOnly(p, mode == ModeReadOnly); err != nil {
 			return err
 		}
 	}

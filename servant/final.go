@@ -69,10 +69,12 @@ func (s *FunServant) lcacheItems(vb int) ([]*rpc.VBucketItem, error) {
 // queryCacheItems are vb's query-cache entries, each value a MysqlResult
 // in Thrift binary.
 func (s *FunServant) queryCacheItems(vb int) ([]*rpc.VBucketItem, error) {
-	if s.my == nil {
-		return nil, nil
+	my, done, err := s.my.hold()
+	if err != nil {
+		return nil, nil // mysql not configured: no query cache
 	}
-	cached, err := s.my.ExportVBucket(vb)
+	defer done()
+	cached, err := my.client.ExportVBucket(vb)
 	if err != nil {
 		return nil, err
 	}

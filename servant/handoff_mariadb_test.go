@@ -67,7 +67,7 @@ func TestHandOffQueryCacheFromMariaDB(t *testing.T) {
 	if got := read(b); got != "before" {
 		t.Fatalf("read on the new owner = %q; want the cached %q moved from the old owner", got, "before")
 	}
-	if got, _ := a.my.ExportVBucket(vb); len(got) != 0 {
+	if got, _ := a.my.cur.Load().client.ExportVBucket(vb); len(got) != 0 {
 		t.Fatalf("the old owner kept %d query-cache entries", len(got))
 	}
 }

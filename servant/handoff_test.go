@@ -87,7 +87,7 @@ func TestHandOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	result := &mysql.Result{Cols: []string{"id", "n"}, Rows: [][]string{{"1", mysql.Null}, {"2", ""}}}
-	if err := a.my.ImportVBucket(vb, []mysql.CachedResult{{Key: extra[1], Result: result, TTL: time.Minute}}); err != nil {
+	if err := a.my.cur.Load().client.ImportVBucket(vb, []mysql.CachedResult{{Key: extra[1], Result: result, TTL: time.Minute}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -114,7 +114,7 @@ func TestHandOff(t *testing.T) {
 	if v, err := b.LcGet(ctx, rc, extra[0]); err != nil || string(v) != "lc" {
 		t.Errorf("lc_get on b = %q, %v; want the entry set on a", v, err)
 	}
-	if got, _ := b.my.ExportVBucket(vb); len(got) != 1 || !reflect.DeepEqual(got[0].Result, result) {
+	if got, _ := b.my.cur.Load().client.ExportVBucket(vb); len(got) != 1 || !reflect.DeepEqual(got[0].Result, result) {
 		t.Errorf("b's query cache = %+v; want %+v", got, result)
 	}
 	if v, err := a.KvdbGet(ctx, rc, []byte(keys[0])); err != nil || string(v) != "new0" {

@@ -15,12 +15,14 @@ import (
 // empty document, as the original did.
 
 func (s *FunServant) MgFindOne(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query, fields []byte) ([]byte, error) {
-	if s.mg == nil {
-		return nil, errNotConfigured("mongodb")
+	mg, done, err := s.mg.hold()
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	var doc []byte
-	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
-		doc, err = s.mg.FindOne(ctx, pool, table, shardID, query, fields)
+	err = s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		doc, err = mg.client.FindOne(ctx, pool, table, shardID, query, fields)
 		return err
 	})
 	if err != nil {
@@ -30,12 +32,14 @@ func (s *FunServant) MgFindOne(ctx context.Context, rc *rpc.Context, pool, table
 }
 
 func (s *FunServant) MgFindAll(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query, fields []byte, limit, skip int32, orderBy []string) ([][]byte, error) {
-	if s.mg == nil {
-		return nil, errNotConfigured("mongodb")
+	mg, done, err := s.mg.hold()
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	var docs [][]byte
-	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
-		docs, err = s.mg.FindAll(ctx, pool, table, shardID, query, fields, limit, skip, orderBy)
+	err = s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		docs, err = mg.client.FindAll(ctx, pool, table, shardID, query, fields, limit, skip, orderBy)
 		return err
 	})
 	if err != nil {
@@ -47,12 +51,14 @@ func (s *FunServant) MgFindAll(ctx context.Context, rc *rpc.Context, pool, table
 // MgFindID answers an empty document, not an error, when the id is absent:
 // mg_find_id declares no not-found exception.
 func (s *FunServant) MgFindID(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, id []byte) ([]byte, error) {
-	if s.mg == nil {
-		return nil, errNotConfigured("mongodb")
+	mg, done, err := s.mg.hold()
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	var doc []byte
-	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
-		doc, err = s.mg.FindID(ctx, pool, table, shardID, id)
+	err = s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		doc, err = mg.client.FindID(ctx, pool, table, shardID, id)
 		return err
 	})
 	if errors.Is(err, mongodb.ErrNotFound) {
@@ -65,108 +71,126 @@ func (s *FunServant) MgFindID(ctx context.Context, rc *rpc.Context, pool, table 
 }
 
 func (s *FunServant) MgCount(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query []byte) (int32, error) {
-	if s.mg == nil {
-		return 0, errNotConfigured("mongodb")
+	mg, done, err := s.mg.hold()
+	if err != nil {
+		return 0, err
 	}
+	defer done()
 	var n int32
-	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
-		n, err = s.mg.Count(ctx, pool, table, shardID, query)
+	err = s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		n, err = mg.client.Count(ctx, pool, table, shardID, query)
 		return err
 	})
 	return n, mongoErr(err)
 }
 
 func (s *FunServant) MgUpdate(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query, change []byte) (bool, error) {
-	if s.mg == nil {
-		return false, errNotConfigured("mongodb")
+	mg, done, err := s.mg.hold()
+	if err != nil {
+		return false, err
 	}
+	defer done()
 	var ok bool
-	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
-		ok, err = s.mg.Update(ctx, pool, table, shardID, query, change)
+	err = s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		ok, err = mg.client.Update(ctx, pool, table, shardID, query, change)
 		return err
 	})
 	return ok, mongoErr(err)
 }
 
 func (s *FunServant) MgUpdateID(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, id int32, change []byte) (bool, error) {
-	if s.mg == nil {
-		return false, errNotConfigured("mongodb")
+	mg, done, err := s.mg.hold()
+	if err != nil {
+		return false, err
 	}
+	defer done()
 	var ok bool
-	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
-		ok, err = s.mg.UpdateID(ctx, pool, table, shardID, id, change)
+	err = s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		ok, err = mg.client.UpdateID(ctx, pool, table, shardID, id, change)
 		return err
 	})
 	return ok, mongoErr(err)
 }
 
 func (s *FunServant) MgUpsert(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query, change []byte) (bool, error) {
-	if s.mg == nil {
-		return false, errNotConfigured("mongodb")
+	mg, done, err := s.mg.hold()
+	if err != nil {
+		return false, err
 	}
+	defer done()
 	var ok bool
-	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
-		ok, err = s.mg.Upsert(ctx, pool, table, shardID, query, change)
+	err = s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		ok, err = mg.client.Upsert(ctx, pool, table, shardID, query, change)
 		return err
 	})
 	return ok, mongoErr(err)
 }
 
 func (s *FunServant) MgUpsertID(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, id int32, change []byte) (bool, error) {
-	if s.mg == nil {
-		return false, errNotConfigured("mongodb")
+	mg, done, err := s.mg.hold()
+	if err != nil {
+		return false, err
 	}
+	defer done()
 	var ok bool
-	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
-		ok, err = s.mg.UpsertID(ctx, pool, table, shardID, id, change)
+	err = s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		ok, err = mg.client.UpsertID(ctx, pool, table, shardID, id, change)
 		return err
 	})
 	return ok, mongoErr(err)
 }
 
 func (s *FunServant) MgInsert(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, doc []byte) (bool, error) {
-	if s.mg == nil {
-		return false, errNotConfigured("mongodb")
+	mg, done, err := s.mg.hold()
+	if err != nil {
+		return false, err
 	}
+	defer done()
 	var ok bool
-	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
-		ok, err = s.mg.Insert(ctx, pool, table, shardID, doc)
+	err = s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		ok, err = mg.client.Insert(ctx, pool, table, shardID, doc)
 		return err
 	})
 	return ok, mongoErr(err)
 }
 
 func (s *FunServant) MgInserts(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, docs [][]byte) (bool, error) {
-	if s.mg == nil {
-		return false, errNotConfigured("mongodb")
+	mg, done, err := s.mg.hold()
+	if err != nil {
+		return false, err
 	}
+	defer done()
 	var ok bool
-	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
-		ok, err = s.mg.Inserts(ctx, pool, table, shardID, docs)
+	err = s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		ok, err = mg.client.Inserts(ctx, pool, table, shardID, docs)
 		return err
 	})
 	return ok, mongoErr(err)
 }
 
 func (s *FunServant) MgDelete(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query []byte) (bool, error) {
-	if s.mg == nil {
-		return false, errNotConfigured("mongodb")
+	mg, done, err := s.mg.hold()
+	if err != nil {
+		return false, err
 	}
+	defer done()
 	var ok bool
-	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
-		ok, err = s.mg.Delete(ctx, pool, table, shardID, query)
+	err = s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		ok, err = mg.client.Delete(ctx, pool, table, shardID, query)
 		return err
 	})
 	return ok, mongoErr(err)
 }
 
 func (s *FunServant) MgFindAndModify(ctx context.Context, rc *rpc.Context, pool, table string, shardID int32, query, change []byte, upsert, remove, returnNew bool) ([]byte, error) {
-	if s.mg == nil {
-		return nil, errNotConfigured("mongodb")
+	mg, done, err := s.mg.hold()
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	var doc []byte
-	err := s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
-		doc, err = s.mg.FindAndModify(ctx, pool, table, shardID, query, change, upsert, remove, returnNew)
+	err = s.mongo(ctx, rc, pool, func(ctx context.Context) (err error) {
+		doc, err = mg.client.FindAndModify(ctx, pool, table, shardID, query, change, upsert, remove, returnNew)
 		return err
 	})
 	if err != nil {

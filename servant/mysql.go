@@ -15,8 +15,8 @@ import (
 // with a cacheKey, a read is served from and fills the query cache and a
 // write evicts it.
 func (s *FunServant) MyQuery(ctx context.Context, rc *rpc.Context, pool, table string, hintID int64, sql string, argv []string, cacheKey string) (*rpc.MysqlResult_, error) {
-	if s.my == nil {
-		return nil, errNotConfigured("mysql")
+	if err := s.my.ready(); err != nil {
+		return nil, err
 	}
 	if err := s.switched.refuse("mysql", pool, !mysql.IsRead(sql)); err != nil {
 		return nil, wrap("my_query", err)
@@ -45,9 +45,14 @@ type queryArgs struct {
 }
 
 func (s *FunServant) myQuery(ctx context.Context, a queryArgs) (*rpc.MysqlResult_, error) {
+	my, done, err := s.my.hold()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	var r *mysql.Result
-	err := s.within(ctx, a.rc, 0, func(ctx context.Context) (err error) {
-		r, err = s.my.Query(ctx, a.pool, a.table, a.hintID, a.sql, a.argv, a.cacheKey)
+	err = s.within(ctx, a.rc, 0, func(ctx context.Context) (err error) {
+		r, err = my.client.Query(ctx, a.pool, a.table, a.hintID, a.sql, a.argv, a.cacheKey)
 		return err
 	})
 	return mysqlResult(r), wrap("my_query", err)
@@ -60,15 +65,17 @@ func peerMyQuery(c rpc.FunServant, ctx context.Context, fc *rpc.Context, a query
 // MyQueryShards runs sql on every shard of pool, rows concatenated in
 // shard order.
 func (s *FunServant) MyQueryShards(ctx context.Context, rc *rpc.Context, pool, table, sql string, argv []string) (*rpc.MysqlResult_, error) {
-	if s.my == nil {
-		return nil, errNotConfigured("mysql")
+	my, done, err := s.my.hold()
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	if err := s.switched.refuse("mysql", pool, !mysql.IsRead(sql)); err != nil {
 		return nil, wrap("my_query_shards", err)
 	}
 	var r *mysql.Result
-	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
-		r, err = s.my.QueryShards(ctx, pool, table, sql, argv)
+	err = s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
+		r, err = my.client.QueryShards(ctx, pool, table, sql, argv)
 		return err
 	})
 	return mysqlResult(r), wrap("my_query_shards", err)
@@ -79,17 +86,19 @@ func (s *FunServant) MyQueryShards(ctx context.Context, rc *rpc.Context, pool, t
 // evicts the cacheKeys of the writes on each key's owner. If an owner cannot
 // be reached the call fails naming it, although the statements ran.
 func (s *FunServant) MyBulkExec(ctx context.Context, rc *rpc.Context, pool, table []string, hintID []int64, sql []string, argv [][]string, cacheKey []string) (int64, error) {
-	if s.my == nil {
-		return 0, errNotConfigured("mysql")
+	my, done, err := s.my.hold()
+	if err != nil {
+		return 0, err
 	}
+	defer done()
 	for _, p := range pool {
 		if err := s.switched.refuse("mysql", p, true); err != nil {
 			return 0, wrap("my_bulk_exec", err) // before any statement ran
 		}
 	}
 	var n int64
-	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
-		n, err = s.my.BulkExec(ctx, pool, table, hintID, sql, argv, cacheKey, func(keys []string) error {
+	err = s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
+		n, err = my.client.BulkExec(ctx, pool, table, hintID, sql, argv, cacheKey, func(keys []string) error {
 			return s.evictAll(ctx, rc, keys)
 		})
 		return err
@@ -100,16 +109,18 @@ func (s *FunServant) MyBulkExec(ctx context.Context, rc *rpc.Context, pool, tabl
 // MyMerge merges jsonValue into the JSON object in column, atomically
 // (one transaction, SELECT ... FOR UPDATE, bound parameters).
 func (s *FunServant) MyMerge(ctx context.Context, rc *rpc.Context, pool, table string, hintID int64, where, key, column, jsonValue string) (*rpc.MysqlMergeResult_, error) {
-	if s.my == nil {
-		return nil, errNotConfigured("mysql")
+	my, done, err := s.my.hold()
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	if err := s.switched.refuse("mysql", pool, true); err != nil {
 		return nil, wrap("my_merge", err)
 	}
 	var ok bool
 	var newVal string
-	err := s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
-		ok, newVal, err = s.my.Merge(ctx, pool, table, hintID, where, key, column, jsonValue)
+	err = s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
+		ok, newVal, err = my.client.Merge(ctx, pool, table, hintID, where, key, column, jsonValue)
 		return err
 	})
 	if err != nil {
@@ -120,8 +131,8 @@ func (s *FunServant) MyMerge(ctx context.Context, rc *rpc.Context, pool, table s
 
 // MyEvict drops a query-cache entry on the key's owner.
 func (s *FunServant) MyEvict(ctx context.Context, rc *rpc.Context, cacheKey string) error {
-	if s.my == nil {
-		return errNotConfigured("mysql")
+	if err := s.my.ready(); err != nil {
+		return err
 	}
 	return s.evict(ctx, rc, cacheKey)
 }
@@ -135,7 +146,12 @@ func (s *FunServant) evict(ctx context.Context, rc *rpc.Context, cacheKey string
 }
 
 func (s *FunServant) myEvict(_ context.Context, cacheKey string) (struct{}, error) {
-	s.my.Evict(cacheKey)
+	my, done, err := s.my.hold()
+	if err != nil {
+		return struct{}{}, err
+	}
+	defer done()
+	my.client.Evict(cacheKey)
 	return struct{}{}, nil
 }
 

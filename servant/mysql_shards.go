@@ -28,21 +28,38 @@ type updater interface {
 
 // ShardMap is the shard map in force.
 func (s *FunServant) ShardMap() (any, error) {
-	if s.my == nil || s.my.Shards() == 0 {
-		return nil, errNoVBucketShards
+	my, done, err := s.shardClient()
+	if err != nil {
+		return nil, err
 	}
-	return s.my.ShardMap(), nil
+	defer done()
+	return my.ShardMap(), nil
+}
+
+// shardClient holds the mysql client for a shard map call, as hold does;
+// errNoVBucketShards when it shards nothing by vbucket.
+func (s *FunServant) shardClient() (*mysql.Client, func(), error) {
+	my, done, err := s.my.hold()
+	if err != nil {
+		return nil, nil, errNoVBucketShards
+	}
+	if my.client.Shards() == 0 {
+		done()
+		return nil, nil, errNoVBucketShards
+	}
+	return my.client, done, nil
 }
 
 // ChangeShardMap applies one change (op lock, flip or unlock) to the shard
 // map, cluster-wide when there is a cluster, and answers the map after it.
 // Its error says why the change does not apply; nothing changed then.
 func (s *FunServant) ChangeShardMap(op, vbucket, shard, reason string) (any, error) {
-	if s.my == nil || s.my.Shards() == 0 {
-		return nil, errNoVBucketShards
+	my, done, err := s.shardClient()
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	c := mysql.ShardChange{Op: op, Reason: reason}
-	var err error
 	if c.VBucket, err = strconv.Atoi(vbucket); err != nil {
 		return nil, errors.New("vbucket: want a number")
 	}
@@ -53,21 +70,21 @@ func (s *FunServant) ChangeShardMap(op, vbucket, shard, reason string) (any, err
 	}
 	u, ok := s.shared.(updater)
 	if !ok {
-		m, err := s.my.ShardMap().Apply(c, s.my.Shards())
+		m, err := my.ShardMap().Apply(c, my.Shards())
 		if err != nil {
 			return nil, err
 		}
-		s.my.SetShardMap(m)
+		my.SetShardMap(m)
 		s.log.Warn("mysql: shard map changed", "op", op, "vbucket", c.VBucket, "shard", c.Shard, "reason", reason)
 		return m, nil
 	}
 	var next mysql.ShardMap
 	_, err = u.UpdateData(shardsTopic, func(old []byte) ([]byte, error) {
-		m, err := s.decodeShardMap(old)
+		m, err := decodeShardMap(my, old)
 		if err != nil {
 			return nil, err
 		}
-		if next, err = m.Apply(c, s.my.Shards()); err != nil {
+		if next, err = m.Apply(c, my.Shards()); err != nil {
 			return nil, err
 		}
 		return next.Encode(), nil
@@ -75,30 +92,36 @@ func (s *FunServant) ChangeShardMap(op, vbucket, shard, reason string) (any, err
 	if err != nil {
 		return nil, err
 	}
-	s.my.SetShardMap(next) // at once here; the notice brings it to every node
+	my.SetShardMap(next) // at once here; the notice brings it to every node
 	s.log.Warn("mysql: shard map changed cluster-wide", "op", op, "vbucket", c.VBucket, "shard", c.Shard, "reason", reason)
 	return next, nil
 }
 
 // decodeShardMap reads the cluster's map; nothing yet is the default map.
-func (s *FunServant) decodeShardMap(data []byte) (mysql.ShardMap, error) {
+func decodeShardMap(my *mysql.Client, data []byte) (mysql.ShardMap, error) {
 	if len(data) == 0 {
-		return s.my.DefaultShardMap(), nil
+		return my.DefaultShardMap(), nil
 	}
-	return mysql.DecodeShardMap(data, len(s.my.DefaultShardMap().Shards), s.my.Shards())
+	return mysql.DecodeShardMap(data, len(my.DefaultShardMap().Shards), my.Shards())
 }
 
-// followShards replaces our shard map with the cluster's.
+// followShards replaces our shard map with the cluster's, if mysql shards
+// by vbucket here.
 func (s *FunServant) followShards() {
+	my, done, err := s.shardClient()
+	if err != nil {
+		return
+	}
+	defer done()
 	data, err := s.shared.NoticeData(shardsTopic)
 	if err != nil {
 		s.log.Warn("mysql: reading the cluster's shard map", "err", err)
 		return
 	}
-	m, err := s.decodeShardMap(data)
+	m, err := decodeShardMap(my, data)
 	if err != nil {
 		s.log.Warn("mysql: the cluster's shard map does not fit this node's configuration; keeping ours", "err", err)
 		return
 	}
-	s.my.SetShardMap(m)
+	my.SetShardMap(m)
 }

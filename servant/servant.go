@@ -6,11 +6,11 @@ package servant
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faed/faed/idl/gen-go/fun/rpc"
@@ -138,20 +138,24 @@ type FunServant struct {
 	gates         []gate // by vbucket; nil without a router
 	moves         moves  // the hand-offs of vbuckets under way here (handoff.go)
 	order         *order // by key: its replicated writes one at a time (replicate.go)
-	// callTimeout is Options.CallTimeout, its default filled in.
-	callTimeout time.Duration
+	// callTimeout is Options.CallTimeout, its default filled in, as a
+	// time.Duration; a reload may change it.
+	callTimeout atomic.Int64
 	start       time.Time
 	ids         *idgen.Generator
 	cache       *lcache.Cache
 	locks       *lock.Table
 	kv          *kvdb.DB
-	zk          *zk.Client       // nil when not configured
-	mg          *mongodb.Client  // nil when not configured
-	my          *mysql.Client    // nil when not configured
-	mc          *memcache.Client // nil when not configured
-	notices     Notices          // nil: no cluster
-	switched    switches         // operator degrade switches (degrade.go)
-	shared      sharedNotices    // nil: no cluster, the switches are this node's
+	// The backend servants (backends.go); cfg keeps the sections they
+	// started with, each instance the one it was built from.
+	zk       backend[*zk.Client]
+	mg       backend[*mongodb.Client]
+	my       backend[*mysql.Client]
+	mc       backend[*memcache.Client]
+	reloadMu sync.Mutex    // one Reload at a time
+	notices  Notices       // nil: no cluster
+	switched switches      // operator degrade switches (degrade.go)
+	shared   sharedNotices // nil: no cluster, the switches are this node's
 }
 
 // reqContext is the request context of a call: rc, or an empty Context
@@ -189,13 +193,14 @@ func New(cfg Config, opts Options) (*FunServant, error) {
 	}
 	s := &FunServant{cfg: cfg, version: opts.Version, router: opts.Router, worker: opts.Worker, moveBatchKeys: opts.MoveBatchKeys, log: cmp.Or(opts.Log, slog.Default()), start: time.Now(),
 		ids: ids, cache: cache, locks: locks, kv: kv}
-	s.callTimeout = cmp.Or(opts.CallTimeout, DefaultCallTimeout)
+	s.setCallTimeout(opts.CallTimeout)
+	s.zk.kind, s.mg.kind, s.my.kind, s.mc.kind = zkKind, mongodbKind, mysqlKind, memcacheKind
 	if s.router != nil {
 		s.gates = make([]gate, s.router.VBuckets())
 		s.moves.init(s.router.VBuckets())
 		s.order = new(order)
 	}
-	if err := s.openBackends(cfg, opts.Log); err != nil {
+	if err := s.openBackends(cfg); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -210,72 +215,29 @@ func withVBuckets(cfg Config, n int) Config {
 	return cfg
 }
 
-// openBackends builds the backend servants cfg configures; the others stay
-// nil and their calls answer "servant X is not configured".
-func (s *FunServant) openBackends(cfg Config, log *slog.Logger) (err error) {
-	if cfg.ZK.Configured() {
-		if s.zk, err = zk.New(cfg.ZK, log); err != nil {
-			return err
-		}
-	}
-	if cfg.MongoDB.Configured() {
-		if s.mg, err = mongodb.New(cfg.MongoDB); err != nil {
-			return err
-		}
-	}
-	if cfg.MySQL.Configured() {
-		if s.my, err = mysql.NewInCluster(cfg.MySQL, mysqlCluster{s}); err != nil {
-			return err
-		}
-	}
-	if cfg.Memcache.Configured() {
-		if s.mc, err = memcache.New(cfg.Memcache); err != nil {
+// openBackends opens every backend servant, in backendList's order.
+func (s *FunServant) openBackends(cfg Config) error {
+	for _, b := range s.backendList() {
+		if err := b.open(s, cfg); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Run runs the backends' background work (idle pings, heartbeats) until
-// ctx is done. The caller starts it once, after New.
-func (s *FunServant) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, run := range s.runners() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			run(ctx)
-		}()
-	}
-	wg.Wait()
+// setCallTimeout sets the deadline of calls that wait on a backend or a
+// peer; zero is DefaultCallTimeout.
+func (s *FunServant) setCallTimeout(d time.Duration) {
+	s.callTimeout.Store(int64(cmp.Or(d, DefaultCallTimeout)))
 }
 
-// runners lists the Run methods of the configured backends.
-func (s *FunServant) runners() []func(context.Context) {
-	var runs []func(context.Context)
-	if s.my != nil {
-		runs = append(runs, s.my.Run)
-	}
-	if s.mc != nil {
-		runs = append(runs, s.mc.Run)
-	}
-	return runs
-}
-
-// Close releases the servants: backend clients, then the kvdb file.
+// Close releases the servants: the backends, once their calls in flight
+// have returned, in the reverse order of backendList; then the kvdb file.
 // Idempotent.
 func (s *FunServant) Close() error {
-	if s.mc != nil {
-		s.mc.Close()
-	}
-	if s.my != nil {
-		s.my.Close()
-	}
-	if s.mg != nil {
-		s.mg.Close(context.Background())
-	}
-	if s.zk != nil {
-		s.zk.Close()
+	list := s.backendList()
+	for i := len(list) - 1; i >= 0; i-- {
+		list[i].close()
 	}
 	return s.kv.Close()
 }
@@ -290,17 +252,10 @@ func (s *FunServant) Stats() any {
 	if s.router != nil {
 		out["routing"] = s.routing.stats()
 	}
-	if s.zk != nil {
-		out["zk"] = s.zk.Stats()
-	}
-	if s.mg != nil {
-		out["mongodb"] = s.mg.Stats()
-	}
-	if s.my != nil {
-		out["mysql"] = s.my.Stats()
-	}
-	if s.mc != nil {
-		out["memcache"] = s.mc.Stats()
+	for _, b := range s.backendList() {
+		if st, ok := b.stats(); ok {
+			out[b.name()] = st
+		}
 	}
 	out["switches"] = s.switched.list()
 	return out

@@ -136,12 +136,17 @@ func (s *FunServant) importBatch(vb int, b *rpc.VBucketBatch) error {
 			return fmt.Errorf("vb_push lcache: %w", err)
 		}
 	}
-	if s.my == nil || len(b.QueryCache) == 0 {
+	if len(b.QueryCache) == 0 {
 		return nil
 	}
+	my, done, err := s.my.hold()
+	if err != nil {
+		return nil // mysql not configured: no query cache to fill
+	}
+	defer done()
 	cached, err := queryCacheEntries(b.QueryCache)
 	if err == nil {
-		err = s.my.ImportVBucket(vb, cached)
+		err = my.client.ImportVBucket(vb, cached)
 	}
 	if err != nil {
 		return fmt.Errorf("vb_push query cache: %w", err)
@@ -251,8 +256,9 @@ func (s *FunServant) dropVBucket(vb int) (int, error) {
 			return n, err
 		}
 	}
-	if s.my != nil {
-		_, err = s.my.DropVBucket(vb)
+	if my, done, held := s.my.hold(); held == nil {
+		defer done()
+		_, err = my.client.DropVBucket(vb)
 	}
 	return n, err
 }

@@ -13,11 +13,13 @@ import (
 // ZkCreate creates a persistent znode under the configured root (parents
 // too); false when it exists.
 func (s *FunServant) ZkCreate(ctx context.Context, rc *rpc.Context, path string, data string) (ok bool, err error) {
-	if s.zk == nil {
-		return false, errNotConfigured("zk")
+	zk, done, err := s.zk.hold()
+	if err != nil {
+		return false, err
 	}
+	defer done()
 	err = s.within(ctx, rc, s.cfg.ZK.Timeout, func(ctx context.Context) (err error) {
-		ok, err = s.zk.Create(ctx, path, data)
+		ok, err = zk.client.Create(ctx, path, data)
 		return err
 	})
 	return ok, wrap("zk_create", err)
@@ -25,11 +27,13 @@ func (s *FunServant) ZkCreate(ctx context.Context, rc *rpc.Context, path string,
 
 // ZkChildren lists the children of path under the root, sorted.
 func (s *FunServant) ZkChildren(ctx context.Context, rc *rpc.Context, path string) (children []string, err error) {
-	if s.zk == nil {
-		return nil, errNotConfigured("zk")
+	zk, done, err := s.zk.hold()
+	if err != nil {
+		return nil, err
 	}
+	defer done()
 	err = s.within(ctx, rc, s.cfg.ZK.Timeout, func(ctx context.Context) (err error) {
-		children, err = s.zk.Children(ctx, path)
+		children, err = zk.client.Children(ctx, path)
 		return err
 	})
 	if err != nil {
@@ -40,11 +44,13 @@ func (s *FunServant) ZkChildren(ctx context.Context, rc *rpc.Context, path strin
 
 // ZkDel deletes a znode without children; false when it is missing.
 func (s *FunServant) ZkDel(ctx context.Context, rc *rpc.Context, path string) (ok bool, err error) {
-	if s.zk == nil {
-		return false, errNotConfigured("zk")
+	zk, done, err := s.zk.hold()
+	if err != nil {
+		return false, err
 	}
+	defer done()
 	err = s.within(ctx, rc, s.cfg.ZK.Timeout, func(ctx context.Context) (err error) {
-		ok, err = s.zk.Delete(ctx, path)
+		ok, err = zk.client.Delete(ctx, path)
 		return err
 	})
 	return ok, wrap("zk_del", err)

@@ -105,8 +105,11 @@ func (c LogConfig) level() (slog.Level, error) {
 	return l, nil
 }
 
-func (c LogConfig) logger() *slog.Logger {
-	level, _ := c.level()
+// logger writes to stderr at c's level, set into level, where a reload
+// changes it.
+func (c LogConfig) logger(level *slog.LevelVar) *slog.Logger {
+	l, _ := c.level()
+	level.Set(l)
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))

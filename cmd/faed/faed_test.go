@@ -112,6 +112,15 @@ func pingAdmin(d *daemon) bool {
 func launchFaed(t *testing.T, dir, extra string) *daemon {
 	t.Helper()
 	d := &daemon{dir: dir, TCP: freePort(t), HTTP: freePort(t), Unix: filepath.Join(dir, "faed.sock"), Log: &logBuffer{}, exited: make(chan error, 1), gone: make(chan struct{})}
+	d.writeConfig(t, extra)
+	spawn(t, d)
+	return d
+}
+
+// writeConfig writes d's faed.toml: its listeners and kvdb file, and the
+// extra TOML with {{TCP}} replaced by d's TCP address.
+func (d *daemon) writeConfig(t *testing.T, extra string) {
+	t.Helper()
 	extra = strings.ReplaceAll(extra, "{{TCP}}", d.TCP)
 	engineKeys, extra := engineSection(extra)
 	cfg := fmt.Sprintf(`
@@ -122,12 +131,10 @@ listen = ["tcp:%s", "unix:%s"]
 listen = %q
 [servant.kvdb]
 path = %q
-%s`, d.TCP, d.Unix, engineKeys, d.HTTP, filepath.Join(dir, "kv.db"), extra)
-	if err := os.WriteFile(filepath.Join(dir, "faed.toml"), []byte(cfg), 0o644); err != nil {
+%s`, d.TCP, d.Unix, engineKeys, d.HTTP, filepath.Join(d.dir, "kv.db"), extra)
+	if err := os.WriteFile(filepath.Join(d.dir, "faed.toml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	spawn(t, d)
-	return d
 }
 
 // restart starts faed again on the config and data of d, which must have

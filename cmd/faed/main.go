@@ -52,9 +52,10 @@ func run(configPath string) int {
 		fmt.Fprintln(os.Stderr, "faed:", err)
 		return 1
 	}
-	log := cfg.Log.logger()
+	level := new(slog.LevelVar)
+	log := cfg.Log.logger(level)
 	slog.SetDefault(log)
-	if err := serve(cfg, log); err != nil {
+	if err := serve(configPath, cfg, log, level); err != nil {
 		log.Error("faed stopped", "err", err)
 		return 1
 	}
@@ -76,19 +77,19 @@ func background(f func(context.Context)) (stop func()) {
 	}
 }
 
-// serve runs the daemon until SIGTERM, SIGINT or POST /stop; SIGHUP never
-// stops it. Start-up order:
+// serve runs the daemon until SIGTERM, SIGINT or POST /stop; SIGHUP and
+// POST /reload apply the file at path again (reload.go). Start-up order:
 // claim the worker id, follow the cluster, build servants, listen, join.
 // Shut-down order (deferred, so it runs in reverse): leave the cluster,
 // drain calls (bounded by shutdown_timeout), stop the admin server, stop
 // the backends' background work, close the cluster, close the servants.
-func serve(cfg Config, log *slog.Logger) error {
-	defer onHangup(log)()
+func serve(path string, cfg Config, log *slog.Logger, level *slog.LevelVar) error {
+	hup := catchHangup()
 	cluster, err := startCluster(cfg, log)
 	if err != nil {
 		return err
 	}
-	opts := servant.Options{Version: version, Log: log, CallTimeout: cfg.Engine.WithDefaults().CallTimeout}
+	opts := servant.Options{Version: version, Log: log, CallTimeout: cfg.Engine.CallTimeout}
 	if cluster != nil {
 		defer cluster.Close()
 		defer background(cluster.Run)()
@@ -105,18 +106,18 @@ func serve(cfg Config, log *slog.Logger) error {
 		// map neither gives us nor moves here is garbage.
 		cluster.OnView(funs.ViewChanged)
 	}
-	defer background(funs.Run)()
-
 	eng, err := engine.New(cfg.Engine, rpc.NewFunServantProcessor(funs), log)
 	if err != nil {
 		return err
 	}
+	reload := newReloader(path, cfg, eng, funs, level, log)
+	defer onHangup(hup, reload)()
 	if err := eng.Listen(); err != nil {
 		return err
 	}
 	sigCtx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	admin, err := startAdmin(cfg, eng, funs, cluster, stop)
+	admin, err := startAdmin(cfg, eng, funs, cluster, reload, stop)
 	if err != nil {
 		return err
 	}
@@ -126,7 +127,7 @@ func serve(cfg Config, log *slog.Logger) error {
 			return err
 		}
 	}
-	backlog, warning := engine.ListenBacklog(cfg.Engine.WithDefaults().MaxOutstandingSessions)
+	backlog, warning := engine.ListenBacklog(cfg.Engine.MaxOutstandingSessions)
 	log.Info("faed serving", "version", version, "listen", cfg.Engine.Listen, "http", admin.Addr().String(), "listen_backlog", backlog)
 	if warning != "" {
 		log.Warn("faed: " + warning)
@@ -152,9 +153,9 @@ func startCluster(cfg Config, log *slog.Logger) (*peer.Cluster, error) {
 	return cluster, nil
 }
 
-func startAdmin(cfg Config, eng *engine.Engine, funs *servant.FunServant, cluster *peer.Cluster, stop func()) (*engine.Admin, error) {
-	sections := map[string]func() any{"servant": funs.Stats}
-	opts := engine.AdminOptions{Version: version, Sections: sections, Config: cfg.effective, Stop: stop, Degrade: degrader{funs}, Shards: funs}
+func startAdmin(cfg Config, eng *engine.Engine, funs *servant.FunServant, cluster *peer.Cluster, reload *reloader, stop func()) (*engine.Admin, error) {
+	sections := map[string]func() any{"servant": funs.Stats, "reload": reload.stats}
+	opts := engine.AdminOptions{Version: version, Sections: sections, Config: reload.effective, Stop: stop, Reload: reload.answer, Degrade: degrader{funs}, Shards: funs}
 	if cluster != nil {
 		sections["cluster"] = cluster.Stats
 		opts.Cluster = cluster
@@ -223,24 +224,4 @@ func handOff(ctx context.Context, cfg Config, cluster *peer.Cluster, log *slog.L
 		}
 	}
 	log.Info("every vbucket handed off")
-}
-
-// onHangup catches SIGHUP, whose default action would kill the daemon on
-// the spot (no drain, no cluster leave, the unix socket left behind), and
-// logs that reload is not available yet; a later issue makes it reload the
-// configuration. The returned stop ends the logging; SIGHUP stays caught
-// (and is dropped) until the process exits, so a late one is harmless too.
-func onHangup(log *slog.Logger) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	return background(func(ctx context.Context) {
-		for {
-			select {
-			case <-hup:
-				log.Warn("SIGHUP received: configuration reload is not available yet; still serving on the running configuration")
-			case <-ctx.Done():
-				return
-			}
-		}
-	})
 }

@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// hupLine is what faed logs on SIGHUP until reload lands.
-const hupLine = "SIGHUP received: configuration reload is not available yet"
+// hupLine is what faed logs when SIGHUP reloaded its configuration.
+const hupLine = "configuration reloaded"
 
 func TestSighupKeepsServing(t *testing.T) {
 	d := startFaed(t, t.TempDir(), "")
