@@ -33,8 +33,8 @@ func TestPrintSummary(t *testing.T) {
 	for _, want := range []string{
 		"noop persistent unix c=64",
 		"noop php tcp c=64",
-		"github.com/faed/faed/stock 1.50x 0.75x 0.75x 0.75x",
-		"github.com/faed/faed/echo 0.75x 1.50x 1.50x 1.50x",
+		"faed/stock 1.50x 0.75x 0.75x 0.75x",
+		"faed/echo 0.75x 1.50x 1.50x 1.50x",
 		"faed 10000 9.50 0",
 	} {
 		if !strings.Contains(strings.Join(strings.Fields(out.String()), " "), want) {

@@ -43,6 +43,8 @@ type node struct {
 	exited chan struct{} // closed when the process has exited
 	log    *lockedBuffer
 	token  string // [http] token, if set before start
+	config string // its faed.toml, once started
+	kvPath string
 }
 
 // startNode starts faed on a config of its own listeners plus extra TOML
@@ -67,7 +69,8 @@ func (n *node) start(t *testing.T, extra string) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "faed.toml")
-	writeConfig(t, path, n, filepath.Join(dir, "kv.db"), extra)
+	n.config, n.kvPath = path, filepath.Join(dir, "kv.db")
+	writeConfig(t, path, n, n.kvPath, extra)
 	n.cmd = exec.Command(faedBin, "-config", path)
 	n.cmd.Stderr = n.log
 	if err := n.cmd.Start(); err != nil {

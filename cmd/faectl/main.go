@@ -16,6 +16,7 @@
 //	faectl undegrade S[:POOL]                      lift that switch
 //	faectl stats [-json] [-top n]                  engine stats summary, or the raw JSON
 //	faectl top [-interval 1s] [-n rounds] [-top n] a live screen: calls/s, errors/s per call
+//	faectl reload                                  apply the node's configuration file again
 //	faectl stop -yes                               stop the node (POST /stop)
 //
 // The global flags may also follow the command's name. When the node has an
@@ -81,6 +82,7 @@ var commands = []command{
 	{"shards", "show the MySQL shard map, or lock -reason R VBUCKET, flip VBUCKET SHARD, unlock VBUCKET", cmdShards},
 	{"stats", "show a node's stats summary, or with -json the raw /stats", cmdStats},
 	{"top", "a live screen of a node: calls/s, errors/s and latency per call, every -interval", cmdTop},
+	{"reload", "reload the node's configuration file: POST /reload", cmdReload},
 	{"stop", "stop the node: POST /stop, only with -yes", cmdStop},
 }
 

@@ -312,3 +312,39 @@ func TestACallersBudgetLowersTheDeadline(t *testing.T) {
 		t.Fatalf("SELECT 1 after budget-cut calls: %+v, %v; want the pool still serving", r, err)
 	}
 }
+
+// TestACallersBudgetEndsAMemcacheCall: a memcached that accepts and never
+// answers holds mc_get for the caller's 300ms budget, not the pool's 2s
+// io_timeout (it held it for 2s before: the budget cancels the call's ctx
+// and gomemcache watches no ctx), and budget-cut calls leave the breaker
+// closed.
+func TestACallersBudgetEndsAMemcacheCall(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // silent until the test ends
+		}
+	}()
+	d := startFaed(t, t.TempDir(), fmt.Sprintf("[servant.memcache.pools.p]\nservers = [%q]\nio_timeout = \"2s\"\n", ln.Addr()))
+	c := goClient(t, "unix", d.Unix)
+	budget := int32(300)
+	for i := range 6 {
+		start := time.Now()
+		_, err := c.McGet(context.Background(), &rpc.Context{Rid: 1, Reason: "test", BudgetMs: &budget}, "p", "k")
+		took := time.Since(start)
+		if err == nil || !strings.Contains(err.Error(), "deadline 300ms exceeded") || strings.Contains(err.Error(), "circuit open") {
+			t.Fatalf("mc_get %d on a silent memcached: %v, want the 300ms deadline error, breaker closed", i, err)
+		}
+		if took > time.Second {
+			t.Fatalf("mc_get %d answered after %v, want the 300ms budget, not io_timeout 2s", i, took)
+		}
+	}
+}

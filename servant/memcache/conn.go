@@ -110,15 +110,26 @@ func ping(ctx context.Context, c *conn) error {
 	return c.mc.Ping()
 }
 
-// call runs fn, one memcached command, with all its I/O bounded by deadline.
-// gomemcache sets no deadline that outlives this one (see socket.SetDeadline).
+// call runs fn, one memcached command, with all its I/O bounded by deadline
+// and cut short when ctx is cancelled (a caller's budget ends its call so,
+// with no deadline in ctx: see servant's deadline.go); the error then wraps
+// context.Canceled, which the pool blames on nobody. gomemcache takes no
+// ctx and sets no deadline that outlives this one (see socket.SetDeadline).
 // A panic in fn becomes a protocol error: gomemcache slices reply lines
 // assuming they end in CRLF, and a garbled line must not end the process.
-func (c *conn) call(deadline time.Time, fn func(*conn) error) (err error) {
+func (c *conn) call(ctx context.Context, deadline time.Time, fn func(*conn) error) (err error) {
 	c.calls++
 	c.sock.reset()
 	if err := c.sock.Conn.SetDeadline(deadline); err != nil {
 		return err
+	}
+	if ctx.Done() != nil {
+		defer c.interruptOnCancel(ctx)()
+		defer func() {
+			if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+				err = fmt.Errorf("%w: %w", context.Canceled, err)
+			}
+		}()
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -126,6 +137,22 @@ func (c *conn) call(deadline time.Time, fn func(*conn) error) (err error) {
 		}
 	}()
 	return fn(c)
+}
+
+// interruptOnCancel makes the connection's I/O fail at once when ctx is
+// cancelled, until the returned stop, which waits for an interruption
+// under way: none may land on the connection's next call.
+func (c *conn) interruptOnCancel(ctx context.Context) (stop func()) {
+	interrupted := make(chan struct{})
+	stopWatch := context.AfterFunc(ctx, func() {
+		defer close(interrupted)
+		c.sock.Conn.SetDeadline(time.Unix(1, 0))
+	})
+	return func() {
+		if !stopWatch() {
+			<-interrupted
+		}
+	}
 }
 
 // stale reports whether the call that just failed with err on c may run again

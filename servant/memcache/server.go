@@ -48,7 +48,7 @@ func (s *server) do(ctx context.Context, fn func(c *conn) error) error {
 		return s.getFailed(err)
 	}
 	start := time.Now()
-	err = c.call(s.deadline(ctx, start), fn)
+	err = c.call(ctx, s.deadline(ctx, start), fn)
 	if c.stale(err) {
 		return s.retry(ctx, c, start, fn)
 	}
@@ -72,7 +72,7 @@ func (s *server) retry(ctx context.Context, stale *conn, start time.Time, fn fun
 	if err != nil {
 		return s.getFailed(err)
 	}
-	return s.done(c, start, c.call(s.deadline(ctx, time.Now()), fn))
+	return s.done(c, start, c.call(ctx, s.deadline(ctx, time.Now()), fn))
 }
 
 // done hands c back with the outcome err of the call that began at start,
