@@ -14,13 +14,16 @@ import (
 	"github.com/faed/faed/servant/zk"
 )
 
-// This file is the life cycle of the backend servants, the ones that reach
-// a server: each is opened from its section of the configuration, rebuilt
-// when a reload changes that section, counted in /stats and closed at the
-// end, one list for all (backendList). A section that configures nothing
-// opens no client: the backend then holds the error its calls answer.
+// This file is the life cycle of the servants: each is opened from its
+// section of the configuration, counted in /stats and closed at the end,
+// one list for all (servantList). The backend servants, the ones that reach
+// a server, are also rebuilt when a reload changes their section
+// (backendList); a backend section that configures nothing opens no
+// client, and the backend then holds the error its calls answer. The
+// servants in the process (idgen, lcache, lock, kvdb) hold state a rebuild
+// would lose: only a restart changes their sections (Config.Reloadable).
 // Adding a backend servant is its package, its dispatcher file, a field of
-// FunServant and its line in backendList.
+// FunServant with its kind (below), and its line in backendList.
 
 // backend holds one backend servant as configured now. A call holds the
 // instance it started on until it returns; a reload swaps a new instance
@@ -148,17 +151,55 @@ func (k *backendKind[C]) retire(in *instance[C]) {
 	}
 }
 
-// lifecycle is a backend as the list sees it, whatever its client type.
-type lifecycle interface {
+// life is a servant as servantList sees it.
+type life interface {
 	name() string
+	// stats are its counters for /stats; false when it has none (a
+	// backend not configured).
+	stats() (any, bool)
+	close() error
+}
+
+// inProcess is a servant that lives in faed's memory or files, opened by
+// New.
+type inProcess struct {
+	n       string
+	counted func() any
+	closer  func() error // nil: nothing to release
+}
+
+func (p inProcess) name() string       { return p.n }
+func (p inProcess) stats() (any, bool) { return p.counted(), true }
+func (p inProcess) close() error {
+	if p.closer == nil {
+		return nil
+	}
+	return p.closer()
+}
+
+// servantList is every servant with state or a client to release, in the
+// order they open; they close in the reverse order.
+func (s *FunServant) servantList() []life {
+	list := []life{
+		inProcess{"lcache", func() any { return s.cache.Stats() }, nil},
+		inProcess{"lock", func() any { return s.locks.Stats() }, nil},
+		inProcess{"kvdb", func() any { return s.kv.Stats() }, s.kv.Close},
+	}
+	for _, b := range s.backendList() {
+		list = append(list, b)
+	}
+	return list
+}
+
+// lifecycle is a backend as the reload sees it, whatever its client type.
+type lifecycle interface {
+	life
 	// open builds and starts the instance cfg configures.
 	open(s *FunServant, cfg Config) error
 	// prepare builds the instance cfg configures if its section changed,
 	// returning how to swap it in (which returns the instance replaced,
 	// to retire); nil, nil if the section did not change.
 	prepare(s *FunServant, cfg Config) (swap func() (retire func()), discard func(), err error)
-	stats() (any, bool)
-	close()
 }
 
 func (b *backend[C]) name() string { return b.kind.name }
@@ -194,6 +235,9 @@ func (b *backend[C]) prepare(s *FunServant, cfg Config) (swap func() func(), dis
 }
 
 func (b *backend[C]) stats() (any, bool) {
+	if b.cur.Load() == nil {
+		return nil, false // New failed before opening it
+	}
 	in, done, err := b.hold()
 	if err != nil {
 		return nil, false
@@ -202,14 +246,14 @@ func (b *backend[C]) stats() (any, bool) {
 	return b.kind.stats(in.client), true
 }
 
-func (b *backend[C]) close() {
+func (b *backend[C]) close() error {
 	if in := b.cur.Load(); in != nil {
 		b.kind.retire(in)
 	}
+	return nil
 }
 
-// backendList is every backend servant, in the order they open; they
-// close in the reverse order.
+// backendList is every backend servant, in the order they open.
 func (s *FunServant) backendList() []lifecycle {
 	return []lifecycle{&s.zk, &s.mg, &s.my, &s.mc}
 }

@@ -231,31 +231,28 @@ func (s *FunServant) setCallTimeout(d time.Duration) {
 	s.callTimeout.Store(int64(cmp.Or(d, DefaultCallTimeout)))
 }
 
-// Close releases the servants: the backends, once their calls in flight
-// have returned, in the reverse order of backendList; then the kvdb file.
-// Idempotent.
+// Close releases the servants in the reverse order of servantList: the
+// backends, each once its calls in flight have returned, then the kvdb
+// file. Idempotent.
 func (s *FunServant) Close() error {
-	list := s.backendList()
+	list := s.servantList()
+	var errs []error
 	for i := len(list) - 1; i >= 0; i-- {
-		list[i].close()
+		errs = append(errs, list[i].close())
 	}
-	return s.kv.Close()
+	return errors.Join(errs...)
 }
 
 // Stats returns every servant's counters, for the admin endpoints.
 func (s *FunServant) Stats() any {
-	out := map[string]any{
-		"lcache": s.cache.Stats(),
-		"lock":   s.locks.Stats(),
-		"kvdb":   s.kv.Stats(),
+	out := map[string]any{}
+	for _, sv := range s.servantList() {
+		if st, ok := sv.stats(); ok {
+			out[sv.name()] = st
+		}
 	}
 	if s.router != nil {
 		out["routing"] = s.routing.stats()
-	}
-	for _, b := range s.backendList() {
-		if st, ok := b.stats(); ok {
-			out[b.name()] = st
-		}
 	}
 	out["switches"] = s.switched.list()
 	return out
