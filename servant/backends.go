@@ -246,8 +246,13 @@ func (b *backend[C]) stats() (any, bool) {
 	return b.kind.stats(in.client), true
 }
 
+// close retires the instance serving; from then on the backend answers
+// that it is closed (a cluster's view callbacks may still call in while
+// the daemon shuts down).
 func (b *backend[C]) close() error {
-	if in := b.cur.Load(); in != nil {
+	closed := newInstance[C](Config{})
+	closed.err = fmt.Errorf("servant %s is closed", b.kind.name)
+	if in := b.cur.Swap(closed); in != nil {
 		b.kind.retire(in)
 	}
 	return nil

@@ -83,4 +83,7 @@ func TestBackendSwapWaitsForCalls(t *testing.T) {
 	}
 	b.close()
 	b.close() // idempotent
+	if _, _, err := b.hold(); err == nil || err.Error() != "servant test is closed" {
+		t.Fatalf("hold after close = %v, want the closed error", err)
+	}
 }
