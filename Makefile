@@ -47,9 +47,12 @@ deps:
 bench: deps build
 	scripts/bench.sh
 
-# Long load tests of the engine (FAED_SOAK=1; no -race, so the figures are real; make test runs them short).
-soak: $(ZKWORK)
+# Long load tests of the engine (FAED_SOAK=1), then the cluster soak for SOAK_DURATION (its report
+# in $$FAED_ARTIFACTS/soak-report.txt); no -race, so the figures are real. make test runs both short.
+SOAK_DURATION ?= 10m
+soak: deps $(ZKWORK)
 	FAED_SOAK=1 go test -count=1 -timeout 10m -v -run '^TestLoad' ./engine
+	FAED_SOAK_DURATION=$(SOAK_DURATION) FAED_REQUIRE_SERVERS=1 go test -count=1 -timeout 3h -v -run '^TestSoak$$' ./cmd/faed
 
 # Regenerate the Go, PHP and Python stubs from idl/fun.thrift.
 gen:

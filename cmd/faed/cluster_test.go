@@ -46,6 +46,7 @@ type clusterOpts struct {
 	root           string // the cluster's znode; clusterRoot if empty
 	vbuckets       int    // [cluster] vbuckets; testVBuckets if zero
 	replicas       int    // [cluster] replicas: the tests of before replicas have none
+	lockExpiry     string // [servant.lock] expiry; 60s if empty
 	extra          string // more TOML for every node, after the cluster's
 }
 
@@ -64,7 +65,7 @@ func nodeToml(o clusterOpts, worker int) string {
 [servant.idgen]
 worker_id = %d
 [servant.lock]
-expiry = "60s"
+expiry = %q
 [cluster]
 zookeeper = [%s]
 root = %q
@@ -72,7 +73,7 @@ session_timeout = %q
 advertise = "{{TCP}}"
 vbuckets = %d
 replicas = %d
-%s`, worker, strings.Join(quoted, ", "), cmp.Or(o.root, clusterRoot), o.sessionTimeout, cmp.Or(o.vbuckets, testVBuckets), o.replicas, o.extra)
+%s`, worker, cmp.Or(o.lockExpiry, "60s"), strings.Join(quoted, ", "), cmp.Or(o.root, clusterRoot), o.sessionTimeout, cmp.Or(o.vbuckets, testVBuckets), o.replicas, o.extra)
 }
 
 // startNodes starts n faed nodes with distinct worker ids, one after the
