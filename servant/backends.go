@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 	"github.com/faed/faed/servant/memcache"
 	"github.com/faed/faed/servant/mongodb"
 	"github.com/faed/faed/servant/mysql"
@@ -97,6 +98,23 @@ func (b *backend[C]) hold() (*instance[C], func(), error) {
 		// Retired between the load and the count: its successor is in.
 		in.release()
 	}
+}
+
+// call runs fn on b's client under the call's deadline (see within),
+// bounded also by bound of the configuration that client was built from
+// (nil: no bound of its own), so a reload's new timeouts come with its new
+// client; when b is not configured it answers b's error and runs nothing.
+func call[C any](s *FunServant, ctx context.Context, rc *rpc.Context, b *backend[C], bound func(Config) time.Duration, fn func(context.Context, C) error) error {
+	in, done, err := b.hold()
+	if err != nil {
+		return err
+	}
+	defer done()
+	var limit time.Duration
+	if bound != nil {
+		limit = bound(in.cfg)
+	}
+	return s.within(ctx, rc, limit, func(ctx context.Context) error { return fn(ctx, in.client) })
 }
 
 // ready is the error the backend answers now: nil if it is configured.

@@ -15,16 +15,11 @@ import (
 // sooner than the pool's io_timeout, each attempt's I/O.
 
 func (s *FunServant) McSet(ctx context.Context, rc *rpc.Context, pool, key string, value *rpc.TMemcacheData, expiration int32) (bool, error) {
-	mc, done, err := s.mc.hold()
-	if err != nil {
-		return false, err
-	}
-	defer done()
 	if err := s.switched.refuse("memcache", pool, true); err != nil {
 		return false, wrap("mc_set", err)
 	}
-	err = s.within(ctx, rc, 0, func(ctx context.Context) error {
-		return mc.client.Set(ctx, pool, key, value.Data, uint32(value.Flags), expiration)
+	err := call(s, ctx, rc, &s.mc, nil, func(ctx context.Context, mc *memcache.Client) error {
+		return mc.Set(ctx, pool, key, value.Data, uint32(value.Flags), expiration)
 	})
 	if err != nil {
 		return false, wrap("mc_set", err)
@@ -33,18 +28,13 @@ func (s *FunServant) McSet(ctx context.Context, rc *rpc.Context, pool, key strin
 }
 
 func (s *FunServant) McGet(ctx context.Context, rc *rpc.Context, pool, key string) (*rpc.TMemcacheData, error) {
-	mc, done, err := s.mc.hold()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
 	if err := s.switched.refuse("memcache", pool, false); err != nil {
 		return nil, wrap("mc_get", err)
 	}
 	var data []byte
 	var flags uint32
-	err = s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
-		data, flags, err = mc.client.Get(ctx, pool, key)
+	err := call(s, ctx, rc, &s.mc, nil, func(ctx context.Context, mc *memcache.Client) (err error) {
+		data, flags, err = mc.Get(ctx, pool, key)
 		return err
 	})
 	if err != nil {
@@ -54,34 +44,24 @@ func (s *FunServant) McGet(ctx context.Context, rc *rpc.Context, pool, key strin
 }
 
 func (s *FunServant) McAdd(ctx context.Context, rc *rpc.Context, pool, key string, value *rpc.TMemcacheData, expiration int32) (bool, error) {
-	mc, done, err := s.mc.hold()
-	if err != nil {
-		return false, err
-	}
-	defer done()
 	if err := s.switched.refuse("memcache", pool, true); err != nil {
 		return false, wrap("mc_add", err)
 	}
 	var stored bool
-	err = s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
-		stored, err = mc.client.Add(ctx, pool, key, value.Data, uint32(value.Flags), expiration)
+	err := call(s, ctx, rc, &s.mc, nil, func(ctx context.Context, mc *memcache.Client) (err error) {
+		stored, err = mc.Add(ctx, pool, key, value.Data, uint32(value.Flags), expiration)
 		return err
 	})
 	return stored, wrap("mc_add", err)
 }
 
 func (s *FunServant) McDelete(ctx context.Context, rc *rpc.Context, pool, key string) (bool, error) {
-	mc, done, err := s.mc.hold()
-	if err != nil {
-		return false, err
-	}
-	defer done()
 	if err := s.switched.refuse("memcache", pool, true); err != nil {
 		return false, wrap("mc_delete", err)
 	}
 	var deleted bool
-	err = s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
-		deleted, err = mc.client.Delete(ctx, pool, key)
+	err := call(s, ctx, rc, &s.mc, nil, func(ctx context.Context, mc *memcache.Client) (err error) {
+		deleted, err = mc.Delete(ctx, pool, key)
 		return err
 	})
 	return deleted, wrap("mc_delete", err)
@@ -91,17 +71,12 @@ func (s *FunServant) McDelete(ctx context.Context, rc *rpc.Context, pool, key st
 // memcached does). A missing key is not created and answers 0, where the
 // PHP extension answered false.
 func (s *FunServant) McIncrement(ctx context.Context, rc *rpc.Context, pool, key string, delta int64) (int64, error) {
-	mc, done, err := s.mc.hold()
-	if err != nil {
-		return 0, err
-	}
-	defer done()
 	if err := s.switched.refuse("memcache", pool, true); err != nil {
 		return 0, wrap("mc_increment", err)
 	}
 	var n int64
-	err = s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
-		n, err = mc.client.Increment(ctx, pool, key, delta)
+	err := call(s, ctx, rc, &s.mc, nil, func(ctx context.Context, mc *memcache.Client) (err error) {
+		n, err = mc.Increment(ctx, pool, key, delta)
 		return err
 	})
 	if errors.Is(err, memcache.ErrMiss) {

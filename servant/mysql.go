@@ -45,14 +45,9 @@ type queryArgs struct {
 }
 
 func (s *FunServant) myQuery(ctx context.Context, a queryArgs) (*rpc.MysqlResult_, error) {
-	my, done, err := s.my.hold()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
 	var r *mysql.Result
-	err = s.within(ctx, a.rc, 0, func(ctx context.Context) (err error) {
-		r, err = my.client.Query(ctx, a.pool, a.table, a.hintID, a.sql, a.argv, a.cacheKey)
+	err := call(s, ctx, a.rc, &s.my, nil, func(ctx context.Context, my *mysql.Client) (err error) {
+		r, err = my.Query(ctx, a.pool, a.table, a.hintID, a.sql, a.argv, a.cacheKey)
 		return err
 	})
 	return mysqlResult(r), wrap("my_query", err)
@@ -65,17 +60,12 @@ func peerMyQuery(c rpc.FunServant, ctx context.Context, fc *rpc.Context, a query
 // MyQueryShards runs sql on every shard of pool, rows concatenated in
 // shard order.
 func (s *FunServant) MyQueryShards(ctx context.Context, rc *rpc.Context, pool, table, sql string, argv []string) (*rpc.MysqlResult_, error) {
-	my, done, err := s.my.hold()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
 	if err := s.switched.refuse("mysql", pool, !mysql.IsRead(sql)); err != nil {
 		return nil, wrap("my_query_shards", err)
 	}
 	var r *mysql.Result
-	err = s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
-		r, err = my.client.QueryShards(ctx, pool, table, sql, argv)
+	err := call(s, ctx, rc, &s.my, nil, func(ctx context.Context, my *mysql.Client) (err error) {
+		r, err = my.QueryShards(ctx, pool, table, sql, argv)
 		return err
 	})
 	return mysqlResult(r), wrap("my_query_shards", err)
@@ -86,19 +76,14 @@ func (s *FunServant) MyQueryShards(ctx context.Context, rc *rpc.Context, pool, t
 // evicts the cacheKeys of the writes on each key's owner. If an owner cannot
 // be reached the call fails naming it, although the statements ran.
 func (s *FunServant) MyBulkExec(ctx context.Context, rc *rpc.Context, pool, table []string, hintID []int64, sql []string, argv [][]string, cacheKey []string) (int64, error) {
-	my, done, err := s.my.hold()
-	if err != nil {
-		return 0, err
-	}
-	defer done()
 	for _, p := range pool {
 		if err := s.switched.refuse("mysql", p, true); err != nil {
 			return 0, wrap("my_bulk_exec", err) // before any statement ran
 		}
 	}
 	var n int64
-	err = s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
-		n, err = my.client.BulkExec(ctx, pool, table, hintID, sql, argv, cacheKey, func(keys []string) error {
+	err := call(s, ctx, rc, &s.my, nil, func(ctx context.Context, my *mysql.Client) (err error) {
+		n, err = my.BulkExec(ctx, pool, table, hintID, sql, argv, cacheKey, func(keys []string) error {
 			return s.evictAll(ctx, rc, keys)
 		})
 		return err
@@ -109,18 +94,13 @@ func (s *FunServant) MyBulkExec(ctx context.Context, rc *rpc.Context, pool, tabl
 // MyMerge merges jsonValue into the JSON object in column, atomically
 // (one transaction, SELECT ... FOR UPDATE, bound parameters).
 func (s *FunServant) MyMerge(ctx context.Context, rc *rpc.Context, pool, table string, hintID int64, where, key, column, jsonValue string) (*rpc.MysqlMergeResult_, error) {
-	my, done, err := s.my.hold()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
 	if err := s.switched.refuse("mysql", pool, true); err != nil {
 		return nil, wrap("my_merge", err)
 	}
 	var ok bool
 	var newVal string
-	err = s.within(ctx, rc, 0, func(ctx context.Context) (err error) {
-		ok, newVal, err = my.client.Merge(ctx, pool, table, hintID, where, key, column, jsonValue)
+	err := call(s, ctx, rc, &s.my, nil, func(ctx context.Context, my *mysql.Client) (err error) {
+		ok, newVal, err = my.Merge(ctx, pool, table, hintID, where, key, column, jsonValue)
 		return err
 	})
 	if err != nil {
