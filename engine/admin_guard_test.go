@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 const testToken = "0123456789abcdef-test-token"
@@ -133,7 +135,7 @@ func runGuardCases(t *testing.T, cfg AdminConfig, cases []guardCase) {
 				}
 				return
 			}
-			waitFor(t, "Stop to be called", func() bool { return stops.Load() == 1 })
+			testserver.Eventually(t, "Stop to be called", waitLimit, func() bool { return stops.Load() == 1 })
 		})
 	}
 	c := dial(t, "tcp", s.tcp, KindBinary)

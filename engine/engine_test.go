@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/scripts/testserver"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -22,6 +23,7 @@ import (
 type testHandler struct {
 	rpc.FunServant
 	release chan struct{} // lc_get "block" waits on it
+	entered chan struct{} // lc_get "block" sends on it, if there is room, before waiting
 }
 
 func (h *testHandler) Noop(ctx context.Context, x int32) (int32, error) { return x, nil }
@@ -35,6 +37,10 @@ func (h *testHandler) LcGet(ctx context.Context, rc *rpc.Context, key string) ([
 	case "fail":
 		return nil, errors.New("lc_get: deliberate failure")
 	case "block":
+		select {
+		case h.entered <- struct{}{}:
+		default:
+		}
 		<-h.release
 	}
 	return []byte("v:" + key), nil
@@ -63,7 +69,7 @@ func startServerLogging(t testing.TB, tweak func(*Config), log *slog.Logger) *te
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	h := &testHandler{release: make(chan struct{})}
+	h := &testHandler{release: make(chan struct{}), entered: make(chan struct{}, 1)}
 	e, err := New(cfg, rpc.NewFunServantProcessor(h), log)
 	if err != nil {
 		t.Fatal(err)
@@ -256,8 +262,8 @@ func TestShutdownDrainsCallsInFlight(t *testing.T) {
 		}
 		reply <- err
 	}()
-	waitFor(t, "the blocking call to start", func() bool { return callCount(s.e, "lc_get") == 0 && s.e.Stats().Snapshot().SessionsActive == 2 })
-	time.Sleep(50 * time.Millisecond) // let the call reach the handler
+	testserver.Eventually(t, "the blocking call to start", waitLimit, func() bool { return callCount(s.e, "lc_get") == 0 && s.e.Stats().Snapshot().SessionsActive == 2 })
+	awaitEntered(t, s.handler)
 
 	shutdown := make(chan error, 1)
 	go func() {
@@ -293,11 +299,13 @@ func TestShutdownDeadlineClosesStuckCalls(t *testing.T) {
 		_, err := c.LcGet(context.Background(), rc, "block")
 		reply <- err
 	}()
-	waitFor(t, "the blocking call to start", func() bool { return s.e.Stats().Snapshot().SessionsActive == 1 })
-	time.Sleep(50 * time.Millisecond)
+	testserver.Eventually(t, "the blocking call to start", waitLimit, func() bool { return s.e.Stats().Snapshot().SessionsActive == 1 })
+	awaitEntered(t, s.handler)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	go func() {
+		// Deliberately late: Shutdown must give up at its deadline while
+		// the handler still holds the call.
 		time.Sleep(300 * time.Millisecond)
 		close(s.handler.release) // let the handler goroutine finish eventually
 	}()
@@ -311,15 +319,16 @@ func TestShutdownDeadlineClosesStuckCalls(t *testing.T) {
 
 func callCount(e *Engine, name string) int64 { return e.Stats().perCall[name].calls.Count() }
 
-// waitFor polls cond until it holds or 5s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitLimit bounds the engine tests' waits for a condition.
+const waitLimit = 5 * time.Second
+
+// awaitEntered waits until an lc_get "block" has reached the handler.
+func awaitEntered(t *testing.T, h *testHandler) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-h.entered:
+	case <-time.After(waitLimit):
+		t.Fatal("the blocking call did not reach the handler within 5s")
 	}
 }
 

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/scripts/testserver"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -106,7 +107,7 @@ func TestLoadBurstPastSessionLimitIsServedWhole(t *testing.T) {
 	if snap.SessionWaits < 1 {
 		t.Fatalf("session_waits = 0 for %d connections against a limit of %d: no back-pressure", sc.conns, sc.limit)
 	}
-	waitFor(t, "every session to end", func() bool { return s.e.stats.sessionsActive.Load() == 0 })
+	testserver.Eventually(t, "every session to end", waitLimit, func() bool { return s.e.stats.sessionsActive.Load() == 0 })
 }
 
 // runBurst starts sc.conns clients at once and returns when all are done.
@@ -179,7 +180,7 @@ func TestLoadStalledConnectionsDoNotDelayFreshClients(t *testing.T) {
 	call, reply := noopExchange(t)
 	stalled := openStalled(t, s.tcp, sc.stalled, call[:len(call)/2])
 	defer closeAll(stalled)
-	waitFor(t, "every stalled connection to hold a session", func() bool {
+	testserver.Eventually(t, "every stalled connection to hold a session", waitLimit, func() bool {
 		return s.e.stats.sessionsActive.Load() == int64(sc.stalled)
 	})
 

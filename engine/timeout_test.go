@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/scripts/testserver"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -35,32 +35,14 @@ func (clockHandler) LcGet(ctx context.Context, rc *rpc.Context, key string) ([]b
 	return []byte("v:" + key), nil
 }
 
-// lockedBuffer is a log sink safe for the session goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startClockServer runs an engine over clockHandler on loopback TCP and
 // returns it with its address and its log.
-func startClockServer(t *testing.T, tweak func(*Config)) (*Engine, string, *lockedBuffer) {
+func startClockServer(t *testing.T, tweak func(*Config)) (*Engine, string, *testserver.LockedBuffer) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Listen = []string{"tcp:127.0.0.1:0"}
 	tweak(&cfg)
-	logs := &lockedBuffer{}
+	logs := &testserver.LockedBuffer{}
 	e, err := New(cfg, rpc.NewFunServantProcessor(clockHandler{}), slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -116,11 +98,11 @@ func TestWriteTimeoutCutsOffAClientThatDoesNotReadAndLogsTheLostReply(t *testing
 		t.Fatal(err)
 	}
 	// The client never reads: the reply stalls once the socket buffers fill.
-	waitFor(t, "the lost reply to be counted", func() bool { return e.Stats().Snapshot().RepliesLost == 1 })
+	testserver.Eventually(t, "the lost reply to be counted", waitLimit, func() bool { return e.Stats().Snapshot().RepliesLost == 1 })
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("reply given up after %v, want about the 200ms write timeout", d)
 	}
-	waitFor(t, "the session to end", func() bool { return e.Stats().Snapshot().SessionsActive == 0 })
+	testserver.Eventually(t, "the session to end", waitLimit, func() bool { return e.Stats().Snapshot().SessionsActive == 0 })
 	if log := logs.String(); !strings.Contains(log, "reply not delivered") || !strings.Contains(log, "call=lc_get") {
 		t.Fatalf("lost reply not logged with its call; log:\n%s", log)
 	}

@@ -89,7 +89,7 @@ func converged(cs []*Cluster, want ...string) error {
 
 func waitConverged(t *testing.T, cs []*Cluster, want ...string) {
 	t.Helper()
-	eventually(t, 15*time.Second, func() error { return converged(cs, want...) })
+	testserver.EventuallyNil(t, "the nodes to converge", 15*time.Second, func() error { return converged(cs, want...) })
 }
 
 // TestZooKeeperCluster runs the membership scenarios that share one ZooKeeper
@@ -119,7 +119,7 @@ func testConvergeAndLeave(t *testing.T, zkAddrs []string, root string) {
 	addrs := []string{"10.9.0.3:9001", "10.9.0.1:9001", "10.9.0.2:9001"}
 	cs := startNodes(t, zkAddrs, root, addrs...)
 	waitConverged(t, cs, addrs...)
-	eventually(t, 10*time.Second, func() error { return sameOwners(cs, 1000) })
+	testserver.EventuallyNil(t, "the nodes to agree on 1000 owners", 10*time.Second, func() error { return sameOwners(cs, 1000) })
 	cs[2].Leave()
 	waitConverged(t, cs, addrs[:2]...) // the leaver follows the member list too
 	if err := cs[2].Join(context.Background()); err == nil {
@@ -141,7 +141,7 @@ func testReregister(t *testing.T, zkAddrs []string, root string) {
 	if err := admin.Delete(root+"/members/"+addrs[0], -1); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testserver.EventuallyNil(t, "a re-registration", 10*time.Second, func() error {
 		if n := stats(cs[0]).Registrations; n < 2 {
 			return fmt.Errorf("%d registrations", n)
 		}
@@ -172,7 +172,7 @@ func testSessionExpiry(t *testing.T, zkAddrs []string, root string) {
 	}
 	proxy.unblock()
 	waitConverged(t, all, addrs...)
-	eventually(t, 5*time.Second, func() error {
+	testserver.EventuallyNil(t, "a re-registration after the session expired", 5*time.Second, func() error {
 		if s := stats(c); s.SessionExpiries < 1 || s.Registrations < 2 || !s.WorkerHeld {
 			return fmt.Errorf("after the partition: %+v", s)
 		}
@@ -201,7 +201,7 @@ func testWorkerID(t *testing.T, zkAddrs []string, root string) {
 	}
 	a.Close()
 	c := startNode(t, nodeConfig(zkAddrs, root, "10.9.3.3:9001"))
-	eventually(t, 5*time.Second, func() error { return c.ClaimWorker(7) })
+	testserver.EventuallyNil(t, "worker id 7 to be free again", 5*time.Second, func() error { return c.ClaimWorker(7) })
 }
 
 // A node forwards to the owner of a key over a pooled Thrift connection, and
@@ -232,7 +232,7 @@ func testForwardToOwner(t *testing.T, zkAddrs []string, root string) {
 		t.Fatalf("forward to a non-member: err = %v, want ErrUnreachable", err)
 	}
 	cs[1].Leave()
-	eventually(t, 10*time.Second, func() error {
+	testserver.EventuallyNil(t, "the peer to be dropped after the owner left", 10*time.Second, func() error {
 		if p := stats(a).Peers; len(p) != 0 {
 			return fmt.Errorf("peers %+v after the owner left", p)
 		}
@@ -266,7 +266,7 @@ func TestClusterKeepsMembersWhileZooKeeperIsDown(t *testing.T) {
 	waitConverged(t, cs, addrs...)
 
 	z.Stop()
-	eventually(t, 10*time.Second, func() error {
+	testserver.EventuallyNil(t, "every node to mark its members stale", 10*time.Second, func() error {
 		for _, c := range cs {
 			s := stats(c)
 			if !s.Stale || !strings.Contains(s.StaleReason, "no zookeeper session") || len(s.Members) != 3 {
@@ -305,7 +305,7 @@ func TestClusterSurvivesEnsembleMemberLoss(t *testing.T) {
 			z.Stop()
 		}
 	}
-	consistently(t, 3*time.Second, func() error {
+	testserver.Consistently(t, "the member lists", 3*time.Second, func() error {
 		for _, c := range cs {
 			if s := stats(c); len(s.Members) != 3 || s.MembersVersion != version {
 				return fmt.Errorf("%s: members %v version %d, want 3 members at version %d", s.Self, s.Members, s.MembersVersion, version)

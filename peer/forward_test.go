@@ -15,6 +15,7 @@ import (
 
 	"github.com/faed/faed/idl/gen-go/fun/rpc"
 	"github.com/faed/faed/pool"
+	"github.com/faed/faed/scripts/testserver"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -243,7 +244,7 @@ func TestForwardHeartbeat(t *testing.T) {
 	if _, err := lcGet(ctx, ps, s.addr, "k"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() error {
+	testserver.EventuallyNil(t, "noop heartbeats", 5*time.Second, func() error {
 		if n := s.h.noops.Load(); n < 2 {
 			return fmt.Errorf("%d noop heartbeats so far", n)
 		}

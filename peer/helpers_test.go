@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -9,65 +8,21 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // quietLog returns a debug logger whose output is shown only if the test
 // fails, or always with PEER_TEST_LOG=1. Writes after the test ends are
 // harmless.
 func quietLog(t testing.TB) *slog.Logger {
-	lb := &lockedBuffer{}
+	lb := &testserver.LockedBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("PEER_TEST_LOG") == "1" {
 			t.Logf("log of %s:\n%s", t.Name(), lb.String())
 		}
 	})
 	return slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// eventually polls cond until it returns nil, failing the test with cond's
-// last error once timeout has passed.
-func eventually(t *testing.T, timeout time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still not so after %v: %v", timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// consistently polls cond for d and fails the test the first time it returns
-// an error.
-func consistently(t *testing.T, d time.Duration, cond func() error) {
-	t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if err := cond(); err != nil {
-			t.Fatalf("stopped holding: %v", err)
-		}
-	}
 }
 
 // tcpProxy forwards loopback connections to target. block cuts every

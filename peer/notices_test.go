@@ -25,7 +25,7 @@ func TestNotices(t *testing.T) {
 		c.OnMembersChange(func() { membersSeen[i].Add(1) })
 	}
 	// The first read of a topic fires too: a node cannot know what it missed.
-	eventually(t, 5*time.Second, func() error { return allAtLeast(fired, 1) })
+	testserver.EventuallyNil(t, "the first read to fire every handler", 5*time.Second, func() error { return allAtLeast(fired, 1) })
 	base := make([]int64, len(cs))
 	for i := range fired {
 		base[i] = fired[i].Load()
@@ -36,7 +36,7 @@ func TestNotices(t *testing.T) {
 		if err := cs[round%len(cs)].Publish("lookup"); err != nil {
 			t.Fatalf("publish through %s: %v", cs[round%len(cs)].self, err)
 		}
-		eventually(t, time.Second, func() error {
+		testserver.EventuallyNil(t, "the notice to reach every node", time.Second, func() error {
 			for i := range fired {
 				if got := fired[i].Load(); got <= base[i] {
 					return fmt.Errorf("%s: handler ran %d times, want more than %d", cs[i].self, got, base[i])
@@ -54,7 +54,7 @@ func TestNotices(t *testing.T) {
 	}
 
 	cs[2].Leave()
-	eventually(t, 5*time.Second, func() error { return allAtLeast(membersSeen[:2], 1) })
+	testserver.EventuallyNil(t, "the member change to be seen", 5*time.Second, func() error { return allAtLeast(membersSeen[:2], 1) })
 }
 
 func allAtLeast(counts []atomic.Int64, n int64) error {

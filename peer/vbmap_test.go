@@ -208,7 +208,7 @@ func adminConn(t *testing.T, zkAddrs []string) *zk.Conn {
 // waitMap waits until every node has read a map.
 func waitMap(t *testing.T, cs ...*Cluster) {
 	t.Helper()
-	eventually(t, 10*time.Second, func() error {
+	testserver.EventuallyNil(t, "every node to read a map", 10*time.Second, func() error {
 		for _, c := range cs {
 			if c.Map().Version() == 0 {
 				return fmt.Errorf("%s has no map yet", c.self)
@@ -228,7 +228,7 @@ func counts(c *Cluster) map[string]int {
 // no move is in flight.
 func waitBalanced(t *testing.T, cs []*Cluster, want map[string]int) {
 	t.Helper()
-	eventually(t, 20*time.Second, func() error {
+	testserver.EventuallyNil(t, "a balanced map", 20*time.Second, func() error {
 		for _, c := range cs {
 			got := counts(c)
 			for n, k := range want {
@@ -307,7 +307,7 @@ func testMapAndMoves(t *testing.T, zkAddrs []string, root string) {
 			copied += uint64(na.keys(vb))
 		}
 	}
-	eventually(t, 5*time.Second, func() error {
+	testserver.EventuallyNil(t, "the rebalance stats", 5*time.Second, func() error {
 		st := a.mapStats()
 		if st.Balance != 0 || st.Rebalance.MovesDone != testVBuckets/2 || st.Rebalance.MovesTotal != testVBuckets/2 ||
 			st.Rebalance.KeysCopied != copied || st.Coordinator != na.addr {
@@ -321,7 +321,7 @@ func testMapAndMoves(t *testing.T, zkAddrs []string, root string) {
 		t.Fatal(err)
 	}
 	waitBalanced(t, []*Cluster{a, b}, map[string]int{na.addr: testVBuckets, nb.addr: 0})
-	eventually(t, 5*time.Second, func() error {
+	testserver.EventuallyNil(t, "b to be drained", 5*time.Second, func() error {
 		if !b.Drained() {
 			return errors.New("b, owning nothing, is not drained")
 		}
@@ -329,7 +329,7 @@ func testMapAndMoves(t *testing.T, zkAddrs []string, root string) {
 	})
 	b.Close()
 	admin := adminConn(t, zkAddrs)
-	eventually(t, 10*time.Second, func() error {
+	testserver.EventuallyNil(t, "the drain request of a node that left to go", 10*time.Second, func() error {
 		if ok, _, err := admin.Exists(root + "/drain/" + nb.addr); err != nil || ok {
 			return fmt.Errorf("drain request of a node that left: exists %v, %v", ok, err)
 		}
@@ -349,7 +349,7 @@ func testRebalanceRequest(t *testing.T, zkAddrs []string, root string) {
 	b := startNode(t, cfg)
 	join(t, b)
 	waitConverged(t, []*Cluster{a, b}, na.addr, nb.addr)
-	consistently(t, 300*time.Millisecond, func() error {
+	testserver.Consistently(t, "the map with no move requested", 300*time.Millisecond, func() error {
 		if got := counts(a); got[na.addr] != testVBuckets {
 			return fmt.Errorf("moved without a request: %v", got)
 		}
@@ -383,7 +383,7 @@ func testCoordinatorRollsBack(t *testing.T, zkAddrs []string, root string) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("no move reached its final pull")
 	}
-	eventually(t, 5*time.Second, func() error {
+	testserver.EventuallyNil(t, "both sides to see the fence", 5*time.Second, func() error {
 		if pa, pb := a.VBucket(vb), b.VBucket(vb); !pa.Fenced || !pa.Outgoing || !pb.Incoming || pb.Self {
 			return fmt.Errorf("while fenced: a says %+v, b says %+v", pa, pb)
 		}
@@ -393,7 +393,7 @@ func testCoordinatorRollsBack(t *testing.T, zkAddrs []string, root string) {
 	na.refuse.Store(true) // the new coordinator's own moves fail, leaving the map alone
 	a.Close()
 
-	eventually(t, 15*time.Second, func() error {
+	testserver.EventuallyNil(t, "b to take over as coordinator", 15*time.Second, func() error {
 		switch st := b.mapStats(); {
 		case st.Coordinator != nb.addr:
 			return fmt.Errorf("coordinator %q, want b", st.Coordinator)
@@ -490,7 +490,7 @@ func testLeaveGrace(t *testing.T, zkAddrs []string, root string) {
 	b.Close()
 	gone := time.Now()
 	waitConverged(t, []*Cluster{a}, na.addr)
-	consistently(t, 500*time.Millisecond, func() error {
+	testserver.Consistently(t, "the map within the grace", 500*time.Millisecond, func() error {
 		if got := counts(a); got[nb.addr] != testVBuckets/2 {
 			return fmt.Errorf("within the grace: %v", got)
 		}
@@ -514,7 +514,7 @@ func testViewsAfterExpiry(t *testing.T, zkAddrs []string, root string) {
 	b := startNode(t, nodeConfig([]string{proxy.addr}, root, "10.9.9.2:9001"))
 	join(t, b)
 	waitMap(t, a, b)
-	eventually(t, 10*time.Second, func() error {
+	testserver.EventuallyNil(t, "a to list b", 10*time.Second, func() error {
 		if !a.MemberList().Has("10.9.9.2:9001") {
 			return errors.New("a does not list b yet")
 		}
@@ -523,7 +523,7 @@ func testViewsAfterExpiry(t *testing.T, zkAddrs []string, root string) {
 	proxy.block()
 	// Unblocked before the server expired b's session, b would resume it:
 	// wait until a sees b's member znode gone, then for a to own it all.
-	eventually(t, 10*time.Second, func() error {
+	testserver.EventuallyNil(t, "b to leave the members", 10*time.Second, func() error {
 		if a.MemberList().Has("10.9.9.2:9001") {
 			return errors.New("b is still a member")
 		}
@@ -533,7 +533,7 @@ func testViewsAfterExpiry(t *testing.T, zkAddrs []string, root string) {
 	proxy.unblock()
 	// The client's reconnect backoff, under a loaded race run, has taken
 	// more than 10s to hear of the expiry.
-	eventually(t, 25*time.Second, func() error {
+	testserver.EventuallyNil(t, "b to get a new session", 25*time.Second, func() error {
 		if s := stats(b); s.SessionExpiries < 1 || s.Stale {
 			return fmt.Errorf("b after the partition: expiries %d, stale %v", s.SessionExpiries, s.Stale)
 		}
@@ -543,7 +543,7 @@ func testViewsAfterExpiry(t *testing.T, zkAddrs []string, root string) {
 	if _, err := adminConn(t, zkAddrs).Set(root+"/plan", []byte(`{"coordinator":"x"}`), -1); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testserver.EventuallyNil(t, "the new session to watch the plan", 10*time.Second, func() error {
 		if v := b.PlanVersion(); v <= before {
 			return fmt.Errorf("b's plan version %d (was %d): the new session's watch did not fire", v, before)
 		}

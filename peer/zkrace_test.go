@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/faed/faed/scripts/testserver"
+
+	"github.com/go-zookeeper/zk"
 )
 
 // cutDialer dials ZooKeeper and keeps the last connection so a test can cut it.

@@ -7,38 +7,18 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
-// fakeClock is a settable clock for breakers under test.
-type fakeClock struct {
-	mu  sync.Mutex // guards now
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // newTestBreaker returns a breaker on a fake clock.
-func newTestBreaker(t testing.TB, cfg BreakerConfig) (*Breaker, *fakeClock) {
+func newTestBreaker(t testing.TB, cfg BreakerConfig) (*Breaker, *testserver.Clock) {
 	t.Helper()
 	b, err := NewBreaker("127.0.0.1:11211", withTestDefaults(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := newFakeClock()
+	clk := testserver.NewClock()
 	b.now = clk.Now
 	return b, clk
 }
@@ -147,7 +127,7 @@ func TestBreakerTransitions(t *testing.T) {
 	}
 }
 
-func runStep(t *testing.T, b *Breaker, clk *fakeClock, i int, s breakerStep) {
+func runStep(t *testing.T, b *Breaker, clk *testserver.Clock, i int, s breakerStep) {
 	t.Helper()
 	switch s.op {
 	case "allow":

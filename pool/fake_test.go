@@ -98,17 +98,8 @@ func mustGet[C any](t testing.TB, p *Pool[C]) C {
 	return c
 }
 
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+// waitLimit bounds the pool tests' waits for a condition.
+const waitLimit = 5 * time.Second
 
 // queued returns how many Gets are waiting.
 func (p *Pool[C]) queued() int {

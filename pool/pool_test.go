@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -159,7 +161,7 @@ func TestWaiterIsHandedBack(t *testing.T) {
 			held := mustGet(t, p)
 			got := make(chan *fakeConn)
 			go func() { got <- mustGet(t, p) }()
-			waitFor(t, "the second Get to queue", func() bool { return p.queued() == 1 })
+			testserver.Eventually(t, "the second Get to queue", waitLimit, func() bool { return p.queued() == 1 })
 			p.Put(held, tt.putErr)
 			c := <-got
 			if (c == held) != tt.wantSame || p.Stats().Dials != tt.wantDials {
@@ -177,7 +179,7 @@ func TestWaitEndsWithCtx(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { _, err := p.Get(ctx); done <- err }()
-	waitFor(t, "the second Get to queue", func() bool { return p.queued() == 1 })
+	testserver.Eventually(t, "the second Get to queue", waitLimit, func() bool { return p.queued() == 1 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("Get with a cancelled ctx = %v, want context.Canceled", err)
@@ -282,7 +284,7 @@ func TestSuccessBetweenFailuresResetsTheCount(t *testing.T) {
 func TestHalfOpenLetsOnlyTrialsThrough(t *testing.T) {
 	const trials = 2
 	p, f := newFakePool(t, Config{}, BreakerConfig{FailureThreshold: 1, HalfOpenTrials: trials})
-	clk := newFakeClock()
+	clk := testserver.NewClock()
 	p.br.now = clk.Now
 	f.failing.Store(true)
 	p.Get(context.Background())
@@ -309,7 +311,7 @@ func TestHalfOpenLetsOnlyTrialsThrough(t *testing.T) {
 	if refused != 20-trials {
 		t.Fatalf("%d Gets refused, want %d", refused, 20-trials)
 	}
-	waitFor(t, "the trials to dial", func() bool { return f.dialing.Load() == trials })
+	testserver.Eventually(t, "the trials to dial", waitLimit, func() bool { return f.dialing.Load() == trials })
 	close(f.gate)
 	for range trials {
 		if err := <-results; err != nil {
@@ -366,7 +368,7 @@ func TestIdleTimeout(t *testing.T) {
 		go p.Run(t.Context())
 		c := mustGet(t, p)
 		p.Put(c, nil)
-		waitFor(t, "the idle conn to be recycled", func() bool {
+		testserver.Eventually(t, "the idle conn to be recycled", waitLimit, func() bool {
 			s := p.Stats()
 			return s.Open == 0 && s.IdleCloses == 1 && c.closed.Load()
 		})
@@ -382,12 +384,12 @@ func TestHeartbeat(t *testing.T) {
 	a, b := mustGet(t, p), mustGet(t, p)
 	p.Put(a, nil)
 	p.Put(b, nil)
-	waitFor(t, "several heartbeats", func() bool { return f.pings.Load() >= 6 })
+	testserver.Eventually(t, "several heartbeats", waitLimit, func() bool { return f.pings.Load() >= 6 })
 	if s := p.Stats(); s.Open != 2 || s.HeartbeatFailures != 0 {
 		t.Fatalf("stats %+v; want both conns alive after successful pings", s)
 	}
 	f.pingErr.Store(true)
-	waitFor(t, "failed pings to close the conns", func() bool {
+	testserver.Eventually(t, "failed pings to close the conns", waitLimit, func() bool {
 		s := p.Stats()
 		return s.Open == 0 && s.HeartbeatFailures == 2
 	})
@@ -405,7 +407,7 @@ func TestClose(t *testing.T) {
 	held := mustGet(t, p) // idle again in use; both slots taken
 	waiter := make(chan error)
 	go func() { _, err := p.Get(context.Background()); waiter <- err }()
-	waitFor(t, "the Get to queue", func() bool { return p.queued() == 1 })
+	testserver.Eventually(t, "the Get to queue", waitLimit, func() bool { return p.queued() == 1 })
 
 	p.Close()
 	p.Close() // idempotent

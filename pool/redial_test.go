@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 func TestRedialReplacesWithoutBlame(t *testing.T) {
@@ -60,7 +62,7 @@ func TestRedialAfterClose(t *testing.T) {
 // trial slot until its outcome is Put: Redial neither frees it nor takes another.
 func TestRedialKeepsTheHalfOpenTrial(t *testing.T) {
 	p, f := newFakePool(t, Config{}, BreakerConfig{FailureThreshold: 1, HalfOpenTrials: 1})
-	clk := newFakeClock()
+	clk := testserver.NewClock()
 	p.br.now = clk.Now
 	f.failing.Store(true)
 	p.Get(context.Background())

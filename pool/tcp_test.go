@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 type netConn = net.Conn
@@ -240,7 +242,7 @@ func TestTCPBreakerOpensFailsFastAndRecovers(t *testing.T) {
 	if err := srv.listen(srv.addr); err != nil {
 		t.Fatalf("restarting the server on %s: %v", srv.addr, err)
 	}
-	waitFor(t, "the pool to recover", func() bool {
+	testserver.Eventually(t, "the pool to recover", waitLimit, func() bool {
 		err := useOnce(p)
 		if err != nil && !errors.Is(err, ErrCircuitOpen) {
 			t.Errorf("while recovering: %v", err)
@@ -285,7 +287,7 @@ func TestTCPHeartbeatClosesDeadConn(t *testing.T) {
 	c := mustGet(t, p)
 	p.Put(c, call(c, time.Second))
 	srv.dropConns()
-	waitFor(t, "the heartbeat to close the dead conn", func() bool {
+	testserver.Eventually(t, "the heartbeat to close the dead conn", waitLimit, func() bool {
 		s := p.Stats()
 		return s.HeartbeatFailures == 1 && s.Open == 0
 	})

@@ -448,7 +448,7 @@ func TestLocksUnknownAfterRestartMidMove(t *testing.T) {
 	if ok, err := b.Lock(context.Background(), rc, "test", other); !ok || err != nil {
 		t.Fatalf("lock on another vbucket = %v, %v; want true", ok, err)
 	}
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(400 * time.Millisecond) // deliberate: past the expiry of the locks that may be held
 	if ok, err := b.Lock(context.Background(), rc, "test", key); !ok || err != nil {
 		t.Fatalf("lock after the expiry = %v, %v; want true", ok, err)
 	}

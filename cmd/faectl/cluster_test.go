@@ -23,13 +23,13 @@ const clusterWait = 20 * time.Second
 // faectl reports against what the nodes do.
 func TestCluster(t *testing.T) {
 	zk := testserver.StartZooKeeper(t)
-	a, b := newNode(t), newNode(t)
-	a.start(t, clusterTOML(zk.Addr, a.TCP, 1))
-	b.start(t, clusterTOML(zk.Addr, b.TCP, 2))
+	a, b := testserver.NewFaed(t, t.TempDir()), testserver.NewFaed(t, t.TempDir())
+	a.Start(t, clusterTOML(zk.Addr, a.TCP, 1))
+	b.Start(t, clusterTOML(zk.Addr, b.TCP, 2))
 	both := []string{a.TCP, b.TCP}
 	slices.Sort(both)
-	for _, n := range []*node{a, b} {
-		waitFor(t, clusterWait, n.TCP+" to see both members", func() bool {
+	for _, n := range []*testserver.Faed{a, b} {
+		testserver.Eventually(t, n.TCP+" to see both members", clusterWait, func() bool {
 			return slices.Equal(members(t, n), both)
 		})
 	}
@@ -53,7 +53,7 @@ worker_id = %d
 }
 
 // members returns the member lines of faectl members, "(this node)" cut.
-func members(t *testing.T, n *node) []string {
+func members(t *testing.T, n *testserver.Faed) []string {
 	t.Helper()
 	r := faectl("-admin", n.HTTP, "members")
 	if r.code != 0 {
@@ -70,7 +70,7 @@ func members(t *testing.T, n *node) []string {
 	return out
 }
 
-func testMembers(t *testing.T, a, b *node) {
+func testMembers(t *testing.T, a, b *testserver.Faed) {
 	out := mustRun(t, "members", "-admin", a.HTTP)
 	t.Logf("faectl members:\n%s", out)
 	for _, want := range []string{
@@ -92,7 +92,7 @@ func testMembers(t *testing.T, a, b *node) {
 
 // testPingAll checks one line per member; workers maps each member to its
 // idgen worker id.
-func testPingAll(t *testing.T, a *node, workers map[string]int) {
+func testPingAll(t *testing.T, a *testserver.Faed, workers map[string]int) {
 	out := mustRun(t, "-admin", a.HTTP, "ping", "-all")
 	t.Logf("faectl ping -all:\n%s", out)
 	if lines := strings.Count(out, "\n"); lines != len(workers) {
@@ -113,8 +113,8 @@ func testPingAll(t *testing.T, a *node, workers map[string]int) {
 // over the owners GET /cluster/map lists, and against where the nodes
 // really put the keys: every key is set through a, which keeps its own keys
 // and forwards b's.
-func testMapKeys(t *testing.T, a, b *node, both []string) {
-	waitFor(t, clusterWait, "a settled map over both nodes", func() bool {
+func testMapKeys(t *testing.T, a, b *testserver.Faed, both []string) {
+	testserver.Eventually(t, "a settled map over both nodes", clusterWait, func() bool {
 		out := faectl("-admin", a.HTTP, "map").out
 		return strings.Contains(out, "no rebalance in progress") && row(out, a.TCP) != nil && row(out, b.TCP) != nil &&
 			strings.Contains(out, "balance 0")
@@ -147,7 +147,7 @@ func testMapKeys(t *testing.T, a, b *node, both []string) {
 		before = []string{b.TCP, "0", "0"}
 	}
 	setAll(t, a, keys)
-	for _, n := range []*node{a, b} {
+	for _, n := range []*testserver.Faed{a, b} {
 		if got := lcacheItems(t, n); got != owned[n.TCP] {
 			t.Errorf("node %s holds %d of the keys, faectl map says it owns %d", n.TCP, got, owned[n.TCP])
 		}
@@ -159,7 +159,7 @@ func testMapKeys(t *testing.T, a, b *node, both []string) {
 }
 
 // peerLine is the line of peer in faectl members on n.
-func peerLine(t *testing.T, n, peer *node) []string {
+func peerLine(t *testing.T, n, peer *testserver.Faed) []string {
 	t.Helper()
 	_, peers, _ := strings.Cut(mustRun(t, "members", "-admin", n.HTTP), "\npeers:\n")
 	return row(peers, peer.TCP)
@@ -171,7 +171,7 @@ func atoi(s string) int {
 }
 
 // setAll sets every key through node n.
-func setAll(t *testing.T, n *node, keys []string) {
+func setAll(t *testing.T, n *testserver.Faed, keys []string) {
 	t.Helper()
 	for _, k := range keys {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -190,7 +190,7 @@ func setAll(t *testing.T, n *node, keys []string) {
 }
 
 // lcacheItems reads the node's local cache size from stats -json.
-func lcacheItems(t *testing.T, n *node) int {
+func lcacheItems(t *testing.T, n *testserver.Faed) int {
 	t.Helper()
 	var st struct {
 		Servant struct {
@@ -208,7 +208,7 @@ func lcacheItems(t *testing.T, n *node) int {
 // testDrain drains b through faectl: a takes every vbucket, with the keys
 // testMapKeys left on b; rebalance cannot give b its share back while the
 // drain stands, and drain refuses without a node.
-func testDrain(t *testing.T, a, b *node) {
+func testDrain(t *testing.T, a, b *testserver.Faed) {
 	keys := make([]string, 40)
 	for i := range keys {
 		keys[i] = "user:" + strconv.Itoa(i)
@@ -217,7 +217,7 @@ func testDrain(t *testing.T, a, b *node) {
 	if !strings.Contains(out, "drain of "+b.TCP+" requested") {
 		t.Errorf("drain said %q", out)
 	}
-	waitFor(t, clusterWait, b.TCP+" to hold no vbucket", func() bool {
+	testserver.Eventually(t, b.TCP+" to hold no vbucket", clusterWait, func() bool {
 		out := faectl("-admin", a.HTTP, "map").out
 		f := row(out, a.TCP)
 		return len(f) == 3 && f[1] == "64" && strings.Contains(out, "no rebalance in progress")
@@ -229,10 +229,13 @@ func testDrain(t *testing.T, a, b *node) {
 		t.Errorf("after the drain %s still holds %d keys", b.TCP, got)
 	}
 	mustRun(t, "-admin", a.HTTP, "rebalance")
-	time.Sleep(500 * time.Millisecond) // a rebalance that wrongly moved vbuckets back would show
-	if f := row(mustRun(t, "-admin", a.HTTP, "map"), a.TCP); len(f) != 3 || f[1] != "64" {
-		t.Errorf("after a rebalance request the drained cluster's map line of %s is %q, want all 64", a.TCP, f)
-	}
+	// For 500ms, long enough for a rebalance that wrongly moved vbuckets back to show.
+	testserver.Consistently(t, "the drained cluster's map after a rebalance request", 500*time.Millisecond, func() error {
+		if f := row(mustRun(t, "-admin", a.HTTP, "map"), a.TCP); len(f) != 3 || f[1] != "64" {
+			return fmt.Errorf("map line of %s is %q, want all 64", a.TCP, f)
+		}
+		return nil
+	})
 	if r := faectl("-admin", a.HTTP, "drain"); r.code != 2 {
 		t.Errorf("drain without a node: exit %d, want 2", r.code)
 	}
@@ -241,9 +244,8 @@ func testDrain(t *testing.T, a, b *node) {
 // testDeadMember kills b: until its ZooKeeper session expires b is still a
 // member, and ping -all must report it and fail; afterwards a's member list has
 // a alone.
-func testDeadMember(t *testing.T, a, b *node) {
-	b.cmd.Process.Kill()
-	<-b.exited
+func testDeadMember(t *testing.T, a, b *testserver.Faed) {
+	b.Kill(t)
 	r := faectl("-admin", a.HTTP, "ping", "-all")
 	t.Logf("faectl ping -all with %s dead:\n%s%s", b.TCP, r.out, r.err)
 	if r.code != 1 || !strings.Contains(r.err, "1 of 2 members did not answer") {
@@ -255,7 +257,7 @@ func testDeadMember(t *testing.T, a, b *node) {
 	if f := row(r.out, a.TCP); len(f) < 2 || f[1] != "ok" {
 		t.Errorf("ping -all: line for live %s is %q, want ok\n%s", a.TCP, f, r.out)
 	}
-	waitFor(t, clusterWait, a.TCP+" to drop "+b.TCP, func() bool {
+	testserver.Eventually(t, a.TCP+" to drop "+b.TCP, clusterWait, func() bool {
 		return slices.Equal(members(t, a), []string{a.TCP})
 	})
 	mustRun(t, "-admin", a.HTTP, "ping", "-all")

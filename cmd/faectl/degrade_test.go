@@ -12,7 +12,7 @@ import (
 // with faectl, and reads the list in between.
 func TestDegrade(t *testing.T) {
 	mc := testserver.StartMemcached(t)
-	n := startNode(t, fmt.Sprintf("[servant.memcache.pools.mc]\nservers = [%q]\n", mc.Addr))
+	n := testserver.StartFaed(t, t.TempDir(), fmt.Sprintf("[servant.memcache.pools.mc]\nservers = [%q]\n", mc.Addr))
 	admin := []string{"-admin", n.HTTP}
 	if out := mustRun(t, append([]string{"degrade"}, admin...)...); !strings.Contains(out, "no degrade switch in force") {
 		t.Errorf("degrade with no switch printed %q", out)

@@ -6,18 +6,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // One faed without ZooKeeper serves every single-node test; stop has its own.
 func TestOneNode(t *testing.T) {
-	n := startNode(t, "")
+	n := testserver.StartFaed(t, t.TempDir(), "")
 	t.Run("ping over tcp and unix", func(t *testing.T) { testPing(t, n) })
 	t.Run("stats shows the calls made", func(t *testing.T) { testStats(t, n) })
 	t.Run("top shows the calls of each interval", func(t *testing.T) { testTop(t, n) })
 	t.Run("cluster commands say the node is not clustered", func(t *testing.T) { testNotClustered(t, n) })
 }
 
-func testPing(t *testing.T, n *node) {
+func testPing(t *testing.T, n *testserver.Faed) {
 	for _, addr := range []string{"tcp:" + n.TCP, "unix:" + n.Unix, n.TCP} {
 		out := mustRun(t, "ping", "-addr", addr)
 		f := row(out, addr)
@@ -31,14 +33,14 @@ func testPing(t *testing.T, n *node) {
 	}
 }
 
-func testStats(t *testing.T, n *node) {
+func testStats(t *testing.T, n *testserver.Faed) {
 	before := pingCount(t, n)
 	for range 3 {
 		mustRun(t, "ping", "-addr", "unix:"+n.Unix)
 	}
 	want := strconv.Itoa(before + 3)
 	var out string
-	waitFor(t, 5*time.Second, "stats to count 3 more pings", func() bool {
+	testserver.Eventually(t, "stats to count 3 more pings", 5*time.Second, func() bool {
 		out = mustRun(t, "-admin", n.HTTP, "stats")
 		f := row(out, "ping")
 		return len(f) == 5 && f[1] == want
@@ -53,7 +55,7 @@ func testStats(t *testing.T, n *node) {
 	}
 }
 
-func testTop(t *testing.T, n *node) {
+func testTop(t *testing.T, n *testserver.Faed) {
 	done := make(chan struct{})
 	pinged := make(chan struct{})
 	go func() {
@@ -89,7 +91,7 @@ func testTop(t *testing.T, n *node) {
 }
 
 // pingCount reads the ping count from stats -json.
-func pingCount(t *testing.T, n *node) int {
+func pingCount(t *testing.T, n *testserver.Faed) int {
 	t.Helper()
 	var st nodeStats
 	if err := json.Unmarshal([]byte(mustRun(t, "stats", "-json", "-admin", n.HTTP)), &st); err != nil {
@@ -103,7 +105,7 @@ func pingCount(t *testing.T, n *node) int {
 	return 0
 }
 
-func testNotClustered(t *testing.T, n *node) {
+func testNotClustered(t *testing.T, n *testserver.Faed) {
 	for _, args := range [][]string{{"map", "-keys", "a,b"}, {"rebalance"}, {"drain", "127.0.0.1:1"}} {
 		r := faectl(append([]string{"-admin", n.HTTP}, args...)...)
 		if r.code != 1 || !strings.Contains(r.err, "this node is not in a cluster") || r.out != "" {
@@ -122,7 +124,7 @@ func testNotClustered(t *testing.T, n *node) {
 }
 
 func TestUnreachable(t *testing.T) {
-	closed := freePort(t)
+	closed := testserver.FreePort(t)
 	tests := []struct {
 		name string
 		args []string
@@ -159,12 +161,12 @@ func TestTimeoutBoundsACall(t *testing.T) {
 }
 
 func TestStop(t *testing.T) {
-	n := startNode(t, "")
+	n := testserver.StartFaed(t, t.TempDir(), "")
 	r := faectl("-admin", n.HTTP, "stop")
 	if r.code != 2 || !strings.Contains(r.err, "without -yes") {
 		t.Fatalf("stop without -yes: exit %d, stderr %q; want exit 2 and a refusal", r.code, r.err)
 	}
-	if !n.answers() {
+	if !n.Answers() {
 		t.Fatal("the node stopped although -yes was not given")
 	}
 	out := mustRun(t, "stop", "-admin", n.HTTP, "-yes")
@@ -172,11 +174,11 @@ func TestStop(t *testing.T) {
 		t.Fatalf("stop -yes printed %q", out)
 	}
 	select {
-	case <-n.exited:
+	case <-n.Done():
 	case <-time.After(15 * time.Second):
 		t.Fatal("faed did not exit within 15s of stop -yes")
 	}
-	if code := n.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("faed exit status after stop = %d, want 0", code)
+	if err := n.Err(); err != nil {
+		t.Fatalf("faed exit after stop: %v, want status 0", err)
 	}
 }

@@ -15,9 +15,9 @@ import (
 // node refuses with its reason and a failing exit status.
 func TestReload(t *testing.T) {
 	mc := testserver.StartMemcached(t)
-	n := startNode(t, "")
+	n := testserver.StartFaed(t, t.TempDir(), "")
 	admin := []string{"-admin", n.HTTP}
-	writeConfig(t, n.config, n, n.kvPath, fmt.Sprintf("[servant.memcache.pools.mc]\nservers = [%q]\n", mc.Addr))
+	n.WriteConfig(t, fmt.Sprintf("[servant.memcache.pools.mc]\nservers = [%q]\n", mc.Addr))
 	if out := mustRun(t, append([]string{"reload"}, admin...)...); !strings.Contains(out, "applied servant.memcache") {
 		t.Errorf("reload with a new pool printed %q", out)
 	}
@@ -26,11 +26,11 @@ func TestReload(t *testing.T) {
 	if out := mustRun(t, append([]string{"reload"}, admin...)...); !strings.Contains(out, "nothing changed") {
 		t.Errorf("reload of the same file printed %q", out)
 	}
-	writeConfig(t, n.config, n, n.kvPath, fmt.Sprintf("[servant.memcache.pools.mc]\nservers = [%q]\n[servant.lcache]\nmax_items = 7\n", mc.Addr))
+	n.WriteConfig(t, fmt.Sprintf("[servant.memcache.pools.mc]\nservers = [%q]\n[servant.lcache]\nmax_items = 7\n", mc.Addr))
 	if out := mustRun(t, append([]string{"reload"}, admin...)...); !strings.Contains(out, "waiting for a restart") || !strings.Contains(out, "servant.lcache") {
 		t.Errorf("reload changing lcache printed %q; want servant.lcache waiting for a restart", out)
 	}
-	if err := os.WriteFile(n.config, []byte("[engine]\nno_such_key = 1\n"), 0o644); err != nil {
+	if err := os.WriteFile(n.Config, []byte("[engine]\nno_such_key = 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if r := faectl(append([]string{"reload"}, admin...)...); r.code != 1 || !strings.Contains(r.err, "engine.no_such_key") {

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	_ "github.com/go-sql-driver/mysql"
-
 	"github.com/faed/faed/scripts/testserver"
+
+	_ "github.com/go-sql-driver/mysql"
 )
 
 // TestShards shows and changes the MySQL shard map of a faed whose pool
@@ -28,7 +28,7 @@ func TestShards(t *testing.T) {
 		fmt.Fprintf(&cfg, "[servant.mysql.pools.vu%d]\naddr = %q\nuser = \"root\"\ndatabase = \"vu%d\"\n", i, m.Addr, i)
 	}
 	cfg.WriteString("[servant.mysql.vbucket]\nsharded = [\"vu\"]\nshards = 2\n")
-	n := startNode(t, cfg.String())
+	n := testserver.StartFaed(t, t.TempDir(), cfg.String())
 	admin := []string{"-admin", n.HTTP}
 	shards := func(args ...string) result { return faectl(append(append([]string{"shards"}, admin...), args...)...) }
 	if r := shards(); r.code != 0 || !strings.Contains(r.out, "shard 0    512 vbuckets") || !strings.Contains(r.out, "no vbucket locked") {

@@ -1,22 +1,22 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 const nodeToken = "faectl-test-token-0123456789"
 
 // startTokenNode starts a faed child whose admin server needs nodeToken.
-func startTokenNode(t *testing.T) *node {
+func startTokenNode(t *testing.T) *testserver.Faed {
 	t.Helper()
-	n := newNode(t)
-	n.token = nodeToken
-	n.start(t, "")
-	return n
+	return testserver.StartFaed(t, t.TempDir(), fmt.Sprintf("[http]\ntoken = %q\n", nodeToken))
 }
 
 func TestStopNeedsTheToken(t *testing.T) {
@@ -32,7 +32,7 @@ func TestStopNeedsTheToken(t *testing.T) {
 		if r.code != 1 || !strings.Contains(r.err, "401 Unauthorized: missing or wrong token") {
 			t.Fatalf("faectl %s: exit %d, stderr %q; want exit 1 and faed's 401", strings.Join(args, " "), r.code, r.err)
 		}
-		if !n.answers() {
+		if !n.Answers() {
 			t.Fatal("the node stopped without the right token")
 		}
 	}
@@ -67,12 +67,12 @@ func TestStopWithToken(t *testing.T) {
 				t.Fatalf("stop printed %q", out)
 			}
 			select {
-			case <-n.exited:
+			case <-n.Done():
 			case <-time.After(15 * time.Second):
 				t.Fatal("faed did not exit within 15s of stop with the token")
 			}
-			if code := n.cmd.ProcessState.ExitCode(); code != 0 {
-				t.Fatalf("faed exit status after stop = %d, want 0", code)
+			if err := n.Err(); err != nil {
+				t.Fatalf("faed exit after stop: %v, want status 0", err)
 			}
 		})
 	}

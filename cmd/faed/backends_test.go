@@ -74,7 +74,7 @@ func TestPHPBackends(t *testing.T) {
 		install: "php-cli, php-thrift and php-mongodb",
 	})
 	b := startBackends(t)
-	d := startFaed(t, t.TempDir(), b.toml())
+	d := testserver.StartFaed(t, t.TempDir(), b.toml())
 
 	tally := map[string]callCount{}
 	var runs []string
@@ -191,7 +191,7 @@ func runBackendsScript(t *testing.T, addr, transport, run string) map[string]cal
 // checkBackendStats checks that faed counted every call the scripts made,
 // each error included, and nothing else; and that the query cache and the
 // MySQL breaker saw what the script did.
-func checkBackendStats(t *testing.T, d *daemon, tally map[string]callCount, runs int) {
+func checkBackendStats(t *testing.T, d *testserver.Faed, tally map[string]callCount, runs int) {
 	t.Helper()
 	calls := callStats(t, d)
 	for name, c := range tally {
@@ -225,7 +225,7 @@ type mysqlStatsJSON struct {
 	}
 }
 
-func mysqlStats(t *testing.T, d *daemon) mysqlStatsJSON {
+func mysqlStats(t *testing.T, d *testserver.Faed) mysqlStatsJSON {
 	t.Helper()
 	var stats struct {
 		Servant struct {
@@ -243,7 +243,7 @@ func mysqlStats(t *testing.T, d *daemon) mysqlStatsJSON {
 
 // checkConfigMasked checks that GET /config shows the backends but not the
 // MySQL password.
-func checkConfigMasked(t *testing.T, d *daemon) {
+func checkConfigMasked(t *testing.T, d *testserver.Faed) {
 	t.Helper()
 	body := string(adminGet(t, d, "/config"))
 	if strings.Contains(body, mysqlPassword) {
@@ -256,7 +256,7 @@ func checkConfigMasked(t *testing.T, d *daemon) {
 	}
 }
 
-func adminGet(t *testing.T, d *daemon, path string) []byte {
+func adminGet(t *testing.T, d *testserver.Faed, path string) []byte {
 	t.Helper()
 	resp, err := http.Get("http://" + d.HTTP + path)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faed/faed/pool"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 func TestWithin(t *testing.T) {
@@ -94,21 +95,22 @@ advertise = "{{TCP}}"
 func TestCheckRefusesOverlappingZKRoots(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "faed.toml")
 	os.WriteFile(path, []byte(strings.ReplaceAll(overlappingRoots, "{{TCP}}", "127.0.0.1:9001")), 0o644)
-	out, err := exec.Command(faedBin, "-check", path).CombinedOutput()
+	out, err := exec.Command(testserver.FaedBinary(t), "-check", path).CombinedOutput()
 	if exitCode(err) != 1 || !strings.Contains(string(out), `[servant.zk] root "/fae" and [cluster] root "/fae/cluster"`) {
 		t.Fatalf("faed -check: %v, %s; want status 1 naming both roots", err, out)
 	}
 }
 
 func TestStartRefusesOverlappingZKRoots(t *testing.T) {
-	d := launchFaed(t, t.TempDir(), overlappingRoots)
-	var err error
+	d := testserver.NewFaed(t, t.TempDir())
+	d.WriteConfig(t, overlappingRoots)
+	d.Launch(t)
 	select {
-	case err = <-d.exited:
+	case <-d.Done():
 	case <-time.After(15 * time.Second):
 		t.Fatal("faed still running 15s after starting on overlapping zk roots")
 	}
-	<-d.gone
+	err := d.Err()
 	if log := d.Log.String(); exitCode(err) != 1 || !strings.Contains(log, "[servant.zk] root") || !strings.Contains(log, "[cluster] root") {
 		t.Fatalf("faed exit: %v, log %q; want status 1 naming both keys", err, log)
 	}
@@ -145,7 +147,7 @@ func TestCheckRefusesPublicAdminWithoutToken(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(dir, "faed.toml")
 			os.WriteFile(path, []byte(tt.toml), 0o644)
-			out, err := exec.Command(faedBin, "-check", path).CombinedOutput()
+			out, err := exec.Command(testserver.FaedBinary(t), "-check", path).CombinedOutput()
 			if (err == nil) != tt.ok || !strings.Contains(string(out), tt.mention) {
 				t.Fatalf("faed -check: err %v, output %q; want ok=%v mentioning %q", err, out, tt.ok, tt.mention)
 			}

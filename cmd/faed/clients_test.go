@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // Clients no one here wrote: Apache Thrift's PHP and Python libraries
@@ -57,7 +59,7 @@ func TestPythonClient(t *testing.T) {
 // and transport, then checks that faed counted the calls.
 func runClientScripts(t *testing.T, c scriptClient) {
 	requireInstalled(t, c)
-	d := startFaed(t, t.TempDir(), "[servant.idgen]\nworker_id = "+clientWorkerID+"\n")
+	d := testserver.StartFaed(t, t.TempDir(), "[servant.idgen]\nworker_id = "+clientWorkerID+"\n")
 	addrs := []struct{ network, addr string }{{"tcp", "tcp:" + d.TCP}, {"unix", "unix:" + d.Unix}}
 	runs := 0
 	for _, a := range addrs {
@@ -129,7 +131,7 @@ type callCount struct {
 }
 
 // callStats reads the per-call counters from faed's GET /stats.
-func callStats(t *testing.T, d *daemon) map[string]callCount {
+func callStats(t *testing.T, d *testserver.Faed) map[string]callCount {
 	t.Helper()
 	resp, err := http.Get("http://" + d.HTTP + "/stats")
 	if err != nil {
@@ -169,7 +171,7 @@ func checkCalls(t *testing.T, calls map[string]callCount, name string, count, er
 func TestPHPReconnects(t *testing.T) {
 	c := phpClient()
 	requireInstalled(t, c)
-	d := startFaed(t, t.TempDir(), "[engine]\nidle_timeout = \"200ms\"\n")
+	d := testserver.StartFaed(t, t.TempDir(), "[engine]\nidle_timeout = \"200ms\"\n")
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "php", "testdata/reconnect.php", "tcp:"+d.TCP, "unix:"+d.Unix, "600").CombinedOutput()

@@ -34,7 +34,7 @@ const clusterRoot = "/fae/test"
 
 // node is one faed of a test cluster with a client connected to it.
 type node struct {
-	*daemon
+	*testserver.Faed
 	fun *rpc.FunServantClient
 }
 
@@ -55,7 +55,7 @@ type clusterOpts struct {
 // uses) take a three-node cluster many seconds to spread on two cores.
 const testVBuckets = 128
 
-// nodeToml is the extra configuration of one node; startFaed fills in {{TCP}}.
+// nodeToml is the extra configuration of one node; testserver.Faed fills in {{TCP}}.
 func nodeToml(o clusterOpts, worker int) string {
 	quoted := make([]string, len(o.zookeeper))
 	for i, z := range o.zookeeper {
@@ -82,8 +82,8 @@ func startNodes(t *testing.T, o clusterOpts, n int) []*node {
 	t.Helper()
 	nodes := make([]*node, n)
 	for i := range nodes {
-		d := startFaed(t, t.TempDir(), nodeToml(o, o.firstWorker+i))
-		nodes[i] = &node{daemon: d, fun: dialNode(t, d.TCP)}
+		d := testserver.StartFaed(t, t.TempDir(), nodeToml(o, o.firstWorker+i))
+		nodes[i] = &node{Faed: d, fun: dialNode(t, d.TCP)}
 	}
 	return nodes
 }
@@ -145,7 +145,7 @@ func (s clusterStats) forwarded(addr string) uint64 {
 	return n
 }
 
-func readClusterStats(d *daemon) (clusterStats, error) {
+func readClusterStats(d *testserver.Faed) (clusterStats, error) {
 	var body struct {
 		Cluster *clusterStats `json:"cluster"`
 	}
@@ -170,28 +170,11 @@ func readClusterStats(d *daemon) (clusterStats, error) {
 
 func mustClusterStats(t *testing.T, n *node) clusterStats {
 	t.Helper()
-	s, err := readClusterStats(n.daemon)
+	s, err := readClusterStats(n.Faed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
-}
-
-// eventually polls cond until it returns nil, failing the test with the last
-// error once timeout has passed.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v still waiting for %s: %v", timeout, what, err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 func addrsOf(nodes []*node) []string {
@@ -223,7 +206,7 @@ func membersAgreed(nodes []*node) error {
 func waitMap(t *testing.T, nodes []*node, timeout time.Duration) clusterMap {
 	t.Helper()
 	var m clusterMap
-	eventually(t, timeout, fmt.Sprintf("%d nodes to agree on a map of themselves", len(nodes)), func() (err error) {
+	testserver.EventuallyNil(t, fmt.Sprintf("%d nodes to agree on a map of themselves", len(nodes)), timeout, func() (err error) {
 		if err = membersAgreed(nodes); err == nil {
 			m, err = mapSettled(nodes)
 		}
@@ -401,7 +384,7 @@ func checkOwnerCrash(t *testing.T, nodes []*node, m clusterMap) {
 		t.Fatalf("lc_set %q through %s = %v, %v", key, via.TCP, ok, err)
 	}
 	killed := time.Now()
-	victim.kill9(t)
+	victim.Kill(t)
 
 	// Not idempotent: answered at once with an error naming the owner.
 	_, err := via.fun.Lock(ctx, rc, "cluster.test", lockKey)
@@ -476,7 +459,7 @@ func TestClusterZooKeeperOutage(t *testing.T) {
 
 	zk.Stop()
 	down := time.Now()
-	eventually(t, 10*time.Second, "every node to mark its members stale", func() error {
+	testserver.EventuallyNil(t, "every node to mark its members stale", 10*time.Second, func() error {
 		return eachNode(nodes, func(n *node, s clusterStats) error {
 			if !s.Stale || s.WorkerHeld {
 				return fmt.Errorf("%s: stale %v, worker id held %v, zookeeper %q", n.TCP, s.Stale, s.WorkerHeld, s.ZooKeeper)
@@ -497,7 +480,7 @@ func TestClusterZooKeeperOutage(t *testing.T) {
 			key = k
 		}
 	}
-	eventually(t, 10*time.Second, "routed calls refused once a session timeout passed without zookeeper", func() error {
+	testserver.EventuallyNil(t, "routed calls refused once a session timeout passed without zookeeper", 10*time.Second, func() error {
 		ok, err := nodes[0].fun.LcSet(t.Context(), rc, key, []byte("v"))
 		if err == nil || !strings.Contains(err.Error(), "no ZooKeeper session") {
 			return fmt.Errorf("lc_set %q on its owner %s = %v, %v; want refused for want of a session", key, nodes[0].TCP, ok, err)
@@ -517,7 +500,7 @@ func TestClusterZooKeeperOutage(t *testing.T) {
 	zk.Restart()
 	back := time.Now()
 	m = waitMap(t, nodes, 20*time.Second)
-	eventually(t, 10*time.Second, "every node to hold its worker id again", func() error {
+	testserver.EventuallyNil(t, "every node to hold its worker id again", 10*time.Second, func() error {
 		return eachNode(nodes, func(n *node, s clusterStats) error {
 			if !s.WorkerHeld {
 				return fmt.Errorf("%s: worker id %d not held", n.TCP, s.WorkerID)
@@ -539,7 +522,7 @@ func TestClusterZooKeeperOutage(t *testing.T) {
 // eachNode reads every node's cluster stats and checks them with check.
 func eachNode(nodes []*node, check func(*node, clusterStats) error) error {
 	for _, n := range nodes {
-		s, err := readClusterStats(n.daemon)
+		s, err := readClusterStats(n.Faed)
 		if err != nil {
 			return err
 		}
@@ -552,7 +535,7 @@ func eachNode(nodes []*node, check func(*node, clusterStats) error) error {
 
 // sameMap checks that n serves the map m, of the same version.
 func sameMap(n *node, m clusterMap) error {
-	got, err := readMap(n.daemon)
+	got, err := readMap(n.Faed)
 	switch {
 	case err != nil:
 		return err
@@ -560,16 +543,6 @@ func sameMap(n *node, m clusterMap) error {
 		return fmt.Errorf("%s: map %d %v, want the last known %d %v", n.TCP, got.Version, got.Counts, m.Version, m.Counts)
 	}
 	return nil
-}
-
-// holdFor checks cond again and again for d, failing at its first error.
-func holdFor(t *testing.T, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if err := cond(); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
 }
 
 // TestClusterZooKeeperEnsemble stops ZooKeeper servers of a three-server
@@ -616,7 +589,7 @@ func TestClusterZooKeeperEnsemble(t *testing.T) {
 // registration, the members and the map unchanged.
 func waitReconnected(t *testing.T, nodes []*node, zks []*testserver.ZooKeeper, m clusterMap) {
 	t.Helper()
-	eventually(t, 20*time.Second, "every node to be connected to a running zookeeper again", func() error {
+	testserver.EventuallyNil(t, "every node to be connected to a running zookeeper again", 20*time.Second, func() error {
 		clients := 0
 		for _, z := range zks {
 			clients += zkClients(z.Addr)
@@ -688,7 +661,7 @@ func zkClients(addr string) int {
 func findLeader(t *testing.T, zks []*testserver.ZooKeeper) *testserver.ZooKeeper {
 	t.Helper()
 	var leader *testserver.ZooKeeper
-	eventually(t, 20*time.Second, "a zookeeper leader", func() error {
+	testserver.EventuallyNil(t, "a zookeeper leader", 20*time.Second, func() error {
 		for _, z := range zks {
 			if z.Mode() == "leader" {
 				leader = z
@@ -773,9 +746,12 @@ func TestClusterDuplicateWorkerID(t *testing.T) {
 		t.Fatalf("%s holds worker %d (held %v), want 5", holder.TCP, s.WorkerID, s.WorkerHeld)
 	}
 
-	second := launchFaed(t, t.TempDir(), nodeToml(o, 5))
+	second := testserver.NewFaed(t, t.TempDir())
+	second.WriteConfig(t, nodeToml(o, 5))
+	second.Launch(t)
 	select {
-	case err := <-second.exited:
+	case <-second.Done():
+		err := second.Err()
 		log := second.Log.String()
 		if err == nil {
 			t.Fatalf("second node with worker id 5 exited 0; want non-zero. Log:\n%s", log)
@@ -791,7 +767,7 @@ func TestClusterDuplicateWorkerID(t *testing.T) {
 		t.Errorf("id_next on the holder = %d (worker %d), %v; want worker 5", id, (id>>12)&31, err)
 	}
 
-	if err := holder.stop(t, syscall.SIGTERM); err != nil {
+	if err := holder.Stop(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("holder exit after SIGTERM: %v", err)
 	}
 	third := startNodes(t, o, 1)[0]

@@ -50,7 +50,7 @@ func TestClusterCacheCoherence(t *testing.T) {
 		waitMap(t, nodes, 10*time.Second)
 		checkLookupNotices(t, nodes)
 		for _, n := range nodes {
-			if err := n.stop(t, syscall.SIGTERM); err != nil {
+			if err := n.Stop(t, syscall.SIGTERM); err != nil {
 				t.Errorf("%s exit after SIGTERM: %v", n.TCP, err)
 			}
 		}
@@ -125,7 +125,7 @@ func checkLookupNotices(t *testing.T, nodes []*node) {
 	}
 	lookupWrite(t, via, "UPDATE UserLookup SET shardId = 2 WHERE entityId = ?", "101")
 	start := time.Now()
-	eventually(t, time.Second, "the other nodes to route entity 101 to shard 2", func() error {
+	testserver.EventuallyNil(t, "the other nodes to route entity 101 to shard 2", time.Second, func() error {
 		for _, n := range others {
 			if db, err := shardOf(n, 101); err != nil || db != "faeshard2" {
 				return fmt.Errorf("entity 101 through %s: %q, %v; want faeshard2", n.TCP, db, err)
@@ -140,11 +140,11 @@ func checkLookupNotices(t *testing.T, nodes []*node) {
 	}
 	lookupWrite(t, via, "UPDATE UserLookup SET shardLock = 1 WHERE entityId = ?", "101")
 	start = time.Now()
-	eventually(t, time.Second, "writes for the locked entity refused everywhere", func() error { return eachRefuses(others, 101, true) })
+	testserver.EventuallyNil(t, "writes for the locked entity refused everywhere", time.Second, func() error { return eachRefuses(others, 101, true) })
 	t.Logf("shardLock set through %s refused by the others after %v", via.TCP, time.Since(start).Round(time.Millisecond))
 
 	lookupWrite(t, via, "UPDATE UserLookup SET shardLock = 0 WHERE entityId = ?", "101")
-	eventually(t, time.Second, "writes for the unlocked entity accepted everywhere", func() error { return eachRefuses(others, 101, false) })
+	testserver.EventuallyNil(t, "writes for the unlocked entity accepted everywhere", time.Second, func() error { return eachRefuses(others, 101, false) })
 }
 
 // readNote reads item name's note through n with cacheKey key.
@@ -203,7 +203,7 @@ func checkLookupChangedBehind(t *testing.T, nodes []*node, admin *sql.DB) {
 	}
 	adminExec(t, admin, "UPDATE faelookup.UserLookup SET shardLock = 1 WHERE entityId = 202")
 	start := time.Now()
-	eventually(t, time.Second+250*time.Millisecond, "writes refused everywhere after a lock set in MariaDB",
+	testserver.EventuallyNil(t, "writes refused everywhere after a lock set in MariaDB", time.Second+250*time.Millisecond,
 		func() error { return eachRefuses(nodes, 202, true) })
 	t.Logf("shardLock set in MariaDB refused everywhere after %v (lookup.cache_ttl 1s)", time.Since(start).Round(time.Millisecond))
 	adminExec(t, admin, "UPDATE faelookup.UserLookup SET shardLock = 0 WHERE entityId = 202")
@@ -241,7 +241,7 @@ func checkOwnerChange(t *testing.T, o clusterOpts, nodes []*node, admin *sql.DB)
 			}
 		}
 	}
-	if err := joiner.stop(t, syscall.SIGTERM); err != nil {
+	if err := joiner.Stop(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("%s exit after SIGTERM: %v", joiner.TCP, err)
 	}
 	waitMap(t, nodes, 10*time.Second)
@@ -278,7 +278,7 @@ func checkOwnerChange(t *testing.T, o clusterOpts, nodes []*node, admin *sql.DB)
 func checkEvictOwnerDown(t *testing.T, nodes []*node, m clusterMap, admin *sql.DB) {
 	via, owner := nodes[0], nodes[1]
 	key := keysByOwner(m, "down", 1)[owner.TCP][0]
-	owner.kill9(t)
+	owner.Kill(t)
 	err := bulkUpdate(via, "bulk", "while-down", key)
 	if err == nil || !strings.Contains(err.Error(), owner.TCP) {
 		t.Fatalf("my_bulk_exec with a key of the dead %s: %v; want an error naming it", owner.TCP, err)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // TestDashboard loads the admin server's page at / in real headless
@@ -19,7 +21,7 @@ import (
 // kept in $FAED_ARTIFACTS (default /tmp/faed-artifacts) as dashboard.png.
 func TestDashboard(t *testing.T) {
 	browser := findChromium(t)
-	d := startFaed(t, t.TempDir(), "")
+	d := testserver.StartFaed(t, t.TempDir(), "")
 	stop := callWhile(t, d)
 	defer stop()
 
@@ -98,7 +100,7 @@ func consoleLines(log string) []string {
 
 // callWhile makes lc_set and lc_get calls on d until the returned stop is
 // called (at most a minute), so the page has calls to chart.
-func callWhile(t *testing.T, d *daemon) (stop func()) {
+func callWhile(t *testing.T, d *testserver.Faed) (stop func()) {
 	c := goClient(t, "tcp", d.TCP)
 	done := make(chan struct{})
 	var wg sync.WaitGroup

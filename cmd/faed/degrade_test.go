@@ -24,7 +24,7 @@ import (
 // every call. Bad requests are refused and change nothing.
 func TestDegradeSwitches(t *testing.T) {
 	b := startBackends(t)
-	d := startFaed(t, t.TempDir(), b.toml())
+	d := testserver.StartFaed(t, t.TempDir(), b.toml())
 	c, conn, err := dialFun(d.TCP)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func TestDegradeSwitches(t *testing.T) {
 	}
 }
 
-func setSwitch(t *testing.T, d *daemon, servant, pool, mode, reason string) {
+func setSwitch(t *testing.T, d *testserver.Faed, servant, pool, mode, reason string) {
 	t.Helper()
 	q := url.Values{"servant": {servant}, "pool": {pool}, "mode": {mode}, "reason": {reason}, "who": {"test"}}
 	if code, body := adminPost(t, d, "/degrade?"+q.Encode()); code != http.StatusOK {
@@ -119,7 +119,7 @@ func setSwitch(t *testing.T, d *daemon, servant, pool, mode, reason string) {
 	}
 }
 
-func adminPost(t *testing.T, d *daemon, path string) (int, string) {
+func adminPost(t *testing.T, d *testserver.Faed, path string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, "http://"+d.HTTP+path, nil)
 	resp, err := http.DefaultClient.Do(req)
@@ -141,14 +141,14 @@ func TestDegradeCluster(t *testing.T) {
 		extra: fmt.Sprintf("[servant.memcache.pools.mc]\nservers = [%q]\n", mc.Addr)}
 	nodes := startNodes(t, o, 2)
 	a, b := nodes[0], nodes[1]
-	setSwitch(t, a.daemon, "memcache", "mc", "degraded", "memcached upgrade")
+	setSwitch(t, a.Faed, "memcache", "mc", "degraded", "memcached upgrade")
 	start := time.Now()
-	waitSwitches(t, b.daemon, `"name": "memcache:mc"`, start)
+	waitSwitches(t, b.Faed, `"name": "memcache:mc"`, start)
 	if _, err := b.fun.McGet(t.Context(), rc, "mc", "k"); err == nil || !strings.Contains(err.Error(), "memcached upgrade") {
 		t.Errorf("mc_get through the other node: %v, want refused by the switch", err)
 	}
-	setSwitch(t, b.daemon, "memcache", "mc", "off", "")
-	waitSwitches(t, a.daemon, `"switches": []`, time.Now())
+	setSwitch(t, b.Faed, "memcache", "mc", "off", "")
+	waitSwitches(t, a.Faed, `"switches": []`, time.Now())
 	if _, err := a.fun.McSet(t.Context(), rc, "mc", "k", &rpc.TMemcacheData{Data: []byte("v")}, 0); err != nil {
 		t.Errorf("mc_set through the first node after the other lifted the switch: %v", err)
 	}
@@ -156,17 +156,13 @@ func TestDegradeCluster(t *testing.T) {
 
 // waitSwitches polls d's GET /degrade until it contains want, for at most a
 // second after since.
-func waitSwitches(t *testing.T, d *daemon, want string, since time.Time) {
+func waitSwitches(t *testing.T, d *testserver.Faed, want string, since time.Time) {
 	t.Helper()
-	for {
-		got := string(adminGet(t, d, "/degrade"))
-		if strings.Contains(got, want) {
-			t.Logf("%s followed in %v", d.TCP, time.Since(since).Round(time.Millisecond))
-			return
+	testserver.EventuallyNil(t, d.TCP+"'s GET /degrade to show "+want, time.Second-time.Since(since), func() error {
+		if got := string(adminGet(t, d, "/degrade")); !strings.Contains(got, want) {
+			return fmt.Errorf("GET /degrade: %s", got)
 		}
-		if time.Since(since) > time.Second {
-			t.Fatalf("%s: GET /degrade after 1s: %s; want %s", d.TCP, got, want)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
+	t.Logf("%s followed in %v", d.TCP, time.Since(since).Round(time.Millisecond))
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // The data a hand-off scenario writes before the cluster changes, and the
@@ -183,7 +184,7 @@ func (l *load) warm(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("python load made no call within 20s")
 	}
-	waitUntil(t, "the Go load to make its first calls", func() bool {
+	testserver.Eventually(t, "the Go load to make its first calls", faedWait, func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		return l.res.Calls >= minCalls

@@ -83,7 +83,7 @@ func checkLeave(t *testing.T, zk string) {
 	l := startLoad(t, ds, survivors)
 	l.warm(t)
 	start := time.Now()
-	if err := leaving.stop(t, syscall.SIGTERM); err != nil {
+	if err := leaving.Stop(t, syscall.SIGTERM); err != nil {
 		t.Errorf("%s exit after SIGTERM: %v, want status 0", leaving.TCP, err)
 	}
 	t.Logf("%s drained and exited in %v", leaving.TCP, time.Since(start).Round(time.Millisecond))
@@ -109,8 +109,8 @@ func checkCoordinatorKilled(t *testing.T, zk string) {
 	mv, before := waitMove(t, others[0], 20*time.Second, "of the rebalance", func(mapMove, clusterMap) bool { return true })
 	t.Logf("killing the coordinator %s during move %+v (%d/%d done)", victim.TCP, mv, before.Rebalance.MovesDone, before.Rebalance.MovesTotal)
 	recoverFrom(t, crash(t, victim, others, before), append(others, joiner), l, ds, func() {
-		eventually(t, 20*time.Second, "a new coordinator", func() error {
-			m, err := readMap(others[0].daemon)
+		testserver.EventuallyNil(t, "a new coordinator", 20*time.Second, func() error {
+			m, err := readMap(others[0].Faed)
 			if err == nil && (m.Coordinator == "" || m.Coordinator == victim.TCP) {
 				err = fmt.Errorf("coordinator %q", m.Coordinator)
 			}
@@ -237,7 +237,7 @@ func crash(t *testing.T, victim *node, others []*node, before clusterMap) *outag
 	// A call under way when the node died fails too, though it started
 	// before: the outage starts a second before the kill.
 	killed := time.Now().Add(-time.Second)
-	victim.kill9(t)
+	victim.Kill(t)
 	out := &outage{node: victim, victim: victim.TCP, vbuckets: before.ownedBy(victim.TCP), killed: killed}
 	for vb := range mustMap(t, others[0]).ownedBy(victim.TCP) {
 		out.vbuckets[vb] = true
@@ -249,7 +249,7 @@ func crash(t *testing.T, victim *node, others []*node, before clusterMap) *outag
 // session expired, so its worker id is free), then restarts it on its dir.
 func restartNode(t *testing.T, victim *node, others []*node) *node {
 	t.Helper()
-	eventually(t, 15*time.Second, victim.TCP+" to leave the members", func() error {
+	testserver.EventuallyNil(t, victim.TCP+" to leave the members", 15*time.Second, func() error {
 		return eachNode(others, func(n *node, s clusterStats) error {
 			if slices.Contains(s.Members, victim.TCP) {
 				return fmt.Errorf("%s still lists %s", n.TCP, victim.TCP)
@@ -257,8 +257,8 @@ func restartNode(t *testing.T, victim *node, others []*node) *node {
 			return nil
 		})
 	})
-	d := victim.restart(t)
-	return &node{daemon: d, fun: dialNode(t, d.TCP)}
+	d := victim.Restart(t)
+	return &node{Faed: d, fun: dialNode(t, d.TCP)}
 }
 
 func logRebalance(t *testing.T, m clusterMap) {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // Tests of the vbucket hand-off (issue 8, SPEC §5.3), through the admin
@@ -80,7 +82,7 @@ func (m clusterMap) ownedBy(addr string) map[int]bool {
 }
 
 // adminJSON decodes GET http://d.HTTP/path into v.
-func adminJSON(d *daemon, path string, v any) error {
+func adminJSON(d *testserver.Faed, path string, v any) error {
 	client := http.Client{Timeout: 5 * time.Second}
 	resp, err := client.Get("http://" + d.HTTP + path)
 	if err != nil {
@@ -100,7 +102,7 @@ func adminJSON(d *daemon, path string, v any) error {
 	return nil
 }
 
-func readMap(d *daemon) (clusterMap, error) {
+func readMap(d *testserver.Faed) (clusterMap, error) {
 	var m clusterMap
 	if err := adminJSON(d, "/cluster/map", &m); err != nil {
 		return m, err
@@ -113,7 +115,7 @@ func readMap(d *daemon) (clusterMap, error) {
 
 func mustMap(t *testing.T, n *node) clusterMap {
 	t.Helper()
-	m, err := readMap(n.daemon)
+	m, err := readMap(n.Faed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func mapSettled(nodes []*node) (clusterMap, error) {
 	want := addrsOf(nodes)
 	var first clusterMap
 	for i, n := range nodes {
-		m, err := readMap(n.daemon)
+		m, err := readMap(n.Faed)
 		if err != nil {
 			return m, err
 		}
@@ -172,7 +174,7 @@ func checkSettled(m clusterMap, want []string) error {
 func waitSettled(t *testing.T, nodes []*node, timeout time.Duration) clusterMap {
 	t.Helper()
 	var m clusterMap
-	eventually(t, timeout, fmt.Sprintf("a balanced map of %d nodes with no move current", len(nodes)), func() (err error) {
+	testserver.EventuallyNil(t, fmt.Sprintf("a balanced map of %d nodes with no move current", len(nodes)), timeout, func() (err error) {
 		m, err = mapSettled(nodes)
 		return err
 	})
@@ -187,7 +189,7 @@ type routingStats struct {
 	ReplicaDropped  uint64 `json:"replica_dropped"`
 }
 
-func readRouting(d *daemon) (routingStats, error) {
+func readRouting(d *testserver.Faed) (routingStats, error) {
 	var body struct {
 		Servant struct {
 			Routing *routingStats `json:"routing"`
@@ -207,7 +209,7 @@ func readRouting(d *daemon) (routingStats, error) {
 func checkServedOwnedOnly(t *testing.T, nodes []*node) {
 	t.Helper()
 	for _, n := range nodes {
-		s, err := readRouting(n.daemon)
+		s, err := readRouting(n.Faed)
 		if err != nil {
 			t.Error(err)
 			continue
@@ -227,7 +229,7 @@ func waitMove(t *testing.T, via *node, timeout time.Duration, what string, want 
 	deadline := time.Now().Add(timeout)
 	seen := 0
 	for time.Now().Before(deadline) {
-		m, err := readMap(via.daemon)
+		m, err := readMap(via.Faed)
 		if err != nil {
 			time.Sleep(5 * time.Millisecond)
 			continue

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // TestKvdbDiskFull runs faed with its kvdb on a small tmpfs the test mounts
@@ -15,7 +17,7 @@ import (
 // without restarting faed, nothing acknowledged lost (SPEC §13).
 func TestKvdbDiskFull(t *testing.T) {
 	dir := mountTmpfs(t, "2m")
-	d := startFaed(t, dir, "")
+	d := testserver.StartFaed(t, dir, "")
 	c := goClient(t, "unix", d.Unix)
 	ctx := context.Background()
 	value := bytes.Repeat([]byte("v"), 64<<10)
@@ -92,7 +94,7 @@ func remount(t *testing.T, dir, size string) {
 // its last acknowledged value (SPEC §13).
 func TestKvdbKill9DuringWrites(t *testing.T) {
 	dir := t.TempDir()
-	d := startFaed(t, dir, "")
+	d := testserver.StartFaed(t, dir, "")
 	const writers, keys = 4, 20
 	acked := make([]map[string]string, writers)
 	done := make(chan struct{}, writers)
@@ -113,12 +115,12 @@ func TestKvdbKill9DuringWrites(t *testing.T) {
 			}
 		}()
 	}
-	waitUntil(t, "faed to have served 100 writes", func() bool { return writesAcked(d, t) >= 100 })
-	d.kill9(t)
+	testserver.Eventually(t, "faed to have served 100 writes", faedWait, func() bool { return writesAcked(d, t) >= 100 })
+	d.Kill(t)
 	for range writers {
 		<-done
 	}
-	d2 := startFaed(t, dir, "")
+	d2 := testserver.StartFaed(t, dir, "")
 	c := goClient(t, "tcp", d2.TCP)
 	n := 0
 	for w := range writers {
@@ -137,7 +139,7 @@ func TestKvdbKill9DuringWrites(t *testing.T) {
 }
 
 // writesAcked reads the kvdb_set count from faed's stats.
-func writesAcked(d *daemon, t *testing.T) int {
+func writesAcked(d *testserver.Faed, t *testing.T) int {
 	return callStats(t, d)["kvdb_set"].Count
 }
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/faed/faed/scripts/testserver"
+
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -14,7 +16,7 @@ import (
 // Prometheus's own text parser: it parses, every family has HELP, no metric
 // name embeds a server's address or a pool's name (they are labels), and
 // the memcache and mysql series carry them as labels.
-func checkMetrics(t *testing.T, d *daemon, b *backends) {
+func checkMetrics(t *testing.T, d *testserver.Faed, b *backends) {
 	t.Helper()
 	body := adminGet(t, d, "/metrics")
 	parser := expfmt.NewTextParser(model.UTF8Validation)

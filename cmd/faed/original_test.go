@@ -17,6 +17,7 @@ import (
 
 	"github.com/faed/faed/engine"
 	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/scripts/testserver"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -233,7 +234,7 @@ func TestOriginalPHPCallers(t *testing.T) {
 		t.Fatalf("thrift --gen php %s: %v\n%s", originalIDL, err, out)
 	}
 	b := startBackends(t)
-	d := startFaed(t, t.TempDir(), b.toml())
+	d := testserver.StartFaed(t, t.TempDir(), b.toml())
 
 	host, port, _ := net.SplitHostPort(d.TCP)
 	ctx, cancel := context.WithTimeout(t.Context(), backendsScriptTimeout)
@@ -310,7 +311,7 @@ func checkCallerLines(t *testing.T, out string) map[string]int {
 }
 
 // engineStats reads the engine section of GET /stats.
-func engineStats(t *testing.T, d *daemon) engine.Snapshot {
+func engineStats(t *testing.T, d *testserver.Faed) engine.Snapshot {
 	t.Helper()
 	var stats struct {
 		Engine engine.Snapshot `json:"engine"`
@@ -349,7 +350,7 @@ func answered(ok bool, result any, want string) error {
 // connection stays open for the next, and faed counts each missing
 // required context per call.
 func TestCallWithoutContext(t *testing.T) {
-	d := startFaed(t, t.TempDir(), "")
+	d := testserver.StartFaed(t, t.TempDir(), "")
 	conn, err := net.DialTimeout("tcp", d.TCP, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)

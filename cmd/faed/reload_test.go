@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,17 +53,17 @@ database = "mysql"
 max_open = %d
 `, 1000+i, 2+i%3, 200+i, level, mc.Addr, db.Addr, 4+i%3)
 	}
-	d := startFaed(t, t.TempDir(), config(0))
+	d := testserver.StartFaed(t, t.TempDir(), config(0))
 
 	load := startReloadLoad(d)
 	for i := 1; i <= 20; i++ {
-		d.writeConfig(t, config(i))
+		d.WriteConfig(t, config(i))
 		var res reloadResult
 		if i%2 == 1 {
-			if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			if err := d.Signal(syscall.SIGHUP); err != nil {
 				t.Fatal(err)
 			}
-			waitUntil(t, fmt.Sprintf("reload %d by SIGHUP", i), func() bool {
+			testserver.Eventually(t, fmt.Sprintf("reload %d by SIGHUP", i), faedWait, func() bool {
 				st := reloadStats(t, d)
 				res = st.Last
 				return st.Reloads == i
@@ -104,12 +103,12 @@ max_open = %d
 	t.Logf("%d calls across 20 reloads, none failed", calls)
 	// The last reload moved the pool to mcA, the one before to mcB: mcB
 	// is left once the calls on it returned.
-	waitUntil(t, "the replaced memcache client to close its connections", func() bool {
+	testserver.Eventually(t, "the replaced memcache client to close its connections", faedWait, func() bool {
 		return memcachedConnections(t, mcB.Addr) <= baseB
 	})
 
 	// A file that does not load changes nothing, and says why.
-	path := filepath.Join(d.dir, "faed.toml")
+	path := d.Config
 	if err := os.WriteFile(path, []byte("[engine]\nmax_outstanding_sessions = -1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +129,7 @@ max_open = %d
 
 	// A listener is only changed by a restart: the reload says so and
 	// keeps the running one.
-	d.writeConfig(t, config(20))
+	d.WriteConfig(t, config(20))
 	cfg, _ := os.ReadFile(path)
 	moved := strings.Replace(string(cfg), "unix:"+d.Unix, "unix:"+d.Unix+".new", 1)
 	if err := os.WriteFile(path, []byte(moved), 0o644); err != nil {
@@ -183,7 +182,7 @@ type reloadSection struct {
 	Last    reloadResult `json:"last"`
 }
 
-func reloadStats(t *testing.T, d *daemon) reloadSection {
+func reloadStats(t *testing.T, d *testserver.Faed) reloadSection {
 	t.Helper()
 	var st struct {
 		Reload reloadSection `json:"reload"`
@@ -204,7 +203,7 @@ type reloadLoad struct {
 	failures []error
 }
 
-func startReloadLoad(d *daemon) *reloadLoad {
+func startReloadLoad(d *testserver.Faed) *reloadLoad {
 	l := &reloadLoad{}
 	deadline := time.Now().Add(2 * time.Minute) // bounds the loop whatever happens
 	for w := range 3 {

@@ -70,13 +70,13 @@ func checkReplicaStalled(t *testing.T, zk string) {
 			keys = append(keys, k)
 		}
 	}
-	if err := stalled.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := stalled.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	stopped := true
 	defer func() {
 		if stopped {
-			stalled.cmd.Process.Signal(syscall.SIGCONT)
+			stalled.Signal(syscall.SIGCONT)
 		}
 	}()
 	began := time.Now()
@@ -96,10 +96,10 @@ func checkReplicaStalled(t *testing.T, zk string) {
 			t.Errorf("map %d still lists the stopped %s as a replica of vbucket %d", after.Version, stalled.TCP, vb)
 		}
 	}
-	if s, err := readRouting(owner.daemon); err != nil || s.ReplicaDropped == 0 {
+	if s, err := readRouting(owner.Faed); err != nil || s.ReplicaDropped == 0 {
 		t.Errorf("owner's routing stats %+v, %v: want replica_dropped counted", s, err)
 	}
-	stalled.cmd.Process.Signal(syscall.SIGCONT)
+	stalled.Signal(syscall.SIGCONT)
 	stopped = false
 	waitReplicated(t, nodes, 60*time.Second)
 	want := wantKV{}
@@ -218,7 +218,7 @@ func checkReplicaStats(t *testing.T, live []*node) {
 	t.Helper()
 	var replicated, dropped uint64
 	for _, n := range live {
-		s, err := readRouting(n.daemon)
+		s, err := readRouting(n.Faed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +261,7 @@ func checkVBucketCallsRefused(t *testing.T, n *node, m clusterMap) {
 func waitReplicated(t *testing.T, nodes []*node, timeout time.Duration) clusterMap {
 	t.Helper()
 	var m clusterMap
-	eventually(t, timeout, fmt.Sprintf("a balanced map of %d nodes, every vbucket replicated", len(nodes)), func() (err error) {
+	testserver.EventuallyNil(t, fmt.Sprintf("a balanced map of %d nodes, every vbucket replicated", len(nodes)), timeout, func() (err error) {
 		if m, err = mapSettled(nodes); err != nil {
 			return err
 		}
@@ -293,9 +293,9 @@ func checkReplicas(m clusterMap, members []string) error {
 // and returns when that was first seen.
 func waitFailedOver(t *testing.T, live []*node, victim string, timeout time.Duration) time.Time {
 	t.Helper()
-	eventually(t, timeout, "the vbuckets of "+victim+" to fail over", func() error {
+	testserver.EventuallyNil(t, "the vbuckets of "+victim+" to fail over", timeout, func() error {
 		for _, n := range live {
-			m, err := readMap(n.daemon)
+			m, err := readMap(n.Faed)
 			if err != nil {
 				return err
 			}

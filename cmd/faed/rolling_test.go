@@ -28,7 +28,7 @@ func TestRollingRestart(t *testing.T) {
 		l := startLoad(t, ds, others)
 		l.warm(t)
 		start := time.Now()
-		if err := nodes[i].stop(t, syscall.SIGTERM); err != nil {
+		if err := nodes[i].Stop(t, syscall.SIGTERM); err != nil {
 			t.Errorf("%s exit after SIGTERM: %v, want status 0", nodes[i].TCP, err)
 		}
 		nodes[i] = restartNode(t, nodes[i], others)

@@ -58,14 +58,14 @@ func TestMySQLShardsByVBucket(t *testing.T) {
 	t.Run("bad changes are refused", func(t *testing.T) {
 		for _, q := range []string{"op=flip&vbucket=" + vb + "&shard=1", "op=lock&vbucket=" + vb, "op=lock&vbucket=999999&reason=x",
 			"op=unlock&vbucket=" + vb, "op=lock&vbucket=" + vb + "&reason=" + strings.Repeat("r", 501), "op=drop&vbucket=" + vb} {
-			if code, body := adminPost(t, a.daemon, "/mysql/shards?"+q); code != http.StatusBadRequest {
+			if code, body := adminPost(t, a.Faed, "/mysql/shards?"+q); code != http.StatusBadRequest {
 				t.Errorf("POST /mysql/shards?%.60s = %d %s, want 400", q, code, body)
 			}
 		}
 	})
 
 	shardChange(t, a, "op=lock&vbucket="+vb+"&reason="+url.QueryEscape("moving to shard 1"))
-	eventually(t, time.Second, "every node to refuse the locked vbucket's writes", func() error {
+	testserver.EventuallyNil(t, "every node to refuse the locked vbucket's writes", time.Second, func() error {
 		for _, n := range nodes {
 			if err := writeVU(n, id, "locked"); err == nil || !strings.Contains(err.Error(), "locked") || !strings.Contains(err.Error(), "moving to shard 1") {
 				return fmt.Errorf("write through %s: %v, want the lock's error", n.TCP, err)
@@ -81,7 +81,7 @@ func TestMySQLShardsByVBucket(t *testing.T) {
 	moveRows(t, dbs[0], dbs[1], id)
 	shardChange(t, b, "op=flip&vbucket="+vb+"&shard=1")
 	shardChange(t, b, "op=unlock&vbucket="+vb)
-	eventually(t, time.Second, "every node to write the vbucket to shard 1", func() error {
+	testserver.EventuallyNil(t, "every node to write the vbucket to shard 1", time.Second, func() error {
 		for _, n := range nodes {
 			if err := writeVU(n, id, "after "+n.TCP); err != nil {
 				return fmt.Errorf("write through %s: %v", n.TCP, err)
@@ -92,7 +92,7 @@ func TestMySQLShardsByVBucket(t *testing.T) {
 	if n0, n1 := rowsOf(t, dbs[0], id), rowsOf(t, dbs[1], id); n0 != 0 || n1 < 3 {
 		t.Errorf("after the flip: %d rows of entity %d on shard 0, %d on shard 1; want 0 and the moved one plus two", n0, id, n1)
 	}
-	if body := string(adminGet(t, a.daemon, "/mysql/shards")); strings.Contains(body, `"locked":{"`) {
+	if body := string(adminGet(t, a.Faed, "/mysql/shards")); strings.Contains(body, `"locked":{"`) {
 		t.Errorf("GET /mysql/shards = %.200s, want the map without locks", body)
 	}
 }
@@ -159,7 +159,7 @@ func moveRows(t *testing.T, from, to *sql.DB, id int64) {
 
 func shardChange(t *testing.T, n *node, query string) {
 	t.Helper()
-	if code, body := adminPost(t, n.daemon, "/mysql/shards?"+query); code != http.StatusOK {
+	if code, body := adminPost(t, n.Faed, "/mysql/shards?"+query); code != http.StatusOK {
 		t.Fatalf("POST /mysql/shards?%s through %s = %d %s", query, n.TCP, code, body)
 	}
 }

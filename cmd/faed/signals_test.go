@@ -6,15 +6,17 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // hupLine is what faed logs when SIGHUP reloaded its configuration.
 const hupLine = "configuration reloaded"
 
 func TestSighupKeepsServing(t *testing.T) {
-	d := startFaed(t, t.TempDir(), "")
+	d := testserver.StartFaed(t, t.TempDir(), "")
 	for i := range 3 {
-		if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		if err := d.Signal(syscall.SIGHUP); err != nil {
 			t.Fatalf("SIGHUP %d: %v", i, err)
 		}
 		// A fresh connection each time: the listeners must still accept.
@@ -25,10 +27,10 @@ func TestSighupKeepsServing(t *testing.T) {
 	}
 	// Had a SIGHUP killed faed, or were one still pending with its default
 	// action, the exit would be "signal: hangup", not status 0.
-	if err := d.stop(t, syscall.SIGTERM); err != nil {
+	if err := d.Stop(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("faed exit after SIGHUP then SIGTERM: %v, want status 0", err)
 	}
-	<-d.gone // the log is complete and no longer written
+	<-d.Done() // the log is complete and no longer written
 	log := d.Log.String()
 	hup, down := strings.Index(log, hupLine), strings.Index(log, "faed shutting down")
 	// Signals sent close together may merge, so at least one line.

@@ -85,7 +85,7 @@ func TestCheckTimeouts(t *testing.T) {
 func TestCheckRefusesIOTimeoutNamingItsReplacements(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "faed.toml")
 	os.WriteFile(path, []byte("[engine]\nio_timeout = \"10s\"\n"), 0o644)
-	out, err := exec.Command(faedBin, "-check", path).CombinedOutput()
+	out, err := exec.Command(testserver.FaedBinary(t), "-check", path).CombinedOutput()
 	for _, want := range []string{"io_timeout", "read_timeout", "call_timeout", "write_timeout"} {
 		if err == nil || !strings.Contains(string(out), want) {
 			t.Fatalf("faed -check with io_timeout: %v, %q; want a refusal naming %s", err, out, want)
@@ -177,7 +177,7 @@ func (p *stallProxy) pipe(dst, src net.Conn) {
 func TestZKCallPastItsDeadlineAnswersAndKeepsTheConnection(t *testing.T) {
 	z := testserver.StartZooKeeper(t)
 	proxy := startStallProxy(t, z.Addr)
-	d := startFaed(t, t.TempDir(), fmt.Sprintf(`[engine]
+	d := testserver.StartFaed(t, t.TempDir(), fmt.Sprintf(`[engine]
 call_timeout = "1s"
 [servant.zk]
 servers = [%q]
@@ -185,7 +185,7 @@ root = "/faetest/deadline"
 `, proxy.Addr))
 	c := goClient(t, "tcp", d.TCP)
 	ctx := context.Background()
-	waitUntil(t, "zk_create through the proxy", func() bool {
+	testserver.Eventually(t, "zk_create through the proxy", faedWait, func() bool {
 		_, err := c.ZkCreate(ctx, rc, "/before", "x")
 		return err == nil
 	})
@@ -229,7 +229,7 @@ root = "/faetest/deadline"
 }
 
 // callDeadlines reads the deadline count of one call from /stats.
-func callDeadlines(t *testing.T, d *daemon, call string) int64 {
+func callDeadlines(t *testing.T, d *testserver.Faed, call string) int64 {
 	t.Helper()
 	var snap struct {
 		Engine struct {
@@ -251,10 +251,10 @@ func callDeadlines(t *testing.T, d *daemon, call string) int64 {
 }
 
 // mysqlTimeoutsFaed starts faed on a real MariaDB with the engine clocks given.
-func mysqlTimeoutsFaed(t *testing.T, engine string) *daemon {
+func mysqlTimeoutsFaed(t *testing.T, engine string) *testserver.Faed {
 	t.Helper()
 	m := testserver.StartMariaDB(t)
-	return startFaed(t, t.TempDir(), fmt.Sprintf(`[engine]
+	return testserver.StartFaed(t, t.TempDir(), fmt.Sprintf(`[engine]
 %s
 [servant.mysql.pools.main]
 addr = %q
@@ -333,7 +333,7 @@ func TestACallersBudgetEndsAMemcacheCall(t *testing.T) {
 			defer c.Close() // silent until the test ends
 		}
 	}()
-	d := startFaed(t, t.TempDir(), fmt.Sprintf("[servant.memcache.pools.p]\nservers = [%q]\nio_timeout = \"2s\"\n", ln.Addr()))
+	d := testserver.StartFaed(t, t.TempDir(), fmt.Sprintf("[servant.memcache.pools.p]\nservers = [%q]\nio_timeout = \"2s\"\n", ln.Addr()))
 	c := goClient(t, "unix", d.Unix)
 	budget := int32(300)
 	for i := range 6 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faed/faed/engine"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // TestSystemdUnit keeps etc/faed.service in line with the daemon: reload is
@@ -48,7 +49,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyPath := filepath.Join(t.TempDir(), "faed.service")
-	if err := os.WriteFile(copyPath, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/faed", faedBin)), 0o644); err != nil {
+	if err := os.WriteFile(copyPath, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/faed", testserver.FaedBinary(t))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(analyze, "verify", copyPath).CombinedOutput(); err != nil || len(out) > 0 {
@@ -80,7 +81,7 @@ func unitKeys(t *testing.T, path string) map[string]string {
 
 // TestVersionFlag: -version names the build, not only "dev".
 func TestVersionFlag(t *testing.T) {
-	out, err := exec.Command(faedBin, "-version").CombinedOutput()
+	out, err := exec.Command(testserver.FaedBinary(t), "-version").CombinedOutput()
 	if err != nil {
 		t.Fatalf("faed -version: %v\n%s", err, out)
 	}

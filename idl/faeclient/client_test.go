@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faed/faed/idl/gen-go/fun/rpc"
+	"github.com/faed/faed/scripts/testserver"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -126,7 +127,7 @@ func TestPoolBoundsOpenConnections(t *testing.T) {
 	if most.Load() > 3 {
 		t.Fatalf("faed saw %d connections open at once, want at most MaxOpen = 3", most.Load())
 	}
-	waitFor(t, "faed to see the 2 idle connections only", func() bool { n, _ := d.sessions(); return n == 2 })
+	testserver.Eventually(t, "faed to see the 2 idle connections only", faedWait, func() bool { n, _ := d.sessions(); return n == 2 })
 	t.Logf("stats %+v; faed saw at most %d open", s, most.Load())
 }
 
@@ -169,7 +170,7 @@ func ping(fs rpc.FunServant) error {
 func idleOut(t *testing.T, d *daemon) {
 	t.Helper()
 	start := time.Now()
-	waitFor(t, "faed to close the idle connections", func() bool {
+	testserver.Eventually(t, "faed to close the idle connections", faedWait, func() bool {
 		n, err := d.sessions()
 		return err == nil && n == 0 && time.Since(start) > 250*time.Millisecond
 	})
@@ -349,7 +350,7 @@ func TestCancellingCutsACall(t *testing.T) {
 func TestFaedKilled(t *testing.T) {
 	d := startFaed(t, "", "")
 	unix, tcp := dial(t, Config{Addr: d.Unix}), dial(t, Config{Addr: d.TCP})
-	d.kill(t)
+	d.Kill(t)
 	for _, c := range []*Client{unix, tcp} {
 		err := c.Call(context.Background(), ping)
 		if !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), "faeclient: dial "+c.cfg.Addr) {
@@ -365,7 +366,7 @@ func TestFaedKilled(t *testing.T) {
 func TestFaedKilledDuringACall(t *testing.T) {
 	d := startFaed(t, "", hungMySQL(t))
 	c := dial(t, Config{Addr: d.TCP})
-	time.AfterFunc(200*time.Millisecond, func() { d.cmd.Process.Kill() })
+	time.AfterFunc(200*time.Millisecond, func() { d.Signal(syscall.SIGKILL) }) // while my_query hangs on the silent MySQL
 	err := c.Call(context.Background(), query(context.Background(), NewContext(context.Background(), "faeclient.test")))
 	if !errors.Is(err, ErrNoAnswer) || !strings.Contains(err.Error(), "my_query on "+d.TCP) {
 		t.Fatalf("my_query while faed is killed: %v; want ErrNoAnswer, naming the call and the address", err)
@@ -402,8 +403,8 @@ func TestAConnectionOutlivesItsCallsDeadline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(100 * time.Millisecond)
-		waitFor(t, "the call's deadline to pass", func() bool { return time.Now().After(deadline) })
+		// Deliberate: the connection must outlive its call's passed deadline.
+		time.Sleep(100 * time.Millisecond)
 	}
 	if s := c.Stats(); s.Dials != 1 || s.Stale != 0 {
 		t.Fatalf("stats %+v, want the one connection reused after its calls' deadlines passed", s)

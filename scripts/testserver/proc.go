@@ -14,9 +14,9 @@ import (
 )
 
 const (
-	pollEvery = 50 * time.Millisecond
-	stopGrace = 15 * time.Second // after SIGTERM, before SIGKILL
-	tailLines = 40
+	readyEvery = 50 * time.Millisecond
+	stopGrace  = 15 * time.Second // after SIGTERM, before SIGKILL
+	tailLines  = 40
 )
 
 // proc is one server process that can be stopped and started again with the same command line,
@@ -107,7 +107,7 @@ func (p *proc) launch() (*run, error) {
 func (p *proc) waitReady(r *run) error {
 	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 	defer cancel()
-	tick := time.NewTicker(pollEvery)
+	tick := time.NewTicker(readyEvery)
 	defer tick.Stop()
 	for {
 		err := p.ready(ctx)

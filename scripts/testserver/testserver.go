@@ -1,6 +1,7 @@
-// Package testserver starts real backend servers on free loopback ports for tests and stops them
-// in t.Cleanup. It owns no server configuration beyond what a test needs; production code must
-// never import it.
+// Package testserver starts real backend servers and faed itself on free loopback ports for
+// tests and stops them in t.Cleanup, and holds the test toolkit every package shares: polling
+// (Eventually), free ports, a locked buffer and a fake clock. It owns no server configuration
+// beyond what a test needs; production code must never import it.
 //
 // A missing server binary skips the test with a message naming the package to install, unless
 // FAED_REQUIRE_SERVERS=1 (set by `make test`), which turns the skip into a failure.
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -55,8 +57,14 @@ func missing(t testing.TB, what, pkg string) {
 	t.Skip(msg)
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago. Another process may take
-// it before the server binds it; the servers' readiness checks then fail with the log printed.
+// FreePort returns "127.0.0.1:port" for a TCP port that was free a moment ago. Another process
+// may take it before the server binds it; a readiness check then fails with the log printed.
+func FreePort(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+}
+
+// freePort is FreePort's port number.
 func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

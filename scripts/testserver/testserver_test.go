@@ -15,22 +15,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// eventually calls f until it returns nil, failing the test with f's last error after d.
-func eventually(t *testing.T, d time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %v: %v", d, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestMemcachedSetGetStopRestart(t *testing.T) {
 	m := StartMemcached(t)
 	c := memcache.New(m.Addr)
@@ -138,7 +122,7 @@ func TestZooKeeper(t *testing.T) {
 
 func checkZKGet(t *testing.T, c *zk.Conn, path, want string) {
 	t.Helper()
-	eventually(t, 20*time.Second, func() error {
+	EventuallyNil(t, "ZooKeeper to serve "+path, 20*time.Second, func() error {
 		b, _, err := c.Get(path)
 		if err != nil {
 			return err
@@ -159,7 +143,7 @@ func TestZooKeeperEnsembleSurvivesLeaderStop(t *testing.T) {
 	}
 
 	leader.Stop()
-	eventually(t, 30*time.Second, func() error {
+	EventuallyNil(t, "a create after the leader stopped", 30*time.Second, func() error {
 		_, err := c.Create("/after", []byte("2"), 0, zk.WorldACL(zk.PermAll))
 		if errors.Is(err, zk.ErrNodeExists) {
 			return nil // an earlier try went through before its answer was lost

@@ -7,26 +7,32 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
-// fakeClock is a ms clock that only moves when a test sets it or when the
-// generator sleeps (each sleep advances it by 1 ms).
+// fakeClock is the generator's ms clock over a testserver.Clock: it only
+// moves when a test sets it or when the generator sleeps (each sleep
+// advances it by 1 ms).
 type fakeClock struct {
-	ms     atomic.Int64
+	*testserver.Clock
 	sleeps atomic.Int64
 }
 
-func (c *fakeClock) now() int64 { return c.ms.Load() }
+func (c *fakeClock) now() int64 { return c.Now().UnixMilli() }
 
 func (c *fakeClock) sleep(time.Duration) {
 	c.sleeps.Add(1)
-	c.ms.Add(1)
+	c.Advance(time.Millisecond)
 }
+
+// setMs sets the clock to ms, in Unix ms.
+func (c *fakeClock) setMs(ms int64) { c.Set(time.UnixMilli(ms)) }
 
 func newFake(t *testing.T, cfg Config, startMs int64) (*Generator, *fakeClock) {
 	t.Helper()
-	c := &fakeClock{}
-	c.ms.Store(startMs)
+	c := &fakeClock{Clock: testserver.NewClock()}
+	c.setMs(startMs)
 	g, err := newWithClock(cfg, c.now, c.sleep)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +203,7 @@ func TestClockBackwards(t *testing.T) {
 			const start = Epoch + 10_000_000
 			g, c := newFake(t, Config{MaxClockBackwards: tt.maxBack}, start)
 			first := mustNext(t, g, 3)
-			c.ms.Store(start - tt.step)
+			c.setMs(start - tt.step)
 			id, err := g.Next(3)
 			if tt.wantErr != (err != nil) || (err != nil && !errors.Is(err, ErrClockBackwards)) {
 				t.Fatalf("Next error = %v, want ErrClockBackwards=%v", err, tt.wantErr)
@@ -208,7 +214,7 @@ func TestClockBackwards(t *testing.T) {
 			if got := c.sleeps.Load(); got != tt.wantSleeps {
 				t.Fatalf("slept %d times, want %d", got, tt.wantSleeps)
 			}
-			c.ms.Store(start)
+			c.setMs(start)
 			checkIncreasing(t, max(first, id), mustNext(t, g, 3))
 		})
 	}

@@ -8,30 +8,14 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
-// fakeClock is a clock that moves only when a test advances it.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newFake(t *testing.T, cfg Config) (*Table, *fakeClock) {
+func newFake(t *testing.T, cfg Config) (*Table, *testserver.Clock) {
 	t.Helper()
-	c := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	tb, err := newWithClock(cfg, c.now)
+	c := testserver.NewClock()
+	tb, err := newWithClock(cfg, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +102,7 @@ func TestLockScript(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tb, clock := newFake(t, DefaultConfig())
 			for i, s := range tt.steps {
-				clock.advance(s.advance)
+				clock.Advance(s.advance)
 				runStep(t, tb, i, s)
 			}
 		})
@@ -142,7 +126,7 @@ func runStep(t *testing.T, tb *Table, i int, s step) {
 func TestFullNeverEvictsHeldLocks(t *testing.T) {
 	tb, clock := newFake(t, Config{Expiry: 10 * time.Second, MaxLocks: 3, MaxKeyBytes: 250})
 	mustLock(t, tb, "a", true)
-	clock.advance(5 * time.Second)
+	clock.Advance(5 * time.Second)
 	mustLock(t, tb, "b", true)
 	mustLock(t, tb, "c", true)
 	if _, err := tb.TryLock("d"); !errors.Is(err, ErrFull) {
@@ -151,7 +135,7 @@ func TestFullNeverEvictsHeldLocks(t *testing.T) {
 	for _, k := range []string{"a", "b", "c"} {
 		mustLock(t, tb, k, false) // still held by the first taker
 	}
-	clock.advance(5 * time.Second) // only a has expired
+	clock.Advance(5 * time.Second) // only a has expired
 	mustLock(t, tb, "d", true)
 	if _, err := tb.TryLock("a"); !errors.Is(err, ErrFull) {
 		t.Fatalf("TryLock(a) with b, c, d live: %v, want ErrFull", err)
@@ -172,7 +156,7 @@ func TestExpiredEntriesAreSwept(t *testing.T) {
 	for i := range 100 {
 		mustLock(t, tb, fmt.Sprintf("k%d", i), true)
 	}
-	clock.advance(10 * time.Second)
+	clock.Advance(10 * time.Second)
 	for i := range 100 / sweepBatch {
 		mustLock(t, tb, fmt.Sprintf("new%d", i), true)
 	}
@@ -184,13 +168,13 @@ func TestExpiredEntriesAreSwept(t *testing.T) {
 
 func TestRange(t *testing.T) {
 	tb, clock := newFake(t, DefaultConfig())
-	start := clock.now()
+	start := clock.Now()
 	mustLock(t, tb, "old", true)
-	clock.advance(4 * time.Second)
+	clock.Advance(4 * time.Second)
 	mustLock(t, tb, "mid", true)
-	clock.advance(4 * time.Second)
+	clock.Advance(4 * time.Second)
 	mustLock(t, tb, "new", true)
-	clock.advance(3 * time.Second) // "old" has expired but is not swept yet
+	clock.Advance(3 * time.Second) // "old" has expired but is not swept yet
 	var got []string
 	tb.Range(func(k string, exp time.Time) bool {
 		got = append(got, fmt.Sprintf("%s@%s", k, exp.Sub(start)))

@@ -28,7 +28,7 @@ func TestExportImportDropVBucket(t *testing.T) {
 		if src.VBucket(k) == 2 {
 			inVB = append(inVB, k)
 		}
-		clock.advance(time.Millisecond)
+		clock.Advance(time.Millisecond)
 	}
 	held, err := src.ExportVBucket(2)
 	if err != nil || len(held) != 3 {
@@ -40,7 +40,7 @@ func TestExportImportDropVBucket(t *testing.T) {
 	for _, k := range inVB {
 		mustLock(t, dst, k, false) // held on the new owner
 	}
-	dclock.advance(held[0].TTL) // the oldest lease ends as it would have on src
+	dclock.Advance(held[0].TTL) // the oldest lease ends as it would have on src
 	mustLock(t, dst, held[0].Key, true)
 	if err := dst.ImportVBucket(1, held); !errors.Is(err, ErrVBucket) {
 		t.Fatalf("import into the wrong vbucket: %v, want ErrVBucket", err)
@@ -71,6 +71,6 @@ func TestImportKeepsExpiryOrder(t *testing.T) {
 	if fmt.Sprint(order) != "[short mid long]" {
 		t.Fatalf("expiry order %v, want [short mid long]", order)
 	}
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	mustLock(t, tb, "short", true)
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // Integration tests of the five calls against a real memcached.
@@ -143,7 +145,7 @@ func TestExpiration(t *testing.T) {
 	if err := c.Set(context.Background(), "p", "brief", []byte("v"), 0, 1); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "key with exp 1 expires", func() error {
+	testserver.EventuallyNil(t, "key with exp 1 expires", 5*time.Second, func() error {
 		if _, _, err := c.Get(context.Background(), "p", "brief"); err != ErrMiss {
 			return errors.New("still there")
 		}

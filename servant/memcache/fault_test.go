@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faed/faed/pool"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 func TestBreakerOpensAndRecovers(t *testing.T) {
@@ -29,7 +30,7 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	checkFailsFast(t, c, addr)
 
 	ms[0].Restart()
-	took := waitFor(t, testRetryInterval+3*time.Second, "calls succeed after the restart", func() error {
+	took := testserver.EventuallyNil(t, "calls succeed after the restart", testRetryInterval+3*time.Second, func() error {
 		return c.Set(context.Background(), "p", "k", []byte("again"), 0, 0)
 	})
 	t.Logf("calls succeeded %v after the restart (retry interval %v)", took, testRetryInterval)
@@ -62,7 +63,7 @@ func busy(c *Client, workers int) (stop func()) {
 func waitOpen(t *testing.T, c *Client) error {
 	t.Helper()
 	var openErr error
-	waitFor(t, 5*time.Second, "the breaker opens", func() error {
+	testserver.EventuallyNil(t, "the breaker opens", 5*time.Second, func() error {
 		_, _, err := c.Get(context.Background(), "p", "k")
 		if errors.Is(err, pool.ErrCircuitOpen) {
 			openErr = err
@@ -118,7 +119,7 @@ func TestHeartbeatDropsDeadConnections(t *testing.T) {
 	}
 	wg.Wait()
 	ms[0].Restart()
-	waitFor(t, 3*time.Second, "heartbeats close the dead idle connections", func() error {
+	testserver.EventuallyNil(t, "heartbeats close the dead idle connections", 3*time.Second, func() error {
 		if st := serverStats(t, c, addrs[0]).Pool; st.HeartbeatFailures == 0 || st.Idle != 0 {
 			return fmt.Errorf("heartbeat failures %d, idle %d", st.HeartbeatFailures, st.Idle)
 		}

@@ -115,20 +115,4 @@ func serverStats(t testing.TB, c *Client, addr string) ServerStats {
 	return ServerStats{}
 }
 
-// waitFor polls cond until it returns nil or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() error) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for {
-		err := cond()
-		if err == nil {
-			return time.Since(start)
-		}
-		if time.Since(start) > timeout {
-			t.Fatalf("%s: not within %v: last: %v", what, timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func keyN(prefix string, i int) string { return fmt.Sprintf("%s:%d", prefix, i) }

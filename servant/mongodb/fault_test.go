@@ -85,29 +85,17 @@ func TestBreakerFollowsServerStopAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Stop()
-	poll(t, 10*time.Second, "the breaker to open after the server stopped", func() bool {
+	testserver.Eventually(t, "the breaker to open after the server stopped", 10*time.Second, func() bool {
 		_, err := c.FindOne(ctx, "p", "t", 0, nil, nil)
 		return errors.Is(err, ErrDegraded)
 	})
 	checkFastDegraded(t, c, m.Addr)
 	m.Restart()
-	poll(t, 20*time.Second, "calls to succeed after the server restarted", func() bool {
+	testserver.Eventually(t, "calls to succeed after the server restarted", 20*time.Second, func() bool {
 		_, err := c.FindOne(ctx, "p", "t", 0, doc(t, "_id", 1), nil)
 		return err == nil
 	})
 	if st := c.Stats()["p"].Breaker; st.State != pool.StateClosed || st.Opens < 1 {
 		t.Errorf("breaker %+v, want closed again after opening", st)
-	}
-}
-
-// poll calls cond until it holds, failing the test after timeout.
-func poll(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

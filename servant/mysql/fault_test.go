@@ -56,7 +56,7 @@ func TestBreaker(t *testing.T) {
 func restartAndRecover(t *testing.T, c *Client, m *testserver.MariaDB, retry time.Duration) {
 	t.Helper()
 	m.Restart()
-	recovered := waitFor(t, retry+5*time.Second, func() bool { return selectOne1(c) == nil })
+	recovered := testserver.Eventually(t, "the pool to recover after the restart", retry+5*time.Second, func() bool { return selectOne1(c) == nil })
 	t.Logf("calls succeed %v after the restart (retry_interval %v)", recovered.Round(time.Millisecond), retry)
 	if recovered > retry+time.Second {
 		t.Errorf("recovery took %v, want within retry_interval (%v) and a little", recovered, retry)
@@ -94,9 +94,9 @@ func stopUnderLoad(t *testing.T, c *Client, m *testserver.MariaDB) {
 			}
 		})
 	}
-	waitFor(t, 5*time.Second, func() bool { return ok.Load() > 20 })
+	testserver.Eventually(t, "more than 20 calls to succeed", 5*time.Second, func() bool { return ok.Load() > 20 })
 	m.Stop()
-	waitFor(t, 10*time.Second, func() bool { return failed.Load() > 0 })
+	testserver.Eventually(t, "a call to fail", 10*time.Second, func() bool { return failed.Load() > 0 })
 	close(stop)
 	wg.Wait()
 	t.Logf("under load: %d calls answered, %d failed", ok.Load(), failed.Load())
@@ -129,20 +129,6 @@ func openBreaker(t *testing.T, c *Client, addr string) int {
 	return failures
 }
 
-// waitFor polls cond every 10ms until it holds, failing the test after
-// limit, and returns how long it took.
-func waitFor(t *testing.T, limit time.Duration, cond func() bool) time.Duration {
-	t.Helper()
-	began := time.Now()
-	for !cond() {
-		if time.Since(began) > limit {
-			t.Fatalf("condition not met within %v", limit)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return time.Since(began)
-}
-
 // TestRunPingClosesBreaker checks that Run's pings close a breaker that
 // opened, with no calls, once the server is back.
 func TestRunPingClosesBreaker(t *testing.T) {
@@ -164,9 +150,9 @@ func TestRunPingClosesBreaker(t *testing.T) {
 
 	state := func() pool.State { return c.Stats().Pools["app"].Breaker.State }
 	m.Stop()
-	waitFor(t, 10*time.Second, func() bool { return state() == pool.StateOpen })
+	testserver.Eventually(t, "the breaker to open", 10*time.Second, func() bool { return state() == pool.StateOpen })
 	m.Restart()
-	waitFor(t, 10*time.Second, func() bool { return state() == pool.StateClosed })
+	testserver.Eventually(t, "Run's pings to close the breaker", 10*time.Second, func() bool { return state() == pool.StateClosed })
 	if q := c.Stats().Pools["app"].Queries; q != 0 {
 		t.Errorf("queries = %d; the pings alone should have done it", q)
 	}

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/faed/faed/scripts/testserver"
+
+	"github.com/go-zookeeper/zk"
 )
 
 // Integration tests against a real ZooKeeper started by testserver.
@@ -146,7 +146,7 @@ func TestZooKeeperStopAndRestart(t *testing.T) {
 		}
 		t.Logf("%s while stopped: %v after %v", call.name, err, d.Round(time.Millisecond))
 	}
-	waitFor(t, 10*time.Second, "the session to be lost", func() error {
+	testserver.EventuallyNil(t, "the session to be lost", 10*time.Second, func() error {
 		if s := c.Stats(); s.State == zk.StateHasSession.String() {
 			return errors.New("state " + s.State)
 		}
@@ -154,7 +154,7 @@ func TestZooKeeperStopAndRestart(t *testing.T) {
 	})
 
 	z.Restart()
-	waitFor(t, 60*time.Second, "calls to work again", func() error {
+	testserver.EventuallyNil(t, "calls to work again", 60*time.Second, func() error {
 		names, err := c.Children(context.Background(), "/")
 		if err == nil && !slices.Equal(names, []string{"before"}) {
 			t.Fatalf(`Children("/") after restart = %q, want [before]`, names)
@@ -178,21 +178,5 @@ func mustDelete(t *testing.T, c *Client, p string, want bool) {
 	t.Helper()
 	if got, err := c.Delete(context.Background(), p); err != nil || got != want {
 		t.Fatalf("Delete(%q) = %v, %v; want %v", p, got, err, want)
-	}
-}
-
-// waitFor polls cond until it returns nil, failing the test after within.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s: %v", within, what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
