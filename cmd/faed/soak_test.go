@@ -208,7 +208,7 @@ func (rep *soakReport) restart(t *testing.T, nodes []*node, r int, ds dataset, w
 	victim := nodes[i]
 	others := slices.Delete(slices.Clone(nodes), i, i+1)
 	rep.round(t, others, ds, want, d, func() (*outage, clusterMap) {
-		if err := victim.stop(t, syscall.SIGTERM); err != nil {
+		if err := victim.Stop(t, syscall.SIGTERM); err != nil {
 			t.Errorf("%s exit after SIGTERM: %v, want status 0", victim.TCP, err)
 		}
 		nodes[i] = restartNode(t, victim, others)
@@ -243,13 +243,13 @@ func (rep *soakReport) growAndDrain(t *testing.T, o clusterOpts, nodes []*node, 
 	stay := slices.Clone(nodes[:len(nodes)-1])
 	var joined *node
 	rep.round(t, stay, ds, want, d, func() (*outage, clusterMap) {
-		dn := startFaed(t, t.TempDir(), nodeToml(o, worker))
-		joined = &node{daemon: dn, fun: dialNode(t, dn.TCP)}
+		dn := testserver.StartFaed(t, t.TempDir(), nodeToml(o, worker))
+		joined = &node{Faed: dn, fun: dialNode(t, dn.TCP)}
 		waitReplicated(t, append(slices.Clone(nodes), joined), 60*time.Second)
-		if code, body := adminPost(t, anchor.daemon, "/cluster/drain?node="+url.QueryEscape(leaving.TCP)); code/100 != 2 {
+		if code, body := adminPost(t, anchor.Faed, "/cluster/drain?node="+url.QueryEscape(leaving.TCP)); code/100 != 2 {
 			t.Fatalf("POST /cluster/drain?node=%s: %d %s", leaving.TCP, code, body)
 		}
-		eventually(t, 60*time.Second, leaving.TCP+" to hold no vbucket", func() error {
+		testserver.EventuallyNil(t, leaving.TCP+" to hold no vbucket", 60*time.Second, func() error {
 			m := mustMap(t, anchor)
 			if n := len(m.ownedBy(leaving.TCP)); n > 0 {
 				return fmt.Errorf("it owns %d", n)
@@ -261,7 +261,7 @@ func (rep *soakReport) growAndDrain(t *testing.T, o clusterOpts, nodes []*node, 
 			}
 			return nil
 		})
-		if err := leaving.stop(t, syscall.SIGTERM); err != nil {
+		if err := leaving.Stop(t, syscall.SIGTERM); err != nil {
 			t.Errorf("%s exit after drain and SIGTERM: %v, want status 0", leaving.TCP, err)
 		}
 		return nil, waitReplicated(t, append(slices.Clone(stay), joined), 60*time.Second)
@@ -278,13 +278,13 @@ func (rep *soakReport) event(what string) string {
 func (rep *soakReport) sample(t *testing.T, nodes []*node, label string) {
 	t.Helper()
 	for _, n := range nodes {
-		pid := n.cmd.Process.Pid
+		pid := n.Pid()
 		s := soakSample{at: time.Since(rep.began), label: label, node: n.TCP, pid: pid,
-			rssKiB: procStatusKiB(pid, "VmRSS"), fds: countFDs(pid), kvdbKiB: fileKiB(filepath.Join(n.dir, "kv.db"))}
+			rssKiB: procStatusKiB(pid, "VmRSS"), fds: countFDs(pid), kvdbKiB: fileKiB(filepath.Join(n.Dir, "kv.db"))}
 		var rt struct {
 			Goroutines int `json:"goroutines"`
 		}
-		if err := adminJSON(n.daemon, "/runtime", &rt); err == nil {
+		if err := adminJSON(n.Faed, "/runtime", &rt); err == nil {
 			s.goroutines = rt.Goroutines
 		}
 		var st struct {
@@ -295,7 +295,7 @@ func (rep *soakReport) sample(t *testing.T, nodes []*node, label string) {
 				} `json:"per_call"`
 			} `json:"engine"`
 		}
-		if err := adminJSON(n.daemon, "/stats", &st); err == nil {
+		if err := adminJSON(n.Faed, "/stats", &st); err == nil {
 			counts := map[string]int64{}
 			for _, c := range st.Engine.PerCall {
 				counts[c.Name] = c.Count

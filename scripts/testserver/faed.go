@@ -222,6 +222,9 @@ func (f *Faed) Signal(sig syscall.Signal) error {
 	return f.cmd.Process.Signal(sig)
 }
 
+// Pid is the process id of this run.
+func (f *Faed) Pid() int { return f.cmd.Process.Pid }
+
 // Done is closed once the process has exited and its Log is complete.
 func (f *Faed) Done() <-chan struct{} { return f.done }
 
