@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,10 @@ const (
 	faultThreshold = 3
 	faultRetry     = time.Second
 	faultCallLimit = 2 * time.Second // [engine] call_timeout of the test's faed
+	// A call refused by an open breaker: the median and the slowest of ten,
+	// well under the 200ms to 1s timeouts of the pools.
+	openMedian = 20 * time.Millisecond
+	openLimit  = 150 * time.Millisecond
 )
 
 // faultBackends are the servers and the faed of TestFaultBackends.
@@ -186,8 +191,8 @@ func clientText(err error) string {
 
 // checkOutage runs calls against a pool whose server is gone: each must
 // fail, name the server, and answer within limit; within a few calls the
-// breaker must open, and then the calls must answer in under openLimit.
-func checkOutage(t *testing.T, what, server string, limit, openLimit time.Duration, call func() error) {
+// breaker must open, and then the calls must answer at once.
+func checkOutage(t *testing.T, what, server string, limit time.Duration, call func() error) {
 	t.Helper()
 	down := time.Now()
 	calls, opened := callUntil(10*time.Second, call, isCircuitOpen)
@@ -208,17 +213,21 @@ func checkOutage(t *testing.T, what, server string, limit, openLimit time.Durati
 		t.Errorf("%s: breaker opened after %d calls, want at most %d", what, len(calls), faultThreshold+1)
 	}
 	var slowest time.Duration
-	for i := range 10 {
+	open := make([]time.Duration, 10)
+	for i := range open {
 		start := time.Now()
 		err := call()
-		took := time.Since(start)
-		slowest = max(slowest, took)
+		open[i] = time.Since(start)
+		slowest = max(slowest, open[i])
 		if !isCircuitOpen(err) || !strings.Contains(clientText(err), server) {
 			t.Fatalf("%s call %d with the breaker open: %s, want \"circuit open\" naming %s", what, i, clientText(err), server)
 		}
-		if took > openLimit {
-			t.Errorf("%s call %d with the breaker open answered after %v, want under %v", what, i, took, openLimit)
-		}
+	}
+	// The median shows the breaker answering without touching the server;
+	// the bound on the slowest leaves room for a busy machine.
+	slices.Sort(open)
+	if open[len(open)/2] > openMedian || slowest > openLimit {
+		t.Errorf("%s with the breaker open: median %v, slowest %v; want under %v and %v", what, open[len(open)/2], slowest, openMedian, openLimit)
 	}
 	t.Logf("%s: first error after %v: %v; breaker open after %d calls, %v; open calls answer in %v at most: %v",
 		what, calls[0].took.Round(time.Microsecond), clientText(calls[0].err), len(calls), time.Since(down).Round(time.Millisecond),
@@ -235,17 +244,17 @@ func checkRecovery(t *testing.T, what string, slack time.Duration, call func() e
 	calls, ok := callUntil(bound+5*time.Second, call, func(err error) bool { return err == nil })
 	took := time.Since(back)
 	if !ok {
-		t.Fatalf("%s: still failing %v after the server came back (%d calls): %v", what, took, len(calls), calls[len(calls)-1].err)
+		t.Fatalf("%s: still failing %v after the fault ended (%d calls): %v", what, took, len(calls), calls[len(calls)-1].err)
 	}
 	if took > bound {
-		t.Errorf("%s: served again %v after the server came back, want within %v (breaker retry %v)", what, took, bound, faultRetry)
+		t.Errorf("%s: served again %v after the fault ended, want within %v (breaker retry %v)", what, took, bound, faultRetry)
 	}
 	for i := range 20 {
 		if err := call(); err != nil {
 			t.Fatalf("%s: call %d after recovery: %v", what, i, err)
 		}
 	}
-	t.Logf("%s: served again %v after the server came back (%d calls failed meanwhile)", what, took.Round(time.Millisecond), len(calls)-1)
+	t.Logf("%s: served again %v after the fault ended (%d calls failed meanwhile)", what, took.Round(time.Millisecond), len(calls)-1)
 }
 
 func (b *faultBackends) checkMemcachedKilled(t *testing.T) {
@@ -253,7 +262,7 @@ func (b *faultBackends) checkMemcachedKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.mc.Stop()
-	checkOutage(t, "mc_set", b.mc.Addr, time.Second, 100*time.Millisecond, b.mcSet("mc", "down"))
+	checkOutage(t, "mc_set", b.mc.Addr, time.Second, b.mcSet("mc", "down"))
 	if err := b.mcGet("mc", "before")(); !isCircuitOpen(err) {
 		t.Errorf("mc_get with the breaker open: %v, want circuit open", err)
 	}
@@ -267,7 +276,7 @@ func (b *faultBackends) checkMemcachedKilled(t *testing.T) {
 
 func (b *faultBackends) checkMariaDBKilled(t *testing.T) {
 	b.mysql.Stop()
-	checkOutage(t, "my_query", b.mysql.Addr, faultCallLimit+500*time.Millisecond, 100*time.Millisecond, b.myQuery("main"))
+	checkOutage(t, "my_query", b.mysql.Addr, time.Second+500*time.Millisecond, b.myQuery("main")) // read_timeout 1s
 	b.checkOthersServe(t, "mariadb")
 	b.mysql.Restart()
 	checkRecovery(t, "my_query", time.Second, b.myQuery("main"))
@@ -275,7 +284,7 @@ func (b *faultBackends) checkMariaDBKilled(t *testing.T) {
 
 func (b *faultBackends) checkMongoKilled(t *testing.T) {
 	b.mongo.Stop()
-	checkOutage(t, "mg_insert", b.mongo.Addr, faultCallLimit+500*time.Millisecond, 100*time.Millisecond, b.mgInsert())
+	checkOutage(t, "mg_insert", b.mongo.Addr, time.Second+500*time.Millisecond, b.mgInsert()) // io_timeout 1s
 	if err := b.mgCount(); !isCircuitOpen(err) {
 		t.Errorf("mg_count with the breaker open: %v, want circuit open", err)
 	}
@@ -321,10 +330,10 @@ func (b *faultBackends) checkSilent(t *testing.T) {
 		call  func() error
 	}{
 		{"mc_get on a silent memcached", 300*time.Millisecond + 500*time.Millisecond, b.mcGet("silentmc", "k")},
-		{"my_query on a silent mysql", faultCallLimit + 500*time.Millisecond, b.myQuery("silentmy")},
+		{"my_query on a silent mysql", time.Second + 500*time.Millisecond, b.myQuery("silentmy")}, // read_timeout 1s
 	}
 	for _, c := range calls {
-		checkOutage(t, c.what, b.silent, c.limit, 100*time.Millisecond, c.call)
+		checkOutage(t, c.what, b.silent, c.limit, c.call)
 	}
 	n, errs, slowest := others.stop()
 	if len(errs) > 0 {
@@ -383,11 +392,7 @@ func medianTook(t *testing.T, what string, n int, call func() error) time.Durati
 		}
 		took[i] = time.Since(start)
 	}
-	for i := range took { // insertion sort: n is tiny
-		for j := i; j > 0 && took[j] < took[j-1]; j-- {
-			took[j], took[j-1] = took[j-1], took[j]
-		}
-	}
+	slices.Sort(took)
 	t.Logf("%s: median %v of %d calls", what, took[n/2].Round(time.Microsecond), n)
 	return took[n/2]
 }
