@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -117,6 +116,9 @@ func checkSessionExpiry(t *testing.T, nodes []*node, m clusterMap) {
 		return nil
 	})
 	registered := time.Since(back)
+	if id, err := b.fun.IDNext(t.Context(), rc); err != nil || (id>>12)&31 != 2 {
+		t.Errorf("id_next through %s after its new session = %d (worker %d), %v; want worker 2 held again", b.TCP, id, (id>>12)&31, err)
+	}
 	eventually(t, 10*time.Second, "routed calls through both nodes on keys of both", func() error {
 		for i, n := range nodes {
 			for _, key := range []string{aKey, bKey} {
@@ -143,54 +145,6 @@ func checkSessionExpiry(t *testing.T, nodes []*node, m clusterMap) {
 	}
 }
 
-// timedCall is one call of a background loop.
-type timedCall struct {
-	at   time.Time // when it was made
-	took time.Duration
-	err  error
-}
-
-// callLoop makes call(i) every 10ms on its own goroutine until stop, at
-// most 2000 times, and keeps every result.
-type callLoop struct {
-	done  chan struct{}
-	wg    sync.WaitGroup
-	mu    sync.Mutex // guards calls
-	calls []timedCall
-}
-
-func startCallLoop(call func(i int) error) *callLoop {
-	l := &callLoop{done: make(chan struct{})}
-	l.wg.Go(func() {
-		for i := 0; i < 2000; i++ {
-			select {
-			case <-l.done:
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			start := time.Now()
-			err := call(i)
-			l.mu.Lock()
-			l.calls = append(l.calls, timedCall{start, time.Since(start), err})
-			l.mu.Unlock()
-		}
-	})
-	return l
-}
-
-// stop ends the loop and returns its calls. It is idempotent.
-func (l *callLoop) stop() []timedCall {
-	select {
-	case <-l.done:
-	default:
-		close(l.done)
-	}
-	l.wg.Wait()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.calls)
-}
-
 // checkPeerKilled runs forwarded kvdb calls through A on keys B owns,
 // and local ones on A's keys, while B is killed -9: the forwarded calls
 // answer errors naming B, none past the call deadline; A's own never
@@ -207,7 +161,7 @@ func checkPeerKilled(t *testing.T, nodes []*node, m clusterMap) {
 	}
 	fwd, own := dialNode(t, a.TCP), dialNode(t, a.TCP) // one per loop
 	acked := map[string]string{}                       // written only by the forwarding loop
-	forwarded := startCallLoop(func(i int) error {
+	forwarded := startCallLoop(t, 30*time.Second, func(i int) error {
 		key, val := bKeys[i%len(bKeys)], fmt.Sprintf("v%d", i+1)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -221,7 +175,7 @@ func checkPeerKilled(t *testing.T, nodes []*node, m clusterMap) {
 		}
 		return err
 	})
-	local := startCallLoop(func(i int) error {
+	local := startCallLoop(t, 30*time.Second, func(i int) error {
 		key := aKeys[i%len(aKeys)]
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -231,8 +185,6 @@ func checkPeerKilled(t *testing.T, nodes []*node, m clusterMap) {
 		_, err := own.KvdbGet(ctx, rc, []byte(key))
 		return err
 	})
-	defer forwarded.stop()
-	defer local.stop()
 
 	time.Sleep(300 * time.Millisecond) // calls in flight when the kill lands
 	killed := time.Now()
@@ -243,11 +195,8 @@ func checkPeerKilled(t *testing.T, nodes []*node, m clusterMap) {
 	nodes[1] = &node{daemon: restarted, fun: dialNode(t, restarted.TCP)}
 	up := time.Now()
 	eventually(t, 15*time.Second, "a forwarded call to succeed after the restart", func() error {
-		forwarded.mu.Lock()
-		defer forwarded.mu.Unlock()
-		calls := forwarded.calls
-		if n := len(calls); n == 0 || calls[n-1].err != nil || calls[n-1].at.Before(up) {
-			return fmt.Errorf("%d forwarded calls, the last not a success after the restart", n)
+		if c, ok := forwarded.last(); !ok || c.err != nil || c.at.Before(up) {
+			return fmt.Errorf("the last forwarded call is no success after the restart: %+v", c)
 		}
 		return nil
 	})
