@@ -59,14 +59,14 @@ func checkSessionExpiry(t *testing.T, nodes []*node, m clusterMap) {
 	aKey, bKey := keys[a.TCP][0], keys[b.TCP][0]
 	before := mustClusterStats(t, b)
 
-	if err := syscall.Kill(b.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
+	if err := syscall.Kill(b.Pid(), syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	thawed := false
 	thaw := func() {
 		if !thawed {
 			thawed = true
-			syscall.Kill(b.cmd.Process.Pid, syscall.SIGCONT)
+			syscall.Kill(b.Pid(), syscall.SIGCONT)
 		}
 	}
 	defer thaw()
@@ -80,7 +80,7 @@ func checkSessionExpiry(t *testing.T, nodes []*node, m clusterMap) {
 	} else {
 		t.Logf("lock on the frozen owner's key, still a member, answered after %v: %v", took.Round(time.Millisecond), err)
 	}
-	eventually(t, 15*time.Second, a.TCP+" to see the frozen node's session end", func() error {
+	testserver.EventuallyNil(t, a.TCP+" to see the frozen node's session end", 15*time.Second, func() error {
 		s := mustClusterStats(t, a)
 		if !slices.Equal(s.Members, []string{a.TCP}) {
 			return fmt.Errorf("members %v", s.Members)
@@ -102,7 +102,7 @@ func checkSessionExpiry(t *testing.T, nodes []*node, m clusterMap) {
 
 	thaw()
 	back := time.Now()
-	eventually(t, 20*time.Second, "the thawed node to register again and both to agree", func() error {
+	testserver.EventuallyNil(t, "the thawed node to register again and both to agree", 20*time.Second, func() error {
 		if err := membersAgreed(nodes); err != nil {
 			return err
 		}
@@ -119,7 +119,7 @@ func checkSessionExpiry(t *testing.T, nodes []*node, m clusterMap) {
 	if id, err := b.fun.IDNext(t.Context(), rc); err != nil || (id>>12)&31 != 2 {
 		t.Errorf("id_next through %s after its new session = %d (worker %d), %v; want worker 2 held again", b.TCP, id, (id>>12)&31, err)
 	}
-	eventually(t, 10*time.Second, "routed calls through both nodes on keys of both", func() error {
+	testserver.EventuallyNil(t, "routed calls through both nodes on keys of both", 10*time.Second, func() error {
 		for i, n := range nodes {
 			for _, key := range []string{aKey, bKey} {
 				val := fmt.Sprintf("after-%d", i)
@@ -188,13 +188,13 @@ func checkPeerKilled(t *testing.T, nodes []*node, m clusterMap) {
 
 	time.Sleep(300 * time.Millisecond) // calls in flight when the kill lands
 	killed := time.Now()
-	b.kill9(t)
+	b.Kill(t)
 	// Past B's session timeout (2s) A sees it gone; calls keep failing.
 	time.Sleep(3 * time.Second)
-	restarted := b.daemon.restart(t)
-	nodes[1] = &node{daemon: restarted, fun: dialNode(t, restarted.TCP)}
+	restarted := b.Faed.Restart(t)
+	nodes[1] = &node{Faed: restarted, fun: dialNode(t, restarted.TCP)}
 	up := time.Now()
-	eventually(t, 15*time.Second, "a forwarded call to succeed after the restart", func() error {
+	testserver.EventuallyNil(t, "a forwarded call to succeed after the restart", 15*time.Second, func() error {
 		if c, ok := forwarded.last(); !ok || c.err != nil || c.at.Before(up) {
 			return fmt.Errorf("the last forwarded call is no success after the restart: %+v", c)
 		}
@@ -301,7 +301,7 @@ func TestFaultZooKeeperLeaderLoss(t *testing.T) {
 	elected := time.Since(stopped)
 	var failures int
 	var slowest time.Duration
-	eventually(t, 20*time.Second, "zk_* calls through both nodes after the election", func() error {
+	testserver.EventuallyNil(t, "zk_* calls through both nodes after the election", 20*time.Second, func() error {
 		for i, n := range nodes {
 			path := fmt.Sprintf("/after-%d", i)
 			start := time.Now()
@@ -327,7 +327,7 @@ func TestFaultZooKeeperLeaderLoss(t *testing.T) {
 	}
 	// A node reconnecting to another server says its members are stale
 	// until its session is confirmed: a moment, not a fault.
-	eventually(t, 10*time.Second, "both nodes fresh again on the same members", func() error { return membersAgreed(nodes) })
+	testserver.EventuallyNil(t, "both nodes fresh again on the same members", 10*time.Second, func() error { return membersAgreed(nodes) })
 	checkRouted(t, nodes, m, "leaderloss")
 	if err := sameMap(nodes[0], m); err != nil {
 		t.Errorf("the map changed over the election: %v", err)

@@ -42,7 +42,7 @@ type faultBackends struct {
 	mysql   *testserver.MariaDB // pool "main"
 	mongo   *testserver.Mongo   // pool "game"
 	silent  string              // a listener that accepts and never answers: pools "silentmc", "silentmy"
-	d       *daemon
+	d       *testserver.Faed
 	c       *rpc.FunServantClient
 	breaker string // the breaker section every pool shares
 }
@@ -57,7 +57,7 @@ func TestFaultBackends(t *testing.T) {
 	}
 	b.delay = startDelayProxy(t, b.slowMC.Addr)
 	b.breaker = fmt.Sprintf("failure_threshold = %d\nretry_interval = %q\n", faultThreshold, faultRetry)
-	b.d = startFaed(t, t.TempDir(), b.toml())
+	b.d = testserver.StartFaed(t, t.TempDir(), b.toml())
 	b.c = goClient(t, "unix", b.d.Unix)
 	b.checkAllServe(t)
 
