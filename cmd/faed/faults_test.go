@@ -53,7 +53,7 @@ func TestFaultBackends(t *testing.T) {
 		slowMC: testserver.StartMemcached(t),
 		mysql:  testserver.StartMariaDB(t),
 		mongo:  testserver.StartMongo(t),
-		silent: startSilentListener(t),
+		silent: testserver.Silent(t),
 	}
 	b.delay = startDelayProxy(t, b.slowMC.Addr)
 	b.breaker = fmt.Sprintf("failure_threshold = %d\nretry_interval = %q\n", faultThreshold, faultRetry)
@@ -463,38 +463,6 @@ func medianTook(t *testing.T, what string, n int, call func() error) time.Durati
 	slices.Sort(took)
 	t.Logf("%s: median %v of %d calls", what, took[n/2].Round(time.Microsecond), n)
 	return took[n/2]
-}
-
-// startSilentListener accepts connections and never writes a byte; they
-// close when the test ends.
-func startSilentListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex // guards conns
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
 }
 
 // delayProxy forwards TCP to a server and holds every chunk of the

@@ -319,21 +319,7 @@ func TestACallersBudgetLowersTheDeadline(t *testing.T) {
 // and gomemcache watches no ctx), and budget-cut calls leave the breaker
 // closed.
 func TestACallersBudgetEndsAMemcacheCall(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // silent until the test ends
-		}
-	}()
-	d := testserver.StartFaed(t, t.TempDir(), fmt.Sprintf("[servant.memcache.pools.p]\nservers = [%q]\nio_timeout = \"2s\"\n", ln.Addr()))
+	d := testserver.StartFaed(t, t.TempDir(), fmt.Sprintf("[servant.memcache.pools.p]\nservers = [%q]\nio_timeout = \"2s\"\n", testserver.Silent(t)))
 	c := goClient(t, "unix", d.Unix)
 	budget := int32(300)
 	for i := range 6 {

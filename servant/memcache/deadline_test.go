@@ -3,39 +3,25 @@ package memcache
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/faed/faed/pool"
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // TestCallersDeadlineBoundsTheAttempt: a server that accepts and never
 // answers holds a call for the sooner of io_timeout and ctx's deadline.
 func TestCallersDeadlineBoundsTheAttempt(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // silent until the test ends
-		}
-	}()
-	addr := ln.Addr().String()
+	addr := testserver.Silent(t)
 	pc := testPoolConfig(addr)
 	pc.IOTimeout = 5 * time.Second
 	c := newTestClient(t, pc)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, _, err = c.Get(ctx, "p", "k")
+	_, _, err := c.Get(ctx, "p", "k")
 	took := time.Since(start)
 	if err == nil || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("Get on a silent server: %v, want an error naming %s", err, addr)
@@ -50,28 +36,15 @@ func TestCallersDeadlineBoundsTheAttempt(t *testing.T) {
 // ends then, not at io_timeout, and the error wraps context.Canceled, which
 // the breaker holds against nobody.
 func TestCancelEndsTheAttempt(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // silent until the test ends
-		}
-	}()
-	pc := testPoolConfig(ln.Addr().String())
+	addr := testserver.Silent(t)
+	pc := testPoolConfig(addr)
 	pc.IOTimeout = 5 * time.Second
 	c := newTestClient(t, pc)
 	for i := range testThreshold + 1 {
 		ctx, cancel := context.WithCancel(context.Background())
 		timer := time.AfterFunc(100*time.Millisecond, cancel)
 		start := time.Now()
-		_, _, err = c.Get(ctx, "p", "k")
+		_, _, err := c.Get(ctx, "p", "k")
 		took := time.Since(start)
 		timer.Stop()
 		cancel()
@@ -86,7 +59,7 @@ func TestCancelEndsTheAttempt(t *testing.T) {
 	// closed, the next call reaches the server.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if _, _, err = c.Get(ctx, "p", "k"); errors.Is(err, pool.ErrCircuitOpen) {
+	if _, _, err := c.Get(ctx, "p", "k"); errors.Is(err, pool.ErrCircuitOpen) {
 		t.Fatalf("the breaker opened on calls the caller cancelled: %v", err)
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 func TestTimeoutNamesTheServerAndAWriteThatMayStillApply(t *testing.T) {
-	addr := silentServer(t)
+	addr := testserver.Silent(t)
 	c := newTestClient(t, addr, "/fae/zk", 100*time.Millisecond)
 	ctx := context.Background()
 	_, createErr := c.Create(ctx, "/a", "x")
@@ -35,7 +37,7 @@ func TestTimeoutNamesTheServerAndAWriteThatMayStillApply(t *testing.T) {
 }
 
 func TestACallerGivingUpIsNoTimeout(t *testing.T) {
-	addr := silentServer(t)
+	addr := testserver.Silent(t)
 	c := newTestClient(t, addr, "/fae/zk", 10*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/faed/faed/scripts/testserver"
 )
 
 // Tests without a ZooKeeper: an ensemble that refuses connections and one
@@ -42,38 +43,6 @@ func refusedAddr(t *testing.T) string {
 	return addr
 }
 
-// silentServer accepts connections and never writes a byte, like a hung
-// server; it closes them in t.Cleanup.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
-
 func TestUnreachableEnsemble(t *testing.T) {
 	const timeout = 500 * time.Millisecond
 	began := time.Now()
@@ -100,7 +69,7 @@ func TestUnreachableEnsemble(t *testing.T) {
 
 func TestHungServerTimesOut(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	c := newTestClient(t, silentServer(t), "/fae/zk", timeout)
+	c := newTestClient(t, testserver.Silent(t), "/fae/zk", timeout)
 	for _, call := range testCalls(c) {
 		began := time.Now()
 		err := call.do()
@@ -118,7 +87,7 @@ func TestHungServerTimesOut(t *testing.T) {
 }
 
 func TestCallerDeadlineWins(t *testing.T) {
-	c := newTestClient(t, silentServer(t), "/fae/zk", 10*time.Second)
+	c := newTestClient(t, testserver.Silent(t), "/fae/zk", 10*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	began := time.Now()
@@ -131,7 +100,7 @@ func TestCallerDeadlineWins(t *testing.T) {
 }
 
 func TestRefusedWithoutAsking(t *testing.T) {
-	c := newTestClient(t, silentServer(t), "/fae/zk", 5*time.Second)
+	c := newTestClient(t, testserver.Silent(t), "/fae/zk", 5*time.Second)
 	ctx := context.Background()
 	tests := []struct {
 		name string
