@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -38,7 +37,7 @@ const (
 type faultBackends struct {
 	mc      *testserver.Memcached // pool "mc"
 	slowMC  *testserver.Memcached // pool "slowmc", through delay
-	delay   *delayProxy
+	delay   *testserver.Proxy
 	mysql   *testserver.MariaDB // pool "main"
 	mongo   *testserver.Mongo   // pool "game"
 	silent  string              // a listener that accepts and never answers: pools "silentmc", "silentmy"
@@ -55,7 +54,7 @@ func TestFaultBackends(t *testing.T) {
 		mongo:  testserver.StartMongo(t),
 		silent: testserver.Silent(t),
 	}
-	b.delay = startDelayProxy(t, b.slowMC.Addr)
+	b.delay = testserver.StartProxy(t, b.slowMC.Addr)
 	b.breaker = fmt.Sprintf("failure_threshold = %d\nretry_interval = %q\n", faultThreshold, faultRetry)
 	b.d = testserver.StartFaed(t, t.TempDir(), b.toml())
 	b.c = goClient(t, "unix", b.d.Unix)
@@ -77,7 +76,7 @@ func (b *faultBackends) toml() string {
 	// No heartbeat on slowmc: a heartbeat timing out on a delayed reply
 	// would count towards its breaker, which the test opens by its calls.
 	for _, p := range []struct{ name, server, io, heartbeat string }{
-		{"mc", b.mc.Addr, "200ms", "500ms"}, {"slowmc", b.delay.addr, "500ms", "0s"}, {"silentmc", b.silent, "300ms", "500ms"},
+		{"mc", b.mc.Addr, "200ms", "500ms"}, {"slowmc", b.delay.Addr, "500ms", "0s"}, {"silentmc", b.silent, "300ms", "500ms"},
 	} {
 		fmt.Fprintf(&s, "[servant.memcache.pools.%s]\nservers = [%q]\nio_timeout = %q\n", p.name, p.server, p.io)
 		fmt.Fprintf(&s, "[servant.memcache.pools.%s.pool]\ndial_timeout = \"300ms\"\nheartbeat_interval = %q\n", p.name, p.heartbeat)
@@ -420,18 +419,18 @@ func (b *faultBackends) checkSlow(t *testing.T) {
 	const io = 500 * time.Millisecond
 	fast := medianTook(t, "mc_get, no delay", 10, b.mcGet("slowmc", "all"))
 
-	b.delay.set(150 * time.Millisecond)
+	b.delay.Delay(150 * time.Millisecond)
 	if took := medianTook(t, "mc_get, replies 150ms late", 5, b.mcGet("slowmc", "all")); took < 150*time.Millisecond || took > io {
 		t.Errorf("mc_get with replies 150ms late took %v (median), want 150ms to %v", took, io)
 	}
 
-	b.delay.set(700 * time.Millisecond)
+	b.delay.Delay(700 * time.Millisecond)
 	for i := range faultThreshold {
 		start := time.Now()
 		err := b.mcGet("slowmc", "all")()
 		took := time.Since(start)
-		if err == nil || !strings.Contains(err.Error(), "timeout") || !strings.Contains(err.Error(), b.delay.addr) {
-			t.Fatalf("mc_get %d with replies 700ms late: %v, want a timeout naming %s", i, err, b.delay.addr)
+		if err == nil || !strings.Contains(err.Error(), "timeout") || !strings.Contains(err.Error(), b.delay.Addr) {
+			t.Fatalf("mc_get %d with replies 700ms late: %v, want a timeout naming %s", i, err, b.delay.Addr)
 		}
 		if took < io-50*time.Millisecond || took > io+400*time.Millisecond {
 			t.Errorf("mc_get %d with replies 700ms late failed after %v, want about io_timeout %v", i, took, io)
@@ -442,7 +441,7 @@ func (b *faultBackends) checkSlow(t *testing.T) {
 		t.Errorf("mc_get after %d timeouts: %v, want circuit open", faultThreshold, err)
 	}
 
-	b.delay.set(0)
+	b.delay.Delay(0)
 	checkRecovery(t, "mc_get, delay off", time.Second, b.mcGet("slowmc", "all"))
 	if took := medianTook(t, "mc_get, delay off again", 10, b.mcGet("slowmc", "all")); took > fast+50*time.Millisecond {
 		t.Errorf("mc_get with the delay off again: median %v, want full speed (%v before the delay)", took, fast)
@@ -463,76 +462,4 @@ func medianTook(t *testing.T, what string, n int, call func() error) time.Durati
 	slices.Sort(took)
 	t.Logf("%s: median %v of %d calls", what, took[n/2].Round(time.Microsecond), n)
 	return took[n/2]
-}
-
-// delayProxy forwards TCP to a server and holds every chunk of the
-// server's replies for the delay set (none at first) before passing it on.
-type delayProxy struct {
-	addr  string
-	delay atomic.Int64 // nanoseconds
-	mu    sync.Mutex   // guards conns
-	conns []net.Conn
-}
-
-func startDelayProxy(t *testing.T, target string) *delayProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &delayProxy{addr: ln.Addr().String()}
-	var wg sync.WaitGroup
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.DialTimeout("tcp", target, time.Second)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			wg.Add(2)
-			go func() { defer wg.Done(); p.pipe(up, c, false) }()
-			go func() { defer wg.Done(); p.pipe(c, up, true) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		wg.Wait()
-	})
-	return p
-}
-
-func (p *delayProxy) set(d time.Duration) { p.delay.Store(int64(d)) }
-
-// pipe copies src to dst until either ends, holding each chunk for the
-// delay when delayed.
-func (p *delayProxy) pipe(dst, src net.Conn, delayed bool) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if d := time.Duration(p.delay.Load()); delayed && d > 0 && n > 0 {
-			time.Sleep(d)
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
 }

@@ -2,12 +2,8 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -341,10 +337,10 @@ func vbucketOfKey(key string) int { return clusterMap{VBuckets: 64}.vbucket(key)
 // any node is the one read afterwards. Then the proxy lets it through
 // again: it rejoins and serves nothing stale.
 func checkCutFromZooKeeper(t *testing.T, zk string) {
-	proxy := startCutProxy(t, zk)
+	proxy := testserver.StartProxy(t, zk)
 	o := replicaOpts(zk, "cut", 1)
 	nodes := startNodes(t, o, 2)
-	po := replicaOpts(proxy.addr, "cut", 3)
+	po := replicaOpts(proxy.Addr, "cut", 3)
 	cut := startNodes(t, po, 1)[0]
 	all := append(nodes, cut)
 	waitReplicated(t, all, 30*time.Second)
@@ -355,12 +351,12 @@ func checkCutFromZooKeeper(t *testing.T, zk string) {
 	before := mustMap(t, nodes[0])
 	t.Logf("cutting %s, active owner of %d vbuckets, from zookeeper", cut.TCP, before.Counts[cut.TCP])
 	out := &outage{node: cut, victim: cut.TCP, vbuckets: before.ownedBy(cut.TCP), killed: time.Now().Add(-time.Second)}
-	proxy.cut(true)
+	proxy.Cut(true)
 	failedOver := waitFailedOver(t, nodes, cut.TCP, 30*time.Second)
 	// Writes through the cut node go on a while after the failover: any it
 	// acknowledged for vbuckets now on their replicas would be lost.
 	time.Sleep(2 * time.Second)
-	proxy.cut(false)
+	proxy.Cut(false)
 	m := waitReplicated(t, all, 60*time.Second)
 	out.back = time.Now()
 	res := l.stop(t)
@@ -368,93 +364,4 @@ func checkCutFromZooKeeper(t *testing.T, zk string) {
 	checkFailures(t, m, res, out)
 	want.add(res)
 	checkReplicated(t, all, m, ds, want, out)
-}
-
-// cutProxy forwards TCP connections to ZooKeeper. Cut, it goes silent: it
-// keeps every connection open and drops what arrives either way, as a
-// partition does (the client notices only when its reads time out).
-// Uncut, it closes the connections it silenced and forwards new ones.
-type cutProxy struct {
-	addr   string
-	target string
-	isCut  atomic.Bool
-	mu     sync.Mutex // guards conns
-	conns  []net.Conn
-}
-
-func startCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{addr: ln.Addr().String(), target: target}
-	t.Cleanup(func() { ln.Close(); p.closeAll() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
-	return p
-}
-
-func (p *cutProxy) serve(c net.Conn) {
-	p.track(c)
-	if p.isCut.Load() {
-		p.pipe(io.Discard, c)
-		return
-	}
-	up, err := net.DialTimeout("tcp", p.target, time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.track(up)
-	go p.pipe(up, c)
-	p.pipe(c, up)
-}
-
-func (p *cutProxy) track(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.conns = append(p.conns, c)
-}
-
-// pipe copies src to dst, dropping what arrives while cut, until src ends.
-func (p *cutProxy) pipe(dst io.Writer, src net.Conn) {
-	defer src.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !p.isCut.Load() {
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// cut silences the proxy (on) or ends the silence, closing the connections
-// it silenced.
-func (p *cutProxy) cut(on bool) {
-	p.isCut.Store(on)
-	if !on {
-		p.closeAll()
-	}
-}
-
-func (p *cutProxy) closeAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
 }

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -93,90 +91,9 @@ func TestCheckRefusesIOTimeoutNamingItsReplacements(t *testing.T) {
 	}
 }
 
-// stallProxy forwards TCP to a server until stalled; then it holds every
-// byte (nothing is lost) until resumed.
-type stallProxy struct {
-	Addr string
-	mu   sync.Mutex // guards stalled
-	cond *sync.Cond
-	// stalled holds the bytes in both directions.
-	stalled bool
-}
-
-func startStallProxy(t *testing.T, target string) *stallProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &stallProxy{Addr: ln.Addr().String()}
-	p.cond = sync.NewCond(&p.mu)
-	var conns sync.WaitGroup
-	var open []net.Conn
-	var openMu sync.Mutex
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			openMu.Lock()
-			open = append(open, c, s)
-			openMu.Unlock()
-			conns.Add(2)
-			go func() { defer conns.Done(); p.pipe(s, c) }()
-			go func() { defer conns.Done(); p.pipe(c, s) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		p.set(false)
-		openMu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		openMu.Unlock()
-		conns.Wait()
-	})
-	return p
-}
-
-func (p *stallProxy) set(stalled bool) {
-	p.mu.Lock()
-	p.stalled = stalled
-	p.mu.Unlock()
-	p.cond.Broadcast()
-}
-
-func (p *stallProxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		p.mu.Lock()
-		for p.stalled {
-			p.cond.Wait()
-		}
-		p.mu.Unlock()
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
 func TestZKCallPastItsDeadlineAnswersAndKeepsTheConnection(t *testing.T) {
 	z := testserver.StartZooKeeper(t)
-	proxy := startStallProxy(t, z.Addr)
+	proxy := testserver.StartProxy(t, z.Addr)
 	d := testserver.StartFaed(t, t.TempDir(), fmt.Sprintf(`[engine]
 call_timeout = "1s"
 [servant.zk]
@@ -189,7 +106,7 @@ root = "/faetest/deadline"
 		_, err := c.ZkCreate(ctx, rc, "/before", "x")
 		return err == nil
 	})
-	proxy.set(true)
+	proxy.Stall(true)
 	calls := []struct {
 		name string
 		do   func() error
