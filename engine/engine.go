@@ -48,6 +48,7 @@ type Engine struct {
 	errLog logLimiter // failed calls logged per second
 
 	slots    sessionSlots
+	bufs     *bufferPools // the sessions' read and write buffers (buffers.go)
 	draining atomic.Bool
 	done     chan struct{} // closed by Shutdown
 	stopOnce sync.Once
@@ -93,6 +94,7 @@ func New(cfg Config, processor thrift.TProcessor, log *slog.Logger) (*Engine, er
 		done:     make(chan struct{}),
 		sessions: make(map[*session]struct{}),
 	}
+	e.bufs = newBufferPools(cfg.BufferSize)
 	e.live.Store(newSettings(cfg))
 	e.slots.setLimit(cfg.MaxOutstandingSessions)
 	e.ctx, e.cancel = context.WithCancel(context.Background())

@@ -44,7 +44,7 @@ type session struct {
 
 func newSession(e *Engine, conn net.Conn) *session {
 	live := e.live.Load()
-	s := &session{e: e, conn: conn, live: live, t: newConnTransport(conn, e.cfg.BufferSize, live.cfg.MaxMessageSize, live.cfg.WriteTimeout)}
+	s := &session{e: e, conn: conn, live: live, t: newConnTransport(conn, e.bufs, live.cfg.MaxMessageSize, live.cfg.WriteTimeout)}
 	s.ctx = &callContext{Context: e.ctx, s: s}
 	return s
 }
@@ -52,6 +52,7 @@ func newSession(e *Engine, conn net.Conn) *session {
 // serve runs until the client leaves, a transport or protocol error, the
 // idle timeout, or a drain. Nothing a client sends can crash the daemon.
 func (s *session) serve() {
+	defer s.t.release()
 	defer s.conn.Close()
 	defer func() {
 		if p := recover(); p != nil {
@@ -102,9 +103,9 @@ func (s *session) setup() error {
 // deadline bounds the handler; its deadline is the call's own, in its ctx.
 func (s *session) awaitCall() bool {
 	s.live = s.e.live.Load()
-	if s.t.r.Buffered() == 0 {
+	if !s.t.buffered() {
 		s.conn.SetReadDeadline(deadline(s.live.cfg.IdleTimeout))
-		if _, err := s.t.r.Peek(1); err != nil {
+		if err := s.t.awaitHead(); err != nil {
 			return false
 		}
 	}

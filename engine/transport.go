@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -27,8 +28,14 @@ var errMessageTooLarge = errors.New("engine: message exceeds max_message_size")
 // arrives by budgetProtocol.
 type connTransport struct {
 	conn net.Conn
-	r    *bufio.Reader
-	w    *bufio.Writer
+	bufs *bufferPools
+	// r reads the current call: nil while the session is idle, waiting in
+	// awaitHead (buffers.go). w holds a reply until it is flushed: nil
+	// between replies.
+	r *bufio.Reader
+	w *bufio.Writer
+	// head is what awaitHead read of the next call, served first by r.
+	head headReader
 	// out is what w flushes into; it arms the write timeout.
 	out replyWriter
 
@@ -43,15 +50,51 @@ type connTransport struct {
 	flushPending bool
 }
 
-func newConnTransport(conn net.Conn, bufSize, limit int, writeTimeout time.Duration) *connTransport {
-	t := &connTransport{
+func newConnTransport(conn net.Conn, bufs *bufferPools, limit int, writeTimeout time.Duration) *connTransport {
+	return &connTransport{
 		conn:  conn,
-		r:     bufio.NewReaderSize(conn, bufSize),
+		bufs:  bufs,
+		head:  headReader{conn: conn},
 		limit: limit,
 		out:   replyWriter{conn: conn, timeout: writeTimeout},
 	}
-	t.w = bufio.NewWriterSize(&t.out, bufSize)
-	return t
+}
+
+// buffered reports whether the next call's bytes are already read.
+func (t *connTransport) buffered() bool { return t.r != nil && t.r.Buffered() > 0 }
+
+// awaitHead gives back the reader of the last call, if any, and waits,
+// holding no buffer but head's, for the first bytes of the next call; then
+// it takes a reader that serves them first. Call it only when !buffered().
+// The connection's read deadline bounds the wait.
+func (t *connTransport) awaitHead() error {
+	t.bufs.put(t.r, nil)
+	t.r = nil
+	n, err := t.conn.Read(t.head.buf[:])
+	if n == 0 {
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return err
+	}
+	// An error with bytes comes back on the next read of the connection.
+	t.head.start, t.head.end = 0, n
+	t.r = t.bufs.reader(&t.head)
+	return nil
+}
+
+// release gives the buffers back when the session ends.
+func (t *connTransport) release() {
+	t.bufs.put(t.r, t.w)
+	t.r, t.w = nil, nil
+}
+
+// writer is the reply's buffer, taken when the reply starts.
+func (t *connTransport) writer() *bufio.Writer {
+	if t.w == nil {
+		t.w = t.bufs.writer(&t.out)
+	}
+	return t.w
 }
 
 // beginMessage resets the byte budget for the next incoming message, and
@@ -93,9 +136,9 @@ func (t *connTransport) ReadByte() (byte, error) {
 	return t.r.ReadByte()
 }
 
-func (t *connTransport) Write(p []byte) (int, error)              { return t.w.Write(p) }
-func (t *connTransport) WriteByte(c byte) error                   { return t.w.WriteByte(c) }
-func (t *connTransport) WriteString(s string) (int, error)        { return t.w.WriteString(s) }
+func (t *connTransport) Write(p []byte) (int, error)              { return t.writer().Write(p) }
+func (t *connTransport) WriteByte(c byte) error                   { return t.writer().WriteByte(c) }
+func (t *connTransport) WriteString(s string) (int, error)        { return t.writer().WriteString(s) }
 func (t *connTransport) Flush(ctx context.Context) error          { t.flushPending = true; return nil }
 func (t *connTransport) Open() error                              { return nil }
 func (t *connTransport) IsOpen() bool                             { return true }
@@ -150,5 +193,13 @@ func (t *connTransport) flushReply() error {
 		return nil
 	}
 	t.flushPending = false
-	return t.w.Flush()
+	if t.w == nil {
+		return nil // nothing was written
+	}
+	if err := t.w.Flush(); err != nil {
+		return err // the session ends; release gives the writer back
+	}
+	t.bufs.put(nil, t.w)
+	t.w = nil
+	return nil
 }
