@@ -1,8 +1,16 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net"
 	"testing"
+	"time"
+
+	"github.com/apache/thrift/lib/go/thrift"
+
+	"github.com/faed/faed/idl/gen-go/fun/rpc"
 )
 
 // BenchmarkNoopUnix is one persistent client calling noop over a unix
@@ -30,4 +38,51 @@ func BenchmarkLcGetUnix(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkNoopServerOnly is BenchmarkNoopUnix without the client's cost:
+// the call's bytes are encoded once and written again and again, and each
+// reply is read into one buffer, so every allocation it reports is the
+// server's.
+func BenchmarkNoopServerOnly(b *testing.B) {
+	s := startServer(b, nil)
+	conn, err := net.Dial("unix", s.unix)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	var req bytes.Buffer
+	p := thrift.NewTBinaryProtocolConf(thrift.NewStreamTransportW(&req), nil)
+	args := rpc.FunServantNoopArgs{X: 7}
+	p.WriteMessageBegin(context.Background(), "noop", thrift.CALL, 1)
+	args.Write(context.Background(), p)
+	p.WriteMessageEnd(context.Background())
+	p.Flush(context.Background())
+	call := req.Bytes()
+	reply := make([]byte, 64)
+	n := replyLen(b, conn, call, reply)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := conn.Write(call); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, reply[:n]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// replyLen makes one call and returns the length of its reply.
+func replyLen(b *testing.B, conn net.Conn, call, buf []byte) int {
+	if _, err := conn.Write(call); err != nil {
+		b.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	defer conn.SetReadDeadline(time.Time{})
+	n, err := conn.Read(buf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
