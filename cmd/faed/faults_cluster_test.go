@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -59,14 +58,12 @@ func checkSessionExpiry(t *testing.T, nodes []*node, m clusterMap) {
 	aKey, bKey := keys[a.TCP][0], keys[b.TCP][0]
 	before := mustClusterStats(t, b)
 
-	if err := syscall.Kill(b.Pid(), syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	b.Freeze(t)
 	thawed := false
 	thaw := func() {
 		if !thawed {
 			thawed = true
-			syscall.Kill(b.Pid(), syscall.SIGCONT)
+			b.Thaw()
 		}
 	}
 	defer thaw()

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -66,13 +65,11 @@ func checkReplicaStalled(t *testing.T, zk string) {
 			keys = append(keys, k)
 		}
 	}
-	if err := stalled.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	stalled.Freeze(t)
 	stopped := true
 	defer func() {
 		if stopped {
-			stalled.Signal(syscall.SIGCONT)
+			stalled.Thaw()
 		}
 	}()
 	began := time.Now()
@@ -95,7 +92,7 @@ func checkReplicaStalled(t *testing.T, zk string) {
 	if s, err := readRouting(owner.Faed); err != nil || s.ReplicaDropped == 0 {
 		t.Errorf("owner's routing stats %+v, %v: want replica_dropped counted", s, err)
 	}
-	stalled.Signal(syscall.SIGCONT)
+	stalled.Thaw()
 	stopped = false
 	waitReplicated(t, nodes, 60*time.Second)
 	want := wantKV{}

@@ -1,6 +1,7 @@
 package testserver
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -220,6 +221,34 @@ func (f *Faed) Restart(t testing.TB) *Faed {
 // Signal sends sig to the process.
 func (f *Faed) Signal(sig syscall.Signal) error {
 	return f.cmd.Process.Signal(sig)
+}
+
+// Freeze stops the process (SIGSTOP) and returns once the kernel reports
+// it stopped: kill returns before that, and a busy machine may let it
+// answer a call meanwhile. Thaw (SIGCONT) lets it go on.
+func (f *Faed) Freeze(t testing.TB) {
+	t.Helper()
+	if err := f.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, "faed "+f.TCP+" to stop", 5*time.Second, func() bool { return processState(f.Pid()) == 'T' })
+}
+
+// Thaw continues a process Freeze stopped.
+func (f *Faed) Thaw() { f.Signal(syscall.SIGCONT) }
+
+// processState is the state letter of /proc/PID/stat (R, S, T, …), 0 if unreadable.
+func processState(pid int) byte {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// pid (comm) STATE …: comm may hold spaces and parentheses, so from the last ')'.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 || i+2 >= len(data) {
+		return 0
+	}
+	return data[i+2]
 }
 
 // Pid is the process id of this run.
