@@ -110,18 +110,13 @@ func (r *loadResult) merge(o loadResult) {
 	r.Uncertain = append(r.Uncertain, o.Uncertain...)
 }
 
-// load runs the Go workers and the script client until stop.
+// load runs the Go workers and the Python client until stop.
 type load struct {
 	ds      dataset
 	targets []string // nodes the clients call: ones that stay up
 	done    chan struct{}
 	wg      sync.WaitGroup
-	stopAt  string // the script stops once this file exists
-	script  *exec.Cmd
-	ready   chan struct{} // closed once the script made its first call
-	read    chan struct{} // closed once the script's stdout is read to its end
-	out     bytes.Buffer  // the script's stdout after "ready"
-	errOut  bytes.Buffer  // its stderr, written by exec until Wait returns
+	py      *scriptLoad
 
 	// mu guards res.
 	mu  sync.Mutex
@@ -132,43 +127,17 @@ type load struct {
 // test does not stop it.
 func startLoad(t *testing.T, ds dataset, targets []*node) *load {
 	t.Helper()
-	l := &load{ds: ds, done: make(chan struct{}), ready: make(chan struct{}), read: make(chan struct{}), stopAt: filepath.Join(t.TempDir(), "stop"), res: loadResult{Acked: map[string]string{}}}
+	l := &load{ds: ds, done: make(chan struct{}), res: loadResult{Acked: map[string]string{}}}
 	addrs := addrsOf(targets)
 	l.targets = addrs
 	for w := range goWorkers {
 		l.wg.Go(func() { l.work(w) })
 	}
-	args := []string{"testdata/load.py", l.stopAt, ds.prefix, strconv.Itoa(seededKV), strconv.Itoa(heldLocks)}
-	for _, a := range addrs {
-		args = append(args, "tcp:"+a)
-	}
-	l.script = exec.Command("/usr/bin/python3", args...)
-	stdout, err := l.script.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.script.Stderr = &l.errOut
-	if err := l.script.Start(); err != nil {
-		t.Fatalf("starting the python load: %v", err)
-	}
-	go l.readScript(stdout)
+	l.py = startScript(t, "python", targets, func(stopAt string) []string {
+		return []string{"/usr/bin/python3", "testdata/load.py", stopAt, ds.prefix, strconv.Itoa(seededKV), strconv.Itoa(heldLocks)}
+	})
 	t.Cleanup(func() { l.halt() })
 	return l
-}
-
-// readScript reads the script's stdout: "ready", then its result.
-func (l *load) readScript(stdout io.Reader) {
-	defer close(l.read)
-	r := bufio.NewReader(stdout)
-	if line, err := r.ReadString('\n'); line == "ready\n" {
-		close(l.ready)
-	} else {
-		l.out.WriteString(line)
-		if err != nil {
-			return
-		}
-	}
-	io.Copy(&l.out, r)
 }
 
 // warm waits until both clients are calling, so that the change happens
@@ -176,14 +145,7 @@ func (l *load) readScript(stdout io.Reader) {
 func (l *load) warm(t *testing.T) {
 	t.Helper()
 	const minCalls = 100
-	select {
-	case <-l.ready:
-	case <-l.read:
-		l.script.Wait()
-		t.Fatalf("python load ended before its first call:\n%s%s", l.out.String(), l.errOut.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("python load made no call within 20s")
-	}
+	l.py.warm(t)
 	testserver.Eventually(t, "the Go load to make its first calls", faedWait, func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
@@ -200,32 +162,109 @@ func (l *load) halt() {
 		close(l.done)
 	}
 	l.wg.Wait()
-	os.WriteFile(l.stopAt, nil, 0o644)
+	l.py.halt()
 }
 
 // stop ends the load and returns what both clients saw.
 func (l *load) stop(t *testing.T) loadResult {
 	t.Helper()
 	l.halt()
+	py := l.py.stop(t)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t.Logf("load: go %d calls, %d failed", l.res.Calls, len(l.res.Failures))
+	res := l.res
+	res.merge(py)
+	return res
+}
+
+// scriptLoad is a client script (testdata/load.py, testdata/soak.php)
+// calling the nodes until a stop file appears. It prints "ready" after its
+// first call, then, once stopped, one JSON loadResult.
+type scriptLoad struct {
+	lang   string // as the log names it
+	cmd    *exec.Cmd
+	stopAt string        // the script stops once this file exists
+	ready  chan struct{} // closed once the script made its first call
+	read   chan struct{} // closed once its stdout is read to its end
+	out    bytes.Buffer  // its stdout after "ready"
+	errOut bytes.Buffer  // its stderr, written by exec until Wait returns
+	once   sync.Once
+}
+
+// startScript runs argv(stopFile) with the targets' addresses appended as
+// tcp:HOST:PORT; it is asked to stop in t.Cleanup if the test does not.
+func startScript(t *testing.T, lang string, targets []*node, argv func(stopAt string) []string) *scriptLoad {
+	t.Helper()
+	l := &scriptLoad{lang: lang, stopAt: filepath.Join(t.TempDir(), "stop"), ready: make(chan struct{}), read: make(chan struct{})}
+	args := argv(l.stopAt)
+	for _, a := range addrsOf(targets) {
+		args = append(args, "tcp:"+a)
+	}
+	l.cmd = exec.Command(args[0], args[1:]...)
+	stdout, err := l.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.cmd.Stderr = &l.errOut
+	if err := l.cmd.Start(); err != nil {
+		t.Fatalf("starting the %s load: %v", lang, err)
+	}
+	go l.readOut(stdout)
+	t.Cleanup(l.halt)
+	return l
+}
+
+// readOut reads the script's stdout: "ready", then its result.
+func (l *scriptLoad) readOut(stdout io.Reader) {
+	defer close(l.read)
+	r := bufio.NewReader(stdout)
+	if line, err := r.ReadString('\n'); line == "ready\n" {
+		close(l.ready)
+	} else {
+		l.out.WriteString(line)
+		if err != nil {
+			return
+		}
+	}
+	io.Copy(&l.out, r)
+}
+
+// warm waits for the script's first call.
+func (l *scriptLoad) warm(t *testing.T) {
+	t.Helper()
+	select {
+	case <-l.ready:
+	case <-l.read:
+		l.cmd.Wait()
+		t.Fatalf("%s load ended before its first call:\n%s%s", l.lang, l.out.String(), l.errOut.String())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s load made no call within 20s", l.lang)
+	}
+}
+
+// halt asks the script to stop. It is idempotent.
+func (l *scriptLoad) halt() { l.once.Do(func() { os.WriteFile(l.stopAt, nil, 0o644) }) }
+
+// stop asks the script to stop and returns what it saw.
+func (l *scriptLoad) stop(t *testing.T) loadResult {
+	t.Helper()
+	l.halt()
 	select {
 	case <-l.read:
 	case <-time.After(time.Minute):
-		l.script.Process.Kill()
+		l.cmd.Process.Kill()
 		<-l.read
-		t.Fatalf("python load still running a minute after it was asked to stop:\n%s", l.out.String())
+		t.Fatalf("%s load still running a minute after it was asked to stop:\n%s", l.lang, l.out.String())
 	}
-	if err := l.script.Wait(); err != nil {
-		t.Fatalf("python load: %v\n%s%s", err, l.out.String(), l.errOut.String())
+	if err := l.cmd.Wait(); err != nil {
+		t.Fatalf("%s load: %v\n%s%s", l.lang, err, l.out.String(), l.errOut.String())
 	}
-	var py loadResult
-	if err := json.Unmarshal(l.out.Bytes(), &py); err != nil {
-		t.Fatalf("python load output: %v\n%s%s", err, l.out.String(), l.errOut.String())
+	var res loadResult
+	if err := json.Unmarshal(l.out.Bytes(), &res); err != nil {
+		t.Fatalf("%s load output: %v\n%s%s", l.lang, err, l.out.String(), l.errOut.String())
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	t.Logf("load: go %d calls, %d failed; python %d calls, %d failed", l.res.Calls, len(l.res.Failures), py.Calls, len(py.Failures))
-	res := l.res
-	res.merge(py)
+	t.Logf("load: %s %d calls, %d failed", l.lang, res.Calls, len(res.Failures))
 	return res
 }
 

@@ -1,22 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/tabwriter"
@@ -172,7 +167,9 @@ func (rep *soakReport) round(t *testing.T, targets []*node, ds dataset, want *wa
 	t.Helper()
 	began := time.Now()
 	l := startLoad(t, ds, targets)
-	php := startPHPLoad(t, targets)
+	php := startScript(t, "php", targets, func(stopAt string) []string {
+		return []string{"php", "testdata/soak.php", stopAt, "soak", "soak"}
+	})
 	l.warm(t)
 	php.warm(t)
 	rep.pause(t, targets, began.Add(d/2))
@@ -412,80 +409,4 @@ func (rep *soakReport) write(t *testing.T) {
 			t.Logf("soak report written to %s", path)
 		}
 	}
-}
-
-// phpLoad is testdata/soak.php running until stopped.
-type phpLoad struct {
-	cmd    *exec.Cmd
-	stopAt string
-	ready  chan struct{}
-	read   chan struct{}
-	out    bytes.Buffer
-	errOut bytes.Buffer
-	once   sync.Once
-}
-
-func startPHPLoad(t *testing.T, targets []*node) *phpLoad {
-	t.Helper()
-	p := &phpLoad{stopAt: filepath.Join(t.TempDir(), "stop"), ready: make(chan struct{}), read: make(chan struct{})}
-	args := []string{"testdata/soak.php", p.stopAt, "soak", "soak"}
-	for _, a := range addrsOf(targets) {
-		args = append(args, "tcp:"+a)
-	}
-	p.cmd = exec.Command("php", args...)
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd.Stderr = &p.errOut
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting the php load: %v", err)
-	}
-	go func() {
-		defer close(p.read)
-		r := bufio.NewReader(stdout)
-		if line, _ := r.ReadString('\n'); line == "ready\n" {
-			close(p.ready)
-		} else {
-			p.out.WriteString(line)
-		}
-		io.Copy(&p.out, r)
-	}()
-	t.Cleanup(func() { p.halt() })
-	return p
-}
-
-func (p *phpLoad) halt() { p.once.Do(func() { os.WriteFile(p.stopAt, nil, 0o644) }) }
-
-func (p *phpLoad) warm(t *testing.T) {
-	t.Helper()
-	select {
-	case <-p.ready:
-	case <-p.read:
-		p.cmd.Wait()
-		t.Fatalf("php load ended before its first request:\n%s%s", p.out.String(), p.errOut.String())
-	case <-time.After(20 * time.Second):
-		t.Fatal("php load served no request within 20s")
-	}
-}
-
-func (p *phpLoad) stop(t *testing.T) loadResult {
-	t.Helper()
-	p.halt()
-	select {
-	case <-p.read:
-	case <-time.After(time.Minute):
-		p.cmd.Process.Kill()
-		<-p.read
-		t.Fatalf("php load still running a minute after it was asked to stop:\n%s", p.out.String())
-	}
-	if err := p.cmd.Wait(); err != nil {
-		t.Fatalf("php load: %v\n%s%s", err, p.out.String(), p.errOut.String())
-	}
-	var res loadResult
-	if err := json.Unmarshal(p.out.Bytes(), &res); err != nil {
-		t.Fatalf("php load output: %v\n%s%s", err, p.out.String(), p.errOut.String())
-	}
-	t.Logf("load: php %d calls, %d failed", res.Calls, len(res.Failures))
-	return res
 }
