@@ -49,6 +49,13 @@ type run struct {
 func newProc(t testing.TB, p *proc) *proc {
 	p.t = t
 	t.Cleanup(p.stop)
+	// A test that failed beside a server may have failed because of it:
+	// a restarted ZooKeeper refusing its old clients says so only here.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("testserver: the test failed; last lines of %s (%s):\n%s", p.logPath, p.name, tail(p.logPath, tailLines))
+		}
+	})
 	return p
 }
 
