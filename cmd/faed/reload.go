@@ -115,7 +115,7 @@ func (r *reloader) apply() (*reloadResult, error) {
 // reloadable returns next with every key only a restart changes at its
 // value in c, and those keys' names.
 func (c Config) reloadable(next Config) (Config, []string) {
-	var restart []string
+	restart := []string{} // [] rather than null in the answer when nothing waits
 	for _, key := range c.Engine.RestartKeys(next.Engine) {
 		restart = append(restart, "engine."+key)
 	}

@@ -74,8 +74,8 @@ max_open = %d
 				OK     bool         `json:"ok"`
 				Reload reloadResult `json:"reload"`
 			}
-			if err := json.Unmarshal([]byte(body), &answer); code != 200 || err != nil || !answer.OK {
-				t.Fatalf("POST /reload %d: %d %s", i, code, body)
+			if err := json.Unmarshal([]byte(body), &answer); code != 200 || err != nil || !answer.OK || !strings.Contains(body, `"restart_needed": []`) {
+				t.Fatalf("POST /reload %d: %d %s; want 200, ok and an empty restart_needed list", i, code, body)
 			}
 			res = answer.Reload
 		}
