@@ -253,9 +253,6 @@ func (b *backend[C]) prepare(s *FunServant, cfg Config) (swap func() func(), dis
 }
 
 func (b *backend[C]) stats() (any, bool) {
-	if b.cur.Load() == nil {
-		return nil, false // New failed before opening it
-	}
 	in, done, err := b.hold()
 	if err != nil {
 		return nil, false
