@@ -8,7 +8,8 @@ set -euo pipefail
 packages=(
   thrift-compiler   # make gen, and the stale-code test
   php-cli php-thrift # the PHP client test
-  php-memcache      # checks memcache placement against the PHP extension
+  php-memcache      # checks memcache placement against the PHP extension; make bench's PHP-direct runs
+  php-mysql         # make bench: PHP to MariaDB directly (mysqli), beside PHP through faed
   python3-thrift    # the Python client test (for /usr/bin/python3)
   php-mongodb       # BSON for the PHP backends test
   memcached mariadb-server zookeeper
