@@ -37,8 +37,8 @@ func (c *Client) Get(ctx context.Context, pool, key string) (value []byte, flags
 	if err != nil {
 		return nil, 0, err
 	}
-	it, err := readFirst(ctx, p, key, func(cn *conn) (item, error) {
-		v, f, err := cn.get(key)
+	it, err := readFirst(p, key, func(s *server) (item, error) {
+		v, f, err := s.get(ctx, key)
 		return item{v, f}, err
 	})
 	return it.value, it.flags, err
@@ -80,11 +80,11 @@ func (c *Client) Increment(ctx context.Context, pool, key string, delta int64) (
 
 // readFirst runs op on key's servers in order until one answers, and returns
 // that answer; when none answers, the primary's error.
-func readFirst[T any](ctx context.Context, p *namedPool, key string, op func(*conn) (T, error)) (T, error) {
+func readFirst[T any](p *namedPool, key string, op func(*server) (T, error)) (T, error) {
 	var zero T
 	var first error
 	for _, i := range p.sel.pick(key) {
-		res, err := run(ctx, p.servers[i], op)
+		res, err := op(p.servers[i])
 		if answered(err) {
 			return res, err
 		}

@@ -174,6 +174,7 @@ func TestConnectionBound(t *testing.T) {
 	_, addrs := startMemcached(t, 1)
 	pc := testPoolConfig(addrs...)
 	pc.Pool.MaxOpen, pc.Pool.MaxIdle = 2, 2
+	pc.BatchGets = false // batched gets wait in the batcher, never for the pool (TestBatchedGets)
 	c := newTestClient(t, pc)
 	c.Set(context.Background(), "p", "k", bytes.Repeat([]byte("v"), 64<<10), 0, 0)
 	var wg sync.WaitGroup

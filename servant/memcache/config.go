@@ -75,6 +75,14 @@ type PoolConfig struct {
 	// MaxKeyBytes is the longest key accepted, 1 to 250. Default 250; 0 is
 	// refused (no key would fit).
 	MaxKeyBytes int `toml:"max_key_bytes"`
+	// BatchGets makes the gets for one server that come at the same time share
+	// round trips: while a few gets are under way, the ones that come meanwhile
+	// go out together as one multi-get (see batcher in batch.go). A lone get
+	// goes out at once as before; each caller keeps its own deadline, miss and
+	// error. With 64 callers on 2 cores (BenchmarkGetBatched) it more than
+	// doubles the gets per second. Default true; false sends every get alone.
+	// A Go caller building a PoolConfig without DefaultPoolConfig gets false.
+	BatchGets bool `toml:"batch_gets"`
 	// Pool sizes and times each server's connection pool, with package pool's
 	// defaults (max_open 64 connections to the server, dial_timeout 1s,
 	// idle_timeout 5m, heartbeat_interval 30s, wait_timeout 1s) but one:
@@ -100,7 +108,7 @@ func DefaultConfig() Config { return Config{} }
 // section is decoded over; the servers have none.
 func DefaultPoolConfig() PoolConfig {
 	pc := PoolConfig{Selection: SelectStandard, Replicas: DefaultReplicas, VirtualNodes: DefaultVirtualNodes,
-		IOTimeout: DefaultIOTimeout, MaxKeyBytes: MaxKeyBytes,
+		IOTimeout: DefaultIOTimeout, MaxKeyBytes: MaxKeyBytes, BatchGets: true,
 		Pool: pool.DefaultConfig(), Breaker: pool.DefaultBreakerConfig()}
 	pc.Pool.MaxIdle = pc.Pool.MaxOpen
 	return pc

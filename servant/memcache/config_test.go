@@ -161,3 +161,32 @@ breaker = { failure_threshold = 3, retry_interval = "5s" }
 		t.Errorf("Validate: %v", err)
 	}
 }
+
+// TestBatchGetsDefault: batching is on unless a pool says batch_gets = false.
+func TestBatchGetsDefault(t *testing.T) {
+	tests := []struct {
+		name string
+		line string
+		want bool
+	}{
+		{name: "absent", line: "", want: true},
+		{name: "true", line: "batch_gets = true", want: true},
+		{name: "false", line: "batch_gets = false", want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cfg Config
+			if _, err := toml.Decode("[pools.p]\nservers = [\"127.0.0.1:11211\"]\n"+tt.line+"\n", &cfg); err != nil {
+				t.Fatal(err)
+			}
+			c, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if pc := cfg.Pools["p"]; pc.BatchGets != tt.want || (c.pools["p"].servers[0].gets != nil) != tt.want {
+				t.Errorf("BatchGets %v, batcher %v; want %v", pc.BatchGets, c.pools["p"].servers[0].gets != nil, tt.want)
+			}
+		})
+	}
+}

@@ -201,6 +201,26 @@ func (c *conn) get(key string) ([]byte, uint32, error) {
 	return it.Value, it.Flags, nil
 }
 
+// getMulti fetches keys, which must be distinct, in one round trip, and
+// returns the items found by key; a key not in it is a miss. asked reports
+// whether a key is among keys: a reply naming another is a protocol error.
+//
+// gomemcache's GetMulti reads the reply on a goroutine of its own, beyond
+// call's recover; its get parser checks each line before slicing it, so no
+// garbled reply panics there.
+func (c *conn) getMulti(keys []string, asked func(key string) bool) (map[string]*gomc.Item, error) {
+	items, err := c.mc.GetMulti(keys)
+	if err != nil {
+		return nil, c.classify(err)
+	}
+	for key := range items {
+		if !asked(key) {
+			return nil, &protocolError{reply: c.sock.firstLine()}
+		}
+	}
+	return items, nil
+}
+
 // delete removes key and reports whether it was there.
 func (c *conn) delete(key string) (bool, error) {
 	err := c.mc.Delete(key)

@@ -20,7 +20,9 @@ type PoolStats struct {
 // ServerStats is one server's state and counters at one instant. Counters run
 // from New. A call that falls back to a replica counts on both servers; a call
 // run again on a new connection after a stale one (Pool.StaleCloses) counts
-// once, with the outcome and the time of both runs.
+// once, with the outcome and the time of both runs. A get answered by a
+// multi-get (Batched) counts as one call with its own outcome and the
+// multi-get's time; the pool and breaker count the multi-get once.
 type ServerStats struct {
 	Server string `json:"server"`
 	// Pool is the connection pool's state: open, idle and in-use connections,
@@ -31,6 +33,8 @@ type ServerStats struct {
 	Refused      uint64       `json:"refused"`       // of Errors, those the breaker refused without trying
 	ServerErrors uint64       `json:"server_errors"` // SERVER_ERROR and CLIENT_ERROR answers
 	Misses       uint64       `json:"misses"`        // get on a missing key, incr/decr of a missing key
+	Batches      uint64       `json:"batches"`       // multi-gets sent for gets that came at once (see batcher)
+	Batched      uint64       `json:"batched"`       // of Calls, the gets a multi-get answered
 	Latency      LatencyStats `json:"latency"`
 }
 
@@ -54,7 +58,16 @@ type callCounters struct {
 	refused      atomic.Uint64
 	serverErrors atomic.Uint64
 	misses       atomic.Uint64
+	batches      atomic.Uint64
+	batched      atomic.Uint64
 	latency      latency
+}
+
+// batch counts a multi-get that answered n calls, each counted on its own
+// by done.
+func (c *callCounters) batch(n int) {
+	c.batches.Add(1)
+	c.batched.Add(uint64(n))
 }
 
 // getFailed counts an attempt whose Get failed.
@@ -87,6 +100,8 @@ func (c *callCounters) fill(s *ServerStats) {
 	s.Refused = c.refused.Load()
 	s.ServerErrors = c.serverErrors.Load()
 	s.Misses = c.misses.Load()
+	s.Batches = c.batches.Load()
+	s.Batched = c.batched.Load()
 }
 
 // latencyBuckets covers durations up to 2^40 ns (about 18 minutes).
