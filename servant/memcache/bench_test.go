@@ -36,7 +36,8 @@ func BenchmarkPick(b *testing.B) {
 }
 
 // BenchmarkGet measures a 100-byte hit through Client against a real
-// memcached: from one caller, and from 64 at once as in make bench, beside
+// memcached: from one caller, and from 64 at once as in make bench (their
+// gets batched, as by default: see BenchmarkGetBatched), beside
 // the floor of the same gets on bare connections and beside gomemcache on its
 // own (its own pool, no breaker, no counters) as a yardstick. cpu-ns/op is this process's CPU time per get, the client side
 // only: memcached runs in a process of its own.
