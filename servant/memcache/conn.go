@@ -273,6 +273,7 @@ type socket struct {
 	line    [lineBytes]byte
 	n       int  // bytes of the reply's first line noted in line
 	done    bool // line holds the whole first line, up to its '\n'
+	guard   valueGuard
 }
 
 // lineBytes is as much of a first line as socket keeps: a VALUE line with
@@ -280,7 +281,10 @@ type socket struct {
 const lineBytes = 320
 
 // reset readies s for a new call.
-func (s *socket) reset() { s.replied, s.err, s.n, s.done = false, nil, 0, false }
+func (s *socket) reset() {
+	s.replied, s.err, s.n, s.done = false, nil, 0, false
+	s.guard = valueGuard{}
+}
 
 // SetDeadline ignores gomemcache's deadline, its Timeout from now at each
 // step of a call: conn.call has set the call's own, the sooner of ctx's and
@@ -302,7 +306,8 @@ func (s *socket) Write(p []byte) (int, error) {
 }
 
 // Read notes the reply's first line as it passes, and refuses a VALUE line
-// announcing more than maxValueBytes before gomemcache allocates the value.
+// (the first or any later one of a multi-get) announcing more than
+// maxValueBytes before gomemcache allocates the value.
 func (s *socket) Read(p []byte) (int, error) {
 	n, err := s.Conn.Read(p)
 	if err != nil {
@@ -310,21 +315,82 @@ func (s *socket) Read(p []byte) (int, error) {
 	}
 	if n > 0 {
 		s.replied = true
-		if !s.done && s.note(p[:n]) && valueTooLong(s.line[:s.n]) {
+		if !s.done {
+			s.note(p[:n])
+		}
+		if s.guard.pass(p[:n]) {
 			return 0, errValueTooLong // a protocol error, not the network's
 		}
 	}
 	return n, err
 }
 
-// note keeps b's bytes up to the first line's end, and reports whether that
-// end came with them.
-func (s *socket) note(b []byte) bool {
+// valueGuard follows a reply line by line, stepping over the value after
+// each VALUE line, to find a VALUE line that announces more than
+// maxValueBytes, or that is longer than any memcached sends.
+type valueGuard struct {
+	line [lineBytes]byte
+	n    int  // bytes of the line being read kept in line
+	long bool // the line being read is longer than line
+	skip int  // bytes still to come of the value being read, with its "\r\n"
+}
+
+// pass follows b, the next bytes of the reply, and reports whether a VALUE
+// line ending in it is refused.
+func (g *valueGuard) pass(b []byte) bool {
+	for len(b) > 0 {
+		if g.skip > 0 {
+			k := min(g.skip, len(b))
+			b, g.skip = b[k:], g.skip-k
+			continue
+		}
+		part := b
+		end := bytes.IndexByte(b, '\n')
+		if end >= 0 {
+			part = b[:end+1]
+		}
+		b = b[len(part):]
+		kept := copy(g.line[g.n:], part)
+		g.n += kept
+		g.long = g.long || kept < len(part)
+		if end < 0 {
+			return false // the line goes on in the next read
+		}
+		if g.lineEnded() {
+			return true
+		}
+		g.n, g.long = 0, false
+	}
+	return false
+}
+
+// lineEnded checks the line just read whole: it reports whether it is a
+// VALUE line to refuse, and if it is one to pass, steps over its value.
+func (g *valueGuard) lineEnded() bool {
+	line := g.line[:g.n]
+	if !bytes.HasPrefix(line, []byte("VALUE ")) {
+		return false
+	}
+	if g.long {
+		return true
+	}
+	size, ok := valueLength(line)
+	switch {
+	case !ok:
+		return false // gomemcache refuses it
+	case size > maxValueBytes:
+		return true
+	}
+	g.skip = size + 2
+	return false
+}
+
+// note keeps b's bytes up to the first line's end.
+func (s *socket) note(b []byte) {
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {
 		b, s.done = b[:i+1], true
 	}
 	s.n += copy(s.line[s.n:], b)
-	return s.done
 }
 
 // firstLine returns the reply's first line without its line end.
@@ -341,29 +407,29 @@ func (s *socket) answered() bool {
 		(bytes.HasPrefix(line, []byte("SERVER_ERROR ")) || bytes.HasPrefix(line, []byte("CLIENT_ERROR ")))
 }
 
-// valueTooLong reports whether line is "VALUE <key> <flags> <bytes>..." with
-// bytes above maxValueBytes. A line that does not parse is left to
-// gomemcache to refuse.
-func valueTooLong(line []byte) bool {
+// valueLength returns the bytes a VALUE line "VALUE <key> <flags> <bytes>
+// [<cas>]" announces, or at most maxValueBytes+1 of them, and whether it
+// parses that far. One that does not is left to gomemcache to refuse.
+func valueLength(line []byte) (int, bool) {
 	rest, ok := bytes.CutPrefix(line, []byte("VALUE "))
 	if !ok {
-		return false
+		return 0, false
 	}
 	_, rest, _ = bytes.Cut(rest, []byte(" ")) // the key
 	_, rest, _ = bytes.Cut(rest, []byte(" ")) // the flags
-	n := 0
+	n, digits := 0, 0
 	for _, d := range bytes.TrimRight(rest, "\r\n") {
 		if d == ' ' {
 			break // a cas follows
 		}
 		if d < '0' || d > '9' {
-			return false
+			return 0, false
 		}
-		if n = n*10 + int(d-'0'); n > maxValueBytes {
-			return true
+		if digits++; n <= maxValueBytes {
+			n = n*10 + int(d-'0')
 		}
 	}
-	return false
+	return min(n, maxValueBytes+1), digits > 0
 }
 
 // oneServer is the ServerSelector of a gomemcache Client bound to one

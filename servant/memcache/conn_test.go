@@ -31,6 +31,8 @@ func TestGetReplies(t *testing.T) {
 		{name: "over 1 GB", reply: "VALUE k 0 1073741825\r\n", wantErr: `protocol error: unexpected reply "VALUE k 0 1073741825"`},
 		{name: "flags too big", reply: "VALUE k 4294967296 1\r\nx\r\nEND\r\n", wantErr: "protocol error"},
 		{name: "value without CRLF", reply: "VALUE k 0 1\r\nxyEND\r\n", wantErr: "protocol error"},
+		// A second VALUE line (as a multi-get's) is held to the same bound.
+		{name: "over 1 GB later", reply: "VALUE k 0 1\r\nx\r\nVALUE k 0 1073741825\r\n", wantErr: "protocol error"},
 		{name: "server error", reply: "SERVER_ERROR out of memory\r\n", wantErr: `server answered "SERVER_ERROR out of memory"`},
 		{name: "unknown command", reply: "ERROR\r\n", wantErr: `protocol error: unexpected reply "ERROR"`},
 	}
@@ -224,5 +226,35 @@ func TestSilentServerHitsIOTimeout(t *testing.T) {
 	}
 	if st := serverStats(t, c, addr); st.Pool.BrokenCloses != 1 || st.Pool.Open != 0 {
 		t.Errorf("timed-out connection not closed: broken closes %d, open %d", st.Pool.BrokenCloses, st.Pool.Open)
+	}
+}
+
+// TestValueGuard feeds the guard replies cut at every byte: only a VALUE
+// line announcing more than maxValueBytes, or longer than memcached sends,
+// is refused, wherever it falls, and a value's bytes are never read as a
+// line, whatever they hold.
+func TestValueGuard(t *testing.T) {
+	long := "VALUE " + strings.Repeat("k", lineBytes) + " 0 1\r\nx\r\nEND\r\n"
+	tests := []struct {
+		reply   string
+		refused bool
+	}{
+		{"VALUE a 0 5\r\nhello\r\nVALUE b 1 3 77\r\nabc\r\nEND\r\n", false},
+		{"VALUE a 0 20\r\nVALUE b 0 2000000000\r\r\nEND\r\n", false}, // the line is the value's bytes
+		{"VALUE a 0 1\r\nx\r\nVALUE b 0 1073741824\r\n", false},        // 1 GB exactly
+		{"VALUE a 0 1\r\nx\r\nVALUE b 0 1073741825\r\n", true},
+		{"VALUE a 0 99999999999999999999999\r\n", true},
+		{"VALUE a 0 x\r\n", false}, // gomemcache's to refuse
+		{"SERVER_ERROR " + strings.Repeat("e", 2*lineBytes) + "\r\n", false},
+		{long, true},
+	}
+	for _, tt := range tests {
+		for cut := 1; cut <= len(tt.reply); cut++ {
+			var g valueGuard
+			got := g.pass([]byte(tt.reply[:cut])) || g.pass([]byte(tt.reply[cut:]))
+			if got != tt.refused {
+				t.Fatalf("%.40q cut at %d: refused %v, want %v", tt.reply, cut, got, tt.refused)
+			}
+		}
 	}
 }
