@@ -19,7 +19,11 @@
 #   BENCH_ROUNDS      rounds of every run, interleaved; the table shows
 #                     medians (default 1; use 3 on a busy machine)
 #   BENCH_CLIENTS     concurrent clients (default 64)
-#   BENCH_SIZE        value size in bytes of lc_get, mc_get and get (default 100)
+#   BENCH_SIZE        value size in bytes of lc_get, mc_get and get, and of
+#                     the MySQL rows (default 100)
+#   BENCH_PHP_PROCS   PHP processes of the PHP runs (default 8)
+#   BENCH_DELAY       what the delay proxies in front of memcached and MariaDB
+#                     add each way (default 200us)
 #   BENCH_IDLE_CONNS  connections held for the memory run (default 10000)
 #   BENCH_DIR         sockets, config, logs and results (default /tmp/faed-bench)
 #   FAED_BIN          use this faed binary instead of building ./cmd/faed
@@ -29,6 +33,8 @@ duration=${BENCH_DURATION:-5s}
 rounds=${BENCH_ROUNDS:-1}
 clients=${BENCH_CLIENTS:-64}
 size=${BENCH_SIZE:-100}
+php_procs=${BENCH_PHP_PROCS:-8}
+delay=${BENCH_DELAY:-200us}
 idle_conns=${BENCH_IDLE_CONNS:-10000}
 dir=${BENCH_DIR:-/tmp/faed-bench}
 faed_bin=${FAED_BIN:-bin/faed}
@@ -44,6 +50,9 @@ started=()           # server names in start order; stopped in reverse
 used_ports=" "       # ports handed out by free_port
 faed_port='' http_port='' echo_port='' stock_port='' # set by free_port
 mc_port=''           # memcached's port; empty when it is not installed
+my_port=''           # MariaDB's port; empty when it is not installed
+mc_delay_port='' my_delay_port='' # the delay proxies' ports in front of them
+relay_port=''        # the relay in front of the echo server's TCP port
 zk_port=''           # ZooKeeper's port; empty when it is not installed
 node_a='' node_b=''  # the cluster nodes' advertised host:port
 admin_a='' admin_b='' # the cluster nodes' admin host:port
@@ -165,12 +174,34 @@ max_outstanding_sessions = 20000
 listen = "127.0.0.1:$http_port"
 EOF
 	if [[ -n $mc_port ]]; then
+		free_port mc_delay_port
 		cat >>"$dir/faed.toml" <<EOF
 [servant.memcache.pools.default]
 servers = ["127.0.0.1:$mc_port"]
+[servant.memcache.pools.delayed]
+servers = ["127.0.0.1:$mc_delay_port"]
 EOF
 		pool_config servant.memcache.pools.default.pool >>"$dir/faed.toml"
+		pool_config servant.memcache.pools.delayed.pool >>"$dir/faed.toml"
 	fi
+	if [[ -n $my_port ]]; then
+		free_port my_delay_port
+		mysql_pool direct "$my_port" >>"$dir/faed.toml"
+		mysql_pool delayed "$my_delay_port" >>"$dir/faed.toml"
+	fi
+}
+
+# mysql_pool NAME PORT: faed's MySQL pool NAME on database faebench at PORT,
+# with a connection for each PHP process.
+mysql_pool() {
+	cat <<EOF
+[servant.mysql.pools.$1]
+addr = "127.0.0.1:$2"
+user = "root"
+database = "faebench"
+max_open = $php_procs
+max_idle = $php_procs
+EOF
 }
 
 start_servers() {
@@ -180,6 +211,16 @@ start_servers() {
 	start echo "$bench" -serve echo -size "$size" -listen "unix:$dir/echo.sock,tcp:127.0.0.1:$echo_port"
 	start stock "$bench" -serve stock -size "$size" -listen "unix:$dir/stock.sock,tcp:127.0.0.1:$stock_port"
 	start stock-nocheck "$bench" -serve stock-nocheck -size "$size" -listen "unix:$dir/stock-nocheck.sock"
+	free_port relay_port
+	start relay "$bench" -serve relay -listen "tcp:127.0.0.1:$relay_port" -to "tcp:127.0.0.1:$echo_port"
+	if [[ -n $mc_port ]]; then
+		start delay-memcached "$bench" -serve delay -delay "$delay" \
+			-listen "tcp:127.0.0.1:$mc_delay_port" -to "tcp:127.0.0.1:$mc_port"
+	fi
+	if [[ -n $my_port ]]; then
+		start delay-mariadb "$bench" -serve delay -delay "$delay" \
+			-listen "tcp:127.0.0.1:$my_delay_port" -to "tcp:127.0.0.1:$my_port"
+	fi
 	wait_ready faed "unix:$dir/faed.sock"
 	wait_ready faed "tcp:127.0.0.1:$faed_port"
 	wait_ready echo "unix:$dir/echo.sock"
@@ -187,6 +228,13 @@ start_servers() {
 	wait_ready stock "unix:$dir/stock.sock"
 	wait_ready stock "tcp:127.0.0.1:$stock_port"
 	wait_ready stock-nocheck "unix:$dir/stock-nocheck.sock"
+	wait_ready relay "tcp:127.0.0.1:$relay_port"
+	if [[ -n $mc_port ]]; then
+		wait_ready delay-memcached "tcp:127.0.0.1:$mc_delay_port"
+	fi
+	if [[ -n $my_port ]]; then
+		wait_ready delay-mariadb "tcp:127.0.0.1:$my_delay_port"
+	fi
 }
 
 # start_memcached: memcached with 2 worker threads (one per core here), or a
@@ -199,6 +247,44 @@ start_memcached() {
 	free_port mc_port
 	start memcached memcached -u root -l 127.0.0.1 -p "$mc_port" -U 0 -t 2
 	wait_ready memcached "tcp:127.0.0.1:$mc_port"
+}
+
+# start_mariadb: MariaDB on a fresh data directory in $dir/mariadb with
+# table faebench.kv of rows 1..1000, each value $size bytes, or a message if
+# MariaDB or PHP's mysqli is not installed. root has no password (over TCP
+# from 127.0.0.1 too). performance_schema times the statements it runs.
+start_mariadb() {
+	if ! command -v mariadbd >/dev/null || ! command -v mariadb-install-db >/dev/null; then
+		echo "bench: MariaDB is not installed (apt-get install mariadb-server): skipping the MySQL runs" >&2
+		return
+	fi
+	if ! php -r 'exit(extension_loaded("mysqli") ? 0 : 1);' 2>/dev/null; then
+		echo "bench: PHP's mysqli is not installed (apt-get install php-mysql): skipping the MySQL runs" >&2
+		return
+	fi
+	local my=$dir/mariadb
+	rm -rf "${my:?}"
+	mkdir -p "$my/tmp"
+	if ! mariadb-install-db --no-defaults --user=root --datadir="$my/data" --tmpdir="$my/tmp" \
+		--auth-root-authentication-method=normal --skip-test-db >"$dir/mariadb-install.log" 2>&1; then
+		echo "bench: mariadb-install-db failed; end of $dir/mariadb-install.log:" >&2
+		tail -n 20 "$dir/mariadb-install.log" >&2
+		exit 1
+	fi
+	free_port my_port
+	start mariadb mariadbd --no-defaults --user=root --datadir="$my/data" --tmpdir="$my/tmp" \
+		--socket="$my/mysqld.sock" --port="$my_port" --bind-address=127.0.0.1 --skip-name-resolve \
+		--performance-schema=ON --max-connections=1000
+	wait_ready mariadb "tcp:127.0.0.1:$my_port"
+	mariadb_sql "CREATE DATABASE faebench;
+		CREATE TABLE faebench.kv (id INT PRIMARY KEY, v MEDIUMBLOB NOT NULL);
+		INSERT INTO faebench.kv WITH RECURSIVE n(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM n WHERE id < 1000)
+			SELECT id, REPEAT('v', $size) FROM n;" || fail mariadb "cannot create table faebench.kv"
+}
+
+# mariadb_sql SQL: run SQL as root on the benchmark's MariaDB.
+mariadb_sql() {
+	mariadb --no-defaults --socket="$dir/mariadb/mysqld.sock" -u root --batch --skip-column-names -e "$1"
 }
 
 # start_zookeeper: a standalone ZooKeeper in $dir/zk, left starting in the
@@ -302,11 +388,48 @@ memcache_round() {
 	run faed "unix:$dir/faed.sock" mc_get php -pid "$both"
 }
 
+# php_run NAME ADDR MODE [ARGS...]: one measured run of $php_procs PHP
+# processes (faebench -php MODE) against ADDR, with server NAME's CPU time;
+# ARGS go to faebench after the defaults.
+php_run() {
+	local name=$1 addr=$2 mode=$3
+	shift 3
+	if ! "$bench" -label "$name" -php "$mode" -addr "$addr" -procs "$php_procs" \
+		-d "$duration" -size "$size" -pid "${pid[$name]}" -json "$@" >>"$results"; then
+		fail "$name" "PHP run $mode against $name failed"
+	fi
+}
+
+# php_round: PHP itself against MariaDB and memcached, straight (mysqli, the
+# memcache extension, over TCP) and through faed's unix socket and pooled
+# connections, then the same with the delay proxies in front of both
+# servers. faed's rows count faed's CPU time and the server's; the MySQL
+# rows also give MariaDB's own time per SELECT, and faed's my_query rows
+# the handler's.
+php_round() {
+	local faed_unix=unix:$dir/faed.sock admin=127.0.0.1:$http_port
+	if [[ -n $my_port ]]; then
+		local my_dsn="root@tcp(127.0.0.1:$my_port)/" both=${pid[faed]},${pid[mariadb]}
+		php_run mariadb "tcp:127.0.0.1:$my_port" mysql -mariadb "$my_dsn"
+		php_run faed "$faed_unix" my_query -pool direct -pid "$both" -admin "$admin" -mariadb "$my_dsn"
+		php_run mariadb "tcp:127.0.0.1:$my_delay_port" mysql -delayed -mariadb "$my_dsn"
+		php_run faed "$faed_unix" my_query -pool delayed -delayed -pid "$both" -admin "$admin" -mariadb "$my_dsn"
+	fi
+	if [[ -n $mc_port ]]; then
+		local both=${pid[faed]},${pid[memcached]}
+		php_run memcached "tcp:127.0.0.1:$mc_port" memcache
+		php_run faed "$faed_unix" mc_get -pid "$both"
+		php_run memcached "tcp:127.0.0.1:$mc_delay_port" memcache -delayed
+		php_run faed "$faed_unix" mc_get -pool delayed -delayed -pid "$both"
+	fi
+}
+
 # cluster_round: node A's lc_get of a key it owns (by the vbucket map of
 # GET /cluster/map) against one of a key node B owns and against the
-# one-node faed's, at full concurrency and with one client; and the echo
-# server's 1-client round trip over TCP, the loopback hop a forwarded call
-# adds. Server CPU is both nodes' (the one-node faed's alone).
+# one-node faed's, at full concurrency and with one client; and the same
+# lc_get through the relay in front of the echo server: client -> relay ->
+# echo server is the floor of client -> node A -> node B. Server CPU is both
+# nodes' (the one-node faed's alone; the relay's and the echo server's).
 cluster_round() {
 	local both=${pid[faed-a]},${pid[faed-b]} c
 	for c in "$clients" 1; do
@@ -315,8 +438,8 @@ cluster_round() {
 		run faed-a "tcp:$node_a" lc_get persistent -c "$c" -label faed-fwd -pid "$both" \
 			-owned-by "$node_b" -admin "$admin_a"
 		run faed "tcp:127.0.0.1:$faed_port" lc_get persistent -c "$c" -label faed-1node
+		run relay "tcp:127.0.0.1:$relay_port" lc_get persistent -c "$c" -pid "${pid[relay]},${pid[echo]}"
 	done
-	run echo "tcp:127.0.0.1:$echo_port" noop persistent -c 1
 }
 
 # round: every load run once, the servers compared on a workload back to back.
@@ -340,6 +463,7 @@ round() {
 	if [[ -n $mc_port ]]; then
 		memcache_round
 	fi
+	php_round
 	if [[ -n $zk_port ]]; then
 		cluster_round
 	fi
@@ -355,6 +479,7 @@ main() {
 	raise_nofile
 	start_zookeeper
 	start_memcached
+	start_mariadb
 	write_config
 	start_servers
 	if [[ -n $zk_port ]]; then

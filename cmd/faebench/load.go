@@ -180,30 +180,34 @@ type window struct {
 }
 
 // measureWindow waits out the warm-up, then opens the measured window for
-// cfg.duration, reading the servers' CPU ticks at both ends.
+// cfg.duration.
 func measureWindow(cfg loadConfig, phase *atomic.Int32) (window, error) {
 	defer phase.Store(phaseStop)
-	time.Sleep(cfg.warmup)
-	var hz int64
+	start := time.Now().Add(cfg.warmup)
+	return cpuWindow(cfg.pids, start, start.Add(cfg.duration), func() { phase.Store(phaseMeasure) })
+}
+
+// cpuWindow sleeps until start, calls opened, and sleeps until end,
+// reading the CPU ticks of pids (if any) at both ends.
+func cpuWindow(pids []int, start, end time.Time, opened func()) (window, error) {
+	time.Sleep(time.Until(start))
 	var before uint64
-	if len(cfg.pids) > 0 {
-		hz = clockTicks()
+	if len(pids) > 0 {
 		var err error
-		if before, err = sumCPUTicks(cfg.pids); err != nil {
+		if before, err = sumCPUTicks(pids); err != nil {
 			return window{}, err
 		}
 	}
-	phase.Store(phaseMeasure)
-	start := time.Now()
-	time.Sleep(cfg.duration)
-	phase.Store(phaseStop)
-	w := window{elapsed: time.Since(start)}
-	if len(cfg.pids) > 0 {
-		after, err := sumCPUTicks(cfg.pids)
+	opened()
+	began := time.Now()
+	time.Sleep(time.Until(end))
+	w := window{elapsed: time.Since(began)}
+	if len(pids) > 0 {
+		after, err := sumCPUTicks(pids)
 		if err != nil {
 			return window{}, err
 		}
-		w.serverCPU = time.Duration(after-before) * time.Second / time.Duration(hz)
+		w.serverCPU = time.Duration(after-before) * time.Second / time.Duration(clockTicks())
 		w.haveServer = true
 	}
 	return w, nil

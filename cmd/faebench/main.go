@@ -11,6 +11,8 @@
 //	         [-owned-by HOST:PORT -admin HOST:PORT] [-label NAME] [-json]
 //	faebench -addr tcp:127.0.0.1:11211 -proto memcache -call get [load flags as above]
 //	faebench -serve echo|stock|stock-nocheck -listen unix:/tmp/x.sock[,tcp:127.0.0.1:9001]
+//	faebench -serve relay|delay -listen ADDR[,ADDR] -to ADDR [-delay 200us]
+//	faebench -php MODE -addr ADDR [-procs 8] [-d 5s] [-warmup 1s] [-pid PID[,PID...]] [-label NAME] [-json]
 //	faebench -idle 10000 -addr unix:/tmp/faed.sock -pid PID [-json]
 //	faebench -wait 10s -addr unix:/tmp/faed.sock
 //	faebench -wait 30s -admin 127.0.0.1:9002 -members HOST:PORT,HOST:PORT
@@ -48,7 +50,14 @@
 // generated processor and a trivial handler (buffered binary unless
 // -transport or -proto say otherwise); stock-nocheck is the same with
 // thrift.ServerConnectivityCheckInterval = 0, which saves the goroutine the
-// generated processor starts per call.
+// generated processor starts per call. -serve relay copies every
+// connection's bytes to -to and back (the floor of a forwarded call), and
+// -serve delay does so -delay late each way (a datacenter hop on loopback);
+// see proxy.go.
+//
+// -php runs PHP itself in the PHP-FPM pattern: -procs php-cli processes,
+// each connecting, making three calls and closing, over and over, straight
+// to MariaDB or memcached or to faed; see php.go.
 package main
 
 import (
@@ -83,6 +92,9 @@ type options struct {
 	onlyRepl   bool
 	faed       string
 	zookeeper  string
+	to         string
+	delay      time.Duration
+	php        phpConfig
 }
 
 func parseFlags() options {
@@ -103,7 +115,9 @@ func parseFlags() options {
 	flag.Var((*pidList)(&l.pids), "pid", "server process ids, comma-separated: their CPU time summed (load), or one's RSS (-idle)")
 	flag.StringVar(&l.label, "label", "", "name of the server kind in the report")
 	flag.BoolVar(&o.asJSON, "json", false, "print JSON on stdout (the text line goes to stderr)")
-	flag.StringVar(&o.serve, "serve", "", "serve echo, stock or stock-nocheck on -listen until SIGTERM/SIGINT")
+	flag.StringVar(&o.serve, "serve", "", "serve echo, stock, stock-nocheck, relay or delay on -listen until SIGTERM/SIGINT")
+	flag.StringVar(&o.to, "to", "", "upstream of -serve relay and -serve delay: unix:/path.sock or tcp:host:port")
+	flag.DurationVar(&o.delay, "delay", 200*time.Microsecond, "what -serve delay adds each way")
 	flag.StringVar(&o.listen, "listen", "", "comma-separated listen addresses for -serve")
 	flag.IntVar(&o.idle, "idle", 0, "open this many idle connections and report server RSS per connection")
 	flag.DurationVar(&o.wait, "wait", 0, "wait up to this long until -addr accepts connections (or -admin reports -members), then exit")
@@ -115,6 +129,12 @@ func parseFlags() options {
 	flag.BoolVar(&o.onlyRepl, "replicas-only", false, "with -handoff: only the replica measurements (issue 9)")
 	flag.StringVar(&o.faed, "faed", "bin/faed", "faed binary of -handoff")
 	flag.StringVar(&o.zookeeper, "zookeeper", "", "ZooKeeper host:port the -handoff nodes cluster on")
+	flag.StringVar(&o.php.mode, "php", "", "run PHP processes in the PHP-FPM pattern: mysql or memcache straight to -addr, my_query or mc_get through faed at -addr")
+	flag.IntVar(&o.php.procs, "procs", 8, "PHP processes of -php")
+	flag.StringVar(&o.php.script, "php-script", "cmd/faebench/php/backend.php", "the PHP side of -php")
+	flag.StringVar(&o.php.database, "database", "faebench", "-php mysql: the database holding table kv")
+	flag.StringVar(&o.php.mariadb, "mariadb", "", "-php: a go-sql-driver DSN of the MariaDB whose own time of the SELECTs to report (performance_schema on)")
+	flag.BoolVar(&o.php.delayed, "delayed", false, "-php: the backend is behind a delay proxy; the rows' pattern says php-fpm+delay")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of this process (any mode) to this file")
 	flag.Parse()
 	return o
@@ -199,6 +219,8 @@ func run(o options) error {
 		return waitReady(ep, o.wait)
 	case o.idle > 0:
 		return idle(o)
+	case o.php.mode != "":
+		return php(o)
 	}
 	if o.ownedBy != "" {
 		if o.load.key, err = ownedKey(o); err != nil {
@@ -206,6 +228,17 @@ func run(o options) error {
 		}
 	}
 	r, err := runLoad(o.load)
+	if err != nil {
+		return err
+	}
+	return emit(os.Stdout, os.Stderr, r, o.asJSON)
+}
+
+func php(o options) error {
+	c, l := o.php, o.load
+	c.label, c.target, c.warmup, c.duration, c.size, c.pids = l.label, l.target, l.warmup, l.duration, l.size, l.pids
+	c.pool, c.key, c.admin = l.pool, l.key, o.admin
+	r, err := runPHP(c)
 	if err != nil {
 		return err
 	}
@@ -280,6 +313,9 @@ func serve(o options) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if o.serve == "relay" || o.serve == "delay" {
+		return serveProxy(ctx, o, eps)
+	}
 	switch o.serve {
 	case "echo":
 		if w.protocol != "binary" {
@@ -289,5 +325,19 @@ func serve(o options) error {
 	case "stock", "stock-nocheck":
 		return serveStock(ctx, eps, w, o.load.size, o.serve == "stock")
 	}
-	return fmt.Errorf("-serve %q: want echo, stock or stock-nocheck", o.serve)
+	return fmt.Errorf("-serve %q: want echo, stock, stock-nocheck, relay or delay", o.serve)
+}
+
+func serveProxy(ctx context.Context, o options, eps []endpoint) error {
+	if o.to == "" {
+		return fmt.Errorf("-serve %s needs -to, the server it stands in front of", o.serve)
+	}
+	up, err := parseEndpoint(o.to)
+	if err != nil {
+		return fmt.Errorf("-to: %w", err)
+	}
+	if o.serve == "relay" {
+		return serveRelay(ctx, eps, up)
+	}
+	return serveDelay(ctx, eps, up, o.delay)
 }

@@ -29,6 +29,10 @@ type result struct {
 	FirstError  string   `json:"first_error,omitempty"`
 	ServerUs    *float64 `json:"server_us_per_call,omitempty"` // server CPU per call
 	ServerProcs int      `json:"server_procs,omitempty"`       // processes ServerUs sums
+	// The means of the window's calls by faed's clock of its handler and
+	// by MariaDB's of its statements (-php with -admin, -mariadb).
+	HandlerUs *float64 `json:"handler_us,omitempty"`
+	BackendUs *float64 `json:"backend_us,omitempty"`
 }
 
 // newResult merges the clients' histograms and counters.
@@ -37,7 +41,7 @@ func newResult(cfg loadConfig, clients []*client, w window) result {
 	r := result{
 		Mode: "load", Label: cfg.label, Target: cfg.target.String(), Call: cfg.call,
 		Pattern: cfg.pattern, Transport: cfg.wire.transport, Protocol: cfg.wire.protocol,
-		Clients: cfg.clients, Seconds: w.elapsed.Seconds(),
+		Clients: cfg.clients,
 	}
 	if keyed(cfg.call) {
 		r.Key = cfg.key
@@ -49,6 +53,14 @@ func newResult(cfg loadConfig, clients []*client, w window) result {
 			r.FirstError = c.firstErr.Error()
 		}
 	}
+	r.measured(&h, w, len(cfg.pids))
+	return r
+}
+
+// measured sets what h, the latencies of the calls in window w, and the
+// CPU time of w's procs servers tell.
+func (r *result) measured(h *histogram, w window, procs int) {
+	r.Seconds = w.elapsed.Seconds()
 	r.Calls = h.n
 	r.CallsPerSec = float64(h.n) / w.elapsed.Seconds()
 	r.P50us = micros(h.quantile(0.50))
@@ -56,9 +68,8 @@ func newResult(cfg loadConfig, clients []*client, w window) result {
 	if w.haveServer && h.n > 0 {
 		us := micros(w.serverCPU) / float64(h.n)
 		r.ServerUs = &us
-		r.ServerProcs = len(cfg.pids)
+		r.ServerProcs = procs
 	}
-	return r
 }
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
@@ -79,6 +90,12 @@ func (r result) String() string {
 	}
 	if r.ServerProcs > 1 {
 		fmt.Fprintf(&b, " (%d processes)", r.ServerProcs)
+	}
+	if r.HandlerUs != nil {
+		fmt.Fprintf(&b, " handler_us=%.1f", *r.HandlerUs)
+	}
+	if r.BackendUs != nil {
+		fmt.Fprintf(&b, " mariadb_us=%.1f", *r.BackendUs)
 	}
 	if r.FirstError != "" {
 		fmt.Fprintf(&b, " first_error=%q", r.FirstError)

@@ -23,7 +23,7 @@ func printSummary(w io.Writer, path string) error {
 	}
 	rows := printLoads(w, loads)
 	if slices.ContainsFunc(rows, func(r result) bool { return r.ServerProcs > 1 }) {
-		fmt.Fprintln(w, "* CPU of several server processes summed (bench.sh: faed + memcached for mc_get, both nodes for faed-local and faed-fwd)")
+		fmt.Fprintln(w, "* CPU of several server processes summed (bench.sh: faed + memcached for mc_get, faed + MariaDB for my_query, both nodes for faed-local and faed-fwd, relay + echo for relay)")
 	}
 	printRatios(w, rows)
 	if len(idles) > 0 {
@@ -32,6 +32,7 @@ func printSummary(w io.Writer, path string) error {
 			fmt.Fprintf(w, "%-28s %-14s %8d %10.2f %8d\n", network(r.Target), r.Label, r.Conns, r.KiBPerConn, r.Errors)
 		}
 	}
+	printGoals(w, rows, idles)
 	return nil
 }
 

@@ -93,7 +93,9 @@ func TestPrintRatios(t *testing.T) {
 		both(row("faed-fwd", "tcp:127.0.0.1:3", "lc_get", "persistent", 64, 50000, 400)),
 		both(row("faed-local", "tcp:127.0.0.1:3", "lc_get", "persistent", 1, 20000, 50)),
 		both(row("faed-fwd", "tcp:127.0.0.1:3", "lc_get", "persistent", 1, 10000, 90)),
-		row("echo", "tcp:127.0.0.1:4", "noop", "persistent", 1, 40000, 25),
+		both(row("relay", "tcp:127.0.0.1:4", "lc_get", "persistent", 1, 12000, 75)),
+		row("mariadb", "tcp:127.0.0.1:5", "select", "php-fpm", 8, 9000, 600),
+		both(handled(row("faed", "unix:/f", "my_query", "php-fpm", 8, 6000, 1100), 120, 100)),
 	}
 	out := summarize(t, rows)
 	for _, want := range []string{
@@ -104,7 +106,16 @@ func TestPrintRatios(t *testing.T) {
 		"faed mc_get / memcached get php unix/tcp c=64 0.75x",
 		"forwarded / local lc_get persistent tcp c=64 0.50x 2.00x",
 		"forwarding cost, persistent tcp c=64: p50 400.0us - 200.0us = +200.0us\n",
-		"forwarding cost, persistent tcp c=1: p50 90.0us - 50.0us = +40.0us; goal <= loopback round trip 25.0us + 30us = 55.0us: met",
+		"forwarding cost, persistent tcp c=1: p50 90.0us - 50.0us = +40.0us\n",
+		"forwarded / relay floor persistent tcp c=1 0.83x 1.20x",
+		"PHP my_query / mysqli php-fpm unix/tcp c=8 0.67x",
+		"forwarded, 1 client: p50 met p50 90.0us, relay floor 75.0us, want <= 95.0us",
+		"my_query, PHP, loopback MISSED calls/s 0.67x (6000.0 / 9000.0, c=8), want >= 1.00x",
+		"my_query handler vs MariaDB's own time met handler 120.0us, MariaDB 100.0us, want <= 120.0us",
+		"noop, persistent: CPU met srv us/call 0.75x (15.0 / 20.0, c=64), want <= 1.15x",
+		"lc_get / memcached get: p99 MISSED p99 2.00x (480.0 / 240.0, c=64), want <= 1.20x",
+		"forwarded / local, many clients MISSED calls/s 0.50x (50000.0 / 100000.0, c=64), want >= 0.60x",
+		"my_query, PHP, delay proxy - no rows in this run",
 		"get persistent tcp c=64 memcached",
 		"3.00* 0", // several processes marked
 		"* CPU of several server processes summed",
@@ -118,10 +129,17 @@ func TestPrintRatios(t *testing.T) {
 			t.Errorf("summary has %q:\n%s", unwanted, out)
 		}
 	}
-	rows[len(rows)-1].P50us = 5 // a faster loopback: 40us is now over budget
-	if out := summarize(t, rows); !strings.Contains(out, "= 35.0us: MISSED") {
+	rows[len(rows)-3].P50us = 60 // a faster floor: 90us is now over budget
+	if out := summarize(t, rows); !strings.Contains(out, "forwarded, 1 client: p50 MISSED p50 90.0us, relay floor 60.0us, want <= 80.0us") {
 		t.Errorf("summary does not flag a missed goal:\n%s", out)
 	}
+}
+
+// handled gives r faed's handler time and MariaDB's own, as -php measures
+// them.
+func handled(r result, handlerUs, mariadbUs float64) result {
+	r.HandlerUs, r.BackendUs = &handlerUs, &mariadbUs
+	return r
 }
 
 // summarize writes rows as -json does and returns the summary with runs of
