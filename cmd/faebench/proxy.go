@@ -81,6 +81,10 @@ type delayProxy struct {
 	seen     int
 }
 
+// maxProcs is the delay proxy's GOMAXPROCS: more than the chunks it holds
+// at once in the benchmark's runs.
+const maxProcs = 256
+
 // sampleEvery keeps one delivered delay in this many for the report.
 const sampleEvery = 16
 
@@ -90,6 +94,11 @@ func serveDelay(ctx context.Context, eps []endpoint, upstream endpoint, delay ti
 	if delay <= 0 {
 		return fmt.Errorf("-delay %v: want a delay > 0", delay)
 	}
+	// Every sleeping thread holds one of the runtime's Ps until the
+	// runtime's monitor, which polls as seldom as every 10ms when idle,
+	// takes it back: with a P per core, two sleeps would stall every other
+	// connection. A P per chunk in flight keeps them apart.
+	runtime.GOMAXPROCS(maxProcs)
 	p := &delayProxy{proxyEnds: proxyEnds{upstream}, delay: delay, early: sleepOvershoot(delay)}
 	fmt.Fprintf(os.Stderr, "faebench: delay proxy to %s: %v each way; sleeps end %v early to make up for their measured overshoot\n",
 		upstream, delay, p.early)

@@ -101,11 +101,11 @@ func printRatios(w io.Writer, rows []result) {
 	for _, c := range comparisons {
 		for _, p := range c.pairs(rows) {
 			if !header {
-				fmt.Fprintf(w, "\n%-28s %-24s %10s %9s %9s %12s\n",
+				fmt.Fprintf(w, "\n%-32s %-28s %10s %9s %9s %12s\n",
 					"ratios", "workload", "calls/s", "p50", "p99", "srv us/call")
 				header = true
 			}
-			fmt.Fprintf(w, "%-28s %-24s %10s %9s %9s %12s\n", c.name, pairWorkload(p),
+			fmt.Fprintf(w, "%-32s %-28s %10s %9s %9s %12s\n", c.name, pairWorkload(p),
 				ratio(p.a.CallsPerSec, p.b.CallsPerSec), ratio(p.a.P50us, p.b.P50us),
 				ratio(p.a.P99us, p.b.P99us), serverRatio(p.a.ServerUs, p.b.ServerUs))
 		}

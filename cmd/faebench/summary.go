@@ -27,9 +27,9 @@ func printSummary(w io.Writer, path string) error {
 	}
 	printRatios(w, rows)
 	if len(idles) > 0 {
-		fmt.Fprintf(w, "\n%-28s %-14s %8s %10s %8s\n", "idle connections", "server", "conns", "KiB/conn", "errors")
+		fmt.Fprintf(w, "\n%-32s %-14s %8s %10s %8s\n", "idle connections", "server", "conns", "KiB/conn", "errors")
 		for _, r := range idles {
-			fmt.Fprintf(w, "%-28s %-14s %8d %10.2f %8d\n", network(r.Target), r.Label, r.Conns, r.KiBPerConn, r.Errors)
+			fmt.Fprintf(w, "%-32s %-14s %8d %10.2f %8d\n", network(r.Target), r.Label, r.Conns, r.KiBPerConn, r.Errors)
 		}
 	}
 	printGoals(w, rows, idles)
@@ -72,7 +72,8 @@ func readResults(path string) ([]result, []idleResult, error) {
 func workload(r result) string {
 	s := fmt.Sprintf("%s %s %s c=%d", r.Call, r.Pattern, network(r.Target), r.Clients)
 	// memcached's text protocol goes with its call, get; saying so is noise.
-	if r.Protocol != "memcache" && (r.Transport != "buffered" || r.Protocol != "binary") {
+	// PHP's rows say their library by their server's label.
+	if r.Protocol != "memcache" && r.Transport != "php" && (r.Transport != "buffered" || r.Protocol != "binary") {
 		s += " " + r.Transport + "/" + r.Protocol
 	}
 	return s
@@ -87,7 +88,7 @@ func network(target string) string {
 // workloads first appear, each group followed by the subject's ratios, and
 // returns the rows it printed (repeated runs combined).
 func printLoads(w io.Writer, loads []result) []result {
-	fmt.Fprintf(w, "%-28s %-18s %10s %9s %9s %12s %8s\n",
+	fmt.Fprintf(w, "%-32s %-18s %10s %9s %9s %12s %8s\n",
 		"workload", "server", "calls/s", "p50 us", "p99 us", "srv us/call", "errors")
 	var rows []result
 	for _, g := range groupBy(loads, workload) {
@@ -168,7 +169,7 @@ func median(rs []result, f func(result) float64) float64 {
 func printGroup(w io.Writer, name string, rs []result) {
 	var subj *result
 	for i, r := range rs {
-		fmt.Fprintf(w, "%-28s %-18s %10.0f %9.1f %9.1f %12s %8d\n",
+		fmt.Fprintf(w, "%-32s %-18s %10.0f %9.1f %9.1f %12s %8d\n",
 			name, r.Label, r.CallsPerSec, r.P50us, r.P99us, fmtServer(r), r.Errors)
 		name = ""
 		if baseLabel(r.Label) == subject {
@@ -184,7 +185,7 @@ func printGroup(w io.Writer, name string, rs []result) {
 		if strings.HasPrefix(baseLabel(r.Label), subject) {
 			continue
 		}
-		fmt.Fprintf(w, "%-28s %-18s %10s %9s %9s %12s\n", "", subject+"/"+baseLabel(r.Label),
+		fmt.Fprintf(w, "%-32s %-18s %10s %9s %9s %12s\n", "", subject+"/"+baseLabel(r.Label),
 			ratio(subj.CallsPerSec, r.CallsPerSec), ratio(subj.P50us, r.P50us),
 			ratio(subj.P99us, r.P99us), serverRatio(subj.ServerUs, r.ServerUs))
 	}

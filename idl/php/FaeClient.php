@@ -65,12 +65,15 @@ final class FaeClient extends FunServantClient
         if ($transport !== 'buffered' && $transport !== 'framed') {
             throw new \InvalidArgumentException("fae: transport must be \"buffered\" or \"framed\", got \"$transport\"");
         }
-        $this->transport = new Reconnect(static function () use ($addr, $transport, $timeoutMs, $connectTimeoutMs): array {
-            $socket = self::connect($addr, $timeoutMs, $connectTimeoutMs);
-            $conn = $transport === 'framed' ? new TFramedTransport($socket) : new TBufferedTransport($socket, 8192, 8192);
-            return [$conn, $socket];
-        });
-        parent::__construct(new TBinaryProtocol($this->transport));
+        $framed = $transport === 'framed';
+        $this->transport = new Reconnect(
+            static fn (): UnixSocket|TcpSocket => self::connect($addr, $timeoutMs, $connectTimeoutMs),
+            $framed,
+        );
+        // Buffered above Reconnect, not below it: the protocol's many small
+        // reads and writes of a call then cost one method call each, not three.
+        $conn = $framed ? new TFramedTransport($this->transport) : new TBufferedTransport($this->transport, 8192, 8192);
+        parent::__construct(new TBinaryProtocol($conn));
     }
 
     /** Connections opened again after faed closed one (see Reconnect). */

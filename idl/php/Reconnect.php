@@ -1,6 +1,7 @@
 <?php
-// Reconnect is the transport under a FaeClient: it passes every byte to the
-// buffered or framed transport of the current connection, and opens a new
+// Reconnect is the transport under a FaeClient's buffered or framed
+// transport: it passes every byte to the socket of the current connection
+// (a whole call per flush, so it costs a call little), and opens a new
 // connection once, and sends the call again, when the one it had turns out
 // dead — the "TSocket: Could not write" of a reused socket that faed (its
 // idle_timeout, a restart) closed meanwhile (THRIFT-826 in the original's
@@ -27,8 +28,7 @@ final class Reconnect extends TTransport
         'mg_count', 'zk_children',
     ];
 
-    private TTransport $conn;      // the buffered or framed transport of the connection
-    private object $socket;        // its socket, which answers closedByPeer()
+    private TTransport $socket;    // the connection's, which answers closedByPeer()
     private string $call = '';     // the call being written, or the last one sent
     private bool $sent = false;    // $call was flushed
     private bool $answered = false; // a byte of its answer was read
@@ -38,27 +38,29 @@ final class Reconnect extends TTransport
     public int $reconnects = 0;
 
     /**
-     * @param \Closure $dial returns [TTransport $conn, object $socket] for a
-     *                       new, open connection; throws TTransportException
+     * @param \Closure $dial   returns the TTransport socket of a new, open
+     *                         connection, with a closedByPeer() method;
+     *                         throws TTransportException
+     * @param bool     $framed the calls come framed (TFramedTransport above)
      */
-    public function __construct(private \Closure $dial)
+    public function __construct(private \Closure $dial, private bool $framed = false)
     {
-        [$this->conn, $this->socket] = ($this->dial)();
+        $this->socket = ($this->dial)();
     }
 
     public function isOpen()
     {
-        return $this->conn->isOpen();
+        return $this->socket->isOpen();
     }
 
     public function open()
     {
-        $this->conn->open();
+        $this->socket->open();
     }
 
     public function close()
     {
-        $this->conn->close();
+        $this->socket->close();
     }
 
     public function write($buf)
@@ -71,13 +73,17 @@ final class Reconnect extends TTransport
             $this->redial();
         }
         $this->call .= $buf;
-        $this->conn->write($buf);
+        try {
+            $this->socket->write($buf);
+        } catch (TTransportException $e) {
+            $this->sendAgain($e); // the whole call so far: faed had none of it
+        }
     }
 
     public function flush()
     {
         try {
-            $this->conn->flush();
+            $this->socket->flush();
         } catch (TTransportException $e) {
             $this->sendAgain($e);
         }
@@ -87,13 +93,13 @@ final class Reconnect extends TTransport
     public function read($len)
     {
         try {
-            $data = $this->conn->read($len);
+            $data = $this->socket->read($len);
         } catch (TTransportException $e) {
-            if ($this->answered || self::timedOut($e) || !in_array(self::method($this->call), self::REPEATABLE, true)) {
+            if ($this->answered || self::timedOut($e) || !in_array($this->method(), self::REPEATABLE, true)) {
                 throw $e;
             }
             $this->sendAgain($e);
-            $data = $this->conn->read($len);
+            $data = $this->socket->read($len);
         }
         $this->answered = true;
         return $data;
@@ -107,14 +113,14 @@ final class Reconnect extends TTransport
         }
         $this->retried = true;
         $this->redial();
-        $this->conn->write($this->call);
-        $this->conn->flush();
+        $this->socket->write($this->call);
+        $this->socket->flush();
     }
 
     private function redial(): void
     {
-        $this->conn->close();
-        [$this->conn, $this->socket] = ($this->dial)();
+        $this->socket->close();
+        $this->socket = ($this->dial)();
         $this->reconnects++;
     }
 
@@ -140,9 +146,10 @@ final class Reconnect extends TTransport
         return $e->getCode() === TTransportException::TIMED_OUT || str_contains($e->getMessage(), 'timed out');
     }
 
-    /** The method name of a binary-protocol call, strict or not; '' if unreadable. */
-    private static function method(string $call): string
+    /** The method name of the call, strict binary protocol or not; '' if unreadable. */
+    private function method(): string
     {
+        $call = $this->framed ? substr($this->call, 4) : $this->call;
         if (strlen($call) < 8) {
             return '';
         }

@@ -41,8 +41,8 @@ $ctx = FaeClient::context('test.reconnect', 7);
 
 // The helper on both listeners: the closed socket is seen before the call
 // is sent, so any call goes through, lock included.
-foreach (['tcp' => $tcp, 'unix' => $unix] as $network => $addr) {
-    $fae = new FaeClient($addr);
+foreach (['tcp' => [$tcp, 'buffered'], 'unix' => [$unix, 'buffered'], 'framed' => [$tcp, 'framed']] as $network => [$addr, $kind]) {
+    $fae = new FaeClient($addr, $kind);
     check($fae->lc_set($ctx, "rc-$network", 'v1'), "$network: lc_set");
     idle();
     check($fae->lc_get($ctx, "rc-$network") === 'v1', "$network: lc_get after faed closed the idle connection");
@@ -58,7 +58,7 @@ foreach (['tcp' => $tcp, 'unix' => $unix] as $network => $addr) {
 // that is not fails, and the next call, whose sending fails, goes through.
 [, $rest] = explode(':', $tcp, 2);
 $colon = strrpos($rest, ':');
-$dial = static function () use ($rest, $colon): array {
+$dial = static function () use ($rest, $colon): TSocket {
     $socket = new class (substr($rest, 0, $colon), (int) substr($rest, $colon + 1)) extends TSocket {
         public function closedByPeer(): bool
         {
@@ -66,10 +66,10 @@ $dial = static function () use ($rest, $colon): array {
         }
     };
     $socket->open();
-    return [new TBufferedTransport($socket, 8192, 8192), $socket];
+    return $socket;
 };
 $transport = new Reconnect($dial);
-$client = new FunServantClient(new TBinaryProtocol($transport));
+$client = new FunServantClient(new TBinaryProtocol(new TBufferedTransport($transport, 8192, 8192)));
 check($client->lc_set($ctx, 'rc-blind', 'v2'), 'blind: lc_set');
 idle();
 check($client->lc_get($ctx, 'rc-blind') === 'v2', 'blind: lc_get sent again after its answer could not be read');
