@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"sync"
@@ -83,6 +84,9 @@ func runPHP(cfg phpConfig) (result, error) {
 	}
 	if cfg.procs < 1 || cfg.duration <= 0 || cfg.warmup < 0 {
 		return result{}, errors.New("-php wants -procs >= 1, -d > 0, -warmup >= 0")
+	}
+	if _, err := os.Stat(cfg.script); err != nil {
+		return result{}, fmt.Errorf("-php-script: %w (run from the repository root, or say where backend.php is)", err)
 	}
 	if !m.faed && cfg.target.network != "tcp" {
 		return result{}, fmt.Errorf("-php %s talks to the backend over TCP; -addr %s is not", cfg.mode, cfg.target)
@@ -172,7 +176,8 @@ func runPHPProcess(ctx context.Context, args []string) (phpOutput, error) {
 	cmd := exec.CommandContext(ctx, "php", args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return phpOutput{}, fmt.Errorf("php %s: %v: %s", args[1], err, bytes.TrimSpace(stderr.Bytes()))
+		// php-cli prints its fatal errors on stdout.
+		return phpOutput{}, fmt.Errorf("php %s: %v: %s", args[1], err, bytes.TrimSpace(append(stderr.Bytes(), stdout.Bytes()...)))
 	}
 	var out phpOutput
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {

@@ -22,11 +22,15 @@ import (
 //
 // The delay proxy (-serve delay) makes loopback look like a datacenter hop
 // for both sides of a backend comparison alike: each direction delivers
-// every chunk it reads -delay after reading it, and a new connection's
-// server side is opened only 3×delay after the client's, when a server
-// across that hop would accept it (SYN, SYN-ACK, ACK). So a client that
-// connects for every request pays the handshake's round trip again each
-// time, as it would over a network, and a pooled connection pays it once.
+// every chunk it reads -delay after reading it, and a new connection pays
+// the handshake a network would make it wait for. Over a network a client's
+// connect returns after a round trip (SYN, SYN-ACK), so its first bytes
+// reach the server at 3×delay, and the server, which accepts when the
+// client's ACK comes, is heard from at 4×delay at the soonest. The proxy
+// opens the server side at 2×delay, so the client's first bytes, read then,
+// arrive at 3×delay, and holds the server's first bytes (a MySQL greeting,
+// sent at once) until 4×delay. So a client that connects for every request
+// pays the handshake again each time, and a pooled connection pays it once.
 
 // proxyEnds is what every proxied connection needs: where to dial.
 type proxyEnds struct{ upstream endpoint }
@@ -76,16 +80,16 @@ type delayProxy struct {
 	// the delays delivered centre on delay.
 	early time.Duration
 
-	mu       sync.Mutex
-	achieved []time.Duration // a sample of delays delivered, for the report
-	seen     int
+	mu   sync.Mutex
+	late []time.Duration // a sample of how late chunks went out, for the report
+	seen int
 }
 
 // maxProcs is the delay proxy's GOMAXPROCS: more than the chunks it holds
 // at once in the benchmark's runs.
 const maxProcs = 256
 
-// sampleEvery keeps one delivered delay in this many for the report.
+// sampleEvery keeps one lateness in this many for the report.
 const sampleEvery = 16
 
 // serveDelay runs a delay proxy to upstream on eps until ctx is done, then
@@ -110,53 +114,47 @@ func serveDelay(ctx context.Context, eps []endpoint, upstream endpoint, delay ti
 func (p *delayProxy) proxy(c net.Conn) {
 	defer c.Close()
 	accepted := time.Now()
-	// Client bytes read meanwhile wait in the pipe below for the server
-	// side, as they would wait for the handshake to finish.
-	sleepUntil(accepted.Add(3*p.delay - p.early))
+	// Client bytes sent meanwhile wait in the socket, as they would wait
+	// for the handshake to finish.
+	sleepUntil(accepted.Add(2*p.delay - p.early))
 	up, err := p.dialUpstream()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faebench: delay proxy:", err)
 		return
 	}
 	defer up.Close()
-	pipe(c, up, p.copyDelayed)
-}
-
-// chunk is bytes read from one side at read.
-type chunk struct {
-	data []byte
-	read time.Time
+	pipe(c, up, func(dst, src net.Conn) {
+		var notBefore time.Time
+		if src == up {
+			notBefore = accepted.Add(4 * p.delay)
+		}
+		p.copyDelayed(dst, src, notBefore)
+	})
 }
 
 // copyDelayed delivers to dst every chunk read from src p.delay after it
-// was read, in order, until src ends or dst fails. Reading goes on while
-// earlier chunks wait, as bytes keep flowing into a network while earlier
-// ones are still in flight.
-func (p *delayProxy) copyDelayed(dst, src net.Conn) {
-	inFlight := make(chan chunk, 64)
-	go func() {
-		defer close(inFlight)
-		for {
-			buf := make([]byte, 16<<10)
-			n, err := src.Read(buf)
-			if n > 0 {
-				inFlight <- chunk{buf[:n], time.Now()}
+// was read, and not before notBefore, until src ends or dst fails. It reads the next chunk once the
+// last is delivered: a chunk that comes sooner (a client pipelining calls
+// on one connection, which neither side of the benchmark's comparisons
+// does) waits longer than p.delay.
+func (p *delayProxy) copyDelayed(dst, src net.Conn, notBefore time.Time) {
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			read := time.Now()
+			due := read.Add(p.delay)
+			if due.Before(notBefore) {
+				due = notBefore
 			}
-			if err != nil {
+			sleepUntil(due.Add(-p.early))
+			p.record(time.Since(due))
+			if _, err := dst.Write(buf[:n]); err != nil {
 				return
 			}
 		}
-	}()
-	failed := false
-	for c := range inFlight {
-		if failed {
-			continue // drain, so the reader is not left blocked
-		}
-		sleepUntil(c.read.Add(p.delay - p.early))
-		p.record(time.Since(c.read))
-		if _, err := dst.Write(c.data); err != nil {
-			failed = true
-			src.Close()
+		if err != nil {
+			return
 		}
 	}
 }
@@ -164,24 +162,25 @@ func (p *delayProxy) copyDelayed(dst, src net.Conn) {
 func (p *delayProxy) record(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.seen%sampleEvery == 0 && len(p.achieved) < 1<<20 {
-		p.achieved = append(p.achieved, d)
+	if p.seen%sampleEvery == 0 && len(p.late) < 1<<20 {
+		p.late = append(p.late, d)
 	}
 	p.seen++
 }
 
-// report sums up the delays delivered.
+// report sums up how late the chunks went out: the sleep's overshoot left
+// after p.early, and the wait for a CPU on a busy machine.
 func (p *delayProxy) report() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.achieved) == 0 {
+	if len(p.late) == 0 {
 		return fmt.Sprintf("delay proxy to %s delivered %d chunks", p.upstream, p.seen)
 	}
-	d := slices.Clone(p.achieved)
+	d := slices.Clone(p.late)
 	slices.Sort(d)
 	at := func(q float64) time.Duration { return d[int(q*float64(len(d)-1))] }
-	return fmt.Sprintf("delay proxy to %s delivered %d chunks, asked %v: p50 %v, p99 %v",
-		p.upstream, p.seen, p.delay, at(0.5).Round(time.Microsecond), at(0.99).Round(time.Microsecond))
+	return fmt.Sprintf("delay proxy to %s delivered %d chunks %v late (p50), %v (p99), asked %v each way",
+		p.upstream, p.seen, at(0.5).Round(time.Microsecond), at(0.99).Round(time.Microsecond), p.delay)
 }
 
 // sleepUntil sleeps until t, if t is ahead. A thread's sleep is exact to
@@ -193,9 +192,7 @@ func sleepUntil(t time.Time) {
 	if d <= 0 {
 		return
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	setTimerSlack(1)
+	setTimerSlack(1) // of the thread this goroutine runs on: it stays there until the sleep ends
 	ts := syscall.NsecToTimespec(d.Nanoseconds())
 	for syscall.Nanosleep(&ts, &ts) == syscall.EINTR {
 	}

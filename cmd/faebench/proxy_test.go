@@ -63,7 +63,7 @@ func TestDelayProxy(t *testing.T) {
 	if !within(first, 4*delay) || !within(second, 2*delay) {
 		t.Fatalf("first call %v (want about %v), second %v (want about %v)", first, 4*delay, second, 2*delay)
 	}
-	if r := p.report(); !strings.Contains(r, "asked 5ms") {
+	if r := p.report(); !strings.Contains(r, "asked 5ms each way") {
 		t.Errorf("report %q", r)
 	}
 }

@@ -101,3 +101,33 @@ func BenchmarkQueryUncachedStmt(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkQueryDriverStmt is the floor of BenchmarkQueryCachedStmt: a
+// database/sql statement prepared once and run on every call, with the same
+// scan, and none of the servant's own work (pool lookup, session check,
+// breaker, statement cache).
+func BenchmarkQueryDriverStmt(b *testing.B) {
+	m, _ := benchServer(b)
+	db, err := sql.Open("mysql", m.DSN("app"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(4)
+	ctx := context.Background()
+	stmt, err := db.PrepareContext(ctx, benchQuery)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stmt.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		rows, err := stmt.QueryContext(ctx, "alice")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r, err := scan(rows); err != nil || len(r.Rows) != 1 {
+			b.Fatal(r, err)
+		}
+	}
+}
