@@ -31,6 +31,7 @@ run: build
 test: deps $(ZKWORK)
 	go vet ./...
 	FAED_REQUIRE_SERVERS=1 go test -race -count=1 -p 1 -timeout 14m ./...
+	go test -count=1 -run 'AllocatesNothing' ./engine # allocation counts, which -race changes
 
 # Fuzz the connection handler, each target for FUZZTIME; the corpus lives in engine/testdata/fuzz.
 FUZZTIME ?= 60s

@@ -77,6 +77,7 @@ func TestBadInput(t *testing.T) {
 		{"truncated message", noop[:len(noop)-4], thrift.PROTOCOL_ERROR, "EOF"},
 		{"unknown method", unknown, thrift.UNKNOWN_METHOD, "no_such_method"},
 		{"oversized string length prefix", oversizedName(), -1, ""},
+		{"negative name length", negativeName(), -1, ""},
 		{"oversized binary argument", oversizedKey(t), thrift.PROTOCOL_ERROR, "size"},
 		{"oversized frame", oversizedFrame(), -1, ""},
 	}
@@ -242,6 +243,15 @@ func TestMessageBudgetAcrossFields(t *testing.T) {
 
 // A non-strict binary message (no version word: the name's length comes
 // first), which the original faed's default protocol factory read, is served.
+// negativeName is a call whose method name's length is negative.
+func negativeName() []byte {
+	var b bytes.Buffer
+	binary.Write(&b, binary.BigEndian, uint32(0x80010001))
+	binary.Write(&b, binary.BigEndian, int32(-4))
+	b.WriteString("noop")
+	return b.Bytes()
+}
+
 func TestNonStrictBinaryIsServed(t *testing.T) {
 	s := startServer(t, nil)
 	buf := thrift.NewTMemoryBuffer()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -62,7 +64,18 @@ type budgetProtocol struct {
 	charged int
 	// open holds the structs and containers being read, innermost last.
 	open []openValue
+
+	// binary is set when the wrapped protocol is binary, whose message
+	// header budgetProtocol reads itself, into name, naming the call with
+	// intern (see ReadMessageBegin).
+	binary bool
+	name   [maxInternedName]byte
+	intern func([]byte) string
 }
+
+// maxInternedName is the longest method name read without allocating: no
+// call of the IDL has a longer one.
+const maxInternedName = 64
 
 // openValue is a struct or container being read.
 type openValue struct {
@@ -70,8 +83,9 @@ type openValue struct {
 	n, cap    int // elements read, capacity their slice has grown to (up to smallSlice)
 }
 
-func newBudgetProtocol(p thrift.TProtocol, t *connTransport) *budgetProtocol {
-	return &budgetProtocol{TProtocol: p, t: t}
+func newBudgetProtocol(p thrift.TProtocol, t *connTransport, intern func([]byte) string) *budgetProtocol {
+	_, binary := p.(*thrift.TBinaryProtocol)
+	return &budgetProtocol{TProtocol: p, t: t, binary: binary && intern != nil, intern: intern}
 }
 
 // charge counts n bytes of decoded memory; past the budget it fails.
@@ -148,7 +162,74 @@ func (p *budgetProtocol) pop() {
 func (p *budgetProtocol) ReadMessageBegin(ctx context.Context) (string, thrift.TMessageType, int32, error) {
 	p.charged = 0
 	p.open = p.open[:0]
-	return p.TProtocol.ReadMessageBegin(ctx)
+	if !p.binary {
+		return p.TProtocol.ReadMessageBegin(ctx)
+	}
+	return p.readBinaryMessageBegin(ctx)
+}
+
+// readBinaryMessageBegin is the binary protocol's ReadMessageBegin, strict
+// (a version, the type, the name) or not (the name, the type), less the
+// string it allocates for every call's name. Errors are worded and typed
+// as the binary protocol's.
+func (p *budgetProtocol) readBinaryMessageBegin(ctx context.Context) (string, thrift.TMessageType, int32, error) {
+	size, err := p.TProtocol.ReadI32(ctx)
+	if err != nil {
+		return "", 0, 0, thrift.NewTProtocolException(err)
+	}
+	var typ thrift.TMessageType
+	var name string
+	if size < 0 {
+		typ = thrift.TMessageType(size & 0xff)
+		if int64(size)&thrift.VERSION_MASK != thrift.VERSION_1 {
+			return "", typ, 0, thrift.NewTProtocolExceptionWithType(thrift.BAD_VERSION, errors.New("Bad version in ReadMessageBegin"))
+		}
+		n, err := p.TProtocol.ReadI32(ctx)
+		if err == nil {
+			name, err = p.readName(n)
+		}
+		if err != nil {
+			return "", typ, 0, thrift.NewTProtocolException(err)
+		}
+	} else {
+		// Without a version, size is the name's length; the type follows.
+		if name, err = p.readName(size); err != nil {
+			return "", 0, 0, thrift.NewTProtocolException(err)
+		}
+		b, err := p.TProtocol.ReadByte(ctx)
+		if err != nil {
+			return "", 0, 0, thrift.NewTProtocolException(err)
+		}
+		typ = thrift.TMessageType(b)
+	}
+	seq, err := p.TProtocol.ReadI32(ctx)
+	if err != nil {
+		return name, typ, 0, thrift.NewTProtocolException(err)
+	}
+	return name, typ, seq, nil
+}
+
+// readName reads a method name of n bytes. One up to maxInternedName is
+// read into p.name and interned; a longer one, no call's, is read into a
+// string of its own, whose length the transport's limit (max_message_size
+// or the frame) bounds before anything is allocated for it.
+func (p *budgetProtocol) readName(n int32) (string, error) {
+	if n < 0 {
+		return "", thrift.NewTProtocolExceptionWithType(thrift.NEGATIVE_SIZE, fmt.Errorf("negative method name length %d", n))
+	}
+	trans := p.TProtocol.Transport()
+	if int(n) <= len(p.name) {
+		buf := p.name[:n]
+		if _, err := io.ReadFull(trans, buf); err != nil {
+			return "", err
+		}
+		return p.intern(buf), nil
+	}
+	var b strings.Builder
+	if _, err := io.CopyN(&b, trans, int64(n)); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }
 
 func (p *budgetProtocol) ReadStructBegin(ctx context.Context) (string, error) {

@@ -73,6 +73,13 @@ type Config struct {
 	// Context sets trace always is. Default 0: sampling off (none); 0.01
 	// logs one call in 100.
 	TraceSample float64 `toml:"trace_sample"`
+	// CallStats keeps the per-call statistics of /stats: each call's
+	// count, errors and latency histogram, and the counts by Context
+	// reason. Default true; false stops recording them (the measure of
+	// what they cost, see make bench), and /stats says "call_stats":
+	// false rather than show counts that stopped. Slow-call and trace
+	// lines, and the session and error counters, go on. A reload applies it.
+	CallStats bool `toml:"call_stats"`
 }
 
 // The defaults of the timeouts.
@@ -96,6 +103,7 @@ func DefaultConfig() Config {
 		BufferSize:             4096,
 		ShutdownTimeout:        10 * time.Second,
 		SlowCall:               200 * time.Millisecond,
+		CallStats:              true,
 	}
 }
 

@@ -68,8 +68,9 @@ func isNameByte(b byte) bool {
 
 // protocols builds the input and output protocol of a session for kind.
 // Both directions share the transport, so a framed reply goes out framed.
-// The input side bounds what a message decodes to by its bytes (budgetProtocol).
-func protocols(kind Kind, t *connTransport, cfg *thrift.TConfiguration) (in, out thrift.TProtocol) {
+// The input side bounds what a message decodes to by its bytes, and names
+// the calls it reads with intern's strings (budgetProtocol).
+func protocols(kind Kind, t *connTransport, cfg *thrift.TConfiguration, intern func([]byte) string) (in, out thrift.TProtocol) {
 	var trans thrift.TTransport = t
 	if kind == KindFramedBinary || kind == KindFramedCompact {
 		trans = newFramedTransport(t, int(cfg.GetMaxFrameSize()))
@@ -80,5 +81,5 @@ func protocols(kind Kind, t *connTransport, cfg *thrift.TConfiguration) (in, out
 	} else {
 		p = thrift.NewTBinaryProtocolConf(trans, cfg)
 	}
-	return newBudgetProtocol(p, t), p
+	return newBudgetProtocol(p, t, intern), p
 }

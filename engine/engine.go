@@ -96,12 +96,22 @@ func New(cfg Config, processor thrift.TProcessor, log *slog.Logger) (*Engine, er
 	}
 	e.bufs = newBufferPools(cfg.BufferSize)
 	e.live.Store(newSettings(cfg))
+	e.stats.callStatsOff.Store(!cfg.CallStats)
 	e.slots.setLimit(cfg.MaxOutstandingSessions)
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	for name, fn := range pm {
 		e.routes[name] = &route{name: name, fn: fn, stats: e.stats.perCall[name], timed: !untimed[name]}
 	}
 	return e, nil
+}
+
+// internName returns name as a string: the route's own string if a route
+// has that name, so that reading a known call's name allocates nothing.
+func (e *Engine) internName(name []byte) string {
+	if r, ok := e.routes[string(name)]; ok {
+		return r.name
+	}
+	return string(name)
 }
 
 // Stats returns the engine's live counters.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/faed/faed/idl/gen-go/fun/rpc"
 	"github.com/faed/faed/scripts/testserver"
+	"github.com/faed/faed/servant"
 
 	"github.com/apache/thrift/lib/go/thrift"
 )
@@ -70,7 +71,7 @@ func startServerLogging(t testing.TB, tweak func(*Config), log *slog.Logger) *te
 		tweak(&cfg)
 	}
 	h := &testHandler{release: make(chan struct{}), entered: make(chan struct{}, 1)}
-	e, err := New(cfg, rpc.NewFunServantProcessor(h), log)
+	e, err := New(cfg, servant.NewProcessor(h), log) // as cmd/faed serves it
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,5 +371,36 @@ func TestACallIsCountedBeforeItsReplyArrives(t *testing.T) {
 		if n := callCount(s.e, "lc_get"); n != i+1 {
 			t.Fatalf("after %d replies the stats count %d lc_get calls", i+1, n)
 		}
+	}
+}
+
+// With call_stats off, calls are served and /stats says the per-call
+// counts stand still; a reload turns them on again.
+func TestCallStatsOff(t *testing.T) {
+	var cfg Config
+	s := startServer(t, func(c *Config) { c.CallStats = false; cfg = *c })
+	c := dial(t, "unix", s.unix, KindBinary)
+	call := func() {
+		t.Helper()
+		if _, err := c.Noop(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Ping(context.Background(), rc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call()
+	if snap := s.e.Stats().Snapshot(); snap.CallStats || snap.Calls != 0 || len(snap.PerCall) != 0 {
+		t.Fatalf("call_stats off: snapshot says call_stats %v, %d calls, per_call %v", snap.CallStats, snap.Calls, snap.PerCall)
+	}
+	cfg.CallStats = true
+	if err := s.e.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	// The session waiting for its next call read the settings already.
+	c = dial(t, "unix", s.unix, KindBinary)
+	call()
+	if snap := s.e.Stats().Snapshot(); !snap.CallStats || snap.Calls != 2 {
+		t.Fatalf("call_stats on again: snapshot says call_stats %v, %d calls, want 2", snap.CallStats, snap.Calls)
 	}
 }

@@ -41,8 +41,8 @@ func (c Config) RestartKeys(next Config) []string {
 	return keys
 }
 
-// Reload applies cfg to the running engine: limits, timeouts, slow_call and
-// trace_sample. A call in flight finishes on the values it started with; a
+// Reload applies cfg to the running engine: limits, timeouts, slow_call,
+// trace_sample and call_stats. A call in flight finishes on the values it started with; a
 // session's next call and every new session take the new ones (a session's
 // write_timeout and max_message_size are its transport's: new sessions).
 // A lower max_outstanding_sessions closes no session: new ones wait until
@@ -57,6 +57,7 @@ func (e *Engine) Reload(cfg Config) error {
 		return fmt.Errorf("engine: %v: only a restart changes them", keys)
 	}
 	e.live.Store(newSettings(cfg))
+	e.stats.callStatsOff.Store(!cfg.CallStats)
 	e.slots.setLimit(cfg.MaxOutstandingSessions)
 	return nil
 }

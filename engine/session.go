@@ -89,7 +89,7 @@ func (s *session) setup() error {
 		// itself.
 		s.t.limit = math.MaxInt
 	}
-	s.in, s.out = protocols(kind, s.t, s.live.tconf)
+	s.in, s.out = protocols(kind, s.t, s.live.tconf, s.e.internName)
 	return nil
 }
 
@@ -154,16 +154,21 @@ func (s *session) serveCall() error {
 		return s.unknownMethod(name, seq)
 	}
 	s.call, s.note = r.name, callNote{}
+	counted := s.live.cfg.CallStats
 	if !r.timed {
-		r.stats.calls.Inc(1)
+		if counted {
+			r.stats.calls.Inc(1)
+		}
 		ok, callErr := s.process(r, seq)
 		return s.finish(ok, callErr)
 	}
 	start := time.Now()
 	ok, callErr := s.process(r, seq)
 	done := time.Now()
-	r.stats.record(done.Sub(start), callErr)
-	s.e.stats.reasons.countCached(&s.reasons, s.note.reason)
+	if counted {
+		r.stats.record(done.Sub(start), callErr)
+		s.e.stats.reasons.countCached(&s.reasons, s.note.reason)
+	}
 	if callErr != nil && !isDeclared(callErr) && s.e.errLog.allow() {
 		s.e.log.Warn("call failed", append(s.callAttrs(name), "err", callErr)...)
 	}

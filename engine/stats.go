@@ -42,6 +42,9 @@ type Stats struct {
 
 	rates     [3]metrics.EWMA // 1, 5 and 15 minutes
 	lastCalls atomic.Int64
+	// callStatsOff is [engine] call_stats switched off: perCall and
+	// reasons stand still.
+	callStatsOff atomic.Bool
 }
 
 func newStats(names []string) *Stats {
@@ -159,6 +162,10 @@ type Snapshot struct {
 	QPS5m         float64                `json:"qps_5m"`
 	QPS15m        float64                `json:"qps_15m"`
 	PerCall       []CallSnapshot         `json:"per_call"`
+	// CallStats is false while [engine] call_stats is off: calls, errors,
+	// per_call and per_reason then stand still (the session and error
+	// counters go on).
+	CallStats bool `json:"call_stats"`
 	// PerReason counts calls by their Context's reason, each run of digits
 	// folded to '?' ("user.show.123" and "user.show.7" count as
 	// "user.show.?"),
@@ -181,6 +188,7 @@ func (s *Stats) Snapshot() Snapshot {
 		MissingFields:  s.missing.snapshot(),
 		PerReason:      s.reasons.snapshot(),
 		PerCall:        []CallSnapshot{},
+		CallStats:      !s.callStatsOff.Load(),
 		QPS1m:          s.rates[0].Rate(),
 		QPS5m:          s.rates[1].Rate(),
 		QPS15m:         s.rates[2].Rate(),

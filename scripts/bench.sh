@@ -191,6 +191,23 @@ EOF
 	fi
 }
 
+# write_nostats_config: a one-node faed like faed.toml's, per-call stats
+# off, on a unix socket of its own: what the stats cost.
+write_nostats_config() {
+	local http
+	free_port http
+	cat >"$dir/faed-nostats.toml" <<EOF
+[engine]
+listen = ["unix:$dir/faed-nostats.sock"]
+max_outstanding_sessions = 20000
+call_stats = false
+[http]
+listen = "127.0.0.1:$http"
+[servant.kvdb]
+path = "$dir/faed-nostats.kvdb"
+EOF
+}
+
 # mysql_pool NAME PORT: faed's MySQL pool NAME on database faebench at PORT,
 # with a connection for each PHP process.
 mysql_pool() {
@@ -208,6 +225,8 @@ start_servers() {
 	free_port echo_port
 	free_port stock_port
 	start faed "$faed_bin" -config "$dir/faed.toml"
+	write_nostats_config
+	start faed-nostats "$faed_bin" -config "$dir/faed-nostats.toml"
 	start echo "$bench" -serve echo -size "$size" -listen "unix:$dir/echo.sock,tcp:127.0.0.1:$echo_port"
 	start stock "$bench" -serve stock -size "$size" -listen "unix:$dir/stock.sock,tcp:127.0.0.1:$stock_port"
 	start stock-nocheck "$bench" -serve stock-nocheck -size "$size" -listen "unix:$dir/stock-nocheck.sock"
@@ -223,6 +242,7 @@ start_servers() {
 	fi
 	wait_ready faed "unix:$dir/faed.sock"
 	wait_ready faed "tcp:127.0.0.1:$faed_port"
+	wait_ready faed-nostats "unix:$dir/faed-nostats.sock"
 	wait_ready echo "unix:$dir/echo.sock"
 	wait_ready echo "tcp:127.0.0.1:$echo_port"
 	wait_ready stock "unix:$dir/stock.sock"
@@ -445,12 +465,12 @@ cluster_round() {
 # round: every load run once, the servers compared on a workload back to back.
 round() {
 	local name
-	for name in echo stock stock-nocheck faed; do
+	for name in echo stock stock-nocheck faed faed-nostats; do
 		run "$name" "unix:$dir/$name.sock" noop persistent
 	done
 	local call
 	for call in ping lc_get; do
-		for name in stock faed; do
+		for name in stock faed faed-nostats; do
 			run "$name" "unix:$dir/$name.sock" "$call" persistent
 		done
 	done

@@ -31,6 +31,15 @@ var comparisons = []comparison{
 	forwarding,
 	relayFloor,
 	mapLookup,
+	statsCost("noop"),
+	statsCost("lc_get"),
+	statsCost("ping"),
+}
+
+// statsCost is a call on faed against the same on a faed with
+// [engine] call_stats off.
+func statsCost(call string) comparison {
+	return comparison{name: "stats on / off", a: side{"faed", call}, b: side{"faed-nostats", call}}
 }
 
 // noopEcho is faed's noop against the echo server's, the floor.

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/faed/faed/engine"
-	"github.com/faed/faed/idl/gen-go/fun/rpc"
 	"github.com/faed/faed/peer"
 	"github.com/faed/faed/servant"
 )
@@ -106,7 +105,7 @@ func serve(path string, cfg Config, log *slog.Logger, level *slog.LevelVar) erro
 		// map neither gives us nor moves here is garbage.
 		cluster.OnView(funs.ViewChanged)
 	}
-	eng, err := engine.New(cfg.Engine, rpc.NewFunServantProcessor(funs), log)
+	eng, err := engine.New(cfg.Engine, servant.NewProcessor(funs), log)
 	if err != nil {
 		return err
 	}
