@@ -241,7 +241,7 @@ func TestValueGuard(t *testing.T) {
 	}{
 		{"VALUE a 0 5\r\nhello\r\nVALUE b 1 3 77\r\nabc\r\nEND\r\n", false},
 		{"VALUE a 0 20\r\nVALUE b 0 2000000000\r\r\nEND\r\n", false}, // the line is the value's bytes
-		{"VALUE a 0 1\r\nx\r\nVALUE b 0 1073741824\r\n", false},        // 1 GB exactly
+		{"VALUE a 0 1\r\nx\r\nVALUE b 0 1073741824\r\n", false},      // 1 GB exactly
 		{"VALUE a 0 1\r\nx\r\nVALUE b 0 1073741825\r\n", true},
 		{"VALUE a 0 99999999999999999999999\r\n", true},
 		{"VALUE a 0 x\r\n", false}, // gomemcache's to refuse
